@@ -1,0 +1,187 @@
+"""desk: the support, claims, abuse and privacy desk of an SMM-panel storefront."""
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from desk.config import settings_from_environment
+
+
+def create_app(test_config=None):
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(settings_from_environment(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app):
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from desk.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    import desk.auth.access  # noqa: F401  registers the user loader
+    _import_models()
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _import_models():
+    """Every domain's tables, so metadata (and Alembic) sees them all."""
+    import desk.audit.models  # noqa: F401
+    import desk.auth.models  # noqa: F401
+    import desk.claims.models  # noqa: F401
+    import desk.jobs  # noqa: F401
+    import desk.mail.models  # noqa: F401
+    import desk.tickets.models  # noqa: F401
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def register_blueprints(app):
+    from desk.admin.views import bp as admin_bp
+    from desk.api.views import bp as api_bp
+    from desk.auth.views import bp as auth_bp
+    from desk.tickets.public import bp as public_bp
+    from desk.tickets.views import bp as tickets_bp
+
+    for bp in (public_bp, auth_bp, tickets_bp, admin_bp, api_bp):
+        app.register_blueprint(bp)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_error_handlers(app):
+    from desk.errors import DeskError
+
+    messages = {
+        400: "The request could not be understood.",
+        401: "Please sign in.",
+        403: "Your role does not allow this page.",
+        404: "There is nothing here.",
+        405: "That method is not allowed here.",
+        413: "The upload is too large. Attachments may be at most {limit}; nothing was sent.",
+        429: "Too many requests. Please wait a little and try again.",
+        500: "Something went wrong on our side. Nothing you sent was lost; please try again.",
+    }
+
+    def render(status: int, message: str, code: str):
+        if _wants_json():
+            return jsonify({"error": {"code": code, "message": message}}), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render(400, "The form expired or was not sent from this site (CSRF check failed). "
+                           "Please reload the page and send it again.", "csrf_failed")
+
+    @app.errorhandler(DeskError)
+    def desk_error(exc):
+        return render(exc.status, exc.message, exc.code)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        from desk.tickets.attachments import human_size
+
+        message = messages.get(exc.code, exc.description or "")
+        message = message.format(limit=human_size(app.config["ATTACHMENT_MAX_BYTES"]))
+        if exc.code == 400 and exc.description and "JSON" in exc.description:
+            message = exc.description
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = render(exc.code or 500, message, code)
+        if exc.code == 429 and getattr(exc, "retry_after", None):
+            response[0].headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        return render(500, messages[500], "server_error")
+
+
+def register_security_headers(app):
+    csp = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def register_template_helpers(app):
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from markupsafe import Markup
+
+    from desk.auth.roles import allows
+
+    zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
+
+    @app.template_filter("localtime")
+    def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        if value is None:
+            return "—"
+        return value.astimezone(zone).strftime(fmt)
+
+    @app.template_filter("relative")
+    def relative(value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        seconds = int((value - datetime.now(timezone.utc)).total_seconds())
+        span = abs(seconds)
+        parts = []
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if span >= size and len(parts) < 2:
+                parts.append(f"{span // size} {unit}")
+                span %= size
+        text = " ".join(parts) or "under a minute"
+        return f"due in {text}" if seconds >= 0 else f"overdue by {text}"
+
+    @app.template_filter("trusted_html")
+    def trusted_html(value: str) -> Markup:
+        # Only for HTML that desk.sanitize produced when the message was stored.
+        return Markup(value)
+
+    @app.context_processor
+    def inject():
+        return {"allows": allows, "display_zone": app.config["DISPLAY_TIMEZONE"]}
+
+
+def register_commands(app):
+    from desk.cli import desk_cli
+
+    app.cli.add_command(desk_cli)

@@ -1,0 +1,78 @@
+"""Admin pages: staff accounts, API keys, the audit log."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from desk.audit.models import AuditEvent
+from desk.audit.services import Actor
+from desk.auth import services as auth_services
+from desk.auth.access import require
+from desk.auth.forms import StaffForm
+from desk.auth.models import ApiKey, Staff
+from desk.auth.roles import API_KEY_ROLES
+from desk.errors import DeskError
+from desk.extensions import db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class ApiKeyForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    role = SelectField("Role", choices=[(r, r) for r in API_KEY_ROLES])
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+@require("admin.staff")
+def staff():
+    form = StaffForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            created = auth_services.create_staff(form.email.data, form.role.data, form.password.data,
+                                                 Actor.staff(current_user), name=form.name.data or "")
+        except DeskError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            status = exc.status
+        else:
+            flash(f"Staff account {created.email} created.", "info")
+            return redirect(url_for(".staff"))
+    elif form.is_submitted():
+        status = 400
+    members = db.session.execute(select(Staff).order_by(Staff.email)).scalars().all()
+    return render_template("admin/staff.html", form=form, members=members), status
+
+
+@bp.route("/api-keys", methods=["GET", "POST"])
+@require("admin.api_keys")
+def api_keys():
+    form = ApiKeyForm()
+    new_key = None
+    if form.validate_on_submit():
+        _, new_key = auth_services.create_api_key(form.name.data, form.role.data, Actor.staff(current_user))
+    keys = db.session.execute(select(ApiKey).order_by(ApiKey.id.desc())).scalars().all()
+    return render_template("admin/api_keys.html", form=form, keys=keys, new_key=new_key)
+
+
+@bp.route("/api-keys/<int:key_id>/revoke", methods=["POST"])
+@require("admin.api_keys")
+def revoke_api_key(key_id):
+    api_key = db.get_or_404(ApiKey, key_id)
+    auth_services.revoke_api_key(api_key, Actor.staff(current_user))
+    flash(f"Key {api_key.name} revoked.", "info")
+    return redirect(url_for(".api_keys"))
+
+
+@bp.route("/audit")
+@require("audit.view")
+def audit():
+    before = request.args.get("before", type=int)
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(100)
+    if before:
+        query = query.where(AuditEvent.id < before)
+    events = db.session.execute(query).scalars().all()
+    return render_template("admin/audit.html", events=events,
+                           older=url_for(".audit", before=events[-1].id) if len(events) == 100 else None)

@@ -1,0 +1,79 @@
+"""Writing and checking the audit chain. Callers own the transaction."""
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from desk.audit.models import AuditEvent, AuditHead
+from desk.extensions import db
+from desk.types import utcnow
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # staff, api, requester, system
+    id: str | None = None
+    label: str = ""
+
+    @classmethod
+    def staff(cls, staff) -> "Actor":
+        return cls("staff", str(staff.id), staff.email)
+
+    @classmethod
+    def api(cls, key) -> "Actor":
+        return cls("api", str(key.id), f"API key {key.name}")
+
+
+SYSTEM = Actor("system", None, "desk")
+
+
+def _digest(prev_hash: str, event: AuditEvent) -> str:
+    body = {
+        "prev": prev_hash,
+        "at": event.at.isoformat(),
+        "actor": [event.actor_kind, event.actor_id, event.actor_label],
+        "action": event.action,
+        "subject": [event.subject_type, event.subject_id],
+        "ticket": event.ticket_id,
+        "data": event.data,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record(actor: Actor, action: str, subject_type: str, subject_id, *, ticket_id=None, **data) -> AuditEvent:
+    head = db.session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, last_hash=GENESIS)
+        db.session.add(head)
+    event = AuditEvent(
+        at=utcnow().replace(microsecond=0),
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        action=action,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        ticket_id=ticket_id,
+        data=data,
+        prev_hash=head.last_hash,
+    )
+    event.hash = _digest(head.last_hash, event)
+    head.last_hash = event.hash
+    db.session.add(event)
+    return event
+
+
+def verify_chain() -> tuple[int, int | None]:
+    """Walk the chain; return (events checked, id of the first broken event or None)."""
+    prev = GENESIS
+    checked = 0
+    for event in db.session.execute(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)).scalars():
+        if event.prev_hash != prev or _digest(prev, event) != event.hash:
+            return checked, event.id
+        prev = event.hash
+        checked += 1
+    return checked, None

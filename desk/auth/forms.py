@@ -1,0 +1,17 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length
+
+from desk.auth.roles import ROLES
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class StaffForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField("Name", validators=[Length(max=120)])
+    role = SelectField("Role", choices=[(r, r.replace("_", " ")) for r in ROLES])
+    password = PasswordField("Initial password", validators=[DataRequired(), Length(min=12, max=200)])

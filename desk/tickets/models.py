@@ -1,0 +1,134 @@
+"""Tickets, their messages and attachments (DESIGN §3)."""
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from desk.extensions import db
+from desk.types import UTCDateTime, utcnow
+
+STATUSES = ("new", "open", "waiting", "on_hold", "resolved", "closed")
+STATUS_LABELS = {
+    "new": "New", "open": "Open", "waiting": "Waiting on customer", "on_hold": "On hold",
+    "resolved": "Resolved", "closed": "Closed",
+}
+OPEN_STATUSES = ("new", "open", "waiting", "on_hold")
+PRIORITIES = ("low", "normal", "high", "urgent")
+CHANNELS = ("web", "api", "email", "portal", "staff")
+
+# Ticket kinds and the queue each lands in by default.
+KIND_QUEUES = {
+    "general": "support",
+    "claim": "support",
+    "refill": "support",
+    "cancel": "support",
+    "multi_account": "support",
+    "refund": "billing",
+    "withdrawal": "billing",
+    "closure": "billing",
+    "restoration": "billing",
+    "abuse": "abuse",
+    "rights": "legal",
+    "privacy": "privacy",
+}
+KIND_LABELS = {
+    "general": "General question", "claim": "Claim on an order", "refill": "Refill",
+    "cancel": "Cancel an order", "multi_account": "More than 10 accounts", "refund": "Refund",
+    "withdrawal": "Withdrawal", "closure": "Account closure", "restoration": "Restore a dormant balance",
+    "abuse": "Abuse report", "rights": "Rights-holder notice", "privacy": "Privacy request",
+}
+
+
+class Ticket(db.Model):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        # The queue's own query: filter by queue and status, order by due time then age.
+        Index("ix_tickets_queue_status_due", "queue", "status", "due_at", "created_at", "id"),
+        Index("ix_tickets_status_due", "status", "due_at", "created_at", "id"),
+        Index("ix_tickets_assignee_status", "assignee_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), default="general")
+    channel: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(200))
+    requester_email: Mapped[str] = mapped_column(String(254), index=True)
+    requester_name: Mapped[str] = mapped_column(String(120), default="")
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_ref: Mapped[str | None] = mapped_column(String(64), index=True)
+    queue: Mapped[str] = mapped_column(String(32))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    assignee = relationship("Staff")
+    customer = relationship("Customer")
+    messages: Mapped[list["Message"]] = relationship(
+        back_populates="ticket", order_by="Message.id", cascade="all, delete-orphan"
+    )
+    tag_rows: Mapped[list["TicketTag"]] = relationship(cascade="all, delete-orphan", order_by="TicketTag.tag")
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class TicketTag(db.Model):
+    __tablename__ = "ticket_tags"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+
+
+class TicketSequence(db.Model):
+    """Per-year counter behind references like T-26-004213."""
+
+    __tablename__ = "ticket_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    author_kind: Mapped[str] = mapped_column(String(16))  # requester, staff, system
+    author_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    author_email: Mapped[str | None] = mapped_column(String(254))
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    body_html: Mapped[str] = mapped_column(Text)  # sanitised by desk.sanitize before it is stored
+    body_text: Mapped[str] = mapped_column(Text)
+    redaction_note: Mapped[str | None] = mapped_column(Text)
+    email_message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+    author_staff = relationship("Staff")
+    attachments: Mapped[list["Attachment"]] = relationship(back_populates="message", order_by="Attachment.id")
+
+
+class Attachment(db.Model):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))  # sniffed from the bytes, not the client's claim
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="attachments")

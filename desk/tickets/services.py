@@ -1,0 +1,246 @@
+"""Ticket intake and changes. Plain functions: they check input, write rows, record the
+audit trail and enqueue jobs; the caller's request (or job) owns nothing else."""
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from desk import jobs
+from desk.audit.services import Actor, record
+from desk.claims.models import Customer
+from desk.errors import ValidationError
+from desk.extensions import db
+from desk.policy.calendar import add_support_minutes
+from desk.policy.redaction import redact
+from desk.sanitize import html_to_text, render_markdown, text_to_html
+from desk.tickets import attachments
+from desk.tickets.models import (
+    KIND_QUEUES, PRIORITIES, STATUSES, Attachment, Message, Ticket, TicketSequence, TicketTag,
+)
+from desk.types import utcnow
+
+MAX_SUBJECT = 200
+MAX_BODY = 100_000
+
+
+@dataclass
+class NewTicket:
+    subject: str
+    body: str
+    requester_email: str
+    requester_name: str = ""
+    kind: str = "general"
+    channel: str = "web"
+    customer: str | None = None  # the panel's customer id
+    order: str | None = None
+    priority: str = "normal"
+    uploads: list[attachments.Upload] = field(default_factory=list)
+
+
+def _clean_email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError("Please give a valid e-mail address.", {"requester_email": str(exc)}) from None
+
+
+def validate_new(data: NewTicket) -> NewTicket:
+    """Check a new ticket's fields; one ValidationError lists every problem."""
+    problems = {}
+    data.subject = (data.subject or "").strip()
+    data.body = (data.body or "").strip()
+    if not data.subject:
+        problems["subject"] = "required"
+    elif len(data.subject) > MAX_SUBJECT:
+        problems["subject"] = f"at most {MAX_SUBJECT} characters"
+    if not data.body:
+        problems["body"] = "required"
+    elif len(data.body) > MAX_BODY:
+        problems["body"] = f"at most {MAX_BODY} characters"
+    if data.kind not in KIND_QUEUES:
+        problems["kind"] = f"one of {', '.join(KIND_QUEUES)}"
+    if data.priority not in PRIORITIES:
+        problems["priority"] = f"one of {', '.join(PRIORITIES)}"
+    try:
+        data.requester_email = _clean_email(data.requester_email or "")
+    except ValidationError as exc:
+        problems.update(exc.fields)
+    data.requester_name = (data.requester_name or "").strip()[:120]
+    if problems:
+        raise ValidationError("Some fields need attention: " + ", ".join(sorted(problems)) + ".", problems)
+    attachments.check(data.uploads)
+    return data
+
+
+def next_reference(now) -> str:
+    """T-YY-NNNNNN from a per-year counter; the UPDATE's row lock keeps it unique under load."""
+    year = now.year % 100
+    for _ in range(3):
+        bumped = db.session.execute(
+            update(TicketSequence).where(TicketSequence.year == year)
+            .values(last=TicketSequence.last + 1).returning(TicketSequence.last)
+        ).scalar_one_or_none()
+        if bumped is not None:
+            return f"T-{year:02d}-{bumped:06d}"
+        try:
+            with db.session.begin_nested():
+                db.session.add(TicketSequence(year=year, last=0))
+        except IntegrityError:
+            pass  # another request created this year's row first
+    raise RuntimeError("could not allocate a ticket reference")
+
+
+def first_response_due(queue: str, start):
+    minutes = current_app.config["SLA_FIRST_RESPONSE_MINUTES"].get(queue, 240)
+    return add_support_minutes(start, minutes)
+
+
+def create_ticket(data: NewTicket, actor: Actor) -> tuple[Ticket, Message]:
+    """File a ticket with its first message; commits, then hands its acknowledgement to RQ."""
+    validate_new(data)
+    now = utcnow()
+    queue = KIND_QUEUES[data.kind]
+    customer = None
+    if data.customer:
+        customer = db.session.execute(select(Customer).where(Customer.panel_id == data.customer)).scalar_one_or_none()
+        if customer is None:
+            # The panel is the source of truth: a customer we have not seen yet gets a bare record.
+            customer = Customer(panel_id=data.customer, email=data.requester_email)
+            db.session.add(customer)
+    ticket = Ticket(
+        reference=next_reference(now), kind=data.kind, channel=data.channel, subject=redact(data.subject).text,
+        requester_email=data.requester_email, requester_name=data.requester_name, customer=customer,
+        order_ref=data.order or None, queue=queue, status="new", priority=data.priority,
+        due_at=first_response_due(queue, now), created_at=now, updated_at=now,
+    )
+    db.session.add(ticket)
+    message = _add_message(ticket, data.body, author_kind="requester", author_email=data.requester_email,
+                           uploads=data.uploads, markdown=False)
+    db.session.flush()
+    record(actor, "ticket.created", "ticket", ticket.reference, ticket_id=ticket.id,
+           kind=ticket.kind, queue=queue, channel=data.channel, redacted=message.redaction_note is not None)
+    jobs.enqueue("workers.tickets.send_acknowledgement", ticket.id)
+    db.session.commit()
+    jobs.dispatch()
+    return ticket, message
+
+
+def _add_message(ticket, body, *, author_kind, author_email=None, author_staff=None, internal=False,
+                 uploads=(), markdown=False) -> Message:
+    redaction = redact(body)
+    html = render_markdown(redaction.text) if markdown else text_to_html(redaction.text)
+    message = Message(
+        ticket=ticket, author_kind=author_kind, author_email=author_email, author_staff=author_staff,
+        internal=internal, body_html=html, body_text=html_to_text(html) if markdown else redaction.text,
+        redaction_note=redaction.note or None, created_at=utcnow(),
+    )
+    db.session.add(message)
+    for upload in uploads:
+        digest = attachments.store(upload.data)
+        db.session.add(Attachment(
+            ticket=ticket, message=message, filename=upload.safe_name, content_type=attachments.sniff(upload.data),
+            size=len(upload.data), sha256=digest,
+        ))
+    return message
+
+
+def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload], actor: Actor) -> Message:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError("Please write a message.", {"body": "required"})
+    if len(body) > MAX_BODY:
+        raise ValidationError(f"Messages may be at most {MAX_BODY} characters.", {"body": "too long"})
+    attachments.check(uploads)
+    message = _add_message(ticket, body, author_kind="requester", author_email=ticket.requester_email,
+                           uploads=uploads)
+    before = ticket.status
+    if ticket.status in ("waiting", "resolved", "closed"):
+        ticket.status = "open"  # a reply reopens the ticket and restarts its clock
+    db.session.flush()
+    record(actor, "message.added", "ticket", ticket.reference, ticket_id=ticket.id, message=message.id,
+           internal=False, status=[before, ticket.status] if before != ticket.status else None)
+    db.session.commit()
+    return message
+
+
+def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(), status: str | None = None,
+                staff=None) -> Message:
+    """A reply (Markdown) or internal note from staff: a signed-in `staff` member or a staff API key."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError("Please write a message.", {"body": "required"})
+    if len(body) > MAX_BODY:
+        raise ValidationError(f"Messages may be at most {MAX_BODY} characters.", {"body": "too long"})
+    if status is not None and status not in STATUSES:
+        raise ValidationError("Unknown status.", {"status": f"one of {', '.join(STATUSES)}"})
+    attachments.check(list(uploads))
+    message = _add_message(ticket, body, author_kind="staff", author_staff=staff, internal=internal,
+                           uploads=uploads, markdown=True)
+    db.session.flush()
+    record(actor, "message.added", "ticket", ticket.reference, ticket_id=ticket.id, message=message.id,
+           internal=internal)
+    if not internal:
+        if ticket.first_response_at is None:
+            ticket.first_response_at = message.created_at
+        if ticket.status == "new" and status is None:
+            status = "open"
+        jobs.enqueue("workers.tickets.notify_requester", message.id)
+    if status and status != ticket.status:
+        _set(ticket, actor, "status", status)
+    db.session.commit()
+    jobs.dispatch()
+    return message
+
+
+def _set(ticket: Ticket, actor: Actor, attr: str, value) -> None:
+    before = getattr(ticket, attr)
+    if before == value:
+        return
+    setattr(ticket, attr, value)
+    record(actor, f"ticket.{attr}", "ticket", ticket.reference, ticket_id=ticket.id, before=before, after=value)
+
+
+def update_ticket(ticket: Ticket, staff, *, status=None, priority=None, tags=None) -> None:
+    actor = Actor.staff(staff)
+    if status is not None:
+        if status not in STATUSES:
+            raise ValidationError("Unknown status.", {"status": f"one of {', '.join(STATUSES)}"})
+        _set(ticket, actor, "status", status)
+    if priority is not None:
+        if priority not in PRIORITIES:
+            raise ValidationError("Unknown priority.", {"priority": f"one of {', '.join(PRIORITIES)}"})
+        _set(ticket, actor, "priority", priority)
+    if tags is not None:
+        wanted = normalise_tags(tags)
+        current = set(ticket.tags)
+        if wanted != current:
+            ticket.tag_rows = [row for row in ticket.tag_rows if row.tag in wanted] + [
+                TicketTag(tag=tag) for tag in sorted(wanted - current)
+            ]
+            record(actor, "ticket.tags", "ticket", ticket.reference, ticket_id=ticket.id,
+                   before=sorted(current), after=sorted(wanted))
+    db.session.commit()
+
+
+def normalise_tags(raw) -> set[str]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    tags = {str(t).strip().lower().replace(" ", "-")[:40] for t in items}
+    return {t for t in tags if t}
+
+
+def assign(ticket: Ticket, staff, assignee) -> None:
+    """Give the ticket to `assignee` (a Staff row, or None to unassign)."""
+    actor = Actor.staff(staff)
+    before = ticket.assignee.email if ticket.assignee else None
+    after = assignee.email if assignee else None
+    if before == after:
+        return
+    ticket.assignee = assignee
+    record(actor, "ticket.assignee", "ticket", ticket.reference, ticket_id=ticket.id, before=before, after=after)
+    db.session.commit()
+
+
+def find_ticket(reference: str) -> Ticket | None:
+    return db.session.execute(select(Ticket).where(Ticket.reference == reference.strip().upper())).scalar_one_or_none()

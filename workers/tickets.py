@@ -1,0 +1,10 @@
+"""Ticket jobs."""
+from desk.tickets import notices
+
+
+def send_acknowledgement(ticket_id: int) -> str:
+    return notices.acknowledge(ticket_id)
+
+
+def notify_requester(message_id: int) -> str:
+    return notices.notify_reply(message_id)
