@@ -1,4 +1,6 @@
 """desk: the support, claims, abuse and privacy desk of an SMM-panel storefront."""
+import os
+
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -7,7 +9,10 @@ from desk.config import settings_from_environment
 
 
 def create_app(test_config=None):
-    app = Flask(__name__, instance_relative_config=True)
+    # The instance folder holds the SQLite file, the generated secret key and attachments;
+    # DESK_INSTANCE_PATH (or INSTANCE_PATH in test_config) moves it, as tests do.
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("DESK_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     app.config.from_mapping(settings_from_environment(app.instance_path))
     if test_config:
         app.config.update(test_config)

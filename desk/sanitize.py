@@ -18,7 +18,7 @@ keep the public API free of bleach types:
 
 from __future__ import annotations
 
-import html
+from html import escape
 import re
 import threading
 from html.parser import HTMLParser
@@ -173,7 +173,7 @@ def text_to_html(text: str) -> str:
     text = str(text).replace("\r\n", "\n").replace("\r", "\n").strip("\n")
     paragraphs = [p for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
     body = "\n".join(
-        "<p>" + "<br>\n".join(html.escape(line) for line in p.split("\n")) + "</p>"
+        "<p>" + "<br>\n".join(escape(line) for line in p.split("\n")) + "</p>"
         for p in paragraphs
     )
     return clean_html(body)

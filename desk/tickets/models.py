@@ -132,3 +132,4 @@ class Attachment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     message: Mapped[Message] = relationship(back_populates="attachments")
+    ticket: Mapped[Ticket] = relationship()

@@ -1,0 +1,285 @@
+"""Fixtures in the flaskr style: an app per test with its own database, on SQLite and on
+PostgreSQL (127.0.0.1:5432), and the machine's real Redis (127.0.0.1:6379).
+
+A missing service fails the run with a clear message; nothing is skipped."""
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from desk import create_app
+from desk.audit.services import Actor
+from desk.extensions import db
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_TEST_DB = "desk_test"
+PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_TEST_DB}"
+REDIS_URL = "redis://127.0.0.1:6379/9"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db", default="all", choices=("all",) + BACKENDS,
+                     help="which database backends the app fixture runs on")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        choice = metafunc.config.getoption("--db")
+        backends = BACKENDS if choice == "all" else (choice,)
+        metafunc.parametrize("backend", backends)
+
+
+def _migrate(app):
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()  # closing the last connection checkpoints SQLite's WAL into the file
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    conn = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        conn.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means the suite cannot run
+        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}). Start it (scripts/test does) and run again.",
+                    pytrace=False)
+    return conn
+
+
+@pytest.fixture(scope="session")
+def pg_database(tmp_path_factory):
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (PG_TEST_DB,))
+            conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}"')
+            conn.execute(f'CREATE DATABASE "{PG_TEST_DB}"')
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc}). Start it (scripts/test does) "
+                    "and run again.", pytrace=False)
+    _migrate(create_app({"SQLALCHEMY_DATABASE_URI": PG_URL, "SECRET_KEY": "t",
+                         "INSTANCE_PATH": str(tmp_path_factory.mktemp("pg-instance"))}))
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """The migrations applied once; each test gets a copy of the result."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    path = folder / "template.sqlite"
+    _migrate(create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "t",
+                         "INSTANCE_PATH": str(folder)}))
+    return path
+
+
+def _truncate_pg(app):
+    with app.app_context():
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(text("INSERT INTO audit_head (id, last_hash) VALUES (1, :h)"), {"h": "0" * 64})
+
+
+@pytest.fixture
+def make_app(request, tmp_path, redis_server, backend):
+    """Build an app on the test's backend; extra settings override the defaults."""
+    if backend == "postgresql":
+        db_url = request.getfixturevalue("pg_database")
+    else:
+        template = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "desk.sqlite"
+        shutil.copy(template, target)
+        db_url = f"sqlite:///{target}"
+    built = []
+
+    def factory(**overrides):
+        config = {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "REDIS_URL": REDIS_URL,
+            "ATTACHMENT_DIR": str(tmp_path / "attachments"),
+            "RATELIMIT_ENABLED": False,
+            "PUBLIC_URL": "http://desk.test",
+        }
+        config.update(overrides)
+        app = create_app(config)
+        if backend == "postgresql" and not built:
+            _truncate_pg(app)
+        built.append(app)
+        return app
+
+    redis_server.flushdb()
+    yield factory
+    for app in built:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        conn = app.extensions.get("desk_redis")
+        if conn is not None:
+            conn.close()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+def post_form(client, page_url, data, post_url=None, **kwargs):
+    """Fetch the page (as a browser would), then post the form with its CSRF token."""
+    page = client.get(page_url)
+    assert page.status_code == 200, page.status_code
+    payload = {"csrf_token": csrf_from(page.get_data(as_text=True)), **data}
+    return client.post(post_url or page_url, data=payload, **kwargs)
+
+
+class Auth:
+    def __init__(self, app, client):
+        self.app = app
+        self.client = client
+
+    def staff(self, role="agent", email=None, password="correct horse battery staple"):
+        from desk.auth.services import create_staff, find_staff
+
+        email = email or f"{role}@desk.test"
+        with self.app.app_context():
+            existing = find_staff(email)
+            staff_id = existing.id if existing else create_staff(email, role, password, Actor("system")).id
+        return staff_id
+
+    def login(self, role="agent", email=None, password="correct horse battery staple"):
+        email = email or f"{role}@desk.test"
+        self.staff(role, email, password)
+        response = post_form(self.client, "/login", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    def logout(self):
+        page = self.client.get("/queue")
+        return self.client.post("/logout", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+
+
+@pytest.fixture
+def auth(app, client):
+    return Auth(app, client)
+
+
+@pytest.fixture
+def api_key(app):
+    """api_key("panel") -> the bearer key string."""
+    from desk.auth.services import create_api_key
+
+    def make(role="panel", name=None):
+        with app.app_context():
+            _, key = create_api_key(name or f"{role} key", role, Actor("system"))
+        return key
+
+    return make
+
+
+@pytest.fixture
+def make_ticket(app):
+    from desk.tickets.services import NewTicket, create_ticket
+
+    def make(**fields):
+        data = {"subject": "Order 1001 not delivered", "body": "Nothing arrived yet.",
+                "requester_email": "alice@example.com", "requester_name": "Alice"}
+        data.update(fields)
+        with app.app_context():
+            ticket, _ = create_ticket(NewTicket(**data), Actor("system"))
+            return ticket.reference
+
+    return make
+
+
+@pytest.fixture
+def run_worker(app):
+    """Run a real RQ worker (SimpleWorker, burst) over the app's queues."""
+    from desk.jobs import make_worker
+
+    def run(target_app=None):
+        target = target_app or app
+        worker = make_worker(target, simple=True)
+        worker.work(burst=True, with_scheduler=False)
+        return worker
+
+    return run
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisProcess:
+    """A redis-server of the test's own on a spare loopback port, to stop and start at will."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed; the fault tests need it"
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if Redis(port=self.port, socket_connect_timeout=0.2).ping():
+                    return
+            except Exception:  # noqa: BLE001 - still starting
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,187 @@
+"""The tickets JSON API: keys, validation, visibility of internal notes."""
+import base64
+
+import pytest
+
+from desk.extensions import db
+from desk.jobs import OutboxEntry
+from desk.tickets.models import Ticket
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+def bearer(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def new_ticket(client, key, **fields):
+    body = {"subject": "Order 1001 is stuck", "body": "It has been pending for two days.",
+            "requester": {"email": "alice@example.com", "name": "Alice"}, "customer": "alice-1", "order": "1001"}
+    body.update(fields)
+    return client.post("/api/v1/tickets", json=body, headers=bearer(key))
+
+
+def test_create_ticket_returns_reference_and_enqueues_ack(app, client, api_key):
+    response = new_ticket(client, api_key("panel"))
+    assert response.status_code == 201
+    data = response.get_json()
+    assert data["reference"].startswith("T-") and len(data["reference"]) == len("T-26-000001")
+    assert data["queue"] == "support" and data["status"] == "new"
+    assert response.headers["Location"].endswith(data["reference"])
+    with app.app_context():
+        outbox = db.session.query(OutboxEntry).one()
+        assert outbox.func == "workers.tickets.send_acknowledgement"
+        assert outbox.status == "sent"  # Redis was up, so it went straight to the queue
+        ticket = db.session.query(Ticket).one()
+        assert outbox.args == [ticket.id]
+        assert ticket.customer.panel_id == "alice-1"
+
+
+def test_references_are_sequential_and_unique(client, api_key):
+    key = api_key("panel")
+    refs = [new_ticket(client, key).get_json()["reference"] for _ in range(3)]
+    numbers = [int(r.rsplit("-", 1)[1]) for r in refs]
+    assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
+
+
+def test_api_requires_a_valid_key(client, api_key):
+    assert new_ticket(client, "dk_not-a-key").status_code == 401
+    response = client.post("/api/v1/tickets", json={})
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_revoked_key_is_refused(app, client, api_key):
+    from desk.audit.services import Actor
+    from desk.auth.models import ApiKey
+    from desk.auth.services import revoke_api_key
+
+    key = api_key("panel")
+    assert new_ticket(client, key).status_code == 201
+    with app.app_context():
+        revoke_api_key(db.session.query(ApiKey).one(), Actor("system"))
+    assert new_ticket(client, key).status_code == 401
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2", "", "\x00\x01"])
+def test_malformed_json_is_a_400_with_a_message(app, client, api_key, raw):
+    response = client.post("/api/v1/tickets", data=raw, content_type="application/json",
+                           headers=bearer(api_key("panel")))
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "malformed_json" and "JSON" in error["message"]
+    with app.app_context():
+        assert db.session.query(Ticket).count() == 0
+
+
+def test_json_that_is_not_an_object_is_refused(client, api_key):
+    response = client.post("/api/v1/tickets", json=["a", "list"], headers=bearer(api_key("panel")))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "malformed_json"
+
+
+def test_missing_fields_are_listed(client, api_key):
+    response = client.post("/api/v1/tickets", json={"subject": " ", "requester": {"email": "nope"}},
+                           headers=bearer(api_key("panel")))
+    assert response.status_code == 422
+    fields = response.get_json()["error"]["fields"]
+    assert set(fields) == {"subject", "body", "requester_email"}
+
+
+def test_wrong_types_get_a_clear_error(client, api_key):
+    response = new_ticket(client, api_key("panel"), subject={"nested": True})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == {"subject": "must be a string"}
+    response = new_ticket(client, api_key("panel"), kind="lottery")
+    assert response.status_code == 422 and "kind" in response.get_json()["error"]["fields"]
+
+
+def test_card_numbers_are_redacted_on_intake(app, client, api_key):
+    response = new_ticket(client, api_key("panel"), body="I paid with 4111 1111 1111 1111 yesterday, order 1001.",
+                          subject="Charged with 5555555555554444")
+    data = response.get_json()
+    message = data["messages"][0]
+    assert "4111" not in message["body_text"] and "4111" not in message["body_html"]
+    assert "[card number removed]" in message["body_text"]
+    assert "order 1001" in message["body_text"]  # ordinary numbers stay
+    assert "5555555555554444" not in data["subject"]
+    assert "card number" in message["redaction_note"]
+    with app.app_context():
+        stored = db.session.query(Ticket).one()
+        assert "4111" not in stored.messages[0].body_text and "4111" not in stored.messages[0].body_html
+
+
+def test_html_in_a_ticket_is_never_rendered(client, api_key):
+    response = new_ticket(client, api_key("panel"), body='<script>alert(1)</script><img src=x onerror=alert(2)>')
+    html = response.get_json()["messages"][0]["body_html"]
+    assert "<script" not in html and "<img" not in html
+
+
+def test_attachment_stored_with_sniffed_type_and_hash(app, client, api_key):
+    import hashlib
+
+    response = new_ticket(client, api_key("panel"), attachments=[
+        {"filename": "../../etc/screenshot.txt", "content_base64": base64.b64encode(PNG).decode()}])
+    assert response.status_code == 201
+    attachment = response.get_json()["messages"][0]["attachments"][0]
+    assert attachment["content_type"] == "image/png"  # from the bytes, not the name
+    assert attachment["filename"] == "screenshot.txt"
+    assert attachment["sha256"] == hashlib.sha256(PNG).hexdigest()
+    assert attachment["size"] == len(PNG)
+
+
+def test_oversize_attachment_is_refused_with_a_clear_message(make_app, api_key):
+    app = make_app(ATTACHMENT_MAX_BYTES=1024)
+    client = app.test_client()
+    big = base64.b64encode(b"a" * 2048).decode()
+    response = new_ticket(client, api_key("panel"), attachments=[{"filename": "log.txt", "content_base64": big}])
+    assert response.status_code == 413
+    error = response.get_json()["error"]
+    assert error["code"] == "attachment_rejected"
+    assert "log.txt" in error["message"] and "1.0 KB" in error["message"]
+    with app.app_context():
+        assert db.session.query(Ticket).count() == 0
+
+
+def test_disallowed_attachment_type_is_refused(client, api_key):
+    exe = base64.b64encode(b"MZ\x90\x00" + b"\x00" * 200).decode()
+    response = new_ticket(client, api_key("panel"), attachments=[{"filename": "photo.png", "content_base64": exe}])
+    assert response.status_code == 415
+    assert "photo.png" in response.get_json()["error"]["message"]
+
+
+def test_bad_base64_is_a_422(client, api_key):
+    response = new_ticket(client, api_key("panel"), attachments=[{"filename": "a.txt", "content_base64": "@@@"}])
+    assert response.status_code == 422
+
+
+def test_get_ticket_and_add_messages(client, api_key):
+    panel, staff = api_key("panel"), api_key("staff")
+    ref = new_ticket(client, panel).get_json()["reference"]
+    assert client.post(f"/api/v1/tickets/{ref}/messages", json={"body": "Any news?"}, headers=bearer(panel)).status_code == 201
+    note = client.post(f"/api/v1/tickets/{ref}/messages", json={"body": "Customer is a reseller", "internal": True},
+                       headers=bearer(staff))
+    assert note.status_code == 201 and note.get_json()["internal"] is True
+    seen_by_panel = client.get(f"/api/v1/tickets/{ref}", headers=bearer(panel)).get_json()
+    assert [m["body_text"] for m in seen_by_panel["messages"]] == ["It has been pending for two days.", "Any news?"]
+    seen_by_staff = client.get(f"/api/v1/tickets/{ref}", headers=bearer(staff)).get_json()
+    assert len(seen_by_staff["messages"]) == 3
+
+
+def test_panel_key_cannot_add_internal_notes(client, api_key):
+    panel = api_key("panel")
+    ref = new_ticket(client, panel).get_json()["reference"]
+    response = client.post(f"/api/v1/tickets/{ref}/messages", json={"body": "x", "internal": True}, headers=bearer(panel))
+    assert response.status_code == 403
+
+
+def test_unknown_ticket_is_404_json(client, api_key):
+    response = client.get("/api/v1/tickets/T-26-999999", headers=bearer(api_key("panel")))
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_api_is_not_subject_to_csrf(make_app, api_key):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    assert new_ticket(app.test_client(), api_key("panel")).status_code == 201

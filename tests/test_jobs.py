@@ -1,0 +1,132 @@
+"""RQ through the outbox, on real Redis: a real worker runs the acknowledgement job, and a
+ticket filed while Redis is down is kept and its job runs once Redis is back."""
+import pytest
+from sqlalchemy import select
+
+from desk import jobs
+from desk.extensions import db
+from desk.jobs import OutboxEntry
+from desk.mail.models import OutboundMail
+from desk.tickets.models import Ticket
+
+
+def bearer(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def file_ticket(client, key, subject="Refill for order 1001"):
+    response = client.post("/api/v1/tickets", headers=bearer(key), json={
+        "subject": subject, "body": "The likes dropped.", "requester": {"email": "bob@example.com", "name": "Bob"}})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["reference"]
+
+
+def test_worker_runs_the_acknowledgement_job(app, client, api_key, run_worker):
+    ref = file_ticket(client, api_key())
+    with app.app_context():
+        assert jobs.queue_for("default").count == 1
+    run_worker()
+    with app.app_context():
+        assert jobs.queue_for("default").finished_job_registry.get_job_ids() == ["outbox-1"]
+        ticket = db.session.execute(select(Ticket).where(Ticket.reference == ref)).scalar_one()
+        assert ticket.acknowledged_at is not None
+        mail = db.session.execute(select(OutboundMail)).scalar_one()
+        assert mail.dedupe_key == f"ack:{ref}"
+        assert mail.to_addr == "bob@example.com"
+        assert mail.status == "logged"  # MAIL_SERVER unset: written to the log
+        assert ref in mail.subject and "http://desk.test/t/" in mail.body_text
+        assert jobs.queue_for("default").count == 0
+
+
+def test_acknowledgement_job_is_idempotent(app, client, api_key, run_worker):
+    file_ticket(client, api_key())
+    run_worker()
+    with app.app_context():
+        # The same job delivered twice (a retry after a crash) sends one mail.
+        entry = db.session.execute(select(OutboxEntry)).scalar_one()
+        jobs.queue_for("default").enqueue(entry.func, *entry.args, job_id="again")
+    run_worker()
+    with app.app_context():
+        assert db.session.query(OutboundMail).count() == 1
+
+
+def test_staff_reply_notifies_requester_but_internal_note_does_not(app, client, api_key, run_worker):
+    staff_key = api_key("staff")
+    ref = file_ticket(client, api_key())
+    client.post(f"/api/v1/tickets/{ref}/messages", headers=bearer(staff_key), json={"body": "We are on it."})
+    client.post(f"/api/v1/tickets/{ref}/messages", headers=bearer(staff_key),
+                json={"body": "Customer is a reseller", "internal": True})
+    run_worker()
+    with app.app_context():
+        mails = db.session.execute(select(OutboundMail).order_by(OutboundMail.id)).scalars().all()
+        assert [m.dedupe_key.split(":")[0] for m in mails] == ["ack", "reply"]
+        assert "We are on it." in mails[1].body_text
+        assert all("reseller" not in m.body_text for m in mails)
+
+
+def test_enqueue_refuses_objects(app):
+    with app.app_context():
+        with pytest.raises(TypeError):
+            jobs.enqueue("workers.tickets.send_acknowledgement", object())
+
+
+@pytest.mark.slow
+def test_ticket_survives_redis_outage_and_job_runs_when_redis_returns(make_app, own_redis, api_key, run_worker):
+    app = make_app(REDIS_URL=own_redis.url)
+    client = app.test_client()
+    key = api_key()
+    own_redis.stop()
+
+    ref = file_ticket(client, key)  # Redis is down: intake must still succeed
+
+    with app.app_context():
+        entry = db.session.execute(select(OutboxEntry)).scalar_one()
+        assert entry.status == "pending" and entry.attempts == 1
+        assert "ConnectionError" in entry.last_error
+        assert db.session.execute(select(Ticket).where(Ticket.reference == ref)).scalar_one()
+
+    # A CLI relay while Redis is still down reports what is left and fails.
+    result = app.test_cli_runner().invoke(args=["desk", "relay-outbox"])
+    assert result.exit_code == 1 and "1 still pending" in result.output
+
+    own_redis.start()
+    result = app.test_cli_runner().invoke(args=["desk", "relay-outbox"])
+    assert result.exit_code == 0, result.output
+    assert "Relayed 1 job(s); 0 still pending" in result.output
+    run_worker(app)
+    with app.app_context():
+        assert jobs.queue_for("default").finished_job_registry.count == 1
+        ticket = db.session.execute(select(Ticket).where(Ticket.reference == ref)).scalar_one()
+        assert ticket.acknowledged_at is not None
+        assert db.session.query(OutboundMail).count() == 1
+        assert db.session.execute(select(OutboxEntry)).scalar_one().status == "sent"
+
+
+@pytest.mark.slow
+def test_relay_is_safe_to_repeat(make_app, own_redis, api_key, run_worker):
+    """A relay that reached Redis but died before marking the row sent must not run the job twice."""
+    app = make_app(REDIS_URL=own_redis.url)
+    file_ticket(app.test_client(), api_key())
+    with app.app_context():
+        entry = db.session.execute(select(OutboxEntry)).scalar_one()
+        entry.status = "pending"  # as if the process died right after enqueueing
+        db.session.commit()
+        assert jobs.relay() == 1
+        assert jobs.queue_for("default").count == 1
+    run_worker(app)
+    with app.app_context():
+        assert db.session.query(OutboundMail).count() == 1
+
+
+def test_periodic_relay_job(make_app, own_redis, api_key, run_worker):
+    """workers.outbox.relay_outbox, run by a worker, moves rows left pending."""
+    app = make_app(REDIS_URL=own_redis.url)
+    own_redis.stop()
+    file_ticket(app.test_client(), api_key())
+    own_redis.start()
+    with app.app_context():
+        jobs.queue_for("low").enqueue("workers.outbox.relay_outbox")
+    run_worker(app)  # runs the relay, then (same burst) the acknowledgement it enqueued
+    with app.app_context():
+        assert db.session.execute(select(OutboxEntry)).scalar_one().status == "sent"
+        assert db.session.query(OutboundMail).count() == 1
