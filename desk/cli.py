@@ -187,7 +187,9 @@ def serve(host, port):
     click.echo(f"  public contact form: {url}/contact")
     click.echo("=" * 60 + "\n")
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)
