@@ -155,7 +155,7 @@ def serve(host, port):
 
         seed(300, 7)
     logins = []
-    for email, role in (("admin@desk.localhost", "admin"), ("agent@desk.localhost", "agent")):
+    for email, role in (("admin@desk.example.com", "admin"), ("agent@desk.example.com", "agent")):
         password = secrets.token_urlsafe(12)
         staff = auth_services.find_staff(email)
         if staff is None:

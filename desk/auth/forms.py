@@ -6,7 +6,9 @@ from desk.auth.roles import ROLES
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    # No format check at sign-in: the account lookup decides. (email_validator refuses
+    # special-use domains such as .test and .localhost, which staff accounts may use.)
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired()])
 
 
