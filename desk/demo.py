@@ -99,12 +99,12 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
             priority=rng.choice(["low", "normal", "normal", "normal", "high", "urgent"]),
         )
         ticket, _ = services.create_ticket(data, Actor("system", None, "demo seed"))
-        # Spread the demo over the last fortnight so ages and due times vary.
-        age = timedelta(minutes=rng.randint(5, 14 * 24 * 60))
-        ticket.created_at = now - age
+        # Open work is mostly recent (some of it late); finished work spreads over a fortnight.
+        ticket.status = rng.choice(["new", "new", "open", "open", "waiting", "on_hold", "resolved", "closed"])
+        hours = 14 * 24 if ticket.status in ("resolved", "closed") else rng.choice([6, 12, 36])
+        ticket.created_at = now - timedelta(minutes=rng.randint(5, hours * 60))
         ticket.due_at = services.first_response_due(ticket.queue, ticket.created_at)
         for message in ticket.messages:
             message.created_at = ticket.created_at
-        ticket.status = rng.choice(["new", "new", "open", "open", "waiting", "on_hold", "resolved", "closed"])
         db.session.commit()
         progress(1)
