@@ -63,6 +63,7 @@ def settings_from_environment(instance_path: str) -> dict:
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024 * 1024),
         "REQUESTER_LINK_MAX_AGE": _int("REQUESTER_LINK_MAX_AGE", 60 * 60 * 24 * 90),
         "QUEUE_PAGE_SIZE": _int("QUEUE_PAGE_SIZE", 50),
+        "QUEUE_COUNTS_TTL": _int("QUEUE_COUNTS_TTL", 30),
         # Default first-response targets in support-hours minutes, per queue (terms-33-support-hours).
         "SLA_FIRST_RESPONSE_MINUTES": {
             "support": 240, "billing": 240, "abuse": 240, "legal": 240, "privacy": 240,

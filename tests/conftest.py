@@ -2,6 +2,7 @@
 PostgreSQL (127.0.0.1:5432), and the machine's real Redis (127.0.0.1:6379).
 
 A missing service fails the run with a clear message; nothing is skipped."""
+import os
 import re
 import shutil
 import socket
@@ -19,9 +20,11 @@ from desk.audit.services import Actor
 from desk.extensions import db
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_TEST_DB = "desk_test"
+# One database per test session, so two runs on one machine never share tables.
+PG_TEST_DB = f"desk_test_{os.getpid()}"
 PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_TEST_DB}"
-REDIS_URL = "redis://127.0.0.1:6379/9"
+REDIS_HOST = "redis://127.0.0.1:6379"
+LOCK_KEY = "desk-test:session"
 BACKENDS = ("sqlite", "postgresql")
 
 
@@ -47,30 +50,46 @@ def _migrate(app):
 
 @pytest.fixture(scope="session")
 def redis_server():
-    conn = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    """A Redis database (1-15) of this session's own: each test flushes it, so a
+    concurrent run must not be using it. A lock key claims it for the session."""
     try:
-        conn.ping()
+        Redis.from_url(f"{REDIS_HOST}/0", socket_connect_timeout=2).ping()
     except Exception as exc:  # noqa: BLE001 - any failure means the suite cannot run
-        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}). Start it (scripts/test does) and run again.",
+        pytest.fail(f"Redis is not reachable at {REDIS_HOST} ({exc}). Start it (scripts/test does) and run again.",
                     pytrace=False)
-    return conn
+    for number in range(1, 16):
+        conn = Redis.from_url(f"{REDIS_HOST}/{number}")
+        if conn.set(LOCK_KEY, os.getpid(), nx=True, ex=6 * 3600):
+            break
+    else:
+        pytest.fail("every Redis database 1-15 is claimed by another test run", pytrace=False)
+    conn.url = f"{REDIS_HOST}/{number}"
+    yield conn
+    conn.flushdb()  # the lock key goes with it
 
 
 @pytest.fixture(scope="session")
 def pg_database(tmp_path_factory):
+    def admin(sql):
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(sql)
+
     try:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (PG_TEST_DB,))
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}"')
-            conn.execute(f'CREATE DATABASE "{PG_TEST_DB}"')
+            names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'desk_test_%'")]
+        for name in names:  # left behind by runs that were killed
+            pid = name.rsplit("_", 1)[1]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}"')
+        admin(f'CREATE DATABASE "{PG_TEST_DB}"')
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc}). Start it (scripts/test does) "
                     "and run again.", pytrace=False)
     _migrate(create_app({"SQLALCHEMY_DATABASE_URI": PG_URL, "SECRET_KEY": "t",
                          "INSTANCE_PATH": str(tmp_path_factory.mktemp("pg-instance"))}))
-    return PG_URL
+    yield PG_URL
+    admin(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -109,10 +128,11 @@ def make_app(request, tmp_path, redis_server, backend):
             "SECRET_KEY": "test-secret",
             "INSTANCE_PATH": str(tmp_path / "instance"),
             "SQLALCHEMY_DATABASE_URI": db_url,
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": redis_server.url,
             "ATTACHMENT_DIR": str(tmp_path / "attachments"),
             "RATELIMIT_ENABLED": False,
             "PUBLIC_URL": "http://desk.test",
+            "QUEUE_COUNTS_TTL": 0,  # tests look at counts right after changing tickets
         }
         config.update(overrides)
         app = create_app(config)
@@ -122,6 +142,7 @@ def make_app(request, tmp_path, redis_server, backend):
         return app
 
     redis_server.flushdb()
+    redis_server.set(LOCK_KEY, os.getpid(), ex=6 * 3600)
     yield factory
     for app in built:
         with app.app_context():

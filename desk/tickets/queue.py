@@ -8,11 +8,16 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, tuple_
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy import false, func, or_, select, tuple_, union_all
+from sqlalchemy.orm import selectinload
 
 from desk.auth.models import Staff
 from desk.extensions import db
-from desk.tickets.models import OPEN_STATUSES, Ticket, TicketTag
+from desk.jobs import get_redis
+from desk.tickets.models import OPEN_STATUSES, STATUSES, Ticket, TicketTag
+from desk.types import MAX_ID, parse_id
 
 
 @dataclass
@@ -37,27 +42,33 @@ def decode_cursor(cursor: str | None):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         due, created, ticket_id = json.loads(raw)
-        return datetime.fromisoformat(due), datetime.fromisoformat(created), int(ticket_id)
-    except (ValueError, TypeError):
+        ticket_id = int(ticket_id)
+        if not 0 < ticket_id <= MAX_ID:
+            return None  # beyond any id: binding it would overflow the database's integer
+        return datetime.fromisoformat(due), datetime.fromisoformat(created), ticket_id
+    except (ValueError, TypeError, OverflowError):
         return None  # a mangled cursor starts from the top rather than failing
 
 
-def _filtered(f: QueueFilter, viewer: Staff):
-    query = select(Ticket)
-    allowed = sorted(f.queues if not f.queue else f.queues & {f.queue})
-    query = query.where(Ticket.queue.in_(allowed))
-    if f.status == "open":
-        query = query.where(Ticket.status.in_(OPEN_STATUSES))
-    elif f.status:
-        query = query.where(Ticket.status == f.status)
+def _status_list(status: str | None) -> list[str]:
+    if status == "open":
+        return list(OPEN_STATUSES)
+    if status:
+        return [status] if status in STATUSES else []
+    return list(STATUSES)
+
+
+def _narrowed(query, f: QueueFilter, viewer: Staff):
+    """The filters other than queue and status."""
     if f.kind:
         query = query.where(Ticket.kind == f.kind)
     if f.assignee == "me":
         query = query.where(Ticket.assignee_id == viewer.id)
     elif f.assignee == "none":
         query = query.where(Ticket.assignee_id.is_(None))
-    elif f.assignee and f.assignee.isdigit():
-        query = query.where(Ticket.assignee_id == int(f.assignee))
+    elif f.assignee and f.assignee.isascii() and f.assignee.isdigit():
+        staff_id = parse_id(f.assignee)  # None: beyond any id, so nobody
+        query = query.where(Ticket.assignee_id == staff_id if staff_id else false())
     if f.tag:
         query = query.where(Ticket.id.in_(select(TicketTag.ticket_id).where(TicketTag.tag == f.tag.strip().lower())))
     if f.q:
@@ -75,23 +86,66 @@ def _filtered(f: QueueFilter, viewer: Staff):
     return query
 
 
+def page_query(f: QueueFilter, viewer: Staff, after, size: int):
+    """The ids (with their sort keys) of one page, soonest due first.
+
+    Each (queue, status) pair is its own ordered range of the (queue, status, due_at,
+    created_at, id) index; taking the first `size + 1` rows of each and merging them
+    reads a few hundred index entries however large the table grows, where one query
+    with `IN` lists would sort every open ticket."""
+    queues = sorted(f.queues if not f.queue else f.queues & {f.queue})
+    statuses = _status_list(f.status)
+    if not queues or not statuses:
+        return None
+    order = (Ticket.due_at, Ticket.created_at, Ticket.id)
+    parts = []
+    for queue_name in queues:
+        for status in statuses:
+            part = select(*order).where(Ticket.queue == queue_name, Ticket.status == status)
+            part = _narrowed(part, f, viewer)
+            if after:
+                part = part.where(tuple_(*order) > tuple_(*after))
+            parts.append(select(part.order_by(*order).limit(size + 1).subquery()))
+    merged = union_all(*parts).subquery()
+    return select(merged.c.id).order_by(merged.c.due_at, merged.c.created_at, merged.c.id).limit(size + 1)
+
+
 def page(f: QueueFilter, viewer: Staff, cursor: str | None, size: int) -> tuple[list[Ticket], str | None]:
-    query = _filtered(f, viewer)
-    after = decode_cursor(cursor)
-    if after:
-        query = query.where(tuple_(Ticket.due_at, Ticket.created_at, Ticket.id) > tuple_(*after))
-    query = query.order_by(Ticket.due_at, Ticket.created_at, Ticket.id).limit(size + 1)
-    rows = list(db.session.execute(query).scalars())
+    query = page_query(f, viewer, decode_cursor(cursor), size)
+    if query is None:
+        return [], None
+    ids = db.session.execute(query).scalars().all()
+    by_id = {t.id: t for t in db.session.execute(
+        select(Ticket).where(Ticket.id.in_(ids)).options(selectinload(Ticket.tag_rows), selectinload(Ticket.assignee))
+    ).scalars()}
+    rows = [by_id[i] for i in ids]
     next_cursor = encode_cursor(rows[size - 1]) if len(rows) > size else None
     return rows[:size], next_cursor
 
 
 def counts_by_queue(queues: frozenset[str]) -> dict[str, int]:
-    """Open tickets per visible queue (one grouped query over the (queue, status) index)."""
+    """Open tickets per visible queue. Counting a million rows on every page view would
+    cost more than the page itself, so the figures are shared through Redis for
+    QUEUE_COUNTS_TTL seconds (0: always count). Without Redis they are counted."""
+    names = sorted(queues)
+    ttl = current_app.config["QUEUE_COUNTS_TTL"]
+    key = "desk:queue-counts:" + ",".join(names)
+    if ttl:
+        try:
+            cached = get_redis().get(key)
+            if cached:
+                return json.loads(cached)
+        except (RedisError, OSError):
+            ttl = 0
     rows = db.session.execute(
-        select(Ticket.queue, func.count()).where(Ticket.queue.in_(sorted(queues)), Ticket.status.in_(OPEN_STATUSES))
+        select(Ticket.queue, func.count()).where(Ticket.queue.in_(names), Ticket.status.in_(OPEN_STATUSES))
         .group_by(Ticket.queue)
     ).all()
-    counts = {q: 0 for q in sorted(queues)}
+    counts = {q: 0 for q in names}
     counts.update({q: n for q, n in rows})
+    if ttl:
+        try:
+            get_redis().set(key, json.dumps(counts), ex=ttl)
+        except (RedisError, OSError):
+            pass
     return counts
