@@ -10,6 +10,20 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Primary keys are Integer columns: 32-bit signed on PostgreSQL. A larger number typed
+# into a URL or form can name no row, and binding it would overflow in the database.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value) -> int | None:
+    """A row id from user input (query string, form field): None unless ASCII digits in range."""
+    value = str(value or "").strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
 class UTCDateTime(TypeDecorator):
     """Stores aware datetimes as UTC; gives them back aware on SQLite too (which drops zones)."""
 

@@ -15,6 +15,7 @@ from desk.auth.models import ApiKey, Staff
 from desk.auth.roles import API_KEY_ROLES
 from desk.errors import DeskError
 from desk.extensions import db
+from desk.types import MAX_ID, parse_id
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -57,7 +58,7 @@ def api_keys():
     return render_template("admin/api_keys.html", form=form, keys=keys, new_key=new_key)
 
 
-@bp.route("/api-keys/<int:key_id>/revoke", methods=["POST"])
+@bp.route(f"/api-keys/<int(max={MAX_ID}):key_id>/revoke", methods=["POST"])
 @require("admin.api_keys")
 def revoke_api_key(key_id):
     api_key = db.get_or_404(ApiKey, key_id)
@@ -69,7 +70,7 @@ def revoke_api_key(key_id):
 @bp.route("/audit")
 @require("audit.view")
 def audit():
-    before = request.args.get("before", type=int)
+    before = parse_id(request.args.get("before"))
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(100)
     if before:
         query = query.where(AuditEvent.id < before)

@@ -9,6 +9,7 @@ from desk.tickets.forms import ContactForm, RequesterReplyForm
 from desk.tickets.links import make_token, read_token
 from desk.tickets.uploads import from_files
 from desk.tickets.views import send_attachment
+from desk.types import MAX_ID
 
 bp = Blueprint("public", __name__)
 
@@ -77,6 +78,6 @@ def requester_ticket(token):
                            token=token, error=error), status
 
 
-@bp.route("/t/<token>/attachments/<int:attachment_id>")
+@bp.route(f"/t/<token>/attachments/<int(max={MAX_ID}):attachment_id>")
 def requester_attachment(token, attachment_id):
     return send_attachment(_ticket_for_token(token), attachment_id, include_internal=False)

@@ -16,6 +16,7 @@ from desk.tickets.attachments import path_for
 from desk.tickets.forms import AssignForm, StaffReplyForm, TicketUpdateForm
 from desk.tickets.models import Attachment, KIND_LABELS, STATUS_LABELS, Ticket
 from desk.tickets.uploads import from_files
+from desk.types import MAX_ID, parse_id
 
 bp = Blueprint("tickets", __name__)
 
@@ -121,7 +122,8 @@ def assign(reference):
     if not form.validate_on_submit():
         return _render_ticket(ticket, status=400)
     value = form.assignee.data or ""
-    assignee = db.session.get(Staff, int(value)) if value.isdigit() else None
+    staff_id = parse_id(value)
+    assignee = db.session.get(Staff, staff_id) if staff_id else None
     if value and (assignee is None or not assignee.active):
         flash("No such active staff member.", "error")
         return _render_ticket(ticket, status=400)
@@ -134,7 +136,7 @@ def assign(reference):
     return redirect(url_for(".ticket", reference=ticket.reference))
 
 
-@bp.route("/tickets/<reference>/attachments/<int:attachment_id>")
+@bp.route(f"/tickets/<reference>/attachments/<int(max={MAX_ID}):attachment_id>")
 @require("queue.view")
 def attachment(reference, attachment_id):
     ticket = _ticket_or_404(reference)
