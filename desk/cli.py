@@ -89,10 +89,10 @@ def api_key_revoke(key_id):
 @click.option("--seed", default=7, show_default=True, help="Random seed, for the same demo every time.")
 def seed_demo(tickets, seed):
     """Fill the desk with realistic customers, orders and tickets to look at."""
-    from desk.demo import seed
+    from desk.demo import seed as seed_demo_data  # not `seed`: that name is the --seed option
 
     with click.progressbar(length=tickets, label="Seeding demo tickets") as bar:
-        seed(tickets, seed, progress=bar.update)
+        seed_demo_data(tickets, seed, progress=bar.update)
     click.echo(f"Seeded {tickets} tickets.")
 
 
@@ -131,6 +131,8 @@ def cron():
 def audit_verify():
     """Check the audit log's hash chain."""
     checked, broken = verify_chain()
+    if broken == 0:
+        raise click.ClickException(f"Audit chain cut short: {checked} events end before the recorded head hash.")
     if broken is not None:
         raise click.ClickException(f"Audit chain broken at event {broken} (after {checked} good events).")
     click.echo(f"Audit chain intact: {checked} events.")

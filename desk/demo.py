@@ -74,7 +74,7 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
         promo = (charge * Decimal(rng.choice(["0", "0", "0.2"]))).quantize(Decimal("0.01"))
         status = rng.choice(["pending", "in_progress", "completed", "completed", "partial", "canceled"])
         created = now - timedelta(hours=rng.randint(1, 24 * 20))
-        order = Order(
+        fields = dict(
             panel_id=str(100000 + i), customer=customer, link=template.format(rng.randint(1000, 9999), rng.randint(10**8, 10**9)),
             quantity=quantity, charge=charge, charge_deposited=charge - promo, charge_promo=promo,
             start_count=rng.randint(0, 20000), remains=rng.randint(1, quantity - 1) if status == "partial" else 0,
@@ -82,8 +82,13 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
             tool={"id": str(rng.randint(1, 400)), "name": tool_name, "refill": refill, "refill_days": refill_days,
                   "refill_min_drop": 0, "guarantee": guarantee, "beta": "[Beta]" in tool_name},
         )
-        order.link_normalized = order.link.lower().replace("https://www.", "https://").rstrip("/")
-        db.session.add(order)
+        # A second run reuses the orders of the first (as it does the customers) instead of
+        # failing on their unique panel ids.
+        order = db.session.query(Order).filter_by(panel_id=fields["panel_id"]).one_or_none()
+        if order is None:
+            order = Order(**fields)
+            order.link_normalized = order.link.lower().replace("https://www.", "https://").rstrip("/")
+            db.session.add(order)
         orders.append(order)
     db.session.commit()
     for n in range(count):
