@@ -185,3 +185,23 @@ def test_unknown_ticket_is_404_json(client, api_key):
 def test_api_is_not_subject_to_csrf(make_app, api_key):
     app = make_app(WTF_CSRF_ENABLED=True)
     assert new_ticket(app.test_client(), api_key("panel")).status_code == 201
+
+
+def test_a_card_number_only_in_the_subject_still_gets_a_note(client, api_key):
+    response = new_ticket(client, api_key("panel"), subject="Charged twice on 4111-1111-1111-1111")
+    data = response.get_json()
+    assert "4111" not in data["subject"]
+    assert "1 card number" in data["messages"][0]["redaction_note"]
+
+
+@pytest.mark.parametrize("kind", ["abuse", "rights", "privacy"])
+def test_api_keys_cannot_read_restricted_queues(client, api_key, make_ticket, kind):
+    """Abuse, rights-holder and privacy tickets name their reporters: no API key reads them."""
+    ref = make_ticket(kind=kind, body="Reporter's own account of events")
+    for role in ("panel", "staff"):
+        key = api_key(role, name=f"{role}-{kind}")
+        response = client.get(f"/api/v1/tickets/{ref}", headers=bearer(key))
+        assert response.status_code == 404
+        assert "Reporter" not in response.get_data(as_text=True)
+        reply = client.post(f"/api/v1/tickets/{ref}/messages", json={"body": "hi"}, headers=bearer(key))
+        assert reply.status_code == 404

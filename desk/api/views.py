@@ -3,6 +3,7 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from desk.audit.services import Actor
 from desk.auth.access import api_key_from_request
+from desk.auth.roles import queues_for_api_key
 from desk.errors import DeskError, NotFound, ValidationError
 from desk.extensions import csrf, db, limiter
 from desk.tickets import services
@@ -124,7 +125,8 @@ def create_ticket():
 
 def _ticket(reference):
     ticket = services.find_ticket(reference)
-    if ticket is None:
+    # Outside the key's queues a ticket is indistinguishable from a missing one.
+    if ticket is None or ticket.queue not in queues_for_api_key(g.api_key.role):
         raise NotFound(f"No ticket {reference}.")
     return ticket
 

@@ -31,6 +31,14 @@ QUEUE_ACCESS: dict[str, frozenset[str]] = {
 }
 
 
+# API keys read and write tickets in these queues only; restricted queues (abuse, legal,
+# privacy) carry reporters' identities and stay with the roles above.
+API_KEY_QUEUE_ACCESS: dict[str, frozenset[str]] = {
+    "panel": frozenset({"support", "billing"}),
+    "staff": frozenset({"support", "billing"}),
+}
+
+
 def allows(role: str | None, permission: str) -> bool:
     if permission not in PERMISSIONS:
         raise KeyError(f"unknown permission {permission!r}")
@@ -39,3 +47,7 @@ def allows(role: str | None, permission: str) -> bool:
 
 def queues_for(role: str | None) -> frozenset[str]:
     return QUEUE_ACCESS.get(role or "", frozenset())
+
+
+def queues_for_api_key(role: str | None) -> frozenset[str]:
+    return API_KEY_QUEUE_ACCESS.get(role or "", frozenset())
