@@ -68,7 +68,10 @@ def record(actor: Actor, action: str, subject_type: str, subject_id, *, ticket_i
 
 
 def verify_chain() -> tuple[int, int | None]:
-    """Walk the chain; return (events checked, id of the first broken event or None)."""
+    """Walk the chain; return (events checked, id of the first broken event or None).
+
+    The head row remembers the newest hash, so a log emptied or cut short from the end
+    is caught too (reported as broken at event 0)."""
     prev = GENESIS
     checked = 0
     for event in db.session.execute(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)).scalars():
@@ -76,4 +79,7 @@ def verify_chain() -> tuple[int, int | None]:
             return checked, event.id
         prev = event.hash
         checked += 1
+    head = db.session.get(AuditHead, 1)
+    if head is not None and head.last_hash != prev:
+        return checked, 0
     return checked, None

@@ -243,6 +243,8 @@ def _append_only_triggers():
             BEGIN RAISE EXCEPTION 'audit_events is append-only'; END; $$ LANGUAGE plpgsql""")
         op.execute("""CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
                       FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()""")
+        op.execute("""CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+                      FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()""")
     else:
         for verb in ("UPDATE", "DELETE"):
             op.execute(f"""CREATE TRIGGER audit_events_no_{verb.lower()} BEFORE {verb} ON audit_events
@@ -251,6 +253,7 @@ def _append_only_triggers():
 
 def _drop_append_only_triggers():
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events")
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_change ON audit_events")
         op.execute("DROP FUNCTION IF EXISTS audit_events_append_only()")
     else:
