@@ -102,6 +102,7 @@ def create_ticket(data: NewTicket, actor: Actor) -> tuple[Ticket, Message]:
     validate_new(data)
     now = utcnow()
     queue = KIND_QUEUES[data.kind]
+    subject = redact(data.subject)
     customer = None
     if data.customer:
         customer = db.session.execute(select(Customer).where(Customer.panel_id == data.customer)).scalar_one_or_none()
@@ -110,7 +111,7 @@ def create_ticket(data: NewTicket, actor: Actor) -> tuple[Ticket, Message]:
             customer = Customer(panel_id=data.customer, email=data.requester_email)
             db.session.add(customer)
     ticket = Ticket(
-        reference=next_reference(now), kind=data.kind, channel=data.channel, subject=redact(data.subject).text,
+        reference=next_reference(now), kind=data.kind, channel=data.channel, subject=subject.text,
         requester_email=data.requester_email, requester_name=data.requester_name, customer=customer,
         order_ref=data.order or None, queue=queue, status="new", priority=data.priority,
         due_at=first_response_due(queue, now), created_at=now, updated_at=now,
@@ -118,6 +119,9 @@ def create_ticket(data: NewTicket, actor: Actor) -> tuple[Ticket, Message]:
     db.session.add(ticket)
     message = _add_message(ticket, data.body, author_kind="requester", author_email=data.requester_email,
                            uploads=data.uploads, markdown=False)
+    if subject.count:
+        # One note to the sender that counts what was taken from the subject and the body.
+        message.redaction_note = redact(f"{data.subject}\n{data.body}").note
     db.session.flush()
     record(actor, "ticket.created", "ticket", ticket.reference, ticket_id=ticket.id,
            kind=ticket.kind, queue=queue, channel=data.channel, redacted=message.redaction_note is not None)
