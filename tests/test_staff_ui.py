@@ -786,3 +786,9 @@ def test_pages_need_no_inline_script(app, client, auth, make_ticket):
                                                  "/admin/audit")]
     for html in pages:
         assert "<script" not in html.lower() and not re.search(r"\son\w+=", html)
+
+
+def test_login_with_missing_fields_is_a_400_with_messages(client):
+    response = post_form(client, "/login", {"email": "", "password": ""})
+    assert response.status_code == 400
+    assert "This field is required." in response.get_data(as_text=True)

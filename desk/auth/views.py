@@ -14,6 +14,7 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("tickets.queue"))
     form = LoginForm()
+    status = 200
     if form.validate_on_submit():
         staff = authenticate(form.email.data, form.password.data)
         if staff is not None:
@@ -21,7 +22,10 @@ def login():
             # Always to the queue: never to a URL the request supplied (open redirect).
             return redirect(url_for("tickets.queue"))
         flash("That e-mail and password do not match an active staff account.", "error")
-    return render_template("auth/login.html", form=form), (401 if form.is_submitted() and not form.errors else 200)
+        status = 401
+    elif form.is_submitted():
+        status = 400  # fields missing; the messages are beside them
+    return render_template("auth/login.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
