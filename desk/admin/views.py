@@ -4,6 +4,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from desk.audit.models import AuditEvent
@@ -22,7 +23,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 class ApiKeyForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    role = SelectField("Role", choices=[(r, r) for r in API_KEY_ROLES])
+    role = SelectField("Role", choices=[SelectChoice(r) for r in API_KEY_ROLES])
 
 
 @bp.route("/staff", methods=["GET", "POST"])

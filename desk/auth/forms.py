@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from desk.auth.roles import ROLES
@@ -15,5 +16,5 @@ class LoginForm(FlaskForm):
 class StaffForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Name", validators=[Length(max=120)])
-    role = SelectField("Role", choices=[(r, r.replace("_", " ")) for r in ROLES])
+    role = SelectField("Role", choices=[SelectChoice(r, r.replace("_", " ")) for r in ROLES])
     password = PasswordField("Initial password", validators=[DataRequired(), Length(min=12, max=200)])

@@ -1,11 +1,12 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from desk.tickets.models import KIND_LABELS, PRIORITIES, STATUS_LABELS
 
-PUBLIC_KINDS = [(k, v) for k, v in KIND_LABELS.items() if k not in ("abuse", "rights", "privacy")]
+PUBLIC_KINDS = [SelectChoice(k, v) for k, v in KIND_LABELS.items() if k not in ("abuse", "rights", "privacy")]
 
 
 class ContactForm(FlaskForm):
@@ -26,14 +27,14 @@ class RequesterReplyForm(FlaskForm):
 class StaffReplyForm(FlaskForm):
     body = TextAreaField("Message (Markdown)", validators=[DataRequired(), Length(max=100_000)])
     internal = BooleanField("Internal note (never shown to the requester)")
-    status = SelectField("Then set status", choices=[("", "— keep —")] + list(STATUS_LABELS.items()),
+    status = SelectField("Then set status", choices=[SelectChoice("", "— keep —")] + [SelectChoice(k, v) for k, v in STATUS_LABELS.items()],
                          validators=[Optional()])
     attachments = MultipleFileField("Attachments")
 
 
 class TicketUpdateForm(FlaskForm):
-    status = SelectField("Status", choices=list(STATUS_LABELS.items()))
-    priority = SelectField("Priority", choices=[(p, p.title()) for p in PRIORITIES])
+    status = SelectField("Status", choices=[SelectChoice(k, v) for k, v in STATUS_LABELS.items()])
+    priority = SelectField("Priority", choices=[SelectChoice(p, p.title()) for p in PRIORITIES])
     tags = StringField("Tags (comma-separated)", validators=[Optional(), Length(max=500)])
 
 

@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from desk.audit.models import AuditEvent
 from desk.audit.services import Actor
@@ -61,7 +62,8 @@ def _ticket_or_404(reference: str) -> Ticket:
 def _render_ticket(ticket, reply_form=None, status=200):
     update_form = TicketUpdateForm(status=ticket.status, priority=ticket.priority, tags=", ".join(ticket.tags))
     assign_form = AssignForm(assignee=str(ticket.assignee_id or ""))
-    assign_form.assignee.choices = [("", "— unassigned —")] + [(str(s.id), s.label) for s in active_staff()]
+    assign_form.assignee.choices = [SelectChoice("", "— unassigned —")] + [
+        SelectChoice(str(s.id), s.label) for s in active_staff()]
     audit = db.session.execute(
         select(AuditEvent).where(AuditEvent.ticket_id == ticket.id).order_by(AuditEvent.id)
     ).scalars().all()
