@@ -130,3 +130,16 @@ def test_periodic_relay_job(make_app, own_redis, api_key, run_worker):
     with app.app_context():
         assert db.session.execute(select(OutboxEntry)).scalar_one().status == "sent"
         assert db.session.query(OutboundMail).count() == 1
+
+
+def test_forking_worker_runs_jobs_in_a_work_horse(app, client, api_key):
+    """The production worker forks a work horse per job; the horse must get its own
+    database connections and the app context built when the worker started."""
+    ref = file_ticket(client, api_key())
+    worker = jobs.make_worker(app, simple=False)
+    assert isinstance(worker, jobs.DeskWorker)
+    worker.work(burst=True, with_scheduler=False)
+    with app.app_context():
+        assert jobs.queue_for("default").finished_job_registry.count == 1
+        ticket = db.session.execute(select(Ticket).where(Ticket.reference == ref)).scalar_one()
+        assert ticket.acknowledged_at is not None
