@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 
 # Queues a ticket can sit in. Which roles may see each one is in desk/auth/roles.py.
-QUEUES = ("support", "billing", "abuse", "legal", "privacy")
+QUEUES = ("support", "claims", "billing", "abuse", "legal", "privacy")
 
 
 def _secret_key(instance_path: Path) -> str:
@@ -66,7 +66,7 @@ def settings_from_environment(instance_path: str) -> dict:
         "QUEUE_COUNTS_TTL": _int("QUEUE_COUNTS_TTL", 30),
         # Default first-response targets in support-hours minutes, per queue (terms-33-support-hours).
         "SLA_FIRST_RESPONSE_MINUTES": {
-            "support": 240, "billing": 240, "abuse": 240, "legal": 240, "privacy": 240,
+            "support": 240, "claims": 240, "billing": 240, "abuse": 240, "legal": 240, "privacy": 240,
         },
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_PUBLIC_FORMS": os.environ.get("RATELIMIT_PUBLIC_FORMS", "20 per hour"),

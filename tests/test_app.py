@@ -19,7 +19,7 @@ def test_importing_the_package_opens_no_connections():
         "def refuse(*a, **k): raise SystemExit('connection opened at import time')\n"
         "socket.socket.connect = refuse\n"
         "sqlite3.connect = refuse\n"
-        "import desk, desk.jobs, desk.cli, desk.api.views, desk.tickets.views, desk.tickets.public,"
+        "import desk, desk.jobs, desk.cli, desk.api.tickets, desk.api.claims, desk.api.mirror, desk.tickets.views, desk.tickets.public,"
         " desk.admin.views, desk.auth.views, workers.tickets, workers.outbox\n"
         "print('ok')\n"
     )

@@ -17,25 +17,28 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ticket.assign": frozenset({"agent", "supervisor", "trust_safety", "privacy_officer", "admin"}),
     "ticket.reassign_others": frozenset({"supervisor", "admin"}),
     "audit.view": frozenset({"supervisor", "admin"}),
+    "customer.view": frozenset({"agent", "supervisor", "trust_safety", "privacy_officer", "admin"}),
+    "claim.decide": frozenset({"agent", "supervisor", "admin"}),
+    "claim.override": frozenset({"supervisor", "admin"}),
     "admin.staff": frozenset({"admin"}),
     "admin.api_keys": frozenset({"admin"}),
 }
 
 # Which queues each role may open. A ticket in a queue not listed is a 404 to that role.
 QUEUE_ACCESS: dict[str, frozenset[str]] = {
-    "agent": frozenset({"support", "billing"}),
-    "supervisor": frozenset({"support", "billing"}),
-    "trust_safety": frozenset({"support", "billing", "abuse", "legal"}),
-    "privacy_officer": frozenset({"support", "billing", "privacy"}),
-    "admin": frozenset({"support", "billing"}),
+    "agent": frozenset({"support", "claims", "billing"}),
+    "supervisor": frozenset({"support", "claims", "billing"}),
+    "trust_safety": frozenset({"support", "claims", "billing", "abuse", "legal"}),
+    "privacy_officer": frozenset({"support", "claims", "billing", "privacy"}),
+    "admin": frozenset({"support", "claims", "billing"}),
 }
 
 
 # API keys read and write tickets in these queues only; restricted queues (abuse, legal,
 # privacy) carry reporters' identities and stay with the roles above.
 API_KEY_QUEUE_ACCESS: dict[str, frozenset[str]] = {
-    "panel": frozenset({"support", "billing"}),
-    "staff": frozenset({"support", "billing"}),
+    "panel": frozenset({"support", "claims", "billing"}),
+    "staff": frozenset({"support", "claims", "billing"}),
 }
 
 

@@ -3,7 +3,8 @@ truth; these rows are what the desk decides claims and tickets against."""
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.extensions import db
@@ -11,7 +12,7 @@ from desk.types import Money, UTCDateTime, utcnow
 
 CUSTOMER_STATUSES = ("active", "frozen", "suspended", "terminated", "closed")
 ORDER_STATUSES = ("pending", "in_progress", "completed", "partial", "canceled")
-TARGET_STATES = ("ok", "private", "removed", "changed")
+TARGET_STATES = ("ok", "private", "removed", "changed", "invalid_link")
 
 
 class Customer(db.Model):
@@ -51,5 +52,77 @@ class Order(db.Model):
     tool: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When it first reached Completed, Partial or Canceled (from the status history); the
+    # claim window, refill window and overlap all count from it.
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Staff recorded an overlapping order on this link placed elsewhere (terms-11-overlap).
+    overlap_elsewhere: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     customer: Mapped[Customer] = relationship()
+    history: Mapped[list["OrderStatusChange"]] = relationship(
+        order_by="OrderStatusChange.at", cascade="all, delete-orphan", back_populates="order")
+
+
+class OrderStatusChange(db.Model):
+    __tablename__ = "order_status_changes"
+    __table_args__ = (Index("ix_order_status_changes_order_at", "order_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship(back_populates="history")
+
+
+class LedgerEntry(db.Model):
+    """One movement of a customer's Balance, as the panel recorded it (Terms §6, §9)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_customer_at", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    panel_id: Mapped[str] = mapped_column(String(64), unique=True)  # the panel's id: the same entry twice is one
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Money)  # positive; only an adjustment carries a sign
+    funding: Mapped[str] = mapped_column(String(12))  # deposited, promotional
+    order_ref: Mapped[str | None] = mapped_column(String(64), index=True)  # the order's panel id
+    processor_fee: Mapped[Decimal | None] = mapped_column(Money)
+    method: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship()
+
+
+class Claim(db.Model):
+    """A claim on an order, with the decision the Terms gave when it was filed."""
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        # One open claim per order and kind: a second (even concurrent) filing finds the first.
+        Index("uq_claims_open_order_kind", "order_id", "kind", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    current_count: Mapped[int | None] = mapped_column(Integer)
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decision: Mapped[str] = mapped_column(String(16))  # what the Terms said when it was filed
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    refill_quantity: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, accepted, rejected
+    outcome_reason: Mapped[str | None] = mapped_column(Text)  # staff's words when closing it
+    overridden: Mapped[bool] = mapped_column(Boolean, default=False)  # closed against the decision
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship()
+    ticket = relationship("Ticket", backref=db.backref("claim", uselist=False))
+    decided_by = relationship("Staff")

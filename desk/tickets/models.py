@@ -19,9 +19,9 @@ CHANNELS = ("web", "api", "email", "portal", "staff")
 # Ticket kinds and the queue each lands in by default.
 KIND_QUEUES = {
     "general": "support",
-    "claim": "support",
-    "refill": "support",
-    "cancel": "support",
+    "claim": "claims",
+    "refill": "claims",
+    "cancel": "claims",
     "multi_account": "support",
     "refund": "billing",
     "withdrawal": "billing",

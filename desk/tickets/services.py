@@ -97,8 +97,9 @@ def first_response_due(queue: str, start):
     return add_support_minutes(start, minutes)
 
 
-def create_ticket(data: NewTicket, actor: Actor) -> tuple[Ticket, Message]:
-    """File a ticket with its first message; commits, then hands its acknowledgement to RQ."""
+def create_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Message]:
+    """File a ticket with its first message; commits, then hands its acknowledgement to RQ.
+    `attach(ticket)` adds rows that belong with it (a claim) in the same transaction."""
     validate_new(data)
     now = utcnow()
     queue = KIND_QUEUES[data.kind]
@@ -125,6 +126,8 @@ def create_ticket(data: NewTicket, actor: Actor) -> tuple[Ticket, Message]:
     db.session.flush()
     record(actor, "ticket.created", "ticket", ticket.reference, ticket_id=ticket.id,
            kind=ticket.kind, queue=queue, channel=data.channel, redacted=message.redaction_note is not None)
+    if attach is not None:
+        attach(ticket)
     jobs.enqueue("workers.tickets.send_acknowledgement", ticket.id)
     db.session.commit()
     jobs.dispatch()

@@ -1,57 +1,13 @@
-"""JSON API v1. Bearer API keys; one error format: {"error": {"code", "message", "fields"}}."""
-from flask import Blueprint, current_app, g, jsonify, request, url_for
+"""Tickets over the API."""
+from flask import g, jsonify, url_for
 
+from desk.api import bp, json_body, string_field
 from desk.audit.services import Actor
-from desk.auth.access import api_key_from_request
 from desk.auth.roles import queues_for_api_key
 from desk.errors import DeskError, NotFound, ValidationError
-from desk.extensions import csrf, db, limiter
 from desk.tickets import services
 from desk.tickets.links import make_token
 from desk.tickets.uploads import from_json
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)  # bearer keys, not cookies: no cross-site request can carry them
-
-
-def _api_limit():
-    return current_app.config["RATELIMIT_API"]
-
-
-limiter.limit(_api_limit)(bp)
-
-
-@bp.before_request
-def authenticate():
-    g.api_key = api_key_from_request()
-    if g.api_key is None:
-        return error_response(DeskError("A valid API key is required: Authorization: Bearer <key>.",
-                                        code="unauthorized", status=401))
-
-
-@bp.errorhandler(DeskError)
-def error_response(exc: DeskError):
-    return jsonify(exc.to_dict()), exc.status
-
-
-def json_body() -> dict:
-    data = request.get_json(silent=True)
-    if data is None:
-        raise DeskError("The body must be valid JSON with Content-Type: application/json.", code="malformed_json")
-    if not isinstance(data, dict):
-        raise DeskError("The body must be a JSON object.", code="malformed_json")
-    return data
-
-
-def _string(data: dict, name: str, required: bool = False) -> str | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise ValidationError(f"{name} is required.", {name: "required"})
-        return None
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise ValidationError(f"{name} must be a string.", {name: "must be a string"})
-    return str(value)
 
 
 def is_staff_key() -> bool:
@@ -105,15 +61,15 @@ def create_ticket():
     if not isinstance(requester, dict):
         raise ValidationError("requester must be an object with email and name.", {"requester": "not an object"})
     new = services.NewTicket(
-        subject=_string(data, "subject") or "",
-        body=_string(data, "body") or "",
-        requester_email=_string(requester, "email") or _string(data, "requester_email") or "",
-        requester_name=_string(requester, "name") or "",
-        kind=_string(data, "kind") or "general",
+        subject=string_field(data, "subject") or "",
+        body=string_field(data, "body") or "",
+        requester_email=string_field(requester, "email") or string_field(data, "requester_email") or "",
+        requester_name=string_field(requester, "name") or "",
+        kind=string_field(data, "kind") or "general",
         channel="api",
-        customer=_string(data, "customer"),
-        order=_string(data, "order"),
-        priority=_string(data, "priority") or "normal",
+        customer=string_field(data, "customer"),
+        order=string_field(data, "order"),
+        priority=string_field(data, "priority") or "normal",
         uploads=from_json(data.get("attachments")),
     )
     ticket, _ = services.create_ticket(new, Actor.api(g.api_key))
@@ -140,7 +96,7 @@ def get_ticket(reference):
 def add_message(reference):
     ticket = _ticket(reference)
     data = json_body()
-    body = _string(data, "body", required=True)
+    body = string_field(data, "body", required=True)
     uploads = from_json(data.get("attachments"))
     internal = data.get("internal", False)
     if not isinstance(internal, bool):

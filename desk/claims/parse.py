@@ -1,0 +1,127 @@
+"""Reading the panel's JSON and export rows into checked Python values.
+
+Each reader collects every problem under the field's name, so one 4xx lists them all."""
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+
+class Fields:
+    """Pull typed values out of a mapping, noting problems instead of raising."""
+
+    def __init__(self, data: dict, prefix: str = ""):
+        self.data = data
+        self.prefix = prefix
+        self.problems: dict[str, str] = {}
+
+    def _note(self, name, message):
+        self.problems[f"{self.prefix}{name}"] = message
+
+    def string(self, name, required=False, max_len=2048, default=None):
+        value = self.data.get(name)
+        if value is None or value == "":
+            if required:
+                self._note(name, "required")
+            return default
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            self._note(name, "must be a string")
+            return default
+        value = str(value).strip()
+        if len(value) > max_len:
+            self._note(name, f"at most {max_len} characters")
+            return default
+        return value
+
+    def choice(self, name, choices, required=False, default=None):
+        value = self.string(name, required=required, default=default)
+        if value is not None and value not in choices:
+            self._note(name, f"one of {', '.join(choices)}")
+            return default
+        return value
+
+    def integer(self, name, required=False, minimum=0, default=None):
+        value = self.data.get(name)
+        if value is None or value == "":
+            if required:
+                self._note(name, "required")
+            return default
+        if isinstance(value, bool):
+            self._note(name, "must be a whole number")
+            return default
+        if isinstance(value, str):
+            value = value.strip()
+            if not value.lstrip("-").isdigit() or not value.isascii():
+                self._note(name, "must be a whole number")
+                return default
+            value = int(value)
+        if not isinstance(value, int):
+            self._note(name, "must be a whole number")
+            return default
+        if value < minimum:
+            self._note(name, f"at least {minimum}")
+            return default
+        if value > 2**62:
+            self._note(name, "too large")
+            return default
+        return value
+
+    def money(self, name, required=False, default=None, signed=False):
+        """Money arrives as a string with at most two decimals (never a float)."""
+        value = self.data.get(name)
+        if value is None or value == "":
+            if required:
+                self._note(name, "required")
+            return default
+        if isinstance(value, (bool, float)) or not isinstance(value, (str, int)):
+            self._note(name, 'a string such as "2.50"')
+            return default
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            self._note(name, 'a string such as "2.50"')
+            return default
+        if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")) or abs(amount) >= Decimal("1e10"):
+            self._note(name, "at most two decimals and ten digits")
+            return default
+        if amount < 0 and not signed:
+            self._note(name, "not negative")
+            return default
+        return amount.quantize(Decimal("0.01"))
+
+    def boolean(self, name, default=False):
+        value = self.data.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.strip().lower() in ("true", "1", "yes")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        self._note(name, "true or false")
+        return default
+
+    def time(self, name, required=False, default=None):
+        value = self.data.get(name)
+        if value is None or value == "":
+            if required:
+                self._note(name, "required")
+            return default
+        moment = parse_time(value)
+        if moment is None:
+            self._note(name, "an ISO 8601 time with its zone, e.g. 2026-07-03T14:00:00Z")
+            return default
+        return moment
+
+
+def parse_time(value) -> datetime | None:
+    """ISO 8601 with a zone (a 'Z' is UTC). A time without a zone is refused: the panel
+    must say which zone it means."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(timezone.utc)

@@ -1,0 +1,196 @@
+"""Claims: facts from the mirror, the decision from desk.policy.claims, and the claim
+ticket that carries it to the Claims queue."""
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from desk.audit.services import Actor, record
+from desk.claims.models import Claim, LedgerEntry, Order
+from desk.claims.orders import find_order
+from desk.errors import DeskError, NotFound, ValidationError
+from desk.extensions import db
+from desk.policy import claims as policy
+from desk.policy import ledger as ledger_policy
+from desk.tickets import services as tickets
+from desk.types import utcnow
+
+KIND_LABELS = {
+    "non_delivery": "Not delivered", "wrong_quantity": "Wrong quantity", "not_as_described": "Not as described",
+    "refill": "Refill", "cancel": "Cancel",
+}
+TICKET_KINDS = {"refill": "refill", "cancel": "cancel"}  # the rest are "claim" tickets
+
+
+def facts(order: Order) -> policy.OrderFacts:
+    tool = order.tool or {}
+    return policy.OrderFacts(
+        panel_id=order.panel_id, status=order.status, link=order.link_normalized, quantity=order.quantity,
+        created_at=order.created_at, finished_at=order.finished_at, start_count=order.start_count,
+        remains=order.remains or 0, charge=order.charge, charge_promo=order.charge_promo,
+        target_state=order.target_state, overlap_elsewhere=order.overlap_elsewhere,
+        tool=policy.Tool(refill=bool(tool.get("refill")), refill_days=int(tool.get("refill_days") or 0),
+                         refill_min_drop=int(tool.get("refill_min_drop") or 0),
+                         guarantee=bool(tool.get("guarantee")), beta=bool(tool.get("beta")),
+                         name=tool.get("name") or ""),
+    )
+
+
+def orders_on_link(order: Order) -> list[Order]:
+    """Other orders on the same normalised link (the index on link_normalized serves it)."""
+    return list(db.session.execute(
+        select(Order).where(Order.link_normalized == order.link_normalized, Order.id != order.id)
+        .order_by(Order.created_at)
+    ).scalars())
+
+
+def overlapping_orders(order: Order) -> list[Order]:
+    others = orders_on_link(order)
+    found = {f.panel_id for f in policy.overlapping(facts(order), [facts(o) for o in others])}
+    return [o for o in others if o.panel_id in found]
+
+
+def parse_claim(body: dict) -> tuple[str, str, int | None, datetime | None]:
+    from desk.claims.parse import Fields
+
+    f = Fields(body)
+    order_id = f.string("order", required=True, max_len=64)
+    kind = body.get("kind")
+    if kind not in policy.KINDS:
+        raise DeskError(f"kind must be one of: {', '.join(policy.KINDS)}.", {"kind": f"one of {', '.join(policy.KINDS)}"},
+                        code="invalid_kind", status=400)
+    current = f.integer("current_count")
+    at = f.time("at")
+    if f.problems:
+        raise ValidationError("The claim has problems: " + ", ".join(sorted(f.problems)) + ".", f.problems)
+    return order_id, kind, current, at
+
+
+def load_order(order_id: str) -> Order:
+    order = find_order(order_id)
+    if order is None:
+        raise NotFound(f"No order {order_id} is known to the desk. The panel pushes orders with "
+                       f"PUT /api/v1/orders/{order_id}; check the order id.")
+    return order
+
+
+def evaluate(order: Order, kind: str, current_count: int | None, at: datetime | None = None) -> policy.Decision:
+    others = [facts(o) for o in orders_on_link(order)]
+    return policy.evaluate(facts(order), policy.Claim(kind, at or utcnow(), current_count), others)
+
+
+def open_claim(order: Order, kind: str) -> Claim | None:
+    return db.session.execute(
+        select(Claim).where(Claim.order_id == order.id, Claim.kind == kind, Claim.status == "open")
+    ).scalar_one_or_none()
+
+
+def file_claim(order: Order, kind: str, current_count: int | None, actor: Actor, *, description: str = "",
+               requester_email: str | None = None, requester_name: str = "", channel: str = "api",
+               uploads=(), at: datetime | None = None) -> tuple[Claim, bool]:
+    """File a claim ticket with its decision. (claim, created): an open claim on the same
+    order and kind is returned instead of a second one, even when two arrive at once."""
+    existing = open_claim(order, kind)
+    if existing is not None:
+        return existing, False
+    filed_at = at or utcnow()
+    decision = evaluate(order, kind, current_count, filed_at)
+    customer = order.customer
+    email = requester_email or (customer.email if customer else None)
+    if not email:
+        raise ValidationError("The customer has no e-mail on record; send requester_email.",
+                              {"requester_email": "required"})
+    label = KIND_LABELS[kind]
+    body = description.strip() or f"{label} claim on order {order.panel_id}."
+    if current_count is not None:
+        body += f"\n\nCurrent count reported: {current_count}."
+    data = tickets.NewTicket(
+        subject=f"{label}: order {order.panel_id}", body=body, requester_email=email,
+        requester_name=requester_name, kind=TICKET_KINDS.get(kind, "claim"), channel=channel,
+        customer=customer.panel_id if customer else None, order=order.panel_id, uploads=list(uploads),
+    )
+    claim = Claim(order=order, kind=kind, current_count=current_count, filed_at=filed_at,
+                  decision=decision.decision, reasons=decision.to_dict()["reasons"],
+                  refill_quantity=decision.refill_quantity)
+    try:
+        ticket, _ = tickets.create_ticket(data, actor, attach=lambda t: _attach(claim, t, decision))
+    except IntegrityError:
+        # The partial unique index (one open claim per order and kind) refused a twin
+        # filed at the same moment: answer with the one that won.
+        db.session.rollback()
+        existing = open_claim(order, kind)
+        if existing is None:
+            raise
+        return existing, False
+    return claim, True
+
+
+def _attach(claim: Claim, ticket, decision: policy.Decision) -> None:
+    claim.ticket = ticket
+    db.session.add(claim)
+    db.session.flush()
+    record(Actor("system", None, "claims engine"), "claim.decided", "claim", claim.id, ticket_id=ticket.id,
+           decision=decision.decision, rules=decision.rules)
+
+
+def decide(claim: Claim, staff, outcome: str, reason: str = "") -> None:
+    """Staff close a claim. Closing it against the engine's decision is an override: it
+    needs the claim.override permission and a written reason, and both the decision and
+    the override stay in the audit log."""
+    from desk.auth.roles import allows
+
+    if outcome not in ("accepted", "rejected"):
+        raise ValidationError("Outcome must be accepted or rejected.", {"outcome": "accepted or rejected"})
+    if claim.status != "open":
+        raise DeskError(f"This claim is already {claim.status}.", code="claim_closed", status=409)
+    agrees = (outcome == "accepted" and claim.decision == policy.ELIGIBLE) or (
+        outcome == "rejected" and claim.decision == policy.REJECTED)
+    reason = (reason or "").strip()
+    if not agrees:
+        if not allows(staff.role, "claim.override"):
+            raise DeskError("Closing a claim against the Terms' decision is an override, which needs a supervisor.",
+                            code="forbidden", status=403)
+        if len(reason) < 10:
+            raise ValidationError("An override needs a written reason (at least 10 characters).",
+                                  {"reason": "required for an override"})
+    claim.status = outcome
+    claim.outcome_reason = reason or None
+    claim.overridden = not agrees
+    claim.decided_by_id = staff.id
+    claim.decided_at = utcnow()
+    record(Actor.staff(staff), "claim.overridden" if not agrees else f"claim.{outcome}", "claim", claim.id,
+           ticket_id=claim.ticket_id, decision=claim.decision, outcome=outcome, reason=reason or None)
+    db.session.commit()
+
+
+def returns_check(limit: int = 200, after_id: int = 0) -> list[tuple[Order, ledger_policy.ReturnCheck]]:
+    """Partial and Canceled orders whose return is missing or wrong in the ledger."""
+    found = []
+    last = after_id
+    while len(found) < limit:
+        batch = list(db.session.execute(
+            select(Order).where(Order.status.in_(("partial", "canceled")), Order.id > last)
+            .order_by(Order.id).limit(500)
+        ).scalars())
+        if not batch:
+            break
+        last = batch[-1].id
+        sums = {}
+        rows = db.session.execute(
+            select(LedgerEntry.order_ref, LedgerEntry.funding, func.sum(LedgerEntry.amount))
+            .where(LedgerEntry.kind == "return", LedgerEntry.order_ref.in_([o.panel_id for o in batch]))
+            .group_by(LedgerEntry.order_ref, LedgerEntry.funding)
+        ).all()
+        for ref, funding, total in rows:
+            sums.setdefault(ref, {})[funding] = total
+        for order in batch:
+            owed = ledger_policy.expected_return(order.status, order.quantity, order.remains or 0,
+                                                 order.charge, order.charge_promo)
+            got = sums.get(order.panel_id, {})
+            check = ledger_policy.check_return(owed, [
+                ledger_policy.Entry("return", Decimal(got.get(f, 0)).quantize(ledger_policy.CENT), f)
+                for f in ledger_policy.FUNDING])
+            if check.state != "ok":
+                found.append((order, check))
+    return found[:limit]

@@ -1,0 +1,344 @@
+"""Claims on orders, decided by the Terms (§5, §7, §9, §10, §11).
+
+`evaluate()` takes plain facts about an order, the other orders on its link and the
+claim, and returns a Decision: eligible, rejected or needs_review, with every rule that
+spoke and a sentence with the figures it used. No Flask, no database: a rule can be
+read next to its clause and tested in microseconds.
+
+Rule ids (DESIGN §2):
+  terms-7-claim-window    claims within 72 h of Completed/Partial
+  terms-11-delivery-time  before Completed/Partial a claim is a status enquiry
+  terms-11-overlap        orders on the same link at the same time
+  terms-11-target         private/removed/changed target voids claims, cancel and refill
+  terms-11-wrong-link     wrong or non-working links are the customer's responsibility
+  terms-5-beta            beta tools: no claim eligibility, no refill
+  terms-10-refill         refill maths and window
+  terms-10-guarantee      only "Guarantee" tools carry a commitment
+  terms-9-finality        cancel only while Pending
+  terms-9-partial         the undelivered share returns, split by funding source
+  terms-9-canceled        the full charge returns, split by funding source
+  terms-9-stalled         orders that cannot complete
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from desk.policy.ledger import Return, expected_return
+
+CLAIM_WINDOW = timedelta(hours=72)
+KINDS = ("non_delivery", "wrong_quantity", "not_as_described", "refill", "cancel")
+DELIVERY_CLAIMS = ("non_delivery", "wrong_quantity", "not_as_described")
+FINISHED = ("completed", "partial", "canceled")
+ACTIVE = ("in_progress",)
+
+ELIGIBLE, REJECTED, NEEDS_REVIEW = "eligible", "rejected", "needs_review"
+_WEIGHT = {ELIGIBLE: 0, NEEDS_REVIEW: 1, REJECTED: 2}
+
+
+@dataclass(frozen=True)
+class Tool:
+    refill: bool = False
+    refill_days: int = 0
+    refill_min_drop: int = 0
+    guarantee: bool = False
+    beta: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    panel_id: str
+    status: str  # pending, in_progress, completed, partial, canceled
+    link: str  # normalised
+    quantity: int
+    created_at: datetime
+    finished_at: datetime | None = None  # when it reached completed/partial/canceled
+    start_count: int | None = None
+    remains: int = 0
+    charge: Decimal = Decimal("0.00")
+    charge_promo: Decimal = Decimal("0.00")
+    target_state: str = "ok"  # ok, private, removed, changed, invalid_link
+    tool: Tool = field(default_factory=Tool)
+    overlap_elsewhere: bool = False  # staff recorded an overlapping order placed elsewhere
+
+    @property
+    def delivered(self) -> int:
+        return max(0, self.quantity - max(0, self.remains))
+
+    @property
+    def delivered_nothing(self) -> bool:
+        return self.status == "canceled" and self.delivered == 0
+
+
+@dataclass(frozen=True)
+class Claim:
+    kind: str
+    filed_at: datetime
+    current_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    outcome: str  # eligible, rejected or needs_review: what this rule alone would say
+    text: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str
+    reasons: tuple[Reason, ...]
+    refill_quantity: int | None = None
+    expected_return: Return | None = None
+
+    @property
+    def rules(self) -> list[str]:
+        seen = []
+        for reason in self.reasons:
+            if reason.rule not in seen:
+                seen.append(reason.rule)
+        return seen
+
+    def to_dict(self) -> dict:
+        body = {
+            "decision": self.decision,
+            "rules": self.rules,
+            "reasons": [{"rule": r.rule, "outcome": r.outcome, "text": r.text} for r in self.reasons],
+            "refill_quantity": self.refill_quantity,
+        }
+        if self.expected_return is not None:
+            body["expected_return"] = {
+                "rule": self.expected_return.rule,
+                "deposited": str(self.expected_return.deposited),
+                "promotional": str(self.expected_return.promotional),
+            }
+        return body
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment.utcoffset() == timedelta(0) else moment.isoformat()
+
+
+def _utc(moment: datetime) -> datetime:
+    from datetime import timezone
+
+    return moment.astimezone(timezone.utc)
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    return f"{sign}{seconds // 3600} h {seconds % 3600 // 60:02d} m {seconds % 60:02d} s"
+
+
+# --- single rules -------------------------------------------------------------------------
+
+def claim_window(order: OrderFacts, claim: Claim) -> Reason:
+    """terms-7-claim-window: within 3 days (72 h, inclusive) of Completed or Partial."""
+    finished, filed = _utc(order.finished_at), _utc(claim.filed_at)
+    elapsed = filed - finished
+    status = order.status.title()
+    figures = f"{status} {when(finished)}; filed {when(filed)}; {_span(elapsed)} later; window 72 h"
+    if elapsed <= CLAIM_WINDOW:
+        return Reason("terms-7-claim-window", ELIGIBLE, f"Filed within the claim window ({figures}).")
+    return Reason("terms-7-claim-window", REJECTED,
+                  f"Filed after the claim window ({figures}). Claims after 3 days are not accepted, "
+                  "except where applicable law requires otherwise.")
+
+
+def overlapping(order: OrderFacts, others) -> list[OrderFacts]:
+    """terms-11-overlap: orders on the same link where one was placed before the other
+    finished. A Canceled order that delivered nothing never counts."""
+    if order.delivered_nothing:
+        return []
+    found = []
+    for other in others:
+        if other.panel_id == order.panel_id or other.link != order.link or other.delivered_nothing:
+            continue
+        # Two intervals [created, finished) overlap when each starts before the other ends;
+        # an order finished one second before the other was placed does not overlap it.
+        other_before_end = order.finished_at is None or other.created_at < order.finished_at
+        order_before_other_end = other.finished_at is None or order.created_at < other.finished_at
+        if other_before_end and order_before_other_end:
+            found.append(other)
+    return found
+
+
+def overlap(order: OrderFacts, others) -> Reason | None:
+    found = overlapping(order, others)
+    if found:
+        ids = ", ".join(o.panel_id for o in found)
+        return Reason("terms-11-overlap", REJECTED,
+                      f"Order {order.panel_id} overlapped order(s) {ids} on the same link; with overlapping "
+                      "orders the Start Count and drops cannot be tracked, so claims arising from the overlap "
+                      "are not accepted and refill is void.")
+    if order.overlap_elsewhere:
+        return Reason("terms-11-overlap", REJECTED,
+                      f"An overlapping order on the same link elsewhere was recorded for order {order.panel_id}; "
+                      "claims arising from the overlap are not accepted and refill is void.")
+    return None
+
+
+TARGET_WORDS = {
+    "private": "the target was private or restricted",
+    "removed": "the target was removed",
+    "changed": "the link, username or privacy setting was changed after ordering",
+}
+
+
+def target(order: OrderFacts) -> Reason | None:
+    """terms-11-target: private/removed/changed targets are not eligible for refund,
+    cancellation or refill."""
+    if order.target_state in TARGET_WORDS:
+        return Reason("terms-11-target", REJECTED,
+                      f"For order {order.panel_id} {TARGET_WORDS[order.target_state]}; such orders are not "
+                      "eligible for a refund, cancellation or refill.")
+    return None
+
+
+def wrong_link(order: OrderFacts) -> Reason | None:
+    """terms-11-wrong-link: the customer answers for wrong or non-working links."""
+    if order.target_state != "invalid_link":
+        return None
+    text = (f"The link on order {order.panel_id} was wrong or not working; links are the customer's "
+            "responsibility and such orders are not eligible for a refund, cancellation or refill.")
+    if order.status == "canceled":
+        text += " The panel cancelled it before delivery, so the charge returns to the Balance."
+    return Reason("terms-11-wrong-link", REJECTED, text)
+
+
+def beta(order: OrderFacts) -> Reason | None:
+    """terms-5-beta: no claim eligibility and no refill while a tool is beta."""
+    if order.tool.beta:
+        return Reason("terms-5-beta", REJECTED,
+                      f"The tool{(' ' + repr(order.tool.name)) if order.tool.name else ''} was marked beta "
+                      "when the order was placed; beta tools carry no claim eligibility and no refill.")
+    return None
+
+
+def guarantee(order: OrderFacts) -> Reason:
+    """terms-10-guarantee: only a tool labelled Guarantee carries a commitment."""
+    if order.tool.guarantee:
+        return Reason("terms-10-guarantee", ELIGIBLE, "The tool is labelled Guarantee: the refill is a commitment.")
+    return Reason("terms-10-guarantee", ELIGIBLE,
+                  "The tool is not labelled Guarantee: a refill is best-effort, with no guaranteed outcome.")
+
+
+def returns_reason(order: OrderFacts) -> Reason | None:
+    owed = expected_return(order.status, order.quantity, order.remains, order.charge, order.charge_promo)
+    if owed is None:
+        return None
+    return Reason(owed.rule, ELIGIBLE, owed.text)
+
+
+def refill(order: OrderFacts, claim: Claim) -> tuple[list[Reason], int | None]:
+    """terms-10-refill: end count = Start Count + delivered quantity; eligible only when
+    Start Count ≤ current < end count, the drop meets the tool's minimum, and the refill
+    window (days from completion, as shown at order time) is open."""
+    rule = "terms-10-refill"
+    tool = order.tool
+    if not tool.refill:
+        return [Reason(rule, REJECTED, "The tool did not offer refill when the order was placed.")], None
+    if order.status not in ("completed", "partial"):
+        return [Reason(rule, REJECTED, f"Refill applies to completed orders; order {order.panel_id} is "
+                                       f"{order.status.replace('_', ' ')}.")], None
+    closes = _utc(order.finished_at) + timedelta(days=tool.refill_days)
+    filed = _utc(claim.filed_at)
+    window = f"refill window {tool.refill_days} days from {when(_utc(order.finished_at))}, closing {when(closes)}"
+    if filed > closes:
+        return [Reason(rule, REJECTED, f"Filed {when(filed)}, after the {window}.")], None
+    reasons = [Reason(rule, ELIGIBLE, f"Filed {when(filed)}, within the {window}.")]
+    if order.start_count is None or claim.current_count is None:
+        missing = "the Start Count" if order.start_count is None else "the current count"
+        reasons.append(Reason(rule, NEEDS_REVIEW, f"Refill needs {missing} to be measured; staff will check it."))
+        return reasons, None
+    end = order.start_count + order.delivered
+    current = claim.current_count
+    figures = f"Start Count {order.start_count}, end count {end} (Start Count + {order.delivered} delivered), current {current}"
+    if current >= end:
+        reasons.append(Reason(rule, REJECTED, f"No drop to refill: {figures}."))
+        return reasons, None
+    if current < order.start_count:
+        reasons.append(Reason(rule, REJECTED,
+                              f"The count is below the Start Count ({figures}); drops from a base that existed "
+                              "before the order are not covered."))
+        return reasons, None
+    drop = end - current
+    if drop < tool.refill_min_drop:
+        reasons.append(Reason(rule, REJECTED,
+                              f"The drop of {drop} is below the tool's minimum of {tool.refill_min_drop} ({figures})."))
+        return reasons, None
+    reasons.append(Reason(rule, ELIGIBLE, f"Refill {drop} ({figures})."))
+    return reasons, drop
+
+
+# --- the whole decision -----------------------------------------------------------------
+
+def _decide(reasons: list[Reason], refill_quantity=None, owed=None) -> Decision:
+    worst = max((r.outcome for r in reasons), key=_WEIGHT.__getitem__, default=NEEDS_REVIEW)
+    return Decision(worst, tuple(reasons), refill_quantity if worst == ELIGIBLE else None, owed)
+
+
+def evaluate(order: OrderFacts, claim: Claim, others=()) -> Decision:
+    """Decide `claim` on `order`; `others` are the other orders on the same link."""
+    if claim.kind not in KINDS:
+        raise ValueError(f"unknown claim kind {claim.kind!r}")
+    owed = expected_return(order.status, order.quantity, order.remains, order.charge, order.charge_promo)
+    voiding = [r for r in (target(order), wrong_link(order), overlap(order, others)) if r]
+
+    if claim.kind == "cancel":
+        return _decide(_cancel(order) + voiding, owed=owed)
+
+    if claim.kind == "refill":
+        reasons = [r for r in (beta(order),) if r]
+        refill_reasons, quantity = refill(order, claim)
+        reasons += refill_reasons + voiding
+        if not any(r.outcome == REJECTED for r in reasons):
+            reasons.append(guarantee(order))
+        return _decide(reasons, quantity, owed)
+
+    # Delivery claims: non-delivery, wrong quantity, not as described.
+    if order.status in ("pending", "in_progress"):
+        return _decide(_not_finished(order) + voiding, owed=owed)
+    if order.status == "canceled":
+        reasons = [Reason("terms-9-canceled", REJECTED,
+                          f"Order {order.panel_id} was Canceled: nothing is owed beyond the automatic return. "
+                          + owed.text)]
+        return _decide(reasons + voiding, owed=owed)
+    reasons = [claim_window(order, claim)]
+    reasons += [r for r in (beta(order),) if r] + voiding
+    if order.status == "partial":
+        reasons.append(Reason("terms-9-partial", ELIGIBLE, owed.text))
+    return _decide(reasons, owed=owed)
+
+
+def _cancel(order: OrderFacts) -> list[Reason]:
+    """terms-9-finality: only a Pending order may be cancelled (and even then not guaranteed)."""
+    rule = "terms-9-finality"
+    if order.status == "pending":
+        return [Reason(rule, ELIGIBLE, f"Order {order.panel_id} is still Pending, so it may be cancelled "
+                                       "(not guaranteed); the full charge would return to the Balance "
+                                       "in the proportions it was paid.")]
+    if order.status == "canceled":
+        return [Reason(rule, REJECTED, f"Order {order.panel_id} is already Canceled.")]
+    status = {"in_progress": "In Progress", "completed": "Completed", "partial": "Partial"}[order.status]
+    return [Reason(rule, REJECTED, f"Order {order.panel_id} is {status}: once an order is active it cannot be "
+                                   "cancelled, and a Completed order is final.")]
+
+
+def _not_finished(order: OrderFacts) -> list[Reason]:
+    """terms-11-delivery-time and terms-9-stalled: an unfinished order is a status enquiry."""
+    reasons = [Reason("terms-11-delivery-time", REJECTED,
+                      f"Order {order.panel_id} is {order.status.replace('_', ' ')} (placed {when(_utc(order.created_at))}): "
+                      "it is not a claim until it is Completed or Partial. Delivery times are estimates, and "
+                      "a slow order is not grounds for a refund; we will answer this as a status enquiry.")]
+    if order.target_state in TARGET_WORDS or order.target_state == "invalid_link":
+        reasons.append(Reason("terms-9-stalled", REJECTED,
+                              "If it cannot complete because of its target, that is not refunded "
+                              "(support may cancel it at its discretion)."))
+    else:
+        reasons.append(Reason("terms-9-stalled", NEEDS_REVIEW,
+                              "If it cannot complete for reasons on our side, it is resolved as Canceled or "
+                              "Partial and the amount returns to the Balance."))
+    return reasons
