@@ -20,7 +20,7 @@ Rule ids (DESIGN §2):
   terms-9-stalled         orders that cannot complete
 """
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from desk.policy.ledger import Return, expected_return
@@ -120,8 +120,8 @@ def when(moment: datetime) -> str:
 
 
 def _utc(moment: datetime) -> datetime:
-    from datetime import timezone
-
+    if moment.tzinfo is None:
+        raise ValueError("claim times must be timezone-aware")
     return moment.astimezone(timezone.utc)
 
 

@@ -5,7 +5,7 @@ automatic returns for Partial and Canceled orders (terms-9-partial, terms-9-canc
 Balances are derived from entries; nothing here stores them.
 """
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -101,11 +101,12 @@ class Return:
 
 
 def _split(total: Decimal, charge: Decimal, charge_promo: Decimal) -> tuple[Decimal, Decimal]:
-    """Split `total` in the proportions the charge was paid; the rounding remainder stays
-    on the deposited side, so Promotional Credit never grows by a rounding cent."""
+    """Split `total` in the proportions the charge was paid. The promotional share is cut
+    to the cent (never rounded up) and the remainder goes to the deposited side, so
+    Promotional Credit never grows by a rounding cent."""
     if charge <= 0:
         return total, ZERO
-    promotional = (total * charge_promo / charge).quantize(CENT, rounding=ROUND_HALF_UP)
+    promotional = (total * charge_promo / charge).quantize(CENT, rounding=ROUND_DOWN)
     return total - promotional, promotional
 
 
