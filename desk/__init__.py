@@ -75,11 +75,12 @@ def register_blueprints(app):
     from desk.admin.views import bp as admin_bp
     from desk.api import bp as api_bp, register_routes
     from desk.auth.views import bp as auth_bp
+    from desk.claims.views import bp as claims_bp
     from desk.tickets.public import bp as public_bp
     from desk.tickets.views import bp as tickets_bp
 
     register_routes()
-    for bp in (public_bp, auth_bp, tickets_bp, admin_bp, api_bp):
+    for bp in (public_bp, auth_bp, tickets_bp, claims_bp, admin_bp, api_bp):
         app.register_blueprint(bp)
 
 

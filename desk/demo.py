@@ -7,11 +7,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 from desk.audit.services import Actor
+from desk.claims.ledger import store_entries
 from desk.claims.models import Customer, Order
+from desk.claims.orders import upsert_order
+from desk.policy.ledger import expected_return
 from desk.extensions import db
 from desk.tickets import services
 from desk.tickets.models import Ticket
 from desk.types import utcnow
+
+DEMO = Actor("system", None, "demo seed")
 
 FIRST = ["Ana", "Ravi", "Olga", "Lucas", "Mei", "Tomás", "Aisha", "Kenji", "Priya", "Diego", "Sofia", "Ivan",
          "Fatima", "Noah", "Chloe", "Arjun", "Lina", "Mateo", "Yuki", "Omar"]
@@ -57,44 +62,22 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
     for i in range(60):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         login = f"{first.lower()}{last.lower()[:3]}{i}"
-        customer = db.session.query(Customer).filter_by(panel_id=f"demo-{i}").one_or_none() or Customer(
-            panel_id=f"demo-{i}", login=login, email=f"{login}@example.com", email_verified=rng.random() < .8,
-            country=rng.choice(["SG", "IN", "BR", "US", "DE", "RU", "ES", "ID"]),
-            last_login_at=now - timedelta(days=rng.randint(0, 60)),
-        )
+        # Every random draw happens on every run, so a second seed makes the same choices.
+        fields = dict(panel_id=f"demo-{i}", login=login, email=f"{login}@example.com",
+                      email_verified=rng.random() < .8, country=rng.choice(["SG", "IN", "BR", "US", "DE", "RU", "ES", "ID"]),
+                      last_login_at=now - timedelta(days=rng.randint(0, 60)))
+        customer = db.session.query(Customer).filter_by(panel_id=fields["panel_id"]).one_or_none() or Customer(**fields)
         db.session.add(customer)
         customers.append((customer, f"{first} {last}"))
     db.session.flush()
-    orders = []
-    for i in range(200):
-        customer, _ = rng.choice(customers)
-        template, tool_name, refill, refill_days, guarantee = rng.choice(PLATFORMS)
-        quantity = rng.choice([100, 250, 500, 1000, 2500, 5000])
-        charge = (Decimal(quantity) * Decimal(rng.choice(["0.0012", "0.0025", "0.004"]))).quantize(Decimal("0.01"))
-        promo = (charge * Decimal(rng.choice(["0", "0", "0.2"]))).quantize(Decimal("0.01"))
-        status = rng.choice(["pending", "in_progress", "completed", "completed", "partial", "canceled"])
-        created = now - timedelta(hours=rng.randint(1, 24 * 20))
-        fields = dict(
-            panel_id=str(100000 + i), customer=customer, link=template.format(rng.randint(1000, 9999), rng.randint(10**8, 10**9)),
-            quantity=quantity, charge=charge, charge_deposited=charge - promo, charge_promo=promo,
-            start_count=rng.randint(0, 20000), remains=rng.randint(1, quantity - 1) if status == "partial" else 0,
-            status=status, created_at=created, status_changed_at=created + timedelta(hours=rng.randint(1, 48)),
-            tool={"id": str(rng.randint(1, 400)), "name": tool_name, "refill": refill, "refill_days": refill_days,
-                  "refill_min_drop": 0, "guarantee": guarantee, "beta": "[Beta]" in tool_name},
-        )
-        # A second run reuses the orders of the first (as it does the customers) instead of
-        # failing on their unique panel ids.
-        order = db.session.query(Order).filter_by(panel_id=fields["panel_id"]).one_or_none()
-        if order is None:
-            order = Order(**fields)
-            order.link_normalized = order.link.lower().replace("https://www.", "https://").rstrip("/")
-            db.session.add(order)
-        orders.append(order)
-    db.session.commit()
+    orders = _seed_orders(rng, customers, now)
+    _seed_ledger(rng, customers, orders, now)
+    _seed_claims(rng, orders, now)
     for n in range(count):
         customer, name = rng.choice(customers)
         order = rng.choice(orders)
-        kind, subject, body = rng.choice(TOPICS)
+        # Each topic once first (so even a small demo shows all of them), then at random.
+        kind, subject, body = TOPICS[n] if n < len(TOPICS) else rng.choice(TOPICS)
         figures = {"order": order.panel_id, "pct": rng.randint(20, 80), "start": order.start_count,
                    "drop": rng.randint(50, 400)}
         data = services.NewTicket(
@@ -103,7 +86,7 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
             customer=customer.panel_id, order=order.panel_id if "{order}" in subject + body else None,
             priority=rng.choice(["low", "normal", "normal", "normal", "high", "urgent"]),
         )
-        ticket, _ = services.create_ticket(data, Actor("system", None, "demo seed"))
+        ticket, _ = services.create_ticket(data, DEMO)
         # Open work is mostly recent (some of it late); finished work spreads over a fortnight.
         ticket.status = rng.choice(["new", "new", "open", "open", "waiting", "on_hold", "resolved", "closed"])
         hours = 14 * 24 if ticket.status in ("resolved", "closed") else rng.choice([6, 12, 36])
@@ -113,3 +96,81 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
             message.created_at = ticket.created_at
         db.session.commit()
         progress(1)
+
+
+def _seed_orders(rng, customers, now) -> list[Order]:
+    """Orders through the same mirror code the panel's PUT uses. A few share a link with
+    an earlier order so the overlap rule has something to find."""
+    orders = []
+    for i in range(200):
+        customer, _ = rng.choice(customers)
+        template, tool_name, refill, refill_days, guarantee = rng.choice(PLATFORMS)
+        quantity = rng.choice([100, 250, 500, 1000, 2500, 5000])
+        charge = (Decimal(quantity) * Decimal(rng.choice(["0.0012", "0.0025", "0.004"]))).quantize(Decimal("0.01"))
+        promo = (charge * Decimal(rng.choice(["0", "0", "0.2"]))).quantize(Decimal("0.01"))
+        status = rng.choice(["pending", "in_progress", "completed", "completed", "completed", "partial", "canceled"])
+        created = now - timedelta(hours=rng.randint(6, 24 * 20))
+        link = template.format(rng.randint(1000, 9999), rng.randint(10**8, 10**9))
+        if orders and rng.random() < 0.08:
+            link = orders[-1]["link"] + "?utm_source=panel"  # the same target, written differently
+        finished = created + timedelta(hours=rng.randint(1, 48))
+        body = {
+            "customer": customer.panel_id, "link": link, "quantity": quantity, "charge": str(charge),
+            "charge_deposited": str(charge - promo), "charge_promo": str(promo),
+            "start_count": rng.randint(0, 20000), "status": status,
+            "remains": rng.randint(1, quantity - 1) if status == "partial" else (quantity if status == "canceled" else 0),
+            "created_at": created.isoformat(),
+            "history": [{"status": "pending", "at": created.isoformat()}] + (
+                [{"status": status, "at": finished.isoformat()}] if status != "pending" else []),
+            "status_changed_at": (finished if status != "pending" else created).isoformat(),
+            "tool": {"id": str(rng.randint(1, 400)), "name": tool_name, "refill": refill, "refill_days": refill_days,
+                     "refill_min_drop": 0, "guarantee": guarantee, "beta": "[Beta]" in tool_name},
+        }
+        if rng.random() < 0.05:
+            body["target_state"] = rng.choice(["private", "removed", "changed"])
+        order, _ = upsert_order(str(100000 + i), body, DEMO, commit=False)
+        orders.append({"order": order, "link": link})
+    db.session.commit()
+    return [o["order"] for o in orders]
+
+
+def _seed_ledger(rng, customers, orders, now) -> None:
+    """Deposits, promo credits, charges and most (not all) automatic returns."""
+    entries = []
+    for customer, _ in customers:
+        entries.append({"id": f"demo-dep-{customer.panel_id}", "customer": customer.panel_id, "kind": "deposit",
+                        "amount": str(rng.choice([10, 25, 50, 100])) + ".00", "processor_fee": "0.30",
+                        "method": rng.choice(["card", "crypto", "paypal"]), "at": (now - timedelta(days=25)).isoformat()})
+        if rng.random() < 0.4:
+            entries.append({"id": f"demo-promo-{customer.panel_id}", "customer": customer.panel_id,
+                            "kind": "promo_credit", "amount": "2.00", "source": "WELCOME10",
+                            "at": (now - timedelta(days=24)).isoformat()})
+    for order in orders:
+        at = order.created_at.isoformat()
+        for funding, amount in (("deposited", order.charge_deposited), ("promotional", order.charge_promo)):
+            if amount > 0:
+                entries.append({"id": f"demo-charge-{order.panel_id}-{funding}", "customer": order.customer.panel_id,
+                                "kind": "charge", "amount": str(amount), "funding": funding,
+                                "order": order.panel_id, "at": at})
+        owed = expected_return(order.status, order.quantity, order.remains, order.charge, order.charge_promo)
+        if owed and rng.random() < 0.8:  # a fifth are left missing for the returns check to find
+            for funding, amount in (("deposited", owed.deposited), ("promotional", owed.promotional)):
+                if amount > 0:
+                    entries.append({"id": f"demo-return-{order.panel_id}-{funding}",
+                                    "customer": order.customer.panel_id, "kind": "return", "amount": str(amount),
+                                    "funding": funding, "order": order.panel_id,
+                                    "at": (order.finished_at or order.created_at).isoformat()})
+    for start in range(0, len(entries), 500):
+        store_entries({"entries": entries[start:start + 500]}, DEMO)
+
+
+def _seed_claims(rng, orders, now) -> None:
+    """A few dozen claims filed through the claims engine, so the Claims queue shows decisions."""
+    from desk.claims.services import file_claim
+
+    for order in rng.sample(orders, 40):
+        kind = rng.choice(["non_delivery", "wrong_quantity", "refill", "refill", "cancel"])
+        current = None
+        if kind == "refill" and order.start_count is not None:
+            current = order.start_count + rng.randint(-50, order.quantity)
+        file_claim(order, kind, current, DEMO, description="Please check this order.", channel="web")

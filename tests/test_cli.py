@@ -299,24 +299,25 @@ def test_a_forged_row_in_the_middle_is_found_even_when_later_events_follow(app, 
 # --- seed-demo -------------------------------------------------------------------
 
 def test_seed_demo_creates_tickets_customers_and_orders(app, runner):
-    from desk.claims.models import Customer, Order
+    from desk.claims.models import Claim, Customer, LedgerEntry, Order
     from desk.tickets.models import Message, Ticket
 
     result = desk(runner, "seed-demo", "--tickets", "30")
     assert result.exit_code == 0, result.output
     assert "Seeding demo tickets" in result.output
-    assert result.output.strip().splitlines()[-1] == "Seeded 30 tickets."
-    assert count(app, Ticket) == 30
+    assert result.output.strip().splitlines()[-1] == "Seeded 30 tickets, plus 40 claims filed through the claims engine."
+    assert count(app, Ticket) == 30 + 40
     assert count(app, Customer) == 60 and count(app, Order) == 200
+    assert count(app, Claim) == 40 and count(app, LedgerEntry) > 200
     with app.app_context():
         queues = set(db.session.execute(select(Ticket.queue)).scalars())
-        assert {"support", "billing"} <= queues
+        assert {"support", "claims", "billing"} <= queues
         assert len(set(db.session.execute(select(Ticket.kind)).scalars())) >= 4
         statuses = set(db.session.execute(select(Ticket.status)).scalars())
         assert len(statuses) >= 3 and statuses <= {"new", "open", "waiting", "on_hold", "resolved", "closed"}
     # Every ticket has its first message and went through the audit log.
-    assert count(app, Message) == 30
-    assert count(app, AuditEvent, AuditEvent.action == "ticket.created") == 30
+    assert count(app, Message) == 70
+    assert count(app, AuditEvent, AuditEvent.action == "ticket.created") == 70
 
 
 def test_seed_demo_redacts_card_numbers(app, runner):
@@ -351,7 +352,8 @@ def test_seed_demo_twice_adds_tickets_without_failing(app, runner):
     assert desk(runner, "seed-demo", "--tickets", "5").exit_code == 0
     result = desk(runner, "seed-demo", "--tickets", "5")
     assert result.exit_code == 0, result.output
-    assert count(app, Ticket) == 10
+    # The plain tickets are added again; the 40 claims are found open and not filed twice.
+    assert count(app, Ticket) == 5 + 40 + 5
     assert count(app, Customer) == 60 and count(app, Order) == 200
 
 

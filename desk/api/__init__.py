@@ -48,6 +48,8 @@ def string_field(data: dict, name: str, required: bool = False) -> str | None:
         return None
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         raise ValidationError(f"{name} must be a string.", {name: "must be a string"})
+    if isinstance(value, str) and "\x00" in value:  # PostgreSQL text cannot hold NUL: a 422 here, not a 500 there
+        raise ValidationError(f"{name} must not contain NUL characters.", {name: "must not contain NUL characters"})
     return str(value)
 
 

@@ -32,6 +32,15 @@ def find_order(panel_id: str) -> Order | None:
     return db.session.execute(select(Order).where(Order.panel_id == str(panel_id))).scalar_one_or_none()
 
 
+def check_panel_id(panel_id: str) -> None:
+    """The id in the URL names a row by a String(64) column: a longer one (or a NUL) would
+    fail in the database, so it is refused with a clear 422."""
+    f = Fields({"panel_id": panel_id})
+    f.string("panel_id", required=True, max_len=64)
+    if f.problems:
+        raise ValidationError("The id in the URL has problems: panel_id.", f.problems)
+
+
 def parse_customer(body: dict) -> dict:
     f = Fields(body)
     data = {
@@ -50,6 +59,7 @@ def parse_customer(body: dict) -> dict:
 
 
 def upsert_customer(panel_id: str, body: dict, actor: Actor) -> tuple[Customer, bool]:
+    check_panel_id(panel_id)
     data = parse_customer(body)
     customer = find_customer(panel_id)
     created = customer is None
@@ -105,7 +115,9 @@ def parse_order(body: dict, prefix: str = "") -> tuple[dict, dict]:
         "id": tf.string("id", max_len=64),
         "name": tf.string("name", max_len=300),
         "refill": tf.boolean("refill"),
-        "refill_days": tf.integer("refill_days", default=0),
+        # A window is added to the completion time: beyond a century it would overflow the
+        # calendar (a 500 on every refill decision) and means nothing anyway.
+        "refill_days": tf.integer("refill_days", default=0, maximum=36500),
         "refill_min_drop": tf.integer("refill_min_drop", default=0),
         "guarantee": tf.boolean("guarantee"),
         "beta": tf.boolean("beta"),
@@ -131,6 +143,7 @@ def parse_order(body: dict, prefix: str = "") -> tuple[dict, dict]:
 def upsert_order(panel_id: str, body: dict, actor: Actor, commit: bool = True) -> tuple[Order, bool]:
     """Create or update the mirror of one order. The status history grows from successive
     updates (or the `history` sent); the tool's flags are kept as they were at order time."""
+    check_panel_id(panel_id)
     data, problems = parse_order(body)
     if problems:
         raise ValidationError("The order has problems: " + ", ".join(sorted(problems)) + ".", problems)

@@ -4,6 +4,11 @@ Each reader collects every problem under the field's name, so one 4xx lists them
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+# Counts are stored in Integer columns: 32-bit signed on PostgreSQL. A larger number
+# would overflow there (a 500), so it is refused here with the field's name.
+MAX_INT = 2**31 - 1
+MIN_YEAR, MAX_YEAR = 1970, 2999
+
 
 class Fields:
     """Pull typed values out of a mapping, noting problems instead of raising."""
@@ -26,6 +31,9 @@ class Fields:
             self._note(name, "must be a string")
             return default
         value = str(value).strip()
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL: refused here, not a 500 there
+            self._note(name, "must not contain NUL characters")
+            return default
         if len(value) > max_len:
             self._note(name, f"at most {max_len} characters")
             return default
@@ -38,7 +46,7 @@ class Fields:
             return default
         return value
 
-    def integer(self, name, required=False, minimum=0, default=None):
+    def integer(self, name, required=False, minimum=0, default=None, maximum=MAX_INT):
         value = self.data.get(name)
         if value is None or value == "":
             if required:
@@ -59,8 +67,8 @@ class Fields:
         if value < minimum:
             self._note(name, f"at least {minimum}")
             return default
-        if value > 2**62:
-            self._note(name, "too large")
+        if value > maximum:
+            self._note(name, f"at most {maximum}")
             return default
         return value
 
@@ -108,14 +116,15 @@ class Fields:
             return default
         moment = parse_time(value)
         if moment is None:
-            self._note(name, "an ISO 8601 time with its zone, e.g. 2026-07-03T14:00:00Z")
+            self._note(name, f"an ISO 8601 time with its zone, e.g. 2026-07-03T14:00:00Z "
+                             f"(years {MIN_YEAR}-{MAX_YEAR})")
             return default
         return moment
 
 
 def parse_time(value) -> datetime | None:
-    """ISO 8601 with a zone (a 'Z' is UTC). A time without a zone is refused: the panel
-    must say which zone it means."""
+    """ISO 8601 with a zone (a 'Z' is UTC), in UTC; None when unreadable. A time without
+    a zone is refused: the panel must say which zone it means."""
     if not isinstance(value, str):
         return None
     try:
@@ -124,4 +133,12 @@ def parse_time(value) -> datetime | None:
         return None
     if moment.tzinfo is None:
         return None
-    return moment.astimezone(timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # "0001-01-01T00:00+01:00" lies before the calendar's first day
+        return None
+    # Windows (72 h, refill days, dormancy months) are added to these times: a year at the
+    # calendar's edge would overflow there (a 500), and no panel event is dated so.
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        return None
+    return moment

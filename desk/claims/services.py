@@ -20,6 +20,12 @@ KIND_LABELS = {
     "non_delivery": "Not delivered", "wrong_quantity": "Wrong quantity", "not_as_described": "Not as described",
     "refill": "Refill", "cancel": "Cancel",
 }
+# The same kinds in a customer's words, for the claim form.
+CUSTOMER_KIND_LABELS = {
+    "non_delivery": "The order was not delivered", "wrong_quantity": "The quantity delivered is wrong",
+    "not_as_described": "It does not match the tool's description", "refill": "I need a refill (the count dropped)",
+    "cancel": "Cancel the order",
+}
 TICKET_KINDS = {"refill": "refill", "cancel": "cancel"}  # the rest are "claim" tickets
 
 
@@ -194,3 +200,20 @@ def returns_check(limit: int = 200, after_id: int = 0) -> list[tuple[Order, ledg
             if check.state != "ok":
                 found.append((order, check))
     return found[:limit]
+
+
+def panel(claim: Claim) -> dict:
+    """What the staff claim panel shows: the order's facts and who else used its link."""
+    order = claim.order
+    order_facts = facts(order)
+    end = order.start_count + order_facts.delivered if order.start_count is not None else None
+    overlapping = {o.id for o in overlapping_orders(order)}
+    return {
+        "claim": claim,
+        "order": order,
+        "end_count": end,
+        "on_link": [(o, o.id in overlapping) for o in orders_on_link(order)],
+        "expected_return": ledger_policy.expected_return(order.status, order.quantity, order.remains or 0,
+                                                         order.charge, order.charge_promo),
+        "kind_label": KIND_LABELS[claim.kind],
+    }

@@ -1,0 +1,130 @@
+"""Staff pages for claims, customers and returns; the customer's claim form."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+
+from desk.audit.services import Actor
+from desk.auth.access import can_see_ticket, require
+from sqlalchemy import select
+
+from desk.claims import ledger, orders, replies, services
+from desk.claims.models import Order
+from desk.errors import DeskError
+from desk.extensions import db, limiter
+from desk.policy.clauses import clause
+from desk.tickets import services as tickets
+from desk.tickets.links import make_token
+from desk.tickets.uploads import from_files
+from desk.types import parse_id
+
+bp = Blueprint("claims", __name__)
+
+
+class DecideForm(FlaskForm):
+    outcome = HiddenField()
+    reason = TextAreaField("Reason (required to go against the decision; internal)",
+                           validators=[Optional(), Length(max=2000)])
+    note = TextAreaField("Message to the customer (optional, added to the reply)",
+                         validators=[Optional(), Length(max=5000)])
+
+
+@bp.route("/tickets/<reference>/claim", methods=["POST"])
+@require("claim.decide")
+def decide(reference):
+    ticket = tickets.find_ticket(reference)
+    if ticket is None or not can_see_ticket(current_user.role, ticket) or ticket.claim is None:
+        abort(404)
+    form = DecideForm()
+    if not form.validate_on_submit() or form.outcome.data not in ("accepted", "rejected"):
+        flash("Choose accept or reject.", "error")
+        return redirect(url_for("tickets.ticket", reference=reference))
+    claim = ticket.claim
+    try:
+        services.decide(claim, current_user, form.outcome.data, form.reason.data or "")
+        body = replies.compose(claim, form.outcome.data, form.note.data or "")
+        tickets.staff_reply(ticket, Actor.staff(current_user), body, internal=False, status="resolved",
+                            staff=current_user)
+    except DeskError as exc:
+        db.session.rollback()
+        if exc.status == 403:
+            abort(403)
+        flash(exc.message, "error")
+        return redirect(url_for("tickets.ticket", reference=reference))
+    flash(f"Claim {form.outcome.data}; the customer has been answered.", "info")
+    return redirect(url_for("tickets.ticket", reference=reference))
+
+
+@bp.route("/customers/<panel_id>")
+@require("customer.view")
+def customer(panel_id):
+    found = orders.find_customer(panel_id)
+    if found is None:
+        abort(404)
+    entries = ledger.customer_entries(found)
+    customer_orders = db.session.execute(
+        select(Order).where(Order.customer_id == found.id).order_by(Order.created_at.desc()).limit(200)
+    ).scalars().all()
+    return render_template("claims/customer.html", customer=found, orders=customer_orders, entries=entries,
+                           balances=ledger.customer_balances(found))
+
+
+@bp.route("/claims/returns")
+@require("customer.view")
+def returns():
+    after = parse_id(request.args.get("after")) or 0
+    rows = services.returns_check(limit=100, after_id=after)
+    next_after = rows[-1][0].id if len(rows) == 100 else None
+    return render_template("claims/returns.html", rows=rows, next_after=next_after)
+
+
+class ClaimForm(FlaskForm):
+    order = StringField("Order ID", validators=[DataRequired(), Length(max=64)])
+    email = EmailField("Your account e-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    kind = SelectField("What is wrong?", choices=[SelectChoice(k, v) for k, v in services.CUSTOMER_KIND_LABELS.items()])
+    current_count = IntegerField("Current count on the page (for refills)", validators=[Optional(), NumberRange(min=0)])
+    description = TextAreaField("Describe the problem", validators=[Optional(), Length(max=10_000)])
+    attachments = MultipleFileField("Screenshots")
+    step = HiddenField(default="check")
+
+
+def _public_limit():
+    from flask import current_app
+
+    return current_app.config["RATELIMIT_PUBLIC_FORMS"]
+
+
+@bp.route("/claim", methods=["GET", "POST"])
+@limiter.limit(_public_limit, methods=["POST"])
+def claim_form():
+    """A claim bound to one order. The first step shows the Terms' decision; the second
+    files it. The order must belong to the account e-mail given."""
+    form = ClaimForm()
+    if not form.validate_on_submit():
+        return render_template("claims/claim_form.html", form=form, decision=None, error=None), (
+            400 if form.is_submitted() else 200)
+    order = orders.find_order(form.order.data.strip())
+    owner = order.customer.email if order and order.customer else None
+    if order is None or not owner or owner.lower() != form.email.data.strip().lower():
+        # One answer for "no such order" and "not yours": order ids are not to be probed.
+        error = "We could not find that order for that e-mail address. Check both and try again."
+        return render_template("claims/claim_form.html", form=form, decision=None, error=error), 404
+    decision = services.evaluate(order, form.kind.data, form.current_count.data)
+    if form.step.data != "file":
+        form.step.data = "file"
+        return render_template("claims/claim_form.html", form=form, decision=decision, error=None,
+                               clauses=[clause(r) for r in decision.rules if clause(r)])
+    try:
+        claim, created = services.file_claim(
+            order, form.kind.data, form.current_count.data, Actor("requester", None, form.email.data),
+            description=form.description.data or "", requester_email=form.email.data, channel="web",
+            uploads=from_files(form.attachments.data))
+    except DeskError as exc:
+        db.session.rollback()
+        return render_template("claims/claim_form.html", form=form, decision=decision, error=exc.message,
+                               clauses=[clause(r) for r in decision.rules if clause(r)]), exc.status
+    return render_template("claims/claim_done.html", claim=claim, created=created,
+                           link=url_for("public.requester_ticket", token=make_token(claim.ticket)))

@@ -1,0 +1,27 @@
+"""Every quoted clause is the Terms' own words, and every claims rule id has one."""
+import re
+from pathlib import Path
+
+import pytest
+
+from desk.policy import claims
+from desk.policy.clauses import CLAUSES
+
+TERMS = Path(__file__).resolve().parents[2] / "shared" / "terms" / "smmpanelus-terms-aup-privacy.txt"
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.parametrize("rule", sorted(CLAUSES))
+def test_quotes_are_verbatim(rule):
+    assert TERMS.exists(), f"the Terms are expected at {TERMS}"
+    terms = squash(TERMS.read_text())
+    for sentence in re.split(r"(?<=\.) ", CLAUSES[rule][1]):
+        assert squash(sentence) in terms, f"{rule}: not in the Terms: {sentence!r}"
+
+
+def test_every_claims_rule_has_a_clause():
+    rules = set(re.findall(r"terms-[0-9.]+-[a-z-]+", claims.__doc__))
+    assert rules and rules <= set(CLAUSES)
