@@ -25,7 +25,7 @@ LAST = ["Silva", "Sharma", "Petrova", "Martins", "Chen", "García", "Khan", "Tan
 PLATFORMS = [
     ("https://www.instagram.com/p/{}/", "Instagram Likes [Refill 30D]", True, 30, False),
     ("https://www.tiktok.com/@user{}/video/7{}", "TikTok Views", False, 0, False),
-    ("https://youtube.com/watch?v={}", "YouTube Views [Guarantee 60D]", True, 60, True),
+    ("https://youtube.com/watch?v=dQw4w9W{}", "YouTube Views [Guarantee 60D]", True, 60, True),
     ("https://twitter.com/user{}/status/1{}", "X Followers [Beta]", False, 0, False),
     ("https://t.me/channel{}", "Telegram Members [Refill 15D]", True, 15, False),
 ]
@@ -137,13 +137,18 @@ def _seed_orders(rng, customers, now) -> list[Order]:
 def _seed_ledger(rng, customers, orders, now) -> None:
     """Deposits, promo credits, charges and most (not all) automatic returns."""
     entries = []
+    promo_spent = {}
+    for order in orders:
+        promo_spent[order.customer_id] = promo_spent.get(order.customer_id, 0) + order.charge_promo
     for customer, _ in customers:
         entries.append({"id": f"demo-dep-{customer.panel_id}", "customer": customer.panel_id, "kind": "deposit",
                         "amount": str(rng.choice([10, 25, 50, 100])) + ".00", "processor_fee": "0.30",
                         "method": rng.choice(["card", "crypto", "paypal"]), "at": (now - timedelta(days=25)).isoformat()})
-        if rng.random() < 0.4:
+        # Promotional Credit covers whatever the demo orders charged to it, and sometimes more.
+        promo = promo_spent.get(customer.id, 0) + (2 if rng.random() < 0.4 else 0)
+        if promo:
             entries.append({"id": f"demo-promo-{customer.panel_id}", "customer": customer.panel_id,
-                            "kind": "promo_credit", "amount": "2.00", "source": "WELCOME10",
+                            "kind": "promo_credit", "amount": f"{promo:.2f}", "source": "WELCOME10",
                             "at": (now - timedelta(days=24)).isoformat()})
     for order in orders:
         at = order.created_at.isoformat()
