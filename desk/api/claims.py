@@ -10,7 +10,7 @@ from desk.tickets.uploads import from_json
 @bp.post("/claims/evaluate")
 def evaluate_claim():
     order_id, kind, current, at = services.parse_claim(json_body())
-    decision = services.evaluate(services.load_order(order_id), kind, current, at)
+    decision = services.evaluate_by_id(order_id, kind, current, at)
     return jsonify({"order": order_id, "kind": kind, **decision.to_dict()})
 
 

@@ -3,7 +3,7 @@ from functools import wraps
 
 from flask import abort, g, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from desk.auth.models import ApiKey, Staff, hash_api_key
 from desk.auth.roles import allows, queues_for
@@ -43,21 +43,24 @@ def can_see_ticket(role: str | None, ticket) -> bool:
     return ticket.queue in queues_for(role)
 
 
-def api_key_from_request() -> ApiKey | None:
+def api_key_from_request():
+    """The key named by `Authorization: Bearer …` as a row (id, name, role), or None.
+    One indexed lookup per call: the API's hot path does not load ORM objects."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return None
-    api_key = db.session.execute(
-        select(ApiKey).where(ApiKey.key_hash == hash_api_key(key.strip()), ApiKey.revoked_at.is_(None))
-    ).scalar_one_or_none()
-    if api_key is not None:
+    row = db.session.execute(
+        select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.last_used_at)
+        .where(ApiKey.key_hash == hash_api_key(key.strip()), ApiKey.revoked_at.is_(None))
+    ).first()
+    if row is not None:
         now = utcnow()
         # Written at most once a minute per key, not on every call.
-        if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
-            api_key.last_used_at = now
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+            db.session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
             db.session.commit()
-    return api_key
+    return row
 
 
 def current_api_key() -> ApiKey | None:

@@ -29,7 +29,15 @@ CUSTOMER_KIND_LABELS = {
 TICKET_KINDS = {"refill": "refill", "cancel": "cancel"}  # the rest are "claim" tickets
 
 
-def facts(order: Order) -> policy.OrderFacts:
+ORDER_FACT_COLUMNS = (
+    Order.id, Order.panel_id, Order.status, Order.link_normalized, Order.quantity, Order.created_at,
+    Order.finished_at, Order.start_count, Order.remains, Order.charge, Order.charge_promo, Order.target_state,
+    Order.overlap_elsewhere, Order.tool,
+)
+
+
+def facts(order) -> policy.OrderFacts:
+    """Plain facts for the policy, from an Order or a row of ORDER_FACT_COLUMNS."""
     tool = order.tool or {}
     return policy.OrderFacts(
         panel_id=order.panel_id, status=order.status, link=order.link_normalized, quantity=order.quantity,
@@ -84,6 +92,18 @@ def load_order(order_id: str) -> Order:
 def evaluate(order: Order, kind: str, current_count: int | None, at: datetime | None = None) -> policy.Decision:
     others = [facts(o) for o in orders_on_link(order)]
     return policy.evaluate(facts(order), policy.Claim(kind, at or utcnow(), current_count), others)
+
+
+def evaluate_by_id(order_id: str, kind: str, current_count: int | None, at: datetime | None = None) -> policy.Decision:
+    """The same decision in one round trip: the order and every order on its link are
+    fetched together as plain rows (the evaluate endpoint's hot path)."""
+    same_link = select(Order.link_normalized).where(Order.panel_id == order_id).scalar_subquery()
+    rows = db.session.execute(select(*ORDER_FACT_COLUMNS).where(Order.link_normalized == same_link)).all()
+    mine = next((r for r in rows if r.panel_id == order_id), None)
+    if mine is None:
+        load_order(order_id)  # raises the 404 with its message
+    others = [facts(r) for r in rows if r.id != mine.id]
+    return policy.evaluate(facts(mine), policy.Claim(kind, at or utcnow(), current_count), others)
 
 
 def open_claim(order: Order, kind: str) -> Claim | None:

@@ -1,0 +1,188 @@
+"""Claim decisions per second (DESIGN §7: ≥ 20,000/s in-process, ≥ 500/s through the API).
+
+    .venv/bin/python bench/claims.py [--seconds 10] [--workers 2] [--clients 8]
+
+In-process: desk.policy.claims.evaluate over a varied set of orders and claims.
+Through the API: POST /api/v1/claims/evaluate against gunicorn (the production server)
+on 127.0.0.1 with PostgreSQL (database desk_bench_claims), from client threads with
+keep-alive connections. Prints both figures."""
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+
+from desk.policy.claims import Claim, OrderFacts, Tool, evaluate
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_URL = "postgresql://postgres@127.0.0.1:5432/desk_bench_claims"
+KINDS = ("non_delivery", "wrong_quantity", "not_as_described", "refill", "cancel")
+
+
+def sample_orders(n: int, rng: random.Random):
+    base = datetime(2026, 7, 1, tzinfo=timezone.utc)
+    cases = []
+    for i in range(n):
+        created = base + timedelta(minutes=rng.randint(0, 60 * 24 * 30))
+        status = rng.choice(["pending", "in_progress", "completed", "completed", "partial", "canceled"])
+        finished = created + timedelta(hours=rng.randint(1, 72)) if status not in ("pending", "in_progress") else None
+        quantity = rng.choice([100, 500, 1000, 5000])
+        order = OrderFacts(
+            panel_id=str(i), status=status, link=f"https://instagram.com/p/{i % 500}", quantity=quantity,
+            created_at=created, finished_at=finished, start_count=rng.randint(0, 10000),
+            remains=rng.randint(0, quantity) if status == "partial" else 0, charge=Decimal("2.50"),
+            charge_promo=Decimal("0.50"), target_state=rng.choice(["ok"] * 9 + ["private"]),
+            tool=Tool(refill=rng.random() < .6, refill_days=30, guarantee=rng.random() < .2, beta=rng.random() < .05),
+        )
+        claim = Claim(rng.choice(KINDS), (finished or created) + timedelta(hours=rng.randint(1, 100)),
+                      order.start_count + rng.randint(-10, quantity) if order.start_count is not None else None)
+        cases.append((order, claim))
+    return cases
+
+
+def bench_in_process(seconds: float) -> float:
+    rng = random.Random(1)
+    cases = sample_orders(2000, rng)
+    by_link = {}
+    for order, _ in cases:
+        by_link.setdefault(order.link, []).append(order)
+    done = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for order, claim in cases:
+            evaluate(order, claim, by_link[order.link])
+        done += len(cases)
+    return done / (time.perf_counter() - start)
+
+
+def prepare_api(orders: int) -> tuple[dict, str]:
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS desk_bench_claims WITH (FORCE)")
+        conn.execute("CREATE DATABASE desk_bench_claims")
+    env = dict(os.environ, DATABASE_URL=DB_URL, REDIS_URL="redis://127.0.0.1:6379/14", SECRET_KEY="bench",
+               RATELIMIT_API="1000000 per minute", DESK_INSTANCE_PATH="/tmp/desk-bench-instance")
+    flask = [sys.executable, "-m", "flask", "--app", "desk"]
+    subprocess.run(flask + ["db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
+    key = subprocess.run(flask + ["desk", "api-key", "create", "bench", "--role", "panel"], env=env, check=True,
+                         cwd=ROOT, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    # Orders go in through the real API, as the panel would send them.
+    from desk import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": DB_URL.replace("postgresql://", "postgresql+psycopg://"),
+                      "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False, "INSTANCE_PATH": "/tmp/desk-bench-instance"})
+    client = app.test_client()
+    rng = random.Random(2)
+    for i, (order, _) in enumerate(sample_orders(orders, rng)):
+        body = {"customer": f"c{i % 300}", "link": order.link, "quantity": order.quantity, "charge": "2.50",
+                "charge_promo": "0.50", "start_count": order.start_count, "remains": order.remains,
+                "status": order.status, "created_at": order.created_at.isoformat(),
+                "status_changed_at": (order.finished_at or order.created_at).isoformat(),
+                "target_state": order.target_state,
+                "tool": {"refill": order.tool.refill, "refill_days": 30, "guarantee": order.tool.guarantee,
+                         "beta": order.tool.beta}}
+        response = client.put(f"/api/v1/orders/{i}", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 201, response.get_json()
+    return env, key
+
+
+def bench_api(seconds: float, workers: int, clients: int, orders: int) -> tuple[float, int]:
+    env, key = prepare_api(orders)
+    port = 8765
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", "4", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "wsgi:app"], env=env, cwd=ROOT, start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
+                break
+            except OSError:
+                time.sleep(0.2)
+        if shutil.which("wrk"):
+            return run_wrk(port, key, seconds, clients, orders)
+        counts, errors = [0] * clients, [0] * clients
+        stop = threading.Event()
+
+        def client_loop(slot):
+            rng = random.Random(slot)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            while not stop.is_set():
+                body = {"order": str(rng.randrange(orders)), "kind": rng.choice(KINDS),
+                        "current_count": rng.randint(0, 10000), "at": "2026-08-01T00:00:00Z"}
+                conn.request("POST", "/api/v1/claims/evaluate", json.dumps(body), headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status == 200:
+                    counts[slot] += 1
+                else:
+                    errors[slot] += 1
+
+        threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        stop.set()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
+        return sum(counts) / elapsed, sum(errors)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+WRK_SCRIPT = """
+math.randomseed(1)
+local kinds = {"non_delivery", "wrong_quantity", "not_as_described", "refill", "cancel"}
+request = function()
+  local body = string.format('{"order": "%d", "kind": "%s", "current_count": %d, "at": "2026-08-01T00:00:00Z"}',
+    math.random(0, ORDERS - 1), kinds[math.random(1, 5)], math.random(0, 10000))
+  return wrk.format("POST", "/api/v1/claims/evaluate",
+    {["Authorization"] = "Bearer KEY", ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def run_wrk(port, key, seconds, clients, orders) -> tuple[float, int]:
+    """wrk (C, from Debian's packages) as the load: the client takes almost no CPU from the
+    two cores the server runs on, unlike Python client threads."""
+    script = Path("/tmp/desk-bench-claims.lua")
+    script.write_text(WRK_SCRIPT.replace("ORDERS", str(orders)).replace("KEY", key))
+    out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "-s", str(script),
+                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rate, int(bad.group(1)) if bad else 0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--orders", type=int, default=2000)
+    args = parser.parse_args()
+    in_process = bench_in_process(args.seconds / 2)
+    print(f"claim decisions in-process (desk.policy):      {in_process:10,.0f} /s   (target ≥ 20,000)")
+    rate, errors = bench_api(args.seconds, args.workers, args.clients, args.orders)
+    print(f"claim decisions via API (gunicorn, PostgreSQL): {rate:10,.0f} /s   (target ≥ 500; "
+          f"{args.workers} workers, {args.clients} clients, {errors} errors)")
+
+
+if __name__ == "__main__":
+    main()
