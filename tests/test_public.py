@@ -557,3 +557,11 @@ def test_contact_form_is_rate_limited_with_a_friendly_429(make_app):
     assert count(app, Ticket) == 2
     # Reading the form is not limited.
     assert client.get("/contact").status_code == 200
+
+
+def test_nul_characters_typed_into_the_form_are_dropped_not_a_500(app, client):
+    response = contact(client, subject="Order\x00 1001", body="Nothing arrived\x00 yet.")
+    assert response.status_code == 200
+    with app.app_context():
+        ticket = db.session.execute(select(Ticket)).scalar_one()
+        assert ticket.subject == "Order 1001" and ticket.messages[0].body_text == "Nothing arrived yet."

@@ -39,6 +39,12 @@ class NewTicket:
     uploads: list[attachments.Upload] = field(default_factory=list)
 
 
+def clean_text(value) -> str:
+    """Typed text as stored: trimmed, without NUL characters (which no e-mail or form
+    means and PostgreSQL text cannot hold; dropping them loses nothing a person wrote)."""
+    return (value or "").replace("\x00", "").strip()
+
+
 def _clean_email(value: str) -> str:
     try:
         return validate_email(value, check_deliverability=False).normalized
@@ -49,8 +55,8 @@ def _clean_email(value: str) -> str:
 def validate_new(data: NewTicket) -> NewTicket:
     """Check a new ticket's fields; one ValidationError lists every problem."""
     problems = {}
-    data.subject = (data.subject or "").strip()
-    data.body = (data.body or "").strip()
+    data.subject = clean_text(data.subject)
+    data.body = clean_text(data.body)
     if not data.subject:
         problems["subject"] = "required"
     elif len(data.subject) > MAX_SUBJECT:
@@ -67,7 +73,7 @@ def validate_new(data: NewTicket) -> NewTicket:
         data.requester_email = _clean_email(data.requester_email or "")
     except ValidationError as exc:
         problems.update(exc.fields)
-    data.requester_name = (data.requester_name or "").strip()[:120]
+    data.requester_name = clean_text(data.requester_name)[:120]
     if problems:
         raise ValidationError("Some fields need attention: " + ", ".join(sorted(problems)) + ".", problems)
     attachments.check(data.uploads)
@@ -154,7 +160,7 @@ def _add_message(ticket, body, *, author_kind, author_email=None, author_staff=N
 
 
 def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload], actor: Actor) -> Message:
-    body = (body or "").strip()
+    body = clean_text(body)
     if not body:
         raise ValidationError("Please write a message.", {"body": "required"})
     if len(body) > MAX_BODY:
@@ -175,7 +181,7 @@ def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload]
 def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(), status: str | None = None,
                 staff=None) -> Message:
     """A reply (Markdown) or internal note from staff: a signed-in `staff` member or a staff API key."""
-    body = (body or "").strip()
+    body = clean_text(body)
     if not body:
         raise ValidationError("Please write a message.", {"body": "required"})
     if len(body) > MAX_BODY:
