@@ -116,10 +116,10 @@ def import_orders_command(file, fmt, batch):
                                    ".ndjson); pass --format csv or --format jsonl.")
     try:
         if file == "-":
-            summary = importer.import_orders(click.get_binary_stream("stdin"), fmt, CLI_ACTOR, batch)
+            summary = importer.import_orders(getattr(sys.stdin, "buffer", sys.stdin), fmt, CLI_ACTOR, batch)
         else:
             with open(file, "rb") as fh, click.progressbar(length=os.path.getsize(file), label="Importing orders",
-                                                          file=click.get_text_stream("stderr")) as bar:
+                                                          file=sys.stderr) as bar:
                 summary = importer.import_orders(fh, fmt, CLI_ACTOR, batch, progress=bar.update)
     except importer.ImportFileError as exc:
         raise click.ClickException(str(exc))

@@ -11,14 +11,16 @@ imported regardless. A later row with the same id updates the earlier one, as th
 import csv
 import json
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Callable, Iterator
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from desk.audit.services import Actor
-from desk.claims.orders import apply_order, parse_order
+from desk.claims.orders import apply_batch, apply_order, parse_order
 from desk.claims.parse import Fields
 from desk.extensions import db
+from desk.types import utcnow
 
 FORMATS = ("csv", "jsonl")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -78,55 +80,75 @@ def format_for(filename: str) -> str | None:
     return None
 
 
-def _lines(fh: Iterable, progress: Callable[[int], None] | None, undecodable: set) -> Iterator[str]:
-    """The file's physical lines as text, each with its line ending. A binary handle is
-    split on b"\\n" only and decoded line by line, so a stray byte spoils one line (noted
-    in `undecodable`) rather than the import. `progress` is told the bytes read."""
-    for number, raw in enumerate(fh, 1):
-        if isinstance(raw, bytes):
-            if progress is not None:
-                progress(len(raw))
+MAX_LINE = 1 << 20  # bytes; a longer physical line is a bad row, read past rather than held
+
+
+def _lines(fh, progress: Callable[[int], None] | None, spoiled: dict[int, str]) -> Iterator[str]:
+    """The file's physical lines as text, each with its line ending, read one at a time.
+    A binary handle is split on b"\\n" only and decoded line by line, so a stray byte spoils
+    one line rather than the import. A line that cannot be used (not UTF-8, longer than
+    MAX_LINE) is noted in `spoiled` with the reason (a line too long stands in as an empty one).
+    `progress` is told the bytes read."""
+    number = 0
+    while True:
+        raw = fh.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        number += 1
+        binary = isinstance(raw, bytes)
+        size = len(raw) if binary else len(raw.encode("utf-8", errors="replace"))
+        newline = b"\n" if binary else "\n"
+        if len(raw) > MAX_LINE and not raw.endswith(newline):
+            while raw and not raw.endswith(newline):  # skip to the end of the line, a piece at a time
+                raw = fh.readline(MAX_LINE)
+                size += len(raw) if binary else len(raw.encode("utf-8", errors="replace"))
+            spoiled[number] = f"longer than {MAX_LINE} bytes"
+            raw = newline
+        if progress is not None:
+            progress(size)
+        if binary:
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                undecodable.add(number)
+            except UnicodeDecodeError:  # the row is bad; its quotes and commas still say where it ends
+                spoiled[number] = "not valid UTF-8"
                 text = raw.decode("utf-8", errors="replace")
         else:
-            if progress is not None:
-                progress(len(raw.encode("utf-8", errors="replace")))
             text = raw.lstrip("\ufeff") if number == 1 else raw
         yield text
 
 
-def iter_rows(fh: Iterable, fmt: str, progress: Callable[[int], None] | None = None
+def iter_rows(fh, fmt: str, progress: Callable[[int], None] | None = None
               ) -> Iterator[tuple[int, dict | Exception]]:
-    """(line number, row) for each row of an open file, streamed: a dict (a CSV row keyed by
-    its lower-cased column names, or a JSON object), or the exception saying why the row
-    cannot be read. The line is the physical line the row starts on (the CSV header is
-    line 1). Blank lines are skipped. `fh` is best opened in binary; a text handle for CSV
-    must be opened with newline=""."""
+    """(line number, row) for each row of a file opened for reading, streamed: a dict (a
+    CSV row keyed by its lower-cased column names, or a JSON object), or the exception
+    saying why the row cannot be read. The line is the physical line the row starts on
+    (the CSV header is line 1). Blank lines are skipped. `fh` is best opened in binary; a
+    text handle for CSV must be opened with newline=""."""
     if fmt not in FORMATS:
         raise ImportFileError(f"Unknown format {fmt!r}: use csv or jsonl.")
-    undecodable: set[int] = set()
-    lines = _lines(fh, progress, undecodable)
+    spoiled: dict[int, str] = {}
+    lines = _lines(fh, progress, spoiled)
     if fmt == "jsonl":
-        yield from _jsonl_rows(lines, undecodable)
+        yield from _jsonl_rows(lines, spoiled)
     else:
-        yield from _csv_rows(lines, undecodable)
+        yield from _csv_rows(lines, spoiled)
 
 
-def _jsonl_rows(lines: Iterator[str], undecodable: set) -> Iterator[tuple[int, dict | Exception]]:
+def _jsonl_rows(lines: Iterator[str], spoiled: dict[int, str]) -> Iterator[tuple[int, dict | Exception]]:
     for number, text in enumerate(lines, 1):
-        if number in undecodable:
-            undecodable.discard(number)
-            yield number, RowError("not valid UTF-8")
+        if number in spoiled:
+            yield number, RowError(spoiled.pop(number))
             continue
         if not text.strip():
             continue
         try:
             row = json.loads(text)
-        except ValueError as exc:
-            yield number, RowError(f"not valid JSON ({getattr(exc, 'msg', exc)} at column {getattr(exc, 'colno', '?')})")
+        except RecursionError:
+            yield number, RowError("not valid JSON (nested too deeply)")
+            continue
+        except ValueError as exc:  # JSONDecodeError, or a number too long to convert
+            where = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            yield number, RowError(f"not valid JSON ({getattr(exc, 'msg', exc)}{where})")
             continue
         if not isinstance(row, dict):
             yield number, RowError("not a JSON object")
@@ -138,7 +160,7 @@ def _column(name: str) -> str:
     return name.strip().lower().replace(" ", "_").replace(".", "_")
 
 
-def _csv_rows(lines: Iterator[str], undecodable: set) -> Iterator[tuple[int, dict | Exception]]:
+def _csv_rows(lines: Iterator[str], spoiled: dict[int, str]) -> Iterator[tuple[int, dict | Exception]]:
     reader = csv.reader(lines)
     header = None
     while not header:  # the first row that is not blank
@@ -148,8 +170,10 @@ def _csv_rows(lines: Iterator[str], undecodable: set) -> Iterator[tuple[int, dic
             return  # an empty file: nothing to import
         except csv.Error as exc:
             raise ImportFileError(f"The header (line {reader.line_num}) cannot be read: {exc}.") from None
-    if reader.line_num in undecodable:
-        raise ImportFileError(f"The header (line {reader.line_num}) is not valid UTF-8.")
+        if spoiled:
+            line = min(spoiled)
+            raise ImportFileError(f"line {line}, before the first row, is {spoiled[line]}: the first line must "
+                                  "name the columns.")
     columns = [_column(name) for name in header]
     duplicates = sorted({c for c in columns if c and columns.count(c) > 1})
     if duplicates:
@@ -159,7 +183,7 @@ def _csv_rows(lines: Iterator[str], undecodable: set) -> Iterator[tuple[int, dic
                               "the columns, e.g. id,customer,link,quantity,charge,status,created_at.")
     end = reader.line_num
     while True:
-        start = end + 1  # csv.reader returns every line (a blank one as []), so this is where the next row starts
+        start = end + 1  # csv.reader consumes every line (a blank one as []): the next row starts here
         try:
             values = next(reader)
         except StopIteration:
@@ -168,14 +192,15 @@ def _csv_rows(lines: Iterator[str], undecodable: set) -> Iterator[tuple[int, dic
             if reader.line_num == end:  # nothing consumed: do not spin
                 raise ImportFileError(f"line {start}: {exc}") from None
             end = reader.line_num
+            for n in range(start, end + 1):
+                spoiled.pop(n, None)
             yield start, RowError(f"not readable as CSV ({exc})")
             continue
         end = reader.line_num
-        if undecodable:
-            spoiled = [n for n in range(start, end + 1) if n in undecodable]
-            if spoiled:
-                undecodable.difference_update(spoiled)
-                yield start, RowError("not valid UTF-8")
+        if spoiled:
+            reasons = [spoiled.pop(n) for n in range(start, end + 1) if n in spoiled]
+            if reasons:
+                yield start, RowError(reasons[0] if end == start else f"{reasons[0]} (in lines {start}-{end})")
                 continue
         if not any(v.strip() for v in values):
             continue  # a blank line, or one of only commas
@@ -246,46 +271,81 @@ def _database_message(exc: SQLAlchemyError) -> str:
     return first[:300]
 
 
-def import_orders(fh: Iterable, fmt: str, actor: Actor, batch: int = 1000,
+def import_orders(fh, fmt: str, actor: Actor, batch: int = 1000,
                   progress: Callable[[int], None] | None = None) -> Summary:
     """Upsert every good row of an open export (see iter_rows) and return the counts.
-    Commits every `batch` rows; each row is applied inside its own SAVEPOINT, so one the
-    database refuses is reported and skipped without losing the rest of its batch."""
+
+    Rows are applied `batch` at a time and committed per batch. A batch is written in bulk
+    (a few statements, not a few per row) inside a SAVEPOINT; if the database refuses any
+    of it, that SAVEPOINT is rolled back and the batch is applied again row by row with
+    apply_order, each row in its own SAVEPOINT, so the refused row is reported and skipped
+    and the rest of its batch is kept. Either way the result is what PUT /api/v1/orders/<id>
+    would have made of the same rows in the same order."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
     summary = Summary()
+    pending: list[_Good] = []
     since_commit = 0
     try:
         for line, row in iter_rows(fh, fmt, progress):
-            _import_row(summary, line, row, fmt, actor)
+            good = _check_row(summary, line, row, fmt)
+            if good is not None:
+                pending.append(good)
             since_commit += 1
             if since_commit >= batch:
-                db.session.commit()
-                since_commit = 0
-        db.session.commit()
+                _write_batch(summary, pending, actor)
+                pending, since_commit = [], 0
+        _write_batch(summary, pending, actor)
     except BaseException:
         db.session.rollback()  # the batch under way; the committed ones stay (a re-run updates them)
         raise
+    summary.bad_rows.sort()
     return summary
 
 
-def _import_row(summary: Summary, line: int, row: dict | Exception, fmt: str, actor: Actor):
+@dataclass
+class _Good:
+    line: int
+    panel_id: str
+    data: dict
+
+
+def _check_row(summary: Summary, line: int, row: dict | Exception, fmt: str) -> _Good | None:
     if isinstance(row, Exception):
         summary.add_bad(line, str(row))
-        return
+        return None
     body = row_to_body(row) if fmt == "csv" else row
     panel_id, problems = body_id(body)
     data, order_problems = parse_order(body)
     problems.update(order_problems)
     if problems:
         summary.add_bad(line, "; ".join(f"{name}: {message}" for name, message in problems.items()))
-        return
+        return None
+    return _Good(line, panel_id, data)
+
+
+def _write_batch(summary: Summary, rows: list[_Good], actor: Actor):
+    if rows:
+        _open_transaction()
+        try:
+            with db.session.begin_nested():
+                created, updated = apply_batch([(r.panel_id, r.data) for r in rows], actor)
+        except SQLAlchemyError:
+            for row in rows:  # find the row the database refuses: one SAVEPOINT each
+                _write_row(summary, row, actor)
+        else:
+            summary.created += created
+            summary.updated += updated
+    db.session.commit()
+
+
+def _write_row(summary: Summary, row: _Good, actor: Actor):
     _open_transaction()
     try:
         with db.session.begin_nested():
-            _, created = apply_order(panel_id, data, actor, commit=False)
+            _, created = apply_order(row.panel_id, row.data, actor, commit=False)
     except SQLAlchemyError as exc:
-        summary.add_bad(line, f"not saved: {_database_message(exc)}")
+        summary.add_bad(row.line, f"not saved: {_database_message(exc)}")
         return
     if created:
         summary.created += 1

@@ -1,9 +1,13 @@
 """The order and customer mirrors: the panel pushes, the desk keeps what it needs to
 decide claims (DESIGN §6). Orders and ledger entries naming a customer the desk has not
 seen create a bare record a later PUT completes; nothing is refused for arriving early."""
-from sqlalchemy import select
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Iterator, NamedTuple
 
-from desk.audit.services import Actor, record
+from sqlalchemy import insert, select, update
+
+from desk.audit.services import Actor, record, record_many
 from desk.claims.models import CUSTOMER_STATUSES, ORDER_STATUSES, TARGET_STATES, Customer, Order, OrderStatusChange
 from desk.claims.parse import Fields
 from desk.errors import ValidationError
@@ -16,6 +20,8 @@ TOOL_FLAGS = ("refill", "guarantee", "beta")
 
 
 def find_customer(panel_id: str) -> Customer | None:
+    if "\x00" in panel_id:  # no stored id holds a NUL, and PostgreSQL would refuse the query (a 500)
+        return None
     return db.session.execute(select(Customer).where(Customer.panel_id == panel_id)).scalar_one_or_none()
 
 
@@ -29,6 +35,8 @@ def ensure_customer(panel_id: str) -> Customer:
 
 
 def find_order(panel_id: str) -> Order | None:
+    if "\x00" in str(panel_id):  # as in find_customer: not found, not a 500
+        return None
     return db.session.execute(select(Order).where(Order.panel_id == str(panel_id))).scalar_one_or_none()
 
 
@@ -151,37 +159,13 @@ def upsert_order(panel_id: str, body: dict, actor: Actor, commit: bool = True) -
 
 
 def apply_order(panel_id: str, data: dict, actor: Actor, commit: bool = True) -> tuple[Order, bool]:
-    order = find_order(panel_id)
-    created = order is None
-    customer = ensure_customer(data["customer"])
-    if created:
-        # The tool's flags are copied once: a later change to the catalogue does not
-        # change what this order was sold with (Terms §10 "shown for the tool at order time").
-        order = Order(panel_id=str(panel_id), tool=data["tool"], created_at=data["created_at"])
-        db.session.add(order)
-    before = None if created else order.status
-    order.customer = customer
-    for key in ("link", "link_normalized", "quantity", "charge", "charge_deposited", "charge_promo",
-                "start_count", "remains", "status", "target_state"):
-        setattr(order, key, data[key])
-    order.status_changed_at = data["status_changed_at"] or order.status_changed_at
-    changes = list(data["history"])
-    if not changes and before != order.status:
-        changes.append((order.status, data["status_changed_at"] or (data["created_at"] if created else None)))
-    known = {(c.status, c.at) for c in order.history}
-    for status, at in changes:
-        at = at or utcnow()
-        if (status, at) not in known:
-            order.history.append(OrderStatusChange(status=status, at=at))
-            known.add((status, at))
-    order.finished_at = finished_at(order)
-    db.session.flush()
-    if created or before != order.status:
-        record(actor, "order.created" if created else "order.status", "order", order.panel_id,
-               before=before, after=order.status)
+    """Create or update one order from parsed data (see apply_batch); (order, created)."""
+    created, _ = apply_batch([(str(panel_id), data)], actor)
     if commit:
         db.session.commit()
-    return order, created
+    else:
+        db.session.expire_all()  # the rows were written in bulk: reload, never serve stale objects
+    return find_order(panel_id), bool(created)
 
 
 def finished_at(order: Order):
@@ -194,3 +178,115 @@ def finished_at(order: Order):
         return order.status_changed_at or order.created_at
     return None
 
+
+
+# --- applying orders in bulk ------------------------------------------------------------
+# One order or a whole import batch takes the same few statements (the API sends one,
+# import-orders a thousand): existing rows and histories are read per batch, new rows
+# inserted and changed rows updated together, and the audit events chained in one go.
+
+CHUNK = 500  # ids per IN (...): well inside SQLite's and PostgreSQL's parameter limits
+ORDER_FIELDS = ("link", "link_normalized", "quantity", "charge", "charge_deposited", "charge_promo",
+                "start_count", "remains", "status", "target_state")
+UPDATED_FIELDS = ("customer_id",) + ORDER_FIELDS + ("status_changed_at", "finished_at")
+
+
+class _Change(NamedTuple):  # an OrderStatusChange, as finished_at reads one
+    status: str
+    at: datetime
+
+
+def _chunks(items: list) -> Iterator[list]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+def _customer_ids(panel_ids: set[str]) -> dict[str, int]:
+    """The customers' row ids, creating a bare record for any the desk has not seen
+    (as ensure_customer does)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(panel_ids)):
+        found.update(db.session.execute(
+            select(Customer.panel_id, Customer.id).where(Customer.panel_id.in_(chunk))).all())
+    missing = sorted(panel_ids - found.keys())
+    if missing:  # no RETURNING: SQLite would send it a row at a time; the ids are read back by panel id
+        db.session.execute(insert(Customer.__table__), [{"panel_id": p} for p in missing])
+        for chunk in _chunks(missing):
+            found.update(db.session.execute(
+                select(Customer.panel_id, Customer.id).where(Customer.panel_id.in_(chunk))).all())
+    return found
+
+
+def _existing_orders(panel_ids: set[str]) -> dict[str, dict]:
+    columns = [Order.id, Order.panel_id, Order.created_at] + [getattr(Order, f) for f in UPDATED_FIELDS]
+    orders: dict[str, dict] = {}
+    for chunk in _chunks(sorted(panel_ids)):
+        for row in db.session.execute(select(*columns).where(Order.panel_id.in_(chunk))).mappings():
+            order = dict(row)
+            order["stored"] = {f: row[f] for f in UPDATED_FIELDS}
+            order["history"], order["new_history"] = [], []
+            orders[order["panel_id"]] = order
+    by_id = {o["id"]: o for o in orders.values()}
+    for chunk in _chunks(sorted(by_id)):
+        query = select(OrderStatusChange.order_id, OrderStatusChange.status, OrderStatusChange.at) \
+            .where(OrderStatusChange.order_id.in_(chunk)).order_by(OrderStatusChange.at)
+        for order_id, status, at in db.session.execute(query):
+            by_id[order_id]["history"].append(_Change(status, at))
+    return orders
+
+
+def apply_batch(rows: list[tuple[str, dict]], actor: Actor) -> tuple[int, int]:
+    """apply_order(panel_id, data, actor, commit=False) for each (panel_id, data) in turn,
+    in bulk; returns (created, updated). Does not commit."""
+    orders = _existing_orders({panel_id for panel_id, _ in rows})
+    customers = _customer_ids({data["customer"] for _, data in rows})
+    events = []  # (action, panel_id, before, after), in row order as record() would write them
+    created_count = 0
+    for panel_id, data in rows:
+        order = orders.get(panel_id)
+        created = order is None
+        if created:
+            order = {"id": None, "panel_id": panel_id, "tool": data["tool"], "created_at": data["created_at"],
+                     "status": None, "status_changed_at": None, "history": [], "new_history": []}
+            orders[panel_id] = order
+            created_count += 1
+        before = None if created else order["status"]
+        order["customer_id"] = customers[data["customer"]]
+        for key in ORDER_FIELDS:
+            order[key] = data[key]
+        order["status_changed_at"] = data["status_changed_at"] or order["status_changed_at"]
+        changes = list(data["history"])
+        if not changes and before != order["status"]:
+            changes.append((order["status"], data["status_changed_at"] or (data["created_at"] if created else None)))
+        known = set(order["history"])
+        for status, at in changes:
+            change = _Change(status, at or utcnow())
+            if change not in known:
+                order["history"].append(change)
+                order["new_history"].append(change)
+                known.add(change)
+        if created or before != order["status"]:
+            events.append(("order.created" if created else "order.status", panel_id, before, order["status"]))
+    for order in orders.values():
+        order["finished_at"] = finished_at(SimpleNamespace(
+            history=order["history"], status=order["status"], status_changed_at=order["status_changed_at"],
+            created_at=order["created_at"]))
+    new = [o for o in orders.values() if o["id"] is None]
+    if new:  # no RETURNING, as for customers
+        keys = ("panel_id", "tool", "created_at") + UPDATED_FIELDS
+        db.session.execute(insert(Order.__table__), [{k: o[k] for k in keys} for o in new])
+        by_panel_id = {o["panel_id"]: o for o in new}
+        for chunk in _chunks(list(by_panel_id)):
+            for panel_id, order_id in db.session.execute(
+                    select(Order.panel_id, Order.id).where(Order.panel_id.in_(chunk))):
+                by_panel_id[panel_id]["id"] = order_id
+    changed = [{"id": o["id"], **{f: o[f] for f in UPDATED_FIELDS}} for o in orders.values()
+               if "stored" in o and any(o[f] != o["stored"][f] for f in UPDATED_FIELDS)]
+    if changed:
+        db.session.execute(update(Order), changed)  # by primary key; sets updated_at, as a flush would
+    history = [{"order_id": o["id"], "status": s, "at": a} for o in orders.values() for s, a in o["new_history"]]
+    if history:
+        db.session.execute(insert(OrderStatusChange.__table__), history)
+    record_many(actor, [(action, "order", panel_id, None, {"before": before, "after": after})
+                        for action, panel_id, before, after in events])
+    return created_count, len(rows) - created_count

@@ -16,7 +16,11 @@ def compose(claim, outcome: str, note: str = "") -> str:
         lines += [f"We will refill **{claim.refill_quantity}** on this order.", ""]
     if note:
         lines += [note.strip(), ""]
-    relevant = [r for r in claim.reasons if outcome == "accepted" or r["outcome"] != "eligible"] or claim.reasons
+    # Quote only the rules that point the way the claim was closed: an override closes it
+    # against them, and quoting them would contradict the answer.
+    relevant = [r for r in claim.reasons if (r["outcome"] == "eligible") == (outcome == "accepted")]
+    if not relevant:
+        return "\n".join(lines).rstrip()
     lines.append("How the Terms apply:")
     lines.append("")
     for reason in relevant:

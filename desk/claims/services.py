@@ -3,7 +3,7 @@ ticket that carries it to the Claims queue."""
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from desk.audit.services import Actor, record
@@ -160,7 +160,7 @@ def _attach(claim: Claim, ticket, decision: policy.Decision) -> None:
            decision=decision.decision, rules=decision.rules)
 
 
-def decide(claim: Claim, staff, outcome: str, reason: str = "") -> None:
+def decide(claim: Claim, staff, outcome: str, reason: str = "", commit: bool = True) -> None:
     """Staff close a claim. Closing it against the engine's decision is an override: it
     needs the claim.override permission and a written reason, and both the decision and
     the override stay in the audit log."""
@@ -170,7 +170,8 @@ def decide(claim: Claim, staff, outcome: str, reason: str = "") -> None:
         raise ValidationError("Outcome must be accepted or rejected.", {"outcome": "accepted or rejected"})
     if claim.status != "open":
         raise DeskError(f"This claim is already {claim.status}.", code="claim_closed", status=409)
-    agrees = (outcome == "accepted" and claim.decision == policy.ELIGIBLE) or (
+    # A needs_review decision is the engine asking staff to decide: either way agrees with it.
+    agrees = claim.decision == policy.NEEDS_REVIEW or (outcome == "accepted" and claim.decision == policy.ELIGIBLE) or (
         outcome == "rejected" and claim.decision == policy.REJECTED)
     reason = (reason or "").strip()
     if not agrees:
@@ -180,6 +181,15 @@ def decide(claim: Claim, staff, outcome: str, reason: str = "") -> None:
         if len(reason) < 10:
             raise ValidationError("An override needs a written reason (at least 10 characters).",
                                   {"reason": "required for an override"})
+    # Close it only if it is still open: of two staff deciding at once, one wins (the row
+    # lock on PostgreSQL, the write lock on SQLite), and the other gets the 409 below.
+    won = db.session.execute(
+        update(Claim).where(Claim.id == claim.id, Claim.status == "open").values(status=outcome)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
+        db.session.rollback()
+        raise DeskError(f"This claim is already {claim.status}.", code="claim_closed", status=409)
     claim.status = outcome
     claim.outcome_reason = reason or None
     claim.overridden = not agrees
@@ -187,7 +197,8 @@ def decide(claim: Claim, staff, outcome: str, reason: str = "") -> None:
     claim.decided_at = utcnow()
     record(Actor.staff(staff), "claim.overridden" if not agrees else f"claim.{outcome}", "claim", claim.id,
            ticket_id=claim.ticket_id, decision=claim.decision, outcome=outcome, reason=reason or None)
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
 def returns_check(limit: int = 200, after_id: int = 0) -> list[tuple[Order, ledger_policy.ReturnCheck]]:

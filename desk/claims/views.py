@@ -35,7 +35,8 @@ class DecideForm(FlaskForm):
 @bp.route("/tickets/<reference>/claim", methods=["POST"])
 @require("claim.decide")
 def decide(reference):
-    ticket = tickets.find_ticket(reference)
+    # A NUL cannot be in a reference, and PostgreSQL would refuse the query (a 500).
+    ticket = tickets.find_ticket(reference) if "\x00" not in reference else None
     if ticket is None or not can_see_ticket(current_user.role, ticket) or ticket.claim is None:
         abort(404)
     form = DecideForm()
@@ -44,7 +45,8 @@ def decide(reference):
         return redirect(url_for("tickets.ticket", reference=reference))
     claim = ticket.claim
     try:
-        services.decide(claim, current_user, form.outcome.data, form.reason.data or "")
+        # The decision and the reply commit together (staff_reply commits): never one without the other.
+        services.decide(claim, current_user, form.outcome.data, form.reason.data or "", commit=False)
         body = replies.compose(claim, form.outcome.data, form.note.data or "")
         tickets.staff_reply(ticket, Actor.staff(current_user), body, internal=False, status="resolved",
                             staff=current_user)

@@ -256,4 +256,6 @@ def assign(ticket: Ticket, staff, assignee) -> None:
 
 
 def find_ticket(reference: str) -> Ticket | None:
+    if "\x00" in reference:
+        return None  # no reference holds one, and PostgreSQL text cannot be asked about it
     return db.session.execute(select(Ticket).where(Ticket.reference == reference.strip().upper())).scalar_one_or_none()
