@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from desk.auth.access import api_key_from_request
 from desk.errors import DeskError, ValidationError
-from desk.extensions import csrf, limiter
+from desk.extensions import csrf, db, limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer keys, not cookies: no cross-site request can carry them
@@ -18,8 +18,15 @@ def _api_limit():
 limiter.limit(_api_limit)(bp)
 
 
+# Endpoints that only read: they run without a transaction, so a request costs its queries'
+# round trips and no BEGIN/ROLLBACK (a third of a claim evaluation's time on PostgreSQL).
+READ_ONLY_ENDPOINTS = {"api.evaluate_claim"}
+
+
 @bp.before_request
 def authenticate():
+    if request.endpoint in READ_ONLY_ENDPOINTS:
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     g.api_key = api_key_from_request()
     if g.api_key is None:
         return error_response(DeskError("A valid API key is required: Authorization: Bearer <key>.",
