@@ -7,7 +7,7 @@ import pytest
 from desk.policy import claims
 from desk.policy.clauses import CLAUSES
 
-TERMS = Path(__file__).resolve().parents[2] / "shared" / "terms" / "smmpanelus-terms-aup-privacy.txt"
+TERMS = Path(__file__).resolve().parents[1] / "terms" / "smmpanelus-terms-aup-privacy.txt"
 
 
 def squash(text: str) -> str:
