@@ -27,7 +27,6 @@ def create_app(test_config=None):
 
 def register_extensions(app):
     from sqlalchemy import event
-    from sqlalchemy.engine import Engine
 
     from desk.extensions import csrf, db, limiter, login_manager, migrate
 

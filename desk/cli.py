@@ -182,7 +182,6 @@ def serve(host, port):
     Redis (when REDIS_URL is unset), a worker, the schedule and the web server."""
     from flask_migrate import upgrade
 
-    from desk.auth.models import Staff
     from desk.tickets.models import Ticket
 
     app = current_app._get_current_object()

@@ -13,7 +13,6 @@ from desk.claims.orders import upsert_order
 from desk.policy.ledger import expected_return
 from desk.extensions import db
 from desk.tickets import services
-from desk.tickets.models import Ticket
 from desk.types import utcnow
 
 DEMO = Actor("system", None, "demo seed")

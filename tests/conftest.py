@@ -187,6 +187,22 @@ def post_form(client, page_url, data, post_url=None, **kwargs):
     return client.post(post_url or page_url, data=payload, **kwargs)
 
 
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def get_ok(client, url) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return text_of(response)
+
+
+def redirects_to(response, path: str) -> bool:
+    from urllib.parse import urlparse
+
+    return response.status_code == 302 and urlparse(response.headers["Location"]).path == path
+
+
 class Auth:
     def __init__(self, app, client):
         self.app = app

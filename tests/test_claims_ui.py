@@ -7,13 +7,12 @@ test runs on SQLite and on PostgreSQL."""
 import re
 import threading
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlparse
 
 import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from conftest import Auth, csrf_from, post_form
+from conftest import Auth, csrf_from, get_ok, post_form, redirects_to, text_of
 from desk.audit.models import AuditEvent
 from desk.auth.models import Staff
 from desk.claims.models import Claim
@@ -32,20 +31,6 @@ REF_RE = re.compile(r'class="ref">(T-\d{2}-\d{6})<')
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def text_of(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def get_ok(client, url) -> str:
-    response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code)
-    return text_of(response)
-
-
-def redirects_to(response, path: str) -> bool:
-    return response.status_code == 302 and urlparse(response.headers["Location"]).path == path
 
 
 def signed_in(app, role):

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import func, select
 
-from conftest import Auth, csrf_from, post_form
+from conftest import Auth, csrf_from, get_ok, post_form, redirects_to, text_of
 from desk.audit.models import AuditEvent
 from desk.auth.models import ApiKey, Staff
 from desk.extensions import db
@@ -22,20 +22,6 @@ API_KEY_RE = re.compile(r'<pre class="secret">(dk_[A-Za-z0-9_-]+)</pre>')
 
 
 # --- helpers ------------------------------------------------------------------
-
-def text_of(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def get_ok(client, url) -> str:
-    response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code)
-    return text_of(response)
-
-
-def redirects_to(response, path: str) -> bool:
-    return response.status_code == 302 and urlparse(response.headers["Location"]).path == path
-
 
 def queue_refs(client, url="/queue") -> list[str]:
     """The references listed in the queue table, top to bottom."""

@@ -3,7 +3,7 @@ or a deletion anywhere breaks the chain (`flask desk audit-verify`); database tr
 (see the migration) refuse UPDATE and DELETE outright."""
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk.extensions import db

@@ -11,7 +11,6 @@ imported regardless. A later row with the same id updates the earlier one, as th
 import csv
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Callable, Iterator
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,7 +19,6 @@ from desk.audit.services import Actor
 from desk.claims.orders import apply_batch, apply_order, parse_order
 from desk.claims.parse import Fields
 from desk.extensions import db
-from desk.types import utcnow
 
 FORMATS = ("csv", "jsonl")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
