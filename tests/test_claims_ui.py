@@ -812,3 +812,45 @@ def test_override_acceptance_does_not_quote_the_rule_it_overrides(app, client, a
 def test_a_ticket_reference_with_a_nul_is_a_404(client, auth):
     auth.login("agent")
     assert client.get("/tickets/T-26-%00").status_code == 404
+
+
+# --- recording facts --------------------------------------------------------------------
+
+def record_facts(client, ref, **fields):
+    data = {"target_state": "ok", "facts_reason": "", **fields}
+    return post_form(client, f"/tickets/{ref}", data, post_url=f"/tickets/{ref}/claim/facts")
+
+
+def test_recording_an_overlap_elsewhere_decides_the_claim_again(app, client, auth, panel):
+    ref = refill_claim(panel)
+    assert claim_of(app, ref).decision == "eligible"
+    auth.login("agent")
+    response = record_facts(client, ref, overlap_elsewhere="y",
+                            facts_reason="Customer said in chat they ran the same order on another panel.")
+    assert response.status_code == 302
+    claim = claim_of(app, ref)
+    assert claim.decision == "rejected" and claim.refill_quantity is None
+    assert "terms-11-overlap" in [r["rule"] for r in claim.reasons]
+    [event] = events(app, "claim.facts_recorded")
+    assert event.data["before"]["decision"] == "eligible" and event.data["after"]["decision"] == "rejected"
+    assert "another panel" in event.data["reason"]
+    page = get_ok(client, f"/tickets/{ref}")
+    assert "terms-11-overlap" in claim_section(page)
+
+
+def test_recording_a_changed_target_needs_a_reason(app, client, auth, panel):
+    ref = refill_claim(panel)
+    auth.login("agent")
+    response = record_facts(client, ref, target_state="changed", facts_reason="")
+    assert response.status_code == 302
+    assert "at least 10 characters" in flashes(get_ok(client, f"/tickets/{ref}"))
+    assert claim_of(app, ref).decision == "eligible" and events(app, "claim.facts_recorded") == []
+    record_facts(client, ref, target_state="changed", facts_reason="The username on the link is different now.")
+    claim = claim_of(app, ref)
+    assert claim.decision == "rejected" and "terms-11-target" in [r["rule"] for r in claim.reasons]
+
+
+def test_facts_cannot_be_recorded_by_roles_without_claim_decide(client, auth, panel):
+    ref = refill_claim(panel)
+    auth.login("trust_safety")
+    assert record_facts(client, ref, overlap_elsewhere="y", facts_reason="x" * 20).status_code == 403

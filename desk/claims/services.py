@@ -233,6 +233,35 @@ def returns_check(limit: int = 200, after_id: int = 0) -> list[tuple[Order, ledg
     return found[:limit]
 
 
+def record_facts(claim: Claim, staff, *, target_state: str, overlap_elsewhere: bool, reason: str) -> None:
+    """Staff record what they learned about the order (terms-11-target: the target went
+    private or changed; terms-11-overlap: the customer admitted an order elsewhere on the
+    link) and the open claim is decided again on the new facts. Both decisions stay in
+    the audit log."""
+    from desk.claims.models import TARGET_STATES
+
+    if claim.status != "open":
+        raise DeskError(f"This claim is already {claim.status}.", code="claim_closed", status=409)
+    if target_state not in TARGET_STATES:
+        raise ValidationError(f"Target must be one of: {', '.join(TARGET_STATES)}.", {"target_state": "unknown"})
+    reason = (reason or "").strip()
+    if len(reason) < 10:
+        raise ValidationError("Say how you know (at least 10 characters).", {"reason": "required"})
+    order = claim.order
+    before = {"target_state": order.target_state, "overlap_elsewhere": order.overlap_elsewhere,
+              "decision": claim.decision}
+    order.target_state, order.overlap_elsewhere = target_state, overlap_elsewhere
+    db.session.flush()
+    decision = evaluate(order, claim.kind, claim.current_count, claim.filed_at)
+    claim.decision = decision.decision
+    claim.reasons = decision.to_dict()["reasons"]
+    claim.refill_quantity = decision.refill_quantity
+    record(Actor.staff(staff), "claim.facts_recorded", "claim", claim.id, ticket_id=claim.ticket_id,
+           before=before, after={"target_state": target_state, "overlap_elsewhere": overlap_elsewhere,
+                                 "decision": decision.decision}, reason=reason)
+    db.session.commit()
+
+
 def panel(claim: Claim) -> dict:
     """What the staff claim panel shows: the order's facts and who else used its link."""
     order = claim.order

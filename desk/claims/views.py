@@ -3,16 +3,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import EmailField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
+from sqlalchemy import select
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from desk.audit.services import Actor
 from desk.auth.access import can_see_ticket, require
-from sqlalchemy import select
-
 from desk.claims import ledger, orders, replies, services
-from desk.claims.models import Order
+from desk.claims.models import TARGET_STATES, Order
 from desk.errors import DeskError
 from desk.extensions import db, limiter
 from desk.policy.clauses import clause
@@ -32,13 +31,43 @@ class DecideForm(FlaskForm):
                          validators=[Optional(), Length(max=5000)])
 
 
+class FactsForm(FlaskForm):
+    target_state = SelectField("Target", choices=[SelectChoice(s, s.replace("_", " ")) for s in TARGET_STATES])
+    overlap_elsewhere = BooleanField("The customer ran an overlapping order elsewhere on this link")
+    facts_reason = TextAreaField("How you know (internal)", validators=[Length(max=2000)])
+
+
+@bp.route("/tickets/<reference>/claim/facts", methods=["POST"])
+@require("claim.decide")
+def record_facts(reference):
+    ticket = _claim_ticket_or_404(reference)
+    form = FactsForm()
+    if not form.validate_on_submit():
+        flash("Could not record the facts: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()),
+              "error")
+        return redirect(url_for("tickets.ticket", reference=reference))
+    try:
+        services.record_facts(ticket.claim, current_user, target_state=form.target_state.data,
+                              overlap_elsewhere=form.overlap_elsewhere.data, reason=form.facts_reason.data or "")
+    except DeskError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("tickets.ticket", reference=reference))
+    flash(f"Facts recorded; the Terms now say: {ticket.claim.decision.replace('_', ' ')}.", "info")
+    return redirect(url_for("tickets.ticket", reference=reference))
+
+
+def _claim_ticket_or_404(reference):
+    ticket = tickets.find_ticket(reference)
+    if ticket is None or not can_see_ticket(current_user.role, ticket) or ticket.claim is None:
+        abort(404)
+    return ticket
+
+
 @bp.route("/tickets/<reference>/claim", methods=["POST"])
 @require("claim.decide")
 def decide(reference):
-    # A NUL cannot be in a reference, and PostgreSQL would refuse the query (a 500).
-    ticket = tickets.find_ticket(reference) if "\x00" not in reference else None
-    if ticket is None or not can_see_ticket(current_user.role, ticket) or ticket.claim is None:
-        abort(404)
+    ticket = _claim_ticket_or_404(reference)
     form = DecideForm()
     if not form.validate_on_submit() or form.outcome.data not in ("accepted", "rejected"):
         flash("Choose accept or reject.", "error")

@@ -67,16 +67,18 @@ def _render_ticket(ticket, reply_form=None, status=200):
     audit = db.session.execute(
         select(AuditEvent).where(AuditEvent.ticket_id == ticket.id).order_by(AuditEvent.id)
     ).scalars().all()
-    claim_panel = decide_form = None
+    claim_panel = decide_form = facts_form = None
     if getattr(ticket, "claim", None) is not None:
         from desk.claims import services as claims
-        from desk.claims.views import DecideForm
+        from desk.claims.views import DecideForm, FactsForm
 
         claim_panel, decide_form = claims.panel(ticket.claim), DecideForm()
+        facts_form = FactsForm(target_state=ticket.claim.order.target_state,
+                               overlap_elsewhere=ticket.claim.order.overlap_elsewhere)
     return render_template(
         "tickets/ticket.html", ticket=ticket, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
         assign_form=assign_form, audit=audit, statuses=STATUS_LABELS, kinds=KIND_LABELS,
-        claim_panel=claim_panel, decide_form=decide_form,
+        claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
     ), status
 
 
