@@ -74,6 +74,7 @@ def settings_from_environment(instance_path: str) -> dict:
         "SLA_FIRST_RESPONSE_MINUTES": {
             "support": 240, "claims": 240, "billing": 240, "abuse": 240, "legal": 240, "privacy": 240,
         },
+        "API_KEY_CACHE_SECONDS": _int("API_KEY_CACHE_SECONDS", 5),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_PUBLIC_FORMS": os.environ.get("RATELIMIT_PUBLIC_FORMS", "20 per hour"),
         "RATELIMIT_API": os.environ.get("RATELIMIT_API", "600 per minute"),

@@ -205,3 +205,26 @@ def test_api_keys_cannot_read_restricted_queues(client, api_key, make_ticket, ki
         assert "Reporter" not in response.get_data(as_text=True)
         reply = client.post(f"/api/v1/tickets/{ref}/messages", json={"body": "hi"}, headers=bearer(key))
         assert reply.status_code == 404
+
+
+def test_revocation_reaches_other_processes_within_the_key_cache(make_app, api_key):
+    """Each process remembers a valid key for API_KEY_CACHE_SECONDS; a revocation clears
+    the revoking process at once and the others when their entry expires."""
+    from desk.audit.services import Actor
+    from desk.auth.models import ApiKey
+    from desk.auth.services import revoke_api_key
+
+    web = make_app(API_KEY_CACHE_SECONDS=3600)  # a gunicorn worker that used the key a moment ago
+    uncached = make_app(API_KEY_CACHE_SECONDS=0)
+    admin = make_app()
+    key = api_key("panel")
+    assert new_ticket(web.test_client(), key).status_code == 201
+    with admin.app_context():
+        revoke_api_key(db.session.query(ApiKey).one(), Actor("system"))
+    assert new_ticket(uncached.test_client(), key).status_code == 401
+    assert new_ticket(web.test_client(), key).status_code == 201  # until its cache entry expires
+    with web.app_context():
+        from desk.auth.access import forget_api_keys
+
+        forget_api_keys()
+    assert new_ticket(web.test_client(), key).status_code == 401

@@ -1,7 +1,8 @@
 """Who is asking: staff sessions (Flask-Login) and API keys, checked against the role matrix."""
+import time
 from functools import wraps
 
-from flask import abort, g, request
+from flask import abort, current_app, g, request
 from flask_login import current_user
 from sqlalchemy import select, update
 
@@ -43,17 +44,36 @@ def can_see_ticket(role: str | None, ticket) -> bool:
     return ticket.queue in queues_for(role)
 
 
+def _key_cache() -> dict:
+    return current_app.extensions.setdefault("desk_api_key_cache", {})
+
+
+def forget_api_keys() -> None:
+    """Drop this process's cached keys (a revocation takes effect here at once)."""
+    _key_cache().clear()
+
+
 def api_key_from_request():
     """The key named by `Authorization: Bearer …` as a row (id, name, role), or None.
-    One indexed lookup per call: the API's hot path does not load ORM objects."""
+
+    A valid key is remembered for API_KEY_CACHE_SECONDS (default 5) so a busy panel does
+    not pay a query per call; revoking a key clears the process that revoked it at once,
+    and every other process within those seconds. Unknown keys are never cached."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return None
+    digest = hash_api_key(key.strip())
+    ttl = current_app.config["API_KEY_CACHE_SECONDS"]
+    cached = _key_cache().get(digest)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
     row = db.session.execute(
         select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.last_used_at)
-        .where(ApiKey.key_hash == hash_api_key(key.strip()), ApiKey.revoked_at.is_(None))
+        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
     ).first()
+    if row is not None and ttl:
+        _key_cache()[digest] = (time.monotonic() + ttl, row)
     if row is not None:
         now = utcnow()
         # Written at most once a minute per key, not on every call.

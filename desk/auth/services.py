@@ -2,6 +2,7 @@
 from sqlalchemy import func, select
 
 from desk.audit.services import Actor, record
+from desk.auth.access import forget_api_keys
 from desk.auth.models import ApiKey, Staff, hash_api_key
 from desk.auth.roles import API_KEY_ROLES, ROLES
 from desk.errors import ValidationError
@@ -58,3 +59,4 @@ def revoke_api_key(api_key: ApiKey, actor: Actor) -> None:
         api_key.revoked_at = utcnow()
         record(actor, "api_key.revoked", "api_key", api_key.id, name=api_key.name)
         db.session.commit()
+        forget_api_keys()
