@@ -8,7 +8,10 @@ from sqlalchemy.exc import IntegrityError
 
 from desk.audit.services import Actor, record
 from desk.claims.models import Claim, LedgerEntry, Order
+from desk.auth.roles import allows
+from desk.claims.models import TARGET_STATES
 from desk.claims.orders import find_order
+from desk.claims.parse import Fields
 from desk.errors import DeskError, NotFound, ValidationError
 from desk.extensions import db
 from desk.policy import claims as policy
@@ -66,8 +69,6 @@ def overlapping_orders(order: Order) -> list[Order]:
 
 
 def parse_claim(body: dict) -> tuple[str, str, int | None, datetime | None]:
-    from desk.claims.parse import Fields
-
     f = Fields(body)
     order_id = f.string("order", required=True, max_len=64)
     kind = body.get("kind")
@@ -164,8 +165,6 @@ def decide(claim: Claim, staff, outcome: str, reason: str = "", commit: bool = T
     """Staff close a claim. Closing it against the engine's decision is an override: it
     needs the claim.override permission and a written reason, and both the decision and
     the override stay in the audit log."""
-    from desk.auth.roles import allows
-
     if outcome not in ("accepted", "rejected"):
         raise ValidationError("Outcome must be accepted or rejected.", {"outcome": "accepted or rejected"})
     if claim.status != "open":
@@ -238,8 +237,6 @@ def record_facts(claim: Claim, staff, *, target_state: str, overlap_elsewhere: b
     private or changed; terms-11-overlap: the customer admitted an order elsewhere on the
     link) and the open claim is decided again on the new facts. Both decisions stay in
     the audit log."""
-    from desk.claims.models import TARGET_STATES
-
     if claim.status != "open":
         raise DeskError(f"This claim is already {claim.status}.", code="claim_closed", status=409)
     if target_state not in TARGET_STATES:
