@@ -10,7 +10,7 @@ from desk.audit.services import Actor
 from desk.claims.ledger import store_entries
 from desk.claims.models import Customer, Order
 from desk.claims.orders import upsert_order
-from desk.policy.ledger import expected_return
+from desk.policy.ledger import return_owed
 from desk.extensions import db
 from desk.tickets import services
 from desk.types import utcnow
@@ -156,7 +156,7 @@ def _seed_ledger(rng, customers, orders, now) -> None:
                 entries.append({"id": f"demo-charge-{order.panel_id}-{funding}", "customer": order.customer.panel_id,
                                 "kind": "charge", "amount": str(amount), "funding": funding,
                                 "order": order.panel_id, "at": at})
-        owed = expected_return(order.status, order.quantity, order.remains, order.charge, order.charge_promo)
+        owed = return_owed(order)
         if owed and rng.random() < 0.8:  # a fifth are left missing for the returns check to find
             for funding, amount in (("deposited", owed.deposited), ("promotional", owed.promotional)):
                 if amount > 0:

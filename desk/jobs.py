@@ -87,7 +87,7 @@ def relay(ids: list[int] | None = None, limit: int = 500) -> int:
             entry.attempts += 1
             entry.last_error = f"{type(exc).__name__}: {exc}"[:1000]
             db.session.commit()
-            log.warning("Redis unavailable, %s outbox job(s) left pending: %s", "some", exc)
+            log.warning("Redis unavailable; outbox job %s and any after it stay pending: %s", entry.id, exc)
             break
         entry.status = "sent"
         entry.sent_at = utcnow()

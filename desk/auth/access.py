@@ -2,7 +2,7 @@
 import time
 from functools import wraps
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, request
 from flask_login import current_user
 from sqlalchemy import select, update
 
@@ -81,7 +81,3 @@ def api_key_from_request():
             db.session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
             db.session.commit()
     return row
-
-
-def current_api_key() -> ApiKey | None:
-    return g.get("api_key")

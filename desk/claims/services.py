@@ -7,9 +7,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from desk.audit.services import Actor, record
-from desk.claims.models import Claim, LedgerEntry, Order
 from desk.auth.roles import allows
-from desk.claims.models import TARGET_STATES
+from desk.claims.models import TARGET_STATES, Claim, LedgerEntry, Order
 from desk.claims.orders import find_order
 from desk.claims.parse import Fields
 from desk.errors import DeskError, NotFound, ValidationError
@@ -62,12 +61,6 @@ def orders_on_link(order: Order) -> list[Order]:
     ).scalars())
 
 
-def overlapping_orders(order: Order) -> list[Order]:
-    others = orders_on_link(order)
-    found = {f.panel_id for f in policy.overlapping(facts(order), [facts(o) for o in others])}
-    return [o for o in others if o.panel_id in found]
-
-
 def parse_claim(body: dict) -> tuple[str, str, int | None, datetime | None]:
     f = Fields(body)
     order_id = f.string("order", required=True, max_len=64)
@@ -91,13 +84,14 @@ def load_order(order_id: str) -> Order:
 
 
 def evaluate(order: Order, kind: str, current_count: int | None, at: datetime | None = None) -> policy.Decision:
-    others = [facts(o) for o in orders_on_link(order)]
-    return policy.evaluate(facts(order), policy.Claim(kind, at or utcnow(), current_count), others)
+    """The Terms' decision on a claim on `order` (its pending changes flushed first)."""
+    db.session.flush()
+    return evaluate_by_id(order.panel_id, kind, current_count, at)
 
 
 def evaluate_by_id(order_id: str, kind: str, current_count: int | None, at: datetime | None = None) -> policy.Decision:
-    """The same decision in one round trip: the order and every order on its link are
-    fetched together as plain rows (the evaluate endpoint's hot path)."""
+    """The decision in one round trip: the order and every order on its link are fetched
+    together as plain rows (also the evaluate endpoint's hot path)."""
     same_link = select(Order.link_normalized).where(Order.panel_id == order_id).scalar_subquery()
     rows = db.session.execute(select(*ORDER_FACT_COLUMNS).where(Order.link_normalized == same_link)).all()
     mine = next((r for r in rows if r.panel_id == order_id), None)
@@ -221,8 +215,7 @@ def returns_check(limit: int = 200, after_id: int = 0) -> list[tuple[Order, ledg
         for ref, funding, total in rows:
             sums.setdefault(ref, {})[funding] = total
         for order in batch:
-            owed = ledger_policy.expected_return(order.status, order.quantity, order.remains or 0,
-                                                 order.charge, order.charge_promo)
+            owed = ledger_policy.return_owed(order)
             got = sums.get(order.panel_id, {})
             check = ledger_policy.check_return(owed, [
                 ledger_policy.Entry("return", Decimal(got.get(f, 0)).quantize(ledger_policy.CENT), f)
@@ -248,7 +241,6 @@ def record_facts(claim: Claim, staff, *, target_state: str, overlap_elsewhere: b
     before = {"target_state": order.target_state, "overlap_elsewhere": order.overlap_elsewhere,
               "decision": claim.decision}
     order.target_state, order.overlap_elsewhere = target_state, overlap_elsewhere
-    db.session.flush()
     decision = evaluate(order, claim.kind, claim.current_count, claim.filed_at)
     claim.decision = decision.decision
     claim.reasons = decision.to_dict()["reasons"]
@@ -264,13 +256,13 @@ def panel(claim: Claim) -> dict:
     order = claim.order
     order_facts = facts(order)
     end = order.start_count + order_facts.delivered if order.start_count is not None else None
-    overlapping = {o.id for o in overlapping_orders(order)}
+    others = orders_on_link(order)
+    overlapping = {f.panel_id for f in policy.overlapping(order_facts, [facts(o) for o in others])}
     return {
         "claim": claim,
         "order": order,
         "end_count": end,
-        "on_link": [(o, o.id in overlapping) for o in orders_on_link(order)],
-        "expected_return": ledger_policy.expected_return(order.status, order.quantity, order.remains or 0,
-                                                         order.charge, order.charge_promo),
+        "on_link": [(o, o.panel_id in overlapping) for o in others],
+        "expected_return": ledger_policy.return_owed(order),
         "kind_label": KIND_LABELS[claim.kind],
     }

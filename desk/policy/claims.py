@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from desk.policy.ledger import Return, expected_return
+from desk.policy.ledger import Return, return_owed
 
 CLAIM_WINDOW = timedelta(hours=72)
 KINDS = ("non_delivery", "wrong_quantity", "not_as_described", "refill", "cancel")
@@ -225,13 +225,6 @@ def guarantee(order: OrderFacts) -> Reason:
                   "The tool is not labelled Guarantee: a refill is best-effort, with no guaranteed outcome.")
 
 
-def returns_reason(order: OrderFacts) -> Reason | None:
-    owed = expected_return(order.status, order.quantity, order.remains, order.charge, order.charge_promo)
-    if owed is None:
-        return None
-    return Reason(owed.rule, ELIGIBLE, owed.text)
-
-
 def refill(order: OrderFacts, claim: Claim) -> tuple[list[Reason], int | None]:
     """terms-10-refill: end count = Start Count + delivered quantity; eligible only when
     Start Count ≤ current < end count, the drop meets the tool's minimum, and the refill
@@ -284,7 +277,7 @@ def evaluate(order: OrderFacts, claim: Claim, others=()) -> Decision:
     """Decide `claim` on `order`; `others` are the other orders on the same link."""
     if claim.kind not in KINDS:
         raise ValueError(f"unknown claim kind {claim.kind!r}")
-    owed = expected_return(order.status, order.quantity, order.remains, order.charge, order.charge_promo)
+    owed = return_owed(order)
     voiding = [r for r in (target(order), wrong_link(order), overlap(order, others)) if r]
 
     if claim.kind == "cancel":

@@ -128,6 +128,12 @@ def expected_return(status: str, quantity: int, remains: int, charge: Decimal, c
     return None
 
 
+def return_owed(order) -> Return | None:
+    """expected_return() for anything carrying an order's status, quantity, remains and
+    charges (the policy's OrderFacts or the mirror's Order row)."""
+    return expected_return(order.status, order.quantity, order.remains or 0, order.charge, order.charge_promo)
+
+
 @dataclass(frozen=True)
 class ReturnCheck:
     expected: Return
