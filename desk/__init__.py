@@ -61,6 +61,7 @@ def _import_models():
     import desk.claims.models  # noqa: F401
     import desk.jobs  # noqa: F401
     import desk.mail.models  # noqa: F401
+    import desk.sla.models  # noqa: F401
     import desk.tickets.models  # noqa: F401
 
 
@@ -75,11 +76,12 @@ def register_blueprints(app):
     from desk.api import bp as api_bp, register_routes
     from desk.auth.views import bp as auth_bp
     from desk.claims.views import bp as claims_bp
+    from desk.sla.views import bp as sla_bp
     from desk.tickets.public import bp as public_bp
     from desk.tickets.views import bp as tickets_bp
 
     register_routes()
-    for bp in (public_bp, auth_bp, tickets_bp, claims_bp, admin_bp, api_bp):
+    for bp in (public_bp, auth_bp, tickets_bp, claims_bp, sla_bp, admin_bp, api_bp):
         app.register_blueprint(bp)
 
 
@@ -148,7 +150,7 @@ def register_security_headers(app):
 
 
 def register_template_helpers(app):
-    from datetime import datetime, timezone
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from markupsafe import Markup
@@ -163,24 +165,15 @@ def register_template_helpers(app):
             return "—"
         return value.astimezone(zone).strftime(fmt)
 
-    @app.template_filter("relative")
-    def relative(value: datetime | None) -> str:
-        if value is None:
-            return "—"
-        seconds = int((value - datetime.now(timezone.utc)).total_seconds())
-        span = abs(seconds)
-        parts = []
-        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-            if span >= size and len(parts) < 2:
-                parts.append(f"{span // size} {unit}")
-                span %= size
-        text = " ".join(parts) or "under a minute"
-        return f"due in {text}" if seconds >= 0 else f"overdue by {text}"
-
     @app.template_filter("trusted_html")
     def trusted_html(value: str) -> Markup:
         # Only for HTML that desk.sanitize produced when the message was stored.
         return Markup(value)
+
+    from desk.sla.display import clock_view, lead_clock
+
+    app.add_template_global(clock_view)
+    app.add_template_global(lead_clock)
 
     @app.context_processor
     def inject():

@@ -163,6 +163,30 @@ def cron():
     scheduler.start()
 
 
+@desk_cli.command("sla-sweep")
+def sla_sweep():
+    """Send due SLA reminders and escalations now (the schedule does this every minute)."""
+    from desk.sla.sweep import sweep
+
+    totals = sweep()
+    click.echo(f"{totals['reminders']} reminder(s), {totals['breaches']} escalation(s).")
+
+
+@desk_cli.command("sla-recompute")
+def sla_recompute():
+    """Work out every running clock's due time again (after support hours or holidays
+    changed) and give open tickets filed before clocks existed their clocks."""
+    from desk.sla.clocks import recompute
+
+    with click.progressbar(length=1, label="Recomputing due times") as bar:
+        def progress(done, total):
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        done = recompute(progress)
+    click.echo(f"{done} ticket(s) recomputed.")
+
+
 @desk_cli.command("audit-verify")
 def audit_verify():
     """Check the audit log's hash chain."""

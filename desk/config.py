@@ -33,6 +33,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _ints(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    value = os.environ.get(name)
+    return tuple(int(part) for part in value.split(",")) if value else default
+
+
 def settings_from_environment(instance_path: str) -> dict:
     instance = Path(instance_path)
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'desk.sqlite'}"
@@ -70,10 +75,14 @@ def settings_from_environment(instance_path: str) -> dict:
         "REQUESTER_LINK_MAX_AGE": _int("REQUESTER_LINK_MAX_AGE", 60 * 60 * 24 * 90),
         "QUEUE_PAGE_SIZE": _int("QUEUE_PAGE_SIZE", 50),
         "QUEUE_COUNTS_TTL": _int("QUEUE_COUNTS_TTL", 30),
-        # Default first-response targets in support-hours minutes, per queue (terms-33-support-hours).
-        "SLA_FIRST_RESPONSE_MINUTES": {
-            "support": 240, "claims": 240, "billing": 240, "abuse": 240, "legal": 240, "privacy": 240,
-        },
+        # The zone the Terms' support hours and business days are kept in (terms-33-support-hours).
+        "SUPPORT_TIMEZONE": os.environ.get("SUPPORT_TIMEZONE", "Asia/Singapore"),
+        # How long a process trusts the SLA calendar and targets it read (admins' changes).
+        "SLA_SETTINGS_CACHE_SECONDS": _int("SLA_SETTINGS_CACHE_SECONDS", 10),
+        "DASHBOARD_TTL": _int("DASHBOARD_TTL", 60),
+        "SLA_SWEEP_BATCH": _int("SLA_SWEEP_BATCH", 500),
+        # Seconds between the retries of a failed job (RQ Retry; needs the worker's scheduler).
+        "JOB_RETRY_INTERVALS": _ints("JOB_RETRY_INTERVALS", (10, 60, 300)),
         "API_KEY_CACHE_SECONDS": _int("API_KEY_CACHE_SECONDS", 5),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_PUBLIC_FORMS": os.environ.get("RATELIMIT_PUBLIC_FORMS", "20 per hour"),

@@ -12,6 +12,7 @@ from desk.claims.models import Customer, Order
 from desk.claims.orders import upsert_order
 from desk.policy.ledger import return_owed
 from desk.extensions import db
+from desk.sla import clocks
 from desk.tickets import services
 from desk.types import utcnow
 
@@ -85,16 +86,28 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
             customer=customer.panel_id, order=order.panel_id if "{order}" in subject + body else None,
             priority=rng.choice(["low", "normal", "normal", "normal", "high", "urgent"]),
         )
-        ticket, _ = services.create_ticket(data, DEMO)
         # Open work is mostly recent (some of it late); finished work spreads over a fortnight.
-        ticket.status = rng.choice(["new", "new", "open", "open", "waiting", "on_hold", "resolved", "closed"])
-        hours = 14 * 24 if ticket.status in ("resolved", "closed") else rng.choice([6, 12, 36])
-        ticket.created_at = now - timedelta(minutes=rng.randint(5, hours * 60))
-        ticket.due_at = services.first_response_due(ticket.queue, ticket.created_at)
-        for message in ticket.messages:
-            message.created_at = ticket.created_at
+        status = rng.choice(["new", "new", "open", "open", "waiting", "on_hold", "resolved", "closed"])
+        hours = 14 * 24 if status in ("resolved", "closed") else rng.choice([6, 12, 36])
+        data.received_at = now - timedelta(minutes=rng.randint(5, hours * 60))
+        ticket, _ = services.create_ticket(data, DEMO)
+        _play_clocks(rng, ticket, status, now)
         db.session.commit()
         progress(1)
+
+
+def _play_clocks(rng, ticket, status, now) -> None:
+    """Walk a demo ticket's clocks to `status` as if staff had worked it, so the queue and
+    the dashboard show answered, waiting, late and on-time work."""
+    start = ticket.created_at
+    if status != "new":
+        answered = min(start + timedelta(minutes=rng.choice([20, 90, 200, 600, 1500])), now)
+        clocks.staff_acted(ticket, answered, public_reply=True)
+        ticket.first_response_at = answered
+        if status != "open":
+            done = min(answered + timedelta(minutes=rng.randint(10, 3000)), now)
+            clocks.status_changed(ticket, "open", status, done)
+        ticket.status = status
 
 
 def _seed_orders(rng, customers, now) -> list[Order]:

@@ -26,7 +26,13 @@ from desk.types import UTCDateTime, utcnow
 log = logging.getLogger(__name__)
 
 QUEUES = ("high", "default", "low")
-RETRY = Retry(max=3, interval=[10, 60, 300])
+
+
+def retry_policy() -> Retry:
+    """Failed jobs are retried with backoff (JOB_RETRY_INTERVALS), then kept in RQ's failed
+    registry, which admins see at /admin/jobs."""
+    intervals = list(current_app.config["JOB_RETRY_INTERVALS"])
+    return Retry(max=len(intervals), interval=intervals)
 
 
 class OutboxEntry(db.Model):
@@ -78,7 +84,7 @@ def relay(ids: list[int] | None = None, limit: int = 500) -> int:
     for entry in db.session.execute(query).scalars().all():
         try:
             queue_for(entry.queue).enqueue(
-                entry.func, *entry.args, job_id=entry.job_id, unique=True, retry=RETRY,
+                entry.func, *entry.args, job_id=entry.job_id, unique=True, retry=retry_policy(),
                 job_timeout=current_app.config["RQ_DEFAULT_TIMEOUT"],
             )
         except DuplicateJobError:

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from desk.policy.calendar import SupportHours, add_support_minutes
+from desk.policy.calendar import Calendar, add_support_minutes
 
 SGT = ZoneInfo("Asia/Singapore")
 
@@ -41,7 +41,7 @@ def test_naive_times_are_refused():
 
 
 def test_other_hours():
-    hours = SupportHours(zone="Europe/London")
+    hours = Calendar(zone="Europe/London")
     start = datetime(2026, 3, 28, 22, 50, tzinfo=ZoneInfo("Europe/London"))
     # Across the spring-forward night the clock still resumes at 10:00 local time.
     assert add_support_minutes(start, 20, hours) == datetime(2026, 3, 29, 10, 10, tzinfo=ZoneInfo("Europe/London"))

@@ -1,6 +1,13 @@
-"""The periodic schedule, for `rq cron workers/cron.py` (and `flask desk cron`)."""
+"""The periodic schedule, for `rq cron workers/cron.py` (and `flask desk cron`).
+
+RQ's own CronScheduler (RQ 3) enqueues these; the workers run them. Every job here is
+idempotent, so a schedule that fires twice (two cron processes) costs a little work and
+sends nothing twice.
+"""
 from rq import cron
 
 from workers.outbox import relay_outbox
+from workers.sla import sweep
 
-cron.register(relay_outbox, "default", interval=30)
+cron.register(sweep, "high", interval=60)  # reminders at 75%, escalation at breach
+cron.register(relay_outbox, "default", interval=30)  # jobs written while Redis was down

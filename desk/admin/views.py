@@ -1,12 +1,14 @@
-"""Admin pages: staff accounts, API keys, the audit log."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+"""Admin pages: staff accounts, API keys, the audit log, the workers' jobs."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from desk.admin import jobs as admin_jobs
 from desk.audit.models import AuditEvent
 from desk.audit.services import Actor
 from desk.auth import services as auth_services
@@ -78,3 +80,26 @@ def audit():
     events = db.session.execute(query).scalars().all()
     return render_template("admin/audit.html", events=events,
                            older=url_for(".audit", before=events[-1].id) if len(events) == 100 else None)
+
+
+@bp.route("/jobs")
+@require("admin.jobs")
+def job_list():
+    return render_template("admin/jobs.html", o=admin_jobs.overview())
+
+
+@bp.route("/jobs/<job_id>/<action>", methods=["POST"])
+@require("admin.jobs")
+def job_action(job_id, action):
+    if action not in ("retry", "delete"):
+        abort(404)
+    try:
+        (admin_jobs.retry if action == "retry" else admin_jobs.delete)(job_id, Actor.staff(current_user))
+    except DeskError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".job_list")), 303
+    except (RedisError, OSError):
+        flash("Redis is unavailable; try again when it is back.", "error")
+        return redirect(url_for(".job_list")), 303
+    flash(f"Job {job_id} {'queued again' if action == 'retry' else 'deleted'}.", "info")
+    return redirect(url_for(".job_list"))

@@ -22,6 +22,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "claim.override": frozenset({"supervisor", "admin"}),
     "admin.staff": frozenset({"admin"}),
     "admin.api_keys": frozenset({"admin"}),
+    "admin.sla": frozenset({"admin"}),  # support hours, holidays, targets
+    "admin.jobs": frozenset({"admin"}),  # failed jobs: retry or delete
+    "sla.dashboard": frozenset({"supervisor", "admin"}),
+    # Statutory extensions (privacy-10-gdpr/ccpa) are for those who work privacy requests.
+    "sla.extend": frozenset({"supervisor", "privacy_officer"}),
 }
 
 # Which queues each role may open. A ticket in a queue not listed is a 404 to that role.

@@ -1,7 +1,7 @@
 """Tickets, their messages and attachments (DESIGN §3)."""
-from datetime import datetime
+from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, false, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.extensions import db
@@ -13,6 +13,9 @@ STATUS_LABELS = {
     "resolved": "Resolved", "closed": "Closed",
 }
 OPEN_STATUSES = ("new", "open", "waiting", "on_hold")
+# due_at of a ticket with no running clock: it sorts after every real deadline. (Far from
+# datetime.max, so showing it in any time zone cannot overflow.)
+NO_DUE = datetime(9000, 1, 1, tzinfo=timezone.utc)
 PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNELS = ("web", "api", "email", "portal", "staff")
 
@@ -61,7 +64,10 @@ class Ticket(db.Model):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     status: Mapped[str] = mapped_column(String(16), default="new")
     priority: Mapped[str] = mapped_column(String(16), default="normal")
+    # The soonest due time of the running clocks (desk.sla.clocks keeps it), or NO_DUE.
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    jurisdiction: Mapped[str | None] = mapped_column(String(8))  # privacy requests: eu, ca, other
+    serious_harm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # aup-5.6-serious-harm
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -73,6 +79,9 @@ class Ticket(db.Model):
         back_populates="ticket", order_by="Message.id", cascade="all, delete-orphan"
     )
     tag_rows: Mapped[list["TicketTag"]] = relationship(cascade="all, delete-orphan", order_by="TicketTag.tag")
+    clocks: Mapped[list["TicketClock"]] = relationship(  # noqa: F821  (desk.sla.models)
+        back_populates="ticket", order_by="TicketClock.id", cascade="all, delete-orphan"
+    )
 
     @property
     def tags(self) -> list[str]:

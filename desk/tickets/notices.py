@@ -27,6 +27,7 @@ def acknowledge(ticket_id: int) -> str:
         body += "\n" + "\n".join(redaction_notes) + "\n"
     mail = compose(f"ack:{ticket.reference}", ticket.requester_email,
                    f"[{ticket.reference}] We received your request", body, ticket.id)
+    db.session.commit()  # the row (and its Message-ID) first: a retried job sends this same mail
     deliver(mail)
     if ticket.acknowledged_at is None:
         ticket.acknowledged_at = utcnow()
@@ -44,6 +45,7 @@ def notify_reply(message_id: int) -> str:
     )
     mail = compose(f"reply:{message.id}", ticket.requester_email, f"[{ticket.reference}] {ticket.subject}",
                    body, ticket.id)
+    db.session.commit()
     deliver(mail)
     db.session.commit()
     return mail.status

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from redis.exceptions import RedisError
 from sqlalchemy import false, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import selectinload
 
 from desk.auth.models import Staff
 from desk.extensions import db
-from desk.jobs import get_redis
+from desk.cache import cached_json
 from desk.tickets.models import OPEN_STATUSES, STATUSES, Ticket, TicketTag
 from desk.types import MAX_ID, parse_id
 
@@ -116,7 +115,8 @@ def page(f: QueueFilter, viewer: Staff, cursor: str | None, size: int) -> tuple[
         return [], None
     ids = db.session.execute(query).scalars().all()
     by_id = {t.id: t for t in db.session.execute(
-        select(Ticket).where(Ticket.id.in_(ids)).options(selectinload(Ticket.tag_rows), selectinload(Ticket.assignee))
+        select(Ticket).where(Ticket.id.in_(ids)).options(
+            selectinload(Ticket.tag_rows), selectinload(Ticket.assignee), selectinload(Ticket.clocks))
     ).scalars()}
     rows = [by_id[i] for i in ids]
     next_cursor = encode_cursor(rows[size - 1]) if len(rows) > size else None
@@ -124,28 +124,14 @@ def page(f: QueueFilter, viewer: Staff, cursor: str | None, size: int) -> tuple[
 
 
 def counts_by_queue(queues: frozenset[str]) -> dict[str, int]:
-    """Open tickets per visible queue. Counting a million rows on every page view would
-    cost more than the page itself, so the figures are shared through Redis for
-    QUEUE_COUNTS_TTL seconds (0: always count). Without Redis they are counted."""
+    """Open tickets per visible queue, shared for QUEUE_COUNTS_TTL seconds (desk.cache)."""
     names = sorted(queues)
-    ttl = current_app.config["QUEUE_COUNTS_TTL"]
-    key = "desk:queue-counts:" + ",".join(names)
-    if ttl:
-        try:
-            cached = get_redis().get(key)
-            if cached:
-                return json.loads(cached)
-        except (RedisError, OSError):
-            ttl = 0
-    rows = db.session.execute(
-        select(Ticket.queue, func.count()).where(Ticket.queue.in_(names), Ticket.status.in_(OPEN_STATUSES))
-        .group_by(Ticket.queue)
-    ).all()
-    counts = {q: 0 for q in names}
-    counts.update({q: n for q, n in rows})
-    if ttl:
-        try:
-            get_redis().set(key, json.dumps(counts), ex=ttl)
-        except (RedisError, OSError):
-            pass
-    return counts
+
+    def count() -> dict[str, int]:
+        rows = db.session.execute(
+            select(Ticket.queue, func.count()).where(Ticket.queue.in_(names), Ticket.status.in_(OPEN_STATUSES))
+            .group_by(Ticket.queue)
+        ).all()
+        return {q: 0 for q in names} | {q: n for q, n in rows}
+
+    return cached_json("desk:queue-counts:" + ",".join(names), current_app.config["QUEUE_COUNTS_TTL"], count)

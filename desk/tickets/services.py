@@ -1,9 +1,9 @@
 """Ticket intake and changes. Plain functions: they check input, write rows, record the
 audit trail and enqueue jobs; the caller's request (or job) owns nothing else."""
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -12,8 +12,9 @@ from desk.audit.services import Actor, record
 from desk.claims.models import Customer
 from desk.errors import ValidationError
 from desk.extensions import db
-from desk.policy.calendar import add_support_minutes
 from desk.policy.redaction import redact
+from desk.policy.sla import JURISDICTIONS
+from desk.sla import clocks
 from desk.sanitize import html_to_text, render_markdown, text_to_html
 from desk.tickets import attachments
 from desk.tickets.models import (
@@ -36,6 +37,11 @@ class NewTicket:
     customer: str | None = None  # the panel's customer id
     order: str | None = None
     priority: str = "normal"
+    jurisdiction: str | None = None  # privacy requests: eu, ca or other (privacy-10-gdpr/ccpa)
+    serious_harm: bool = False  # abuse reports: aup-5.6-serious-harm
+    # When the request reached us, if not now (mail queued by the MTA, imports): legal and
+    # statutory clocks run from receipt.
+    received_at: datetime | None = None
     uploads: list[attachments.Upload] = field(default_factory=list)
 
 
@@ -67,6 +73,12 @@ def validate_new(data: NewTicket) -> NewTicket:
         problems["body"] = f"at most {MAX_BODY} characters"
     if data.kind not in KIND_QUEUES:
         problems["kind"] = f"one of {', '.join(KIND_QUEUES)}"
+    if data.jurisdiction is not None and data.jurisdiction not in JURISDICTIONS:
+        problems["jurisdiction"] = f"one of {', '.join(JURISDICTIONS)}"
+    if data.serious_harm and data.kind != "abuse":
+        problems["serious_harm"] = "only abuse reports are serious-harm reports"
+    if data.received_at is not None and data.received_at.tzinfo is None:
+        problems["received_at"] = "a time with its zone"
     if data.priority not in PRIORITIES:
         problems["priority"] = f"one of {', '.join(PRIORITIES)}"
     try:
@@ -98,16 +110,11 @@ def next_reference(now) -> str:
     raise RuntimeError("could not allocate a ticket reference")
 
 
-def first_response_due(queue: str, start):
-    minutes = current_app.config["SLA_FIRST_RESPONSE_MINUTES"].get(queue, 240)
-    return add_support_minutes(start, minutes)
-
-
 def create_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Message]:
     """File a ticket with its first message; commits, then hands its acknowledgement to RQ.
     `attach(ticket)` adds rows that belong with it (a claim) in the same transaction."""
     validate_new(data)
-    now = utcnow()
+    now = min(data.received_at or utcnow(), utcnow())
     queue = KIND_QUEUES[data.kind]
     subject = redact(data.subject)
     customer = None
@@ -121,17 +128,19 @@ def create_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, M
         reference=next_reference(now), kind=data.kind, channel=data.channel, subject=subject.text,
         requester_email=data.requester_email, requester_name=data.requester_name, customer=customer,
         order_ref=data.order or None, queue=queue, status="new", priority=data.priority,
-        due_at=first_response_due(queue, now), created_at=now, updated_at=now,
+        jurisdiction=data.jurisdiction, serious_harm=data.serious_harm, created_at=now, updated_at=now,
     )
+    clocks.start(ticket, now)
     db.session.add(ticket)
     message = _add_message(ticket, data.body, author_kind="requester", author_email=data.requester_email,
-                           uploads=data.uploads, markdown=False)
+                           uploads=data.uploads, markdown=False, at=now)
     if subject.count:
         # One note to the sender that counts what was taken from the subject and the body.
         message.redaction_note = redact(f"{data.subject}\n{data.body}").note
     db.session.flush()
     record(actor, "ticket.created", "ticket", ticket.reference, ticket_id=ticket.id,
            kind=ticket.kind, queue=queue, channel=data.channel, redacted=message.redaction_note is not None)
+    clocks.page_if_serious(ticket, now)
     if attach is not None:
         attach(ticket)
     jobs.enqueue("workers.tickets.send_acknowledgement", ticket.id)
@@ -141,13 +150,13 @@ def create_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, M
 
 
 def _add_message(ticket, body, *, author_kind, author_email=None, author_staff=None, internal=False,
-                 uploads=(), markdown=False) -> Message:
+                 uploads=(), markdown=False, at=None) -> Message:
     redaction = redact(body)
     html = render_markdown(redaction.text) if markdown else text_to_html(redaction.text)
     message = Message(
         ticket=ticket, author_kind=author_kind, author_email=author_email, author_staff=author_staff,
         internal=internal, body_html=html, body_text=html_to_text(html) if markdown else redaction.text,
-        redaction_note=redaction.note or None, created_at=utcnow(),
+        redaction_note=redaction.note or None, created_at=at or utcnow(),
     )
     db.session.add(message)
     for upload in uploads:
@@ -168,12 +177,11 @@ def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload]
     attachments.check(uploads)
     message = _add_message(ticket, body, author_kind="requester", author_email=ticket.requester_email,
                            uploads=uploads)
-    before = ticket.status
-    if ticket.status in ("waiting", "resolved", "closed"):
-        ticket.status = "open"  # a reply reopens the ticket and restarts its clock
     db.session.flush()
     record(actor, "message.added", "ticket", ticket.reference, ticket_id=ticket.id, message=message.id,
-           internal=False, status=[before, ticket.status] if before != ticket.status else None)
+           internal=False)
+    if ticket.status in ("waiting", "resolved", "closed"):
+        set_status(ticket, actor, "open")  # a reply reopens the ticket and its clocks run again
     db.session.commit()
     return message
 
@@ -200,8 +208,9 @@ def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uplo
         if ticket.status == "new" and status is None:
             status = "open"
         jobs.enqueue("workers.tickets.notify_requester", message.id)
+    clocks.staff_acted(ticket, message.created_at, public_reply=not internal)
     if status and status != ticket.status:
-        _set(ticket, actor, "status", status)
+        set_status(ticket, actor, status)
     db.session.commit()
     jobs.dispatch()
     return message
@@ -215,12 +224,24 @@ def _set(ticket: Ticket, actor: Actor, attr: str, value) -> None:
     record(actor, f"ticket.{attr}", "ticket", ticket.reference, ticket_id=ticket.id, before=before, after=value)
 
 
+def set_status(ticket: Ticket, actor: Actor, status: str) -> None:
+    """Every status change goes through here, so the clocks pause, resume and stop with it."""
+    before = ticket.status
+    if before == status:
+        return
+    _set(ticket, actor, "status", status)
+    now = utcnow()
+    if actor.kind == "staff":
+        clocks.staff_acted(ticket, now, public_reply=False)
+    clocks.status_changed(ticket, before, status, now)
+
+
 def update_ticket(ticket: Ticket, staff, *, status=None, priority=None, tags=None) -> None:
     actor = Actor.staff(staff)
     if status is not None:
         if status not in STATUSES:
             raise ValidationError("Unknown status.", {"status": f"one of {', '.join(STATUSES)}"})
-        _set(ticket, actor, "status", status)
+        set_status(ticket, actor, status)
     if priority is not None:
         if priority not in PRIORITIES:
             raise ValidationError("Unknown priority.", {"priority": f"one of {', '.join(PRIORITIES)}"})

@@ -1,0 +1,73 @@
+"""Who hears about a clock, and what they are told.
+
+Reminders go to the assignee, or to everyone working the queue when nobody holds the
+ticket; breaches escalate to supervisors (for the restricted queues, whose tickets
+supervisors may not read, to the roles that work them); serious-harm reports page trust &
+safety at once (aup-5.6-serious-harm). One mail per event and person, sent once.
+"""
+from flask import current_app, url_for
+from sqlalchemy import select
+
+from desk.auth.models import Staff
+from desk.auth.roles import QUEUE_ACCESS
+from desk.extensions import db
+from desk.mail.outbound import compose, deliver
+from desk.sla.display import clock_text, local_time
+from desk.sla.models import SlaEvent
+from desk.sla.settings import current
+from desk.tickets.models import Ticket
+
+
+def _working(queue: str, roles: set[str] | None = None) -> list[Staff]:
+    allowed = {role for role, queues in QUEUE_ACCESS.items() if queue in queues and role != "admin"}
+    if roles is not None:
+        allowed &= roles
+    if not allowed:
+        return []
+    return db.session.execute(
+        select(Staff).where(Staff.active.is_(True), Staff.role.in_(sorted(allowed))).order_by(Staff.id)
+    ).scalars().all()
+
+
+def recipients(event: SlaEvent, ticket: Ticket) -> list[Staff]:
+    assignee = ticket.assignee if ticket.assignee is not None and ticket.assignee.active else None
+    if event.kind == "page":
+        return _working(ticket.queue, {"trust_safety"})
+    if event.kind == "reminder":
+        return [assignee] if assignee else _working(ticket.queue)
+    people = _working(ticket.queue, {"supervisor"}) or _working(ticket.queue, {"trust_safety", "privacy_officer"})
+    if assignee and assignee not in people:
+        people.append(assignee)
+    return people
+
+
+SUBJECTS = {
+    "reminder": "[{ref}] Reminder: {label} due {when}",
+    "breach": "[{ref}] ESCALATED: {label} breached",
+    "page": "[{ref}] PAGE: serious-harm report, first action due {when}",
+}
+
+
+def notify(event_id: int) -> int:
+    event = db.session.get(SlaEvent, event_id)
+    if event is None or event.kind not in SUBJECTS:
+        return 0
+    ticket = db.session.get(Ticket, event.ticket_id)
+    clock = event.clock
+    config = current()
+    when = local_time(clock.due_at) if clock.due_at else "when it runs again"
+    subject = SUBJECTS[event.kind].format(ref=ticket.reference, label=clock.label, when=when)
+    link = current_app.config["PUBLIC_URL"].rstrip("/") + url_for("tickets.ticket", reference=ticket.reference)
+    body = (
+        f"{ticket.reference} · {ticket.subject}\n"
+        f"Queue: {ticket.queue} · Assignee: {ticket.assignee.email if ticket.assignee else 'nobody'}\n\n"
+        f"{clock.label} ({clock.rule}): {clock_text(clock, event.at, config.calendar)}.\n"
+        f"Due: {when}.\n\n{link}\n"
+    )
+    mails = [compose(f"sla:{event.id}:{person.id}", person.email, subject, body, ticket.id)
+             for person in recipients(event, ticket)]
+    db.session.commit()  # the rows first: a retried job sends these same mails, not new ones
+    for mail in mails:
+        deliver(mail)
+        db.session.commit()
+    return len(mails)
