@@ -5,8 +5,10 @@ from desk.api import bp, json_body, string_field
 from desk.audit.services import Actor
 from desk.auth.roles import queues_for_api_key
 from desk.errors import DeskError, NotFound, ValidationError
+from desk.policy.sla import describe as clock_target
 from desk.tickets import services
 from desk.tickets.links import make_token
+from desk.tickets.models import NO_DUE
 from desk.tickets.uploads import from_json
 
 
@@ -30,6 +32,14 @@ def message_json(message) -> dict:
     }
 
 
+def clock_json(clock) -> dict:
+    return {
+        "name": clock.name, "rule": clock.rule, "state": clock.state, "target": clock_target(clock.measure, clock.amount),
+        "due_at": clock.due_at.isoformat() if clock.due_at else None,
+        "stopped_at": clock.stopped_at.isoformat() if clock.stopped_at else None,
+    }
+
+
 def ticket_json(ticket) -> dict:
     messages = [m for m in ticket.messages if is_staff_key() or not m.internal]
     body = {
@@ -43,7 +53,8 @@ def ticket_json(ticket) -> dict:
         "requester": {"email": ticket.requester_email, "name": ticket.requester_name},
         "customer": ticket.customer.panel_id if ticket.customer else None,
         "order": ticket.order_ref,
-        "due_at": ticket.due_at.isoformat(),
+        "due_at": ticket.due_at.isoformat() if ticket.due_at != NO_DUE else None,
+        "clocks": [clock_json(c) for c in ticket.clocks],
         "created_at": ticket.created_at.isoformat(),
         "requester_url": url_for("public.requester_ticket", token=make_token(ticket), _external=True),
         "messages": [message_json(m) for m in messages],

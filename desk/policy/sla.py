@@ -113,10 +113,14 @@ CCPA_CLOCKS = [
 ]
 
 
+# Kinds whose tickets run the legal clocks instead of support-time targets.
+LEGAL_KINDS = frozenset({"rights"})
+
+
 def clocks_for(kind: str, targets: Targets, *, jurisdiction: str | None = None, serious_harm: bool = False,
                gdpr_pauses_for_identity: bool = False) -> list[ClockSpec]:
     """The clocks a new ticket of `kind` runs."""
-    if kind == "rights":
+    if kind in LEGAL_KINDS:
         # Rights holders send legal notices: the legal clocks replace the support ones.
         return list(LEGAL_CLOCKS)
     clocks = support_clocks(targets)
@@ -167,7 +171,7 @@ def extension_problem(spec: ClockSpec, *, started_at: datetime, extended: bool, 
 
 def describe(measure: str, amount: int) -> str:
     if measure == "support":
-        return f"{duration_words(timedelta(minutes=amount))} of support time"
+        return f"{duration_words(timedelta(minutes=amount), days=False)} of support time"
     if measure == "wall":
         return f"{duration_words(timedelta(minutes=amount))}, round the clock"
     if measure == "business_days":
@@ -177,10 +181,11 @@ def describe(measure: str, amount: int) -> str:
     return f"{amount} month{'s' * (amount != 1)}"
 
 
-def duration_words(span: timedelta) -> str:
-    """1 h 20 m, 3 d 4 h, 45 m: two units at most, rounded down."""
+def duration_words(span: timedelta, days: bool = True) -> str:
+    """1 h 20 m, 3 d 4 h, 45 m: two units at most, rounded down. Support time is told in
+    hours (`days=False`): 39 h of it is three support days, not "1 d 15 h"."""
     seconds = max(int(span.total_seconds()), 0)
-    days, rest = divmod(seconds, 86400)
+    days, rest = divmod(seconds, 86400) if days else (0, seconds)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     if days:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from desk.cache import cached_json
 from desk.extensions import db
 from desk.sla.models import SlaEvent, TicketClock
-from desk.tickets.models import KIND_LABELS, STATUSES, Ticket
+from desk.tickets.models import KIND_LABELS, OPEN_STATUSES, STATUSES, Ticket
 from desk.types import utcnow
 
 WINDOWS = (7, 30)
@@ -60,13 +60,14 @@ def compute(queues: list[str], now: datetime) -> dict:
              if row.name == "first_response" and row.measure == "support" and row.used_seconds is not None]
 
     breaches = db.session.execute(
-        select(Ticket.kind, func.count()).join(Ticket, Ticket.id == SlaEvent.ticket_id)
+        select(Ticket.kind, func.count()).select_from(SlaEvent).join(Ticket, Ticket.id == SlaEvent.ticket_id)
         .where(SlaEvent.kind == "breach", SlaEvent.at >= since, Ticket.queue.in_(queues))
         .group_by(Ticket.kind).order_by(func.count().desc())
     ).all()
+    # Late now: open tickets whose soonest running deadline has passed (the queue's own index).
     late_now = db.session.execute(
-        select(func.count()).select_from(TicketClock).join(Ticket, Ticket.id == TicketClock.ticket_id)
-        .where(TicketClock.breached_at.is_not(None), TicketClock.stopped_at.is_(None), Ticket.queue.in_(queues))
+        select(func.count()).select_from(Ticket)
+        .where(Ticket.queue.in_(queues), Ticket.status.in_(OPEN_STATUSES), Ticket.due_at <= now)
     ).scalar_one()
     return {
         "at": now.isoformat(),

@@ -20,20 +20,22 @@ def local_time(instant: datetime) -> str:
 
 def _left(clock: TicketClock, now: datetime, cal: Calendar) -> str:
     if clock.measure == "support":
-        return f"{duration_words(support_time_between(now, clock.due_at, cal))} (support hours)"
+        return f"{duration_words(support_time_between(now, clock.due_at, cal), days=False)} (support hours)"
     return duration_words(clock.due_at - now)
 
 
 def clock_text(clock: TicketClock, now: datetime, cal: Calendar) -> str:
     state = clock.state
+    support = clock.measure == "support"
     if state in ("met", "missed"):
         if clock.met:
-            return f"met after {duration_words(timedelta(seconds=clock.used_seconds or 0))}"
-        return f"missed by {duration_words(timedelta(seconds=-(clock.budget_seconds or 0)))}"
+            return f"met after {duration_words(timedelta(seconds=clock.used_seconds or 0), days=not support)}" + (
+                " of support time" if support else "")
+        return f"missed by {duration_words(timedelta(seconds=-(clock.budget_seconds or 0)), days=not support)}"
     if state == "paused":
         left = timedelta(seconds=max(clock.budget_seconds or 0, 0))
-        hours = " (support hours)" if clock.measure == "support" else ""
-        return f"paused while waiting on the customer, {duration_words(left)}{hours} left"
+        hours = " (support hours)" if support else ""
+        return f"paused while waiting on the customer, {duration_words(left, days=not support)}{hours} left"
     if clock.due_at <= now:
         return f"breached {duration_words(now - clock.due_at)} ago"
     return f"due in {_left(clock, now, cal)}"

@@ -106,7 +106,8 @@ def _commit_and_forget() -> None:
 @require("admin.sla")
 def admin(status=200, **forms):
     config = settings.current()
-    kinds = [(kind, KIND_LABELS[kind], KIND_QUEUES[kind], config.targets_for(kind)) for kind in KIND_QUEUES]
+    kinds = [(kind, KIND_LABELS[kind], KIND_QUEUES[kind], config.targets_for(kind))
+             for kind in KIND_QUEUES if kind not in policy.LEGAL_KINDS]
     statutory = [policy.SERIOUS_HARM_CLOCK, *policy.LEGAL_CLOCKS, policy.GDPR_CLOCK, *policy.CCPA_CLOCKS]
     return render_template(
         "sla/admin.html", hours=forms.get("hours") or hours_form(), weekdays=settings.WEEKDAYS,
@@ -177,8 +178,8 @@ def remove_holiday(day):
 @bp.route("/admin/sla/targets/<kind>", methods=["POST"])
 @require("admin.sla")
 def save_targets(kind):
-    if kind not in KIND_QUEUES:
-        abort(404)
+    if kind not in KIND_QUEUES or kind in policy.LEGAL_KINDS:
+        abort(404)  # legal notices run terms-33-legal, which is not configurable
     form = TargetForm()
     if not form.validate_on_submit():
         flash("Targets are whole numbers of support minutes.", "error")
