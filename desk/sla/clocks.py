@@ -143,6 +143,8 @@ def reopen(clock: TicketClock, now: datetime, cal: Calendar) -> None:
         return
     clock.stopped_at = None
     clock.met = clock.used_seconds = None
+    if not clock.pauses and clock.measure != "support":
+        clock.budget_seconds = None  # a legal deadline stays where the calendar put it
     clock.resumed_at = now
     schedule(clock, cal)
 

@@ -5,7 +5,7 @@ ticket; breaches escalate to supervisors (for the restricted queues, whose ticke
 supervisors may not read, to the roles that work them); serious-harm reports page trust &
 safety at once (aup-5.6-serious-harm). One mail per event and person, sent once.
 """
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import select
 
 from desk.auth.models import Staff
@@ -57,7 +57,8 @@ def notify(event_id: int) -> int:
     config = current()
     when = local_time(clock.due_at) if clock.due_at else "when it runs again"
     subject = SUBJECTS[event.kind].format(ref=ticket.reference, label=clock.label, when=when)
-    link = current_app.config["PUBLIC_URL"].rstrip("/") + url_for("tickets.ticket", reference=ticket.reference)
+    # Jobs run without a request, so the link is built from PUBLIC_URL (as requester links are).
+    link = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/tickets/{ticket.reference}"
     body = (
         f"{ticket.reference} · {ticket.subject}\n"
         f"Queue: {ticket.queue} · Assignee: {ticket.assignee.email if ticket.assignee else 'nobody'}\n\n"
