@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 RULE = "terms-33-support-hours"
 
 MINUTES_PER_DAY = 24 * 60
-# A calendar with no open day in this many days has no support hours at all: refuse
+# A calendar closed for this many days in a row has no support hours at all: refuse
 # rather than loop for ever.
 MAX_SEARCH_DAYS = 3 * 366
 
@@ -63,7 +63,7 @@ class Calendar:
         return ZoneInfo(self.zone)
 
     def local_date(self, instant: datetime) -> date:
-        return _aware(instant).astimezone(self.tz).date()
+        return require_aware(instant).astimezone(self.tz).date()
 
     def window_on(self, day: date) -> tuple[datetime, datetime] | None:
         """The day's support window as aware instants, or None when support is closed."""
@@ -92,7 +92,7 @@ def _at(midnight: datetime, minutes: int, tz: ZoneInfo) -> datetime:
 DEFAULT_CALENDAR = Calendar()
 
 
-def _aware(instant: datetime) -> datetime:
+def require_aware(instant: datetime) -> datetime:
     if instant.tzinfo is None:
         raise ValueError("times must be timezone-aware")
     return instant
@@ -100,14 +100,16 @@ def _aware(instant: datetime) -> datetime:
 
 def add_support_time(start: datetime, amount: timedelta, cal: Calendar = DEFAULT_CALENDAR) -> datetime:
     """The instant `amount` of support time after `start`, in UTC (terms-33-support-hours)."""
-    _aware(start)
+    require_aware(start)
     if amount < timedelta(0):
         raise ValueError("support time to add must not be negative")
     remaining = amount
     cursor = start.astimezone(timezone.utc)
     day = cal.local_date(start)
-    for _ in range(MAX_SEARCH_DAYS):
+    closed_run = 0
+    while closed_run < MAX_SEARCH_DAYS:  # long targets are fine; a calendar with no hours is not
         window = cal.window_on(day)
+        closed_run = closed_run + 1 if window is None else 0
         if window is not None:
             opens, closes = window
             cursor = max(cursor, opens)
@@ -126,7 +128,8 @@ def add_support_minutes(start: datetime, minutes: int, cal: Calendar = DEFAULT_C
 
 def support_time_between(start: datetime, end: datetime, cal: Calendar = DEFAULT_CALENDAR) -> timedelta:
     """Support time elapsed from `start` to `end` (negative when `end` comes first)."""
-    _aware(start), _aware(end)
+    # In UTC: subtracting two times of one zone with DST would count wall-clock time.
+    start, end = require_aware(start).astimezone(timezone.utc), require_aware(end).astimezone(timezone.utc)
     if end < start:
         return -support_time_between(end, start, cal)
     total = timedelta(0)

@@ -16,7 +16,7 @@ Support-time clocks pause while the ticket waits on the customer. Legal and stat
 clocks do not (GDPR may, when an admin says waiting for identity stops it).
 """
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from desk.policy import calendar as cal_
 from desk.policy.calendar import Calendar
@@ -68,7 +68,7 @@ class Targets:
         out = {}
         for name in ("first_response", "resolution"):
             value = getattr(self, name)
-            if not isinstance(value, int) or not 1 <= value <= 60 * 24 * 365:
+            if type(value) is not int or not 1 <= value <= 60 * 24 * 365:  # bool is not a number of minutes
                 out[name] = "a whole number of minutes from 1 to 525600"
         if not out and self.resolution < self.first_response:
             out["resolution"] = "must not be shorter than the first-response target"
@@ -141,7 +141,8 @@ def deadline(measure: str, start: datetime, amount: int, cal: Calendar) -> datet
     if measure == "support":
         return cal_.add_support_minutes(start, amount, cal)
     if measure == "wall":
-        return start + timedelta(minutes=amount)
+        # Real minutes: in UTC, so a DST change in the start's zone cannot add an hour.
+        return cal_.require_aware(start).astimezone(timezone.utc) + timedelta(minutes=amount)
     if measure == "business_days":
         return cal_.add_business_days(start, amount, cal)
     if measure == "calendar_days":
