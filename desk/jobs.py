@@ -28,11 +28,11 @@ log = logging.getLogger(__name__)
 QUEUES = ("high", "default", "low")
 
 
-def retry_policy() -> Retry:
+def retry_policy() -> Retry | None:
     """Failed jobs are retried with backoff (JOB_RETRY_INTERVALS), then kept in RQ's failed
-    registry, which admins see at /admin/jobs."""
+    registry, which admins see at /admin/jobs. No intervals: no retries."""
     intervals = list(current_app.config["JOB_RETRY_INTERVALS"])
-    return Retry(max=len(intervals), interval=intervals)
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
 class OutboxEntry(db.Model):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, func, select
 
-from conftest import get_ok, post_form, text_of
+from conftest import file_ticket, get_ok, post_form, text_of
 from desk import jobs
 from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM
@@ -30,7 +30,6 @@ from desk.sla import settings
 from desk.sla.display import clock_text
 from desk.sla.models import SlaEvent, TicketClock
 from desk.tickets.models import NO_DUE, Ticket
-from desk.tickets.services import NewTicket, create_ticket
 from desk.types import utcnow
 
 SGT = ZoneInfo("Asia/Singapore")
@@ -69,16 +68,6 @@ def support_ago(minutes: int) -> datetime:
                     return start
                 left -= end - opens
         day -= timedelta(days=1)
-
-
-def file_ticket(app, **fields) -> str:
-    """File a ticket through the service as the system (no public route for some kinds yet)."""
-    data = {"subject": "Order 1001 not delivered", "body": "Nothing arrived yet.",
-            "requester_email": "alice@example.com", "requester_name": "Alice"}
-    data.update(fields)
-    with app.app_context():
-        ticket, _ = create_ticket(NewTicket(**data), SYSTEM)
-        return ticket.reference
 
 
 def load(app, ref):

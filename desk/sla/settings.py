@@ -69,6 +69,10 @@ def load() -> SlaConfig:
     return SlaConfig(Calendar(zone=zone, week=tuple(week), holidays=holidays), targets, switches)
 
 
+def _reasons(problems: dict[str, str]) -> str:
+    return "; ".join(f"{name.replace('_', ' ')}: {why}" for name, why in problems.items())
+
+
 def holidays() -> list[Holiday]:
     return db.session.execute(select(Holiday).order_by(Holiday.day)).scalars().all()
 
@@ -99,7 +103,7 @@ def save_week(rows: list[tuple[bool, str, str]], actor: Actor) -> None:
     if not problems and all(day is None for day in week):
         problems["week"] = "support must be open on at least one day"
     if problems:
-        raise ValidationError("Support hours need attention: " + ", ".join(problems) + ".", problems)
+        raise ValidationError("Support hours need attention: " + _reasons(problems) + ".", problems)
     before = [str(h) if h else "closed" for h in current().calendar.week]
     db.session.execute(delete(SupportDay))
     for weekday, hours in enumerate(week):
@@ -131,7 +135,7 @@ def remove_holiday(day: date, actor: Actor) -> bool:
 def save_targets(kind: str, targets: Targets, actor: Actor) -> None:
     problems = targets.problems()
     if problems:
-        raise ValidationError("Targets need attention: " + ", ".join(problems) + ".", problems)
+        raise ValidationError("Targets need attention: " + _reasons(problems) + ".", problems)
     before = current().targets_for(kind)
     row = db.session.get(SlaTarget, kind)
     if row is None:

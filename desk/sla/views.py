@@ -2,7 +2,7 @@
 statutory extension on a ticket."""
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
@@ -75,7 +75,8 @@ def _recompute_state() -> dict | None:
     state = {"status": "queued", "progress": None, "at": row.value.get("at")}
     try:
         job = Job.fetch(row.value["job_id"], connection=jobs.get_redis())
-        state["status"] = job.get_status(refresh=True) or "queued"
+        status = job.get_status(refresh=True)
+        state["status"] = getattr(status, "value", status) or "queued"  # JobStatus is an Enum
         state["progress"] = job.meta.get("progress")
     except NoSuchJobError:
         state["status"] = "waiting for the queue"  # still in the outbox, or long finished and expired
