@@ -17,7 +17,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry, SimpleWorker, Worker
 from rq.exceptions import DuplicateJobError
-from sqlalchemy import JSON, Index, Integer, String, Text, select
+from sqlalchemy import JSON, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk.extensions import db
@@ -51,7 +51,12 @@ class OutboxEntry(db.Model):
 
     @property
     def job_id(self) -> str:
-        return f"outbox-{self.id}"
+        return job_id_for(self.id)
+
+
+def job_id_for(entry_id: int) -> str:
+    """The RQ job id of an outbox row: unique, so a row relayed twice is one job."""
+    return f"outbox-{entry_id}"
 
 
 def enqueue(func: str, *args, queue: str = "default") -> OutboxEntry:
@@ -76,31 +81,38 @@ def dispatch() -> int:
 
 def relay(ids: list[int] | None = None, limit: int = 500) -> int:
     """Enqueue pending outbox rows (the given ones, or the oldest `limit`). Returns how many
-    reached Redis; stops quietly at the first Redis error, leaving the rest pending."""
-    query = select(OutboxEntry).where(OutboxEntry.status == "pending").order_by(OutboxEntry.id).limit(limit)
-    if ids is not None:
-        query = query.where(OutboxEntry.id.in_(ids))
-    sent = 0
-    for entry in db.session.execute(query).scalars().all():
+    reached Redis; stops quietly at the first Redis error, leaving the rest pending.
+
+    The rows are marked sent with one UPDATE and one commit: a commit per row would make
+    the caller's session reload everything it holds (the SLA sweep holds hundreds of rows).
+    A crash before that commit leaves them pending, and the next relay meets RQ's unique
+    job ids instead of enqueueing them twice."""
+    query = (select(OutboxEntry.id, OutboxEntry.func, OutboxEntry.args, OutboxEntry.queue)
+             .where(OutboxEntry.status == "pending").order_by(OutboxEntry.id))
+    query = query.where(OutboxEntry.id.in_(ids)) if ids is not None else query.limit(limit)
+    sent, failure = [], None
+    for row in db.session.execute(query).all():
         try:
-            queue_for(entry.queue).enqueue(
-                entry.func, *entry.args, job_id=entry.job_id, unique=True, retry=retry_policy(),
+            queue_for(row.queue).enqueue(
+                row.func, *row.args, job_id=job_id_for(row.id), unique=True, retry=retry_policy(),
                 job_timeout=current_app.config["RQ_DEFAULT_TIMEOUT"],
             )
         except DuplicateJobError:
             pass  # an earlier relay got it to Redis but died before marking it sent
         except (RedisError, OSError) as exc:
-            entry.attempts += 1
-            entry.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-            db.session.commit()
-            log.warning("Redis unavailable; outbox job %s and any after it stay pending: %s", entry.id, exc)
+            failure = (row.id, f"{type(exc).__name__}: {exc}"[:1000])
+            log.warning("Redis unavailable; outbox job %s and any after it stay pending: %s", row.id, exc)
             break
-        entry.status = "sent"
-        entry.sent_at = utcnow()
-        entry.attempts += 1
+        sent.append(row.id)
+    if sent:
+        db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(sent)).values(
+            status="sent", sent_at=utcnow(), attempts=OutboxEntry.attempts + 1))
+    if failure:
+        db.session.execute(update(OutboxEntry).where(OutboxEntry.id == failure[0]).values(
+            attempts=OutboxEntry.attempts + 1, last_error=failure[1]))
+    if sent or failure:
         db.session.commit()
-        sent += 1
-    return sent
+    return len(sent)
 
 
 def get_redis(app: Flask | None = None) -> Redis:

@@ -33,19 +33,21 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         if db.engine.dialect.name == "postgresql":
             query = query.with_for_update(of=TicketClock, skip_locked=True)
         rows = db.session.execute(query).all()
-        audit = []
+        events, audit = [], []
         for clock, reference in rows:
             event = _act(clock, now)
             if event is None:
                 continue
-            db.session.add(event)
-            db.session.flush()
-            jobs.enqueue("workers.sla.notify", event.id, queue="high")
+            events.append(event)
             totals["reminders" if event.kind == "reminder" else "breaches"] += 1
             if event.kind == "breach":
                 # An automated decision names its clause (the clock's rule).
                 audit.append(("sla.breached", "ticket", reference, clock.ticket_id,
                               {"clock": clock.name, "rule": clock.rule, "due": clock.due_at.isoformat()}))
+        db.session.add_all(events)
+        db.session.flush()  # one flush for the batch: the events' ids for their jobs
+        for event in events:
+            jobs.enqueue("workers.sla.notify", event.id, queue="high")
         record_many(SYSTEM, audit)
         db.session.commit()
         jobs.dispatch()
