@@ -28,6 +28,8 @@ by UPDATE (a tenth of them past due). Each sweep runs in its own app context, as
 worker runs it. Exits non-zero when a count is wrong or the plan reads the table sequentially.
 """
 import argparse
+import cProfile
+import pstats
 import random
 import re
 import statistics
@@ -357,6 +359,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=10, help="timed sweeps after a fresh set was moved due")
     parser.add_argument("--rearm", type=int, help="clocks moved due before each round (default: --due)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--profile", action="store_true",
+                        help="print where the time of the last re-armed round went (cProfile, top 25)")
     args = parser.parse_args()
     args.breaching = args.due // 10 if args.breaching is None else args.breaching
     args.breached = args.due // 10 if args.breached is None else args.breached
@@ -426,7 +430,13 @@ def main():
                 db.session.commit()
                 rearm_ms = (time.perf_counter() - started) * 1000
                 db.session.remove()
+            profiler = cProfile.Profile() if args.profile and i == args.rounds - 1 else None
+            if profiler:
+                profiler.enable()
             ms, totals, stats = timed_sweep(app)
+            if profiler:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
             want = {"reminders": len(ids) - len(late), "breaches": len(late)}
             if changed != len(ids) or totals != want:
                 problems.append(f"round {i + 1}: moved {changed} clocks due, the sweep sent {totals}, expected {want}")

@@ -16,8 +16,8 @@ from flask import Flask, current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry, SimpleWorker, Worker
-from rq.exceptions import DuplicateJobError
-from sqlalchemy import JSON, Index, Integer, String, Text, select, update
+from rq.job import Job
+from sqlalchemy import JSON, Index, Integer, String, Text, inspect, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk.extensions import db
@@ -75,44 +75,80 @@ def enqueue(func: str, *args, queue: str = "default") -> OutboxEntry:
 def dispatch() -> int:
     """After a commit: try to hand this session's new outbox rows to Redis at once."""
     entries = db.session.info.pop("outbox", [])
-    ids = [e.id for e in entries if e.id is not None]
+    # The commit expired the rows: their identity keys give the ids without a SELECT each.
+    # A row that never reached the database (rolled back) has none and stays out.
+    ids = [state.identity[0] for state in map(inspect, entries) if state.has_identity]
     return relay(ids) if ids else 0
+
+
+RELAY_CHUNK = 500  # outbox rows per Redis pipeline and per commit
 
 
 def relay(ids: list[int] | None = None, limit: int = 500) -> int:
     """Enqueue pending outbox rows (the given ones, or the oldest `limit`). Returns how many
     reached Redis; stops quietly at the first Redis error, leaving the rest pending.
 
-    The rows are marked sent with one UPDATE and one commit: a commit per row would make
-    the caller's session reload everything it holds (the SLA sweep holds hundreds of rows).
-    A crash before that commit leaves them pending, and the next relay meets RQ's unique
-    job ids instead of enqueueing them twice."""
+    Rows go to Redis in chunks, each chunk one pipeline (MULTI/EXEC: all of it or none),
+    and are marked sent with one UPDATE and one commit per chunk: a round trip or a commit
+    per row would cost the SLA sweep milliseconds per notice. On PostgreSQL the rows are
+    locked (SKIP LOCKED) until that commit, so two relays never take the same row; a row
+    whose job is already in Redis (a relay that died before its commit) is marked sent
+    without being enqueued again."""
     query = (select(OutboxEntry.id, OutboxEntry.func, OutboxEntry.args, OutboxEntry.queue)
              .where(OutboxEntry.status == "pending").order_by(OutboxEntry.id))
-    query = query.where(OutboxEntry.id.in_(ids)) if ids is not None else query.limit(limit)
-    sent, failure = [], None
-    for row in db.session.execute(query).all():
-        try:
-            queue_for(row.queue).enqueue(
-                row.func, *row.args, job_id=job_id_for(row.id), unique=True, retry=retry_policy(),
-                job_timeout=current_app.config["RQ_DEFAULT_TIMEOUT"],
-            )
-        except DuplicateJobError:
-            pass  # an earlier relay got it to Redis but died before marking it sent
-        except (RedisError, OSError) as exc:
-            failure = (row.id, f"{type(exc).__name__}: {exc}"[:1000])
-            log.warning("Redis unavailable; outbox job %s and any after it stay pending: %s", row.id, exc)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    sent, left = 0, list(ids) if ids is not None else None
+    while True:
+        if left is None:  # the oldest pending, up to `limit`
+            size = min(RELAY_CHUNK, limit - sent)
+            if size <= 0:
+                break
+            rows = db.session.execute(query.limit(size)).all()
+        else:  # the given ids, a chunk at a time
+            if not left:
+                break
+            chunk, left = left[:RELAY_CHUNK], left[RELAY_CHUNK:]
+            rows = db.session.execute(query.where(OutboxEntry.id.in_(chunk))).all()
+        if rows:
+            try:
+                _enqueue_chunk(rows)
+            except (RedisError, OSError) as exc:
+                log.warning("Redis unavailable; outbox job %s and any after it stay pending: %s", rows[0].id, exc)
+                db.session.execute(update(OutboxEntry).where(OutboxEntry.id == rows[0].id).values(
+                    attempts=OutboxEntry.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:1000]))
+                db.session.commit()
+                break
+            db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_([row.id for row in rows])).values(
+                status="sent", sent_at=utcnow(), attempts=OutboxEntry.attempts + 1))
+            db.session.commit()
+            sent += len(rows)
+        if left is None and len(rows) < size:
             break
-        sent.append(row.id)
-    if sent:
-        db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(sent)).values(
-            status="sent", sent_at=utcnow(), attempts=OutboxEntry.attempts + 1))
-    if failure:
-        db.session.execute(update(OutboxEntry).where(OutboxEntry.id == failure[0]).values(
-            attempts=OutboxEntry.attempts + 1, last_error=failure[1]))
-    if sent or failure:
-        db.session.commit()
-    return len(sent)
+    return sent
+
+
+def _enqueue_chunk(rows) -> None:
+    """One round trip to find the rows whose job Redis already holds, one pipeline for the rest."""
+    connection = get_redis()
+    job_ids = [job_id_for(row.id) for row in rows]
+    with connection.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.exists(Job.key_for(job_id))
+        held = pipe.execute()
+    by_queue: dict[str, list] = {}
+    for row, job_id, exists in zip(rows, job_ids, held):
+        if not exists:
+            by_queue.setdefault(row.queue, []).append((row, job_id))
+    if not by_queue:
+        return
+    retry, timeout = retry_policy(), current_app.config["RQ_DEFAULT_TIMEOUT"]
+    with connection.pipeline() as pipe:
+        for name, items in by_queue.items():
+            queue = Queue(name, connection=connection)
+            queue.enqueue_many([Queue.prepare_data(row.func, list(row.args), job_id=job_id, retry=retry,
+                                                   timeout=timeout) for row, job_id in items], pipeline=pipe)
+        pipe.execute()
 
 
 def get_redis(app: Flask | None = None) -> Redis:

@@ -143,3 +143,25 @@ def test_forking_worker_runs_jobs_in_a_work_horse(app, client, api_key):
         assert jobs.queue_for("default").finished_job_registry.count == 1
         ticket = db.session.execute(select(Ticket).where(Ticket.reference == ref)).scalar_one()
         assert ticket.acknowledged_at is not None
+
+
+def test_relay_pipelines_many_rows_across_queues_once(app, run_worker):
+    """More rows than one pipeline holds, on two queues, some already in Redis: every row is
+    marked sent, each job is queued once, and a worker runs each once."""
+    count = jobs.RELAY_CHUNK + 120
+    with app.app_context():
+        entries = [jobs.enqueue("workers.outbox.relay_outbox", queue="low" if i % 3 else "high")
+                   for i in range(count)]
+        db.session.commit()
+        held = entries[jobs.RELAY_CHUNK - 5]
+        jobs.queue_for(held.queue).enqueue("workers.outbox.relay_outbox", job_id=held.job_id)
+        assert jobs.relay(limit=count) == count
+        pending = db.session.execute(select(OutboxEntry).where(OutboxEntry.status == "pending")).scalars().all()
+        assert pending == []
+        low, high = jobs.queue_for("low"), jobs.queue_for("high")
+        assert low.count + high.count == count  # the held job is not pushed a second time
+        assert high.count == len([e for e in entries if e.queue == "high"])
+        assert sorted(low.get_job_ids() + high.get_job_ids()) == sorted(e.job_id for e in entries)
+        assert jobs.relay() == 0  # nothing left to send
+        job = high.fetch_job(entries[0].job_id)
+        assert job.retries_left == len(app.config["JOB_RETRY_INTERVALS"])  # the retry policy travels
