@@ -5,7 +5,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from desk.config import settings_from_environment
+from desk.config import check_settings, settings_from_environment
 
 
 def create_app(test_config=None):
@@ -16,7 +16,9 @@ def create_app(test_config=None):
     app.config.from_mapping(settings_from_environment(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    check_settings(app.config)
     register_extensions(app)
+    register_feed_receivers()
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
@@ -56,13 +58,24 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def _import_models():
     """Every domain's tables, so metadata (and Alembic) sees them all."""
+    import desk.accounts.models  # noqa: F401
     import desk.audit.models  # noqa: F401
     import desk.auth.models  # noqa: F401
     import desk.claims.models  # noqa: F401
     import desk.jobs  # noqa: F401
     import desk.mail.models  # noqa: F401
+    import desk.money.models  # noqa: F401
     import desk.sla.models  # noqa: F401
     import desk.tickets.models  # noqa: F401
+
+
+def register_feed_receivers():
+    """The domains that act on the panel's feeds (desk.claims.feed) connect to them."""
+    from desk.accounts import feed as accounts_feed
+    from desk.money import feed as money_feed
+
+    accounts_feed.connect()
+    money_feed.connect()
 
 
 def _migrations_dir():
@@ -72,16 +85,18 @@ def _migrations_dir():
 
 
 def register_blueprints(app):
+    from desk.accounts.views import bp as accounts_bp
     from desk.admin.views import bp as admin_bp
     from desk.api import bp as api_bp, register_routes
     from desk.auth.views import bp as auth_bp
     from desk.claims.views import bp as claims_bp
+    from desk.money.views import bp as money_bp
     from desk.sla.views import bp as sla_bp
     from desk.tickets.public import bp as public_bp
     from desk.tickets.views import bp as tickets_bp
 
     register_routes()
-    for bp in (public_bp, auth_bp, tickets_bp, claims_bp, sla_bp, admin_bp, api_bp):
+    for bp in (public_bp, auth_bp, tickets_bp, claims_bp, money_bp, accounts_bp, sla_bp, admin_bp, api_bp):
         app.register_blueprint(bp)
 
 

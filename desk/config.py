@@ -4,6 +4,7 @@ Nothing here opens a connection: the values are read when the app factory asks f
 """
 import os
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 # Queues a ticket can sit in. Which roles may see each one is in desk/auth/roles.py.
@@ -36,6 +37,15 @@ def _int(name: str, default: int) -> int:
 def _ints(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
     value = os.environ.get(name)
     return tuple(int(part) for part in value.split(",")) if value else default
+
+
+def _decimal(name: str, default: str) -> Decimal:
+    """A money amount or rate; "5%" reads as 0.05. A value that is not a number fails at start-up."""
+    raw = (os.environ.get(name) or default).strip()
+    try:
+        return Decimal(raw[:-1].strip()) / 100 if raw.endswith("%") else Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"{name} must be a number (such as 0.05 or 5%), not {raw!r}") from None
 
 
 def settings_from_environment(instance_path: str) -> dict:
@@ -94,4 +104,30 @@ def settings_from_environment(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Singapore"),
+        # Money (Terms §13, §14, §18). The withdrawal fee rate is checked at start-up: the
+        # Terms cap it at 10%, and the app refuses to start with more.
+        "WITHDRAWAL_FEE_RATE": _decimal("WITHDRAWAL_FEE_RATE", "0.05"),
+        # Payouts and restorations above this wait for verification (terms-18-verification).
+        "VERIFICATION_ABOVE": _decimal("VERIFICATION_ABOVE", "500.00"),
+        # A refund whose deductions exceed this needs the customer's confirmation first
+        # (terms-13-confirm; 0.00: any deduction).
+        "REFUND_CONFIRM_ABOVE": _decimal("REFUND_CONFIRM_ABOVE", "0.00"),
+        # The requester of a chargeback case whose customer has no e-mail on record.
+        "BILLING_CASE_EMAIL": os.environ.get("BILLING_CASE_EMAIL", "billing-cases@desk.example.com"),
     }
+
+
+def check_settings(config) -> None:
+    """Refuse to start on settings the Terms forbid; a clear message, not a late surprise."""
+    from desk.policy.money import check_fee_rate
+
+    for name in ("WITHDRAWAL_FEE_RATE", "VERIFICATION_ABOVE", "REFUND_CONFIRM_ABOVE"):
+        value = config[name]
+        if not isinstance(value, Decimal):
+            try:
+                value = config[name] = Decimal(str(value))
+            except InvalidOperation:
+                raise ValueError(f"{name} must be a number, not {value!r}") from None
+        if not value.is_finite() or value < 0:
+            raise ValueError(f"{name} must be a number of at least 0, not {value}")
+    check_fee_rate(config["WITHDRAWAL_FEE_RATE"])

@@ -1,10 +1,11 @@
-"""Every quoted clause is the Terms' own words, and every claims rule id has one."""
+"""Every quoted clause is the Terms' own words, and every rule id of the claims, money,
+dormancy and accounts rules has one."""
 import re
 from pathlib import Path
 
 import pytest
 
-from desk.policy import claims
+from desk.policy import accounts, claims, dormancy, money
 from desk.policy.clauses import CLAUSES
 
 TERMS = Path(__file__).resolve().parents[1] / "terms" / "smmpanelus-terms-aup-privacy.txt"
@@ -22,6 +23,7 @@ def test_quotes_are_verbatim(rule):
         assert squash(sentence) in terms, f"{rule}: not in the Terms: {sentence!r}"
 
 
-def test_every_claims_rule_has_a_clause():
-    rules = set(re.findall(r"terms-[0-9.]+-[a-z-]+", claims.__doc__))
-    assert rules and rules <= set(CLAUSES)
+@pytest.mark.parametrize("module", [claims, money, dormancy, accounts], ids=lambda m: m.__name__)
+def test_every_rule_has_a_clause(module):
+    rules = set(re.findall(r"terms-[0-9.]+-[a-z-]+", module.__doc__))
+    assert rules and rules <= set(CLAUSES), sorted(rules - set(CLAUSES))

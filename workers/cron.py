@@ -6,8 +6,12 @@ sends nothing twice.
 """
 from rq import cron
 
+from workers.money import dormancy_run
 from workers.outbox import relay_outbox
 from workers.sla import sweep
 
 cron.register(sweep, "high", interval=60)  # reminders at 75%, escalation at breach
 cron.register(relay_outbox, "default", interval=30)  # jobs written while Redis was down
+# Dormancy once a day at 19:00 UTC (03:00 in Singapore, outside support hours): notices,
+# freezes and forfeitures as they fall due (terms-30-dormancy).
+cron.register(dormancy_run, "low", cron="0 19 * * *")

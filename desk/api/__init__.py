@@ -67,4 +67,4 @@ def require_key_role(*roles: str) -> None:
 
 def register_routes() -> None:
     """Import the route modules (they attach themselves to `bp`)."""
-    from desk.api import claims, mirror, tickets  # noqa: F401
+    from desk.api import accounts, claims, mirror, money, tickets  # noqa: F401

@@ -3,7 +3,7 @@ truth; these rows are what the desk decides claims and tickets against."""
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -28,6 +28,11 @@ class Customer(db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_deposit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest of the three: dormancy (terms-30-dormancy) counts from it, and its index
+    # lets the daily job read only the accounts near a date.
+    last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # A good-faith fraud concern (from the panel or staff): payouts wait for verification.
+    fraud_flag: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -80,7 +85,11 @@ class LedgerEntry(db.Model):
     """One movement of a customer's Balance, as the panel recorded it (Terms §6, §9)."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_customer_at", "customer_id", "at"),)
+    __table_args__ = (
+        Index("ix_ledger_entries_customer_at", "customer_id", "at"),
+        # Who else redeemed a promotion (terms-12-promo) reads entries by kind and source.
+        Index("ix_ledger_entries_kind_source", "kind", "source"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     panel_id: Mapped[str] = mapped_column(String(64), unique=True)  # the panel's id: the same entry twice is one

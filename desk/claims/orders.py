@@ -8,6 +8,7 @@ from typing import Iterator, NamedTuple
 from sqlalchemy import insert, select, update
 
 from desk.audit.services import Actor, record, record_many
+from desk.claims import feed
 from desk.claims.models import CUSTOMER_STATUSES, ORDER_STATUSES, TARGET_STATES, Customer, Order, OrderStatusChange
 from desk.claims.parse import Fields
 from desk.errors import ValidationError
@@ -76,11 +77,32 @@ def upsert_customer(panel_id: str, body: dict, actor: Actor) -> tuple[Customer, 
         db.session.add(customer)
     for key, value in data.items():
         setattr(customer, key, value.upper() if key == "country" and value else value)
+    customer.last_active_at = latest(customer.last_login_at, customer.last_deposit_at, customer.last_order_at)
     db.session.flush()
     record(actor, "customer.created" if created else "customer.updated", "customer", panel_id,
            fields=sorted(data))
+    feed.customer_updated.send(None, customer=customer, body=body)
     db.session.commit()
     return customer, created
+
+
+def latest(*times):
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+ACTIVITY = {"deposit": "last_deposit_at", "charge": "last_order_at"}
+
+
+def note_activity(events) -> None:
+    """A deposit or a charge the feeds report is activity (terms-30-dormancy counts 12
+    months from the latest login, deposit or order): (customer, kind, at) each; the
+    customer's times only move forward."""
+    for customer, kind, at in events:
+        attr = ACTIVITY.get(kind)
+        if attr and (getattr(customer, attr) is None or getattr(customer, attr) < at):
+            setattr(customer, attr, at)
+            customer.last_active_at = latest(customer.last_active_at, at)
 
 
 def parse_order(body: dict, prefix: str = "") -> tuple[dict, dict]:
@@ -289,4 +311,21 @@ def apply_batch(rows: list[tuple[str, dict]], actor: Actor) -> tuple[int, int]:
         db.session.execute(insert(OrderStatusChange.__table__), history)
     record_many(actor, [(action, "order", panel_id, None, {"before": before, "after": after})
                         for action, panel_id, before, after in events])
+    if new:
+        _orders_are_activity(new)
+        feed.orders_placed.send(None, orders=[(o["customer_id"], o["created_at"], o["charge_deposited"],
+                                               o["panel_id"]) for o in new])
     return created_count, len(rows) - created_count
+
+
+def _orders_are_activity(new: list[dict]) -> None:
+    """New orders move their customers' last order time forward (as note_activity does),
+    one UPDATE per customer."""
+    newest: dict[int, datetime] = {}
+    for order in new:
+        at = order["created_at"]
+        if order["customer_id"] not in newest or newest[order["customer_id"]] < at:
+            newest[order["customer_id"]] = at
+    for chunk in _chunks(sorted(newest)):
+        for customer in db.session.execute(select(Customer).where(Customer.id.in_(chunk))).scalars():
+            note_activity([(customer, "charge", newest[customer.id])])

@@ -53,6 +53,62 @@ CLAUSES: dict[str, tuple[str, str]] = {
         "If a tool is displayed with an obvious pricing error (for example, a price far below its normal level "
         "due to a feed or system error), we may cancel any affected Order and return the amount to your "
         "Deposited Funds, even after the Order was placed."),
+    "terms-13-refund": ("Terms §13 Refunds",
+        "Refunds to a payment method are handled on a discretionary, case-by-case basis. We do not guarantee "
+        "them. Where such a refund is granted, the default method is a credit to your Balance as Deposited Funds, "
+        "available immediately for new Orders. The refunded amount reflects only your Deposited Funds and never "
+        "exceeds what you actually paid in and have not yet spent. The Promotional Credit deduction never reduces "
+        "the figure below zero — if it mathematically would, it is treated as zero, and we do not create or leave "
+        "a negative Balance through a refund."),
+    "terms-13-confirm": ("Terms §13 Refunds",
+        "Before processing a refund that is materially reduced by these deductions, we will show you the final "
+        "amount and confirm that you wish to proceed, so you can choose to keep the Balance instead."),
+    "terms-13-window": ("Terms §13 Refunds",
+        "Submitting a refund request does not guarantee one will be issued. A request raised after the Claim "
+        "Window (Section 7) has passed will not be considered, even where a refund might otherwise have been "
+        "reviewed."),
+    "terms-14-withdrawal": ("Terms §14 Withdrawals",
+        "A withdrawal processing fee applies to each withdrawal, reflecting our actual costs of handling the "
+        "withdrawal itself (payment-out, currency conversion, and processing). This fee does not exceed 10% of "
+        "the amount withdrawn; the exact rate in effect is shown at the time you request the withdrawal. "
+        "Promotional Credit has no cash value and cannot be withdrawn."),
+    "terms-14-pending-order": ("Terms §14 Withdrawals",
+        "A withdrawal request is cancelled if you place an Order from your Deposited Funds while the request is "
+        "pending. Any non-refundable processing fee already applied to that request is not returned."),
+    "terms-18-verification": ("Terms §18 Verification & Fraud Prevention",
+        "We may request verification of your identity or payment method before processing an Order, a payout, "
+        "or a balance restoration request — particularly for large transactions or where we have a good-faith "
+        "concern about fraud. We may suspend an Order, payout, or account pending verification, and we are not "
+        "obligated to complete a transaction until verification is satisfactorily provided."),
+    "terms-15-closure": ("Terms §15 Closing Your Account",
+        "On closure, any remaining Deposited Funds may be withdrawn under the Withdrawals section (including its "
+        "processing fee and verification), and any Promotional Credit is forfeited. We may decline to release a "
+        "Balance where verification is incomplete or where there is an unresolved dispute, chargeback, or "
+        "suspected violation of these Terms."),
+    "terms-16-negative": ("Terms §16 Negative Balance",
+        "If your Balance becomes negative — for example, due to a reversed payment, a chargeback, a correction "
+        "of an error, or a clawback of affiliate or Promotional Credit — you are responsible for the negative "
+        "amount. We may recover it from future deposits or credits to your account, or invoice you for it."),
+    "terms-17-chargeback": ("Terms §17 Chargebacks Prohibited",
+        "Initiating a chargeback, payment dispute, or reversal with your bank or payment provider instead of "
+        "contacting us first is a violation of these Terms. We may immediately suspend or permanently ban your "
+        "account, forfeit any positive Deposited Funds on it and cancel any Promotional Credit, and treat any "
+        "resulting negative Balance under the Negative Balance section."),
+    "terms-30-dormancy": ("Terms §30 Dormant Accounts & Balance",
+        "An account is considered inactive if it has no login, deposit, or Order activity for 12 consecutive "
+        "months. After 12 months of inactivity, the Balance is frozen. If your email address is verified, we "
+        "will attempt to notify you 14 days before the freeze takes effect. Promotional Credit is forfeited at "
+        "the freeze point in all cases, regardless of the Deposited Funds threshold, and is never eligible for "
+        "restoration. Restoration after forfeiture is not guaranteed and may only be granted at our sole "
+        "discretion as a goodwill exception."),
+    "terms-4-multi-account": ("Terms §4 Multi-Account Policy",
+        "Eligible users may create up to 10 accounts without prior notice. Open a support ticket describing the "
+        "business need before creating additional accounts. We may request more information or decline further "
+        "expansion at our discretion."),
+    "terms-12-promo": ("Terms §12 Promotions & Credit",
+        "Using promo codes across multiple accounts to claim a benefit intended for a single user, or otherwise "
+        "abusing a promotion, violates these Terms and may result in forfeiture of the related Promotional "
+        "Credit and further action under Account Suspension & Termination."),
 }
 
 

@@ -16,10 +16,12 @@ SIGNS = {
     "deposit": 1,
     "promo_credit": 1,
     "return": 1,
+    "refund_credit": 1,  # a refund credited to the Balance as Deposited Funds (terms-13-refund)
     "charge": -1,
     "refund": -1,
     "withdrawal": -1,
     "withdrawal_fee": -1,
+    "deduction": -1,  # kept from a refund or withdrawal: processor fees, Promotional Credit deducted
     "forfeiture": -1,
     "chargeback": -1,
     "adjustment": 1,
@@ -35,6 +37,8 @@ FIXED_FUNDING = {
     "refund": "deposited",
     "withdrawal": "deposited",
     "withdrawal_fee": "deposited",
+    "refund_credit": "deposited",
+    "deduction": "deposited",
 }
 
 

@@ -86,6 +86,7 @@ DEFAULT_TARGETS: dict[str, Targets] = {
     "withdrawal": Targets(240, 5 * SUPPORT_DAY),
     "closure": Targets(240, 5 * SUPPORT_DAY),
     "restoration": Targets(240, 5 * SUPPORT_DAY),
+    "chargeback": Targets(240, 3 * SUPPORT_DAY),
     "abuse": Targets(120, 3 * SUPPORT_DAY),
     "rights": Targets(240, 5 * SUPPORT_DAY),
     "privacy": Targets(240, 5 * SUPPORT_DAY),

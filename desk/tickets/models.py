@@ -30,6 +30,7 @@ KIND_QUEUES = {
     "withdrawal": "billing",
     "closure": "billing",
     "restoration": "billing",
+    "chargeback": "billing",
     "abuse": "abuse",
     "rights": "legal",
     "privacy": "privacy",
@@ -37,7 +38,7 @@ KIND_QUEUES = {
 KIND_LABELS = {
     "general": "General question", "claim": "Claim on an order", "refill": "Refill",
     "cancel": "Cancel an order", "multi_account": "More than 10 accounts", "refund": "Refund",
-    "withdrawal": "Withdrawal", "closure": "Account closure", "restoration": "Restore a dormant balance",
+    "withdrawal": "Withdrawal", "closure": "Account closure", "restoration": "Restore a dormant balance", "chargeback": "Chargeback case",
     "abuse": "Abuse report", "rights": "Rights-holder notice", "privacy": "Privacy request",
 }
 

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from desk import jobs
-from desk.audit.services import Actor, record
+from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.models import Customer
 from desk.errors import ValidationError
 from desk.extensions import db
@@ -43,6 +43,8 @@ class NewTicket:
     # statutory clocks run from receipt.
     received_at: datetime | None = None
     uploads: list[attachments.Upload] = field(default_factory=list)
+    # Cases the desk opens itself (a chargeback) are not acknowledged to anyone.
+    acknowledge: bool = True
 
 
 def clean_text(value) -> str:
@@ -113,6 +115,15 @@ def next_reference(now) -> str:
 def create_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Message]:
     """File a ticket with its first message; commits, then hands its acknowledgement to RQ.
     `attach(ticket)` adds rows that belong with it (a claim) in the same transaction."""
+    ticket, message = open_ticket(data, actor, attach)
+    db.session.commit()
+    jobs.dispatch()
+    return ticket, message
+
+
+def open_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Message]:
+    """create_ticket() inside the caller's transaction: nothing is committed (a feed opens
+    a case with the entries that caused it)."""
     validate_new(data)
     now = min(data.received_at or utcnow(), utcnow())
     queue = KIND_QUEUES[data.kind]
@@ -143,9 +154,8 @@ def create_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, M
     clocks.page_if_serious(ticket, now)
     if attach is not None:
         attach(ticket)
-    jobs.enqueue("workers.tickets.send_acknowledgement", ticket.id)
-    db.session.commit()
-    jobs.dispatch()
+    if data.acknowledge:
+        jobs.enqueue("workers.tickets.send_acknowledgement", ticket.id)
     return ticket, message
 
 
@@ -213,6 +223,21 @@ def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uplo
         set_status(ticket, actor, status)
     db.session.commit()
     jobs.dispatch()
+    return message
+
+
+def system_reply(ticket: Ticket, body: str, *, status: str | None = None, internal: bool = False) -> Message:
+    """A message the desk itself writes (an automated decision, a confirmation), sent to the
+    requester unless internal. Plain text; the caller owns the transaction and calls
+    jobs.dispatch() after committing."""
+    message = _add_message(ticket, body, author_kind="system", internal=internal)
+    db.session.flush()
+    record(SYSTEM, "message.added", "ticket", ticket.reference, ticket_id=ticket.id,
+           message=message.id, internal=internal)
+    if not internal:
+        jobs.enqueue("workers.tickets.notify_requester", message.id)
+    if status and status != ticket.status:
+        set_status(ticket, SYSTEM, status)
     return message
 
 

@@ -1,0 +1,1 @@
+"""Requests for more accounts over the API (terms-4-multi-account)."""

@@ -1,0 +1,1 @@
+"""Money requests over the API: quotes, filing, the customer's confirmation."""

@@ -1,0 +1,511 @@
+"""Money requests, decided by the Terms (§9, §12–§18): refunds, withdrawals, closure,
+verification, chargebacks and a negative Balance.
+
+Every figure is derived from the customer's ledger lines (the panel's entries and the
+desk's own), so a quote is the same whoever asks and whenever: the Promotional Credit an
+earlier refund deducted is a `deduction` line, a deposit's processor fee once accounted for
+is a `deduction` line naming that deposit. No Flask, no database.
+
+Rule ids (DESIGN §2):
+  terms-13-refund         refund to a payment method or the Balance, with its deductions
+  terms-13-confirm        the customer confirms a materially reduced refund first
+  terms-13-window         a refund about an order after its claim window is not considered
+  terms-14-withdrawal     withdrawal from Deposited Funds: the fee in force, the deposit fees
+  terms-14-pending-order  an order from Deposited Funds cancels a pending withdrawal
+  terms-18-verification   large payouts and restorations (or fraud flags) wait for verification
+  terms-15-closure        closure: Deposited Funds withdrawable, Promotional Credit forfeited
+  terms-16-negative       a negative Balance is owed, recovered from later deposits
+  terms-17-chargeback     a chargeback opens a billing case with the actions it allows
+"""
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import ROUND_DOWN, Decimal
+
+from desk.policy.claims import CLAIM_WINDOW, ELIGIBLE, NEEDS_REVIEW, REJECTED, OrderFacts, Reason, _WEIGHT, when
+from desk.policy.ledger import CENT, ZERO, Balances, balances
+
+MAX_WITHDRAWAL_FEE_RATE = Decimal("0.10")  # Terms §14: "does not exceed 10% of the amount withdrawn"
+METHODS = ("balance", "original")
+PROMO_DEDUCTION = "promotional_credit"  # the source of the deduction line a refund leaves
+FEE_SOURCE = "processor_fee:"  # + the deposit's id: that deposit's fee has been accounted for
+
+
+@dataclass(frozen=True)
+class Line:
+    """One ledger entry as the money rules read it (what desk.policy.ledger.balances reads, and more)."""
+
+    id: str
+    kind: str
+    amount: Decimal
+    funding: str
+    at: datetime
+    processor_fee: Decimal | None = None
+    order: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Deduction:
+    kind: str  # processor_fee, promotional_credit, withdrawal_fee
+    amount: Decimal
+    text: str
+    deposit: str | None = None  # for a processor fee: the deposit it was charged on
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What the customer is shown before anything is final, and what staff approve."""
+
+    kind: str  # refund, withdrawal, closure
+    decision: str
+    reasons: tuple[Reason, ...]
+    requested: Decimal = ZERO  # what the request takes from the Balance (or the order)
+    available_deposited: Decimal = ZERO
+    deductions: tuple[Deduction, ...] = ()
+    amount: Decimal = ZERO  # paid out to the payment method, or credited to the Balance
+    method: str = "original"
+    order: str | None = None
+    credit: Decimal = ZERO  # an order's refund: first credited back to the Balance as Deposited Funds
+    fee_rate: Decimal | None = None
+    forfeited_promotional: Decimal = ZERO  # closure: Promotional Credit forfeited
+    confirmation_required: bool = False
+    verification_required: bool = False
+
+    @property
+    def rules(self) -> list[str]:
+        return list(dict.fromkeys(r.rule for r in self.reasons))
+
+    @property
+    def deducted(self) -> Decimal:
+        return sum((d.amount for d in self.deductions), ZERO)
+
+    def to_dict(self) -> dict:
+        body = {
+            "kind": self.kind, "decision": self.decision, "method": self.method, "order": self.order,
+            "requested": str(self.requested), "available_deposited": str(self.available_deposited),
+            "deductions": [{"kind": d.kind, "amount": str(d.amount), "text": d.text,
+                            **({"deposit": d.deposit} if d.deposit else {})} for d in self.deductions],
+            "amount": str(self.amount), "confirmation_required": self.confirmation_required,
+            "verification_required": self.verification_required, "rules": self.rules,
+            "reasons": [{"rule": r.rule, "outcome": r.outcome, "text": r.text} for r in self.reasons],
+        }
+        if self.credit:
+            body["credit"] = str(self.credit)
+        if self.fee_rate is not None:
+            body["fee_rate"] = str(self.fee_rate)
+        if self.kind == "closure":
+            body["forfeited_promotional"] = str(self.forfeited_promotional)
+        return body
+
+
+def _worst(reasons) -> str:
+    return max((r.outcome for r in reasons), key=_WEIGHT.__getitem__, default=NEEDS_REVIEW)
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("times must be timezone-aware")
+    return moment.astimezone(timezone.utc)
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+# --- what the ledger says -----------------------------------------------------------------
+
+def withdrawable(bal: Balances) -> Decimal:
+    """Deposited Funds that can leave the Balance without making it negative (Terms §13:
+    "we do not create or leave a negative Balance"): a negative Promotional Credit (a
+    clawback) holds back the same amount of Deposited Funds."""
+    return max(ZERO, min(bal.deposited, bal.total))
+
+
+def promotional_granted(lines) -> Decimal:
+    """Promotional Credit ever granted: promo credits and positive promotional adjustments."""
+    return sum((l.amount for l in lines if l.funding == "promotional"
+                and (l.kind == "promo_credit" or (l.kind == "adjustment" and l.amount > 0))), ZERO)
+
+
+def promotional_reversed(lines) -> Decimal:
+    """Promotional Credit taken back: forfeited, charged back, or adjusted down."""
+    return sum((abs(l.amount) for l in lines if l.funding == "promotional"
+                and (l.kind in ("forfeiture", "chargeback") or (l.kind == "adjustment" and l.amount < 0))), ZERO)
+
+
+def promotional_deducted(lines) -> Decimal:
+    """Promotional Credit already deducted from earlier refunds (their deduction lines)."""
+    return sum((l.amount for l in lines if l.kind == "deduction" and l.source == PROMO_DEDUCTION), ZERO)
+
+
+def promotional_to_deduct(lines) -> Decimal:
+    """terms-13-refund: the lifetime Promotional Credit not already deducted or reversed."""
+    return max(ZERO, promotional_granted(lines) - promotional_reversed(lines) - promotional_deducted(lines))
+
+
+def fees_accounted(lines) -> set[str]:
+    return {l.source[len(FEE_SOURCE):] for l in lines
+            if l.kind == "deduction" and l.source and l.source.startswith(FEE_SOURCE)}
+
+
+def deposit_fees(lines, amount: Decimal, before: datetime | None = None) -> list[Deduction]:
+    """The non-refundable processor fees on the deposits `amount` came from, each deposit's
+    fee deducted once ever (terms-13-refund, terms-14-withdrawal: "where it was not already
+    accounted for"). Spending uses the oldest money first, so what is left is the newest
+    deposits': the amount is taken from them newest first. `before`: only deposits made
+    before then (an order's placement, for a refund about that order)."""
+    accounted = fees_accounted(lines)
+    deposits = sorted((l for l in lines if l.kind == "deposit" and (before is None or l.at <= before)),
+                      key=lambda l: (l.at, l.id), reverse=True)
+    left, found = amount, []
+    for deposit in deposits:
+        if left <= 0:
+            break
+        left -= deposit.amount
+        if deposit.processor_fee and deposit.processor_fee > 0 and deposit.id not in accounted:
+            found.append(Deduction("processor_fee", deposit.processor_fee,
+                                   f"Non-refundable processor fee on deposit {deposit.id} of "
+                                   f"{_money(deposit.amount)} ({when(_utc(deposit.at))}).", deposit.id))
+    return found
+
+
+def order_refundable(order: OrderFacts, charge_deposited: Decimal, lines) -> Decimal:
+    """The part of an order's charge paid from Deposited Funds that has not come back yet
+    (an automatic return, an earlier refund credit)."""
+    back = sum((l.amount for l in lines if l.order == order.panel_id and l.funding == "deposited"
+                and l.kind in ("return", "refund_credit")), ZERO)
+    return max(ZERO, charge_deposited - back)
+
+
+def _clip(deductions: list[Deduction], gross: Decimal) -> list[Deduction]:
+    """Deductions in order, each cut so together they never exceed `gross` (the zero floor)."""
+    left, out = gross, []
+    for d in deductions:
+        take = min(d.amount, left)
+        if take < d.amount:
+            d = Deduction(d.kind, take, d.text + f" Only {_money(take)} of its {_money(d.amount)} is deducted: "
+                                                 "the refund never goes below 0.00.", d.deposit)
+        if take > 0:
+            out.append(d)
+        left -= take
+    return out
+
+
+def _cap(requested: Decimal | None, base: Decimal, what: str) -> tuple[Decimal, Reason | None]:
+    if requested is None or requested >= base:
+        note = None
+        if requested is not None and requested > base:
+            note = Reason("terms-13-refund" if what == "refund" else "terms-14-withdrawal", ELIGIBLE,
+                          f"You asked for {_money(requested)}; only {_money(base)} of Deposited Funds has been "
+                          "paid in and not yet spent, so that is what the request covers.")
+        return base, note
+    return requested, None
+
+
+# --- refunds (Terms §13) -------------------------------------------------------------------
+
+def refund_quote(lines, *, method: str, requested: Decimal | None = None, order: OrderFacts | None = None,
+                 charge_deposited: Decimal | None = None, now: datetime, confirm_threshold: Decimal = ZERO,
+                 window_lifted: bool = False) -> Quote:
+    """terms-13-refund / terms-13-confirm / terms-13-window.
+
+    To the Balance (`balance`, the default outcome of §13): an order's unreturned Deposited
+    Funds credited back, nothing deducted. To the payment method (`original`): Deposited
+    Funds (the Balance's, or an order's credited back first), minus the processor fees on
+    the deposits they came from and the lifetime Promotional Credit not yet deducted,
+    floored at 0.00. Either way staff decide: refunds are discretionary. `window_lifted`: a
+    supervisor took the request into review after terms-13-window refused it."""
+    if method not in METHODS:
+        raise ValueError(f"unknown refund method {method!r}")
+    if method == "balance" and order is None:
+        raise ValueError("a refund to the Balance concerns an order")
+    lines = list(lines)
+    reasons: list[Reason] = []
+    base_kwargs = {"kind": "refund", "method": method, "order": order.panel_id if order else None}
+
+    if order is not None:
+        refused = _order_refusal(order, _utc(now))
+        if refused and not (window_lifted and refused.rule == "terms-13-window"):
+            return Quote(decision=REJECTED, reasons=(refused,), **base_kwargs)
+        base = order_refundable(order, charge_deposited if charge_deposited is not None else order.charge, lines)
+        what = f"order {order.panel_id}"
+        reasons.append(Reason("terms-13-window", NEEDS_REVIEW,
+                              refused.text + " A supervisor took it into review regardless.") if refused else
+                       Reason("terms-13-window", ELIGIBLE,
+                              f"Raised within the claim window of order {order.panel_id} "
+                              f"({order.status.title()} {when(_utc(order.finished_at))}; asked {when(_utc(now))})."))
+        if order.charge_promo > 0:
+            reasons.append(Reason("terms-13-refund", ELIGIBLE,
+                                  f"The {_money(order.charge_promo)} of the order paid with Promotional Credit is not "
+                                  "refundable: Promotional Credit has no cash value."))
+    else:
+        base = withdrawable(balances(lines))
+        what = "your Balance"
+    if base <= 0:
+        text = (f"Nothing of {what} paid from Deposited Funds is left to refund." if order is not None else
+                "There are no Deposited Funds in the Balance to refund (only Deposited Funds are refundable).")
+        return Quote(decision=REJECTED, reasons=tuple(reasons) + (Reason("terms-13-refund", REJECTED, text),),
+                     **base_kwargs)
+    gross, capped = _cap(requested, base, "refund")
+    if capped:
+        reasons.append(capped)
+
+    if method == "balance":
+        reasons.append(Reason("terms-13-refund", NEEDS_REVIEW,
+                              f"{_money(gross)} of {what} would be credited to your Balance as Deposited Funds, "
+                              "available at once for new orders; nothing is deducted. Refunds are discretionary: "
+                              "support reviews each request."))
+        return Quote(decision=_worst(reasons), reasons=tuple(reasons), requested=gross, available_deposited=base,
+                     amount=gross, credit=gross, **base_kwargs)
+
+    fees = deposit_fees(lines, gross, before=_utc(order.created_at) if order is not None else None)
+    promo = promotional_to_deduct(lines)
+    wanted = fees + ([Deduction(PROMO_DEDUCTION, promo,
+                                f"Promotional Credit granted over the account's lifetime and not yet deducted or "
+                                f"reversed: {_money(promo)} (granted {_money(promotional_granted(lines))}, reversed "
+                                f"{_money(promotional_reversed(lines))}, deducted by earlier refunds "
+                                f"{_money(promotional_deducted(lines))}).")] if promo > 0 else [])
+    deductions = _clip(wanted, gross)
+    amount = gross - sum((d.amount for d in deductions), ZERO)
+    credit = gross if order is not None else ZERO
+    if amount <= 0:
+        reasons.append(Reason("terms-13-refund", REJECTED,
+                              f"After the deductions nothing would reach your payment method: {_money(gross)} minus "
+                              f"{_money(gross)} of deductions is 0.00 (a refund is never below zero). "
+                              "Your Balance stays as it is."))
+        return Quote(decision=REJECTED, reasons=tuple(reasons), requested=gross, available_deposited=base,
+                     deductions=tuple(deductions), credit=credit, **base_kwargs)
+    reasons.append(Reason("terms-13-refund", NEEDS_REVIEW,
+                          f"{_money(gross)} of Deposited Funds{(' from ' + what) if order is not None else ''}, minus "
+                          f"{_money(gross - amount)} of deductions: {_money(amount)} to your payment method, where "
+                          "the method and our processor support it. Refunds are discretionary: support reviews "
+                          "each request."))
+    deducted = gross - amount
+    confirm = deducted > confirm_threshold
+    if confirm:
+        reasons.append(Reason("terms-13-confirm", NEEDS_REVIEW,
+                              f"The deductions reduce the refund by {_money(deducted)}: you see the final "
+                              f"{_money(amount)} first and confirm it, or keep your Balance instead."))
+    return Quote(decision=_worst(reasons), reasons=tuple(reasons), requested=gross, available_deposited=base,
+                 deductions=tuple(deductions), amount=amount, credit=credit, confirmation_required=confirm,
+                 **base_kwargs)
+
+
+def _order_refusal(order: OrderFacts, now: datetime) -> Reason | None:
+    """terms-9-finality for unfinished orders; terms-13-window once the claim window passed."""
+    if order.status == "pending":
+        return Reason("terms-9-finality", REJECTED,
+                      f"Order {order.panel_id} is still Pending: ask to cancel it instead (a cancellation may be "
+                      "possible before an order is active; the charge then returns to the Balance).")
+    if order.status == "in_progress":
+        return Reason("terms-9-finality", REJECTED,
+                      f"Order {order.panel_id} is In Progress: an active order cannot be cancelled and its funds "
+                      "are treated as used. A claim can be filed within 3 days once it is Completed or Partial.")
+    if order.status == "canceled":
+        return Reason("terms-9-canceled", REJECTED,
+                      f"Order {order.panel_id} was Canceled: its full charge returns to the Balance automatically, "
+                      "in the proportions it was paid. To move Deposited Funds to your payment method, ask for "
+                      "a refund of the Balance instead.")
+    finished = _utc(order.finished_at)
+    if now - finished > CLAIM_WINDOW:
+        return Reason("terms-13-window", REJECTED,
+                      f"Order {order.panel_id} reached {order.status.title()} {when(finished)}; the request was "
+                      f"raised {when(now)}, after its 3-day claim window. A refund request raised after the "
+                      "claim window is not considered.")
+    return None
+
+
+# --- withdrawals and closure (Terms §14, §15, §18) ----------------------------------------
+
+def check_fee_rate(rate: Decimal) -> Decimal:
+    """The withdrawal fee rate setting: a fraction between 0 and 0.10 (Terms §14)."""
+    if not isinstance(rate, Decimal) or not rate.is_finite():
+        raise ValueError("the withdrawal fee rate must be a decimal number")
+    if rate < 0 or rate > MAX_WITHDRAWAL_FEE_RATE:
+        raise ValueError(f"the withdrawal fee rate must be between 0 and {MAX_WITHDRAWAL_FEE_RATE} (10%), "
+                         f"not {rate}: Terms §14 caps the fee at 10% of the amount withdrawn")
+    return rate
+
+
+def withdrawal_fee(amount: Decimal, rate: Decimal) -> Decimal:
+    """rate × amount, cut to the cent: rounding never takes the fee above the rate."""
+    return (amount * check_fee_rate(rate)).quantize(CENT, rounding=ROUND_DOWN)
+
+
+def verification(amount: Decimal, threshold: Decimal, fraud_flag: bool, what: str) -> Reason | None:
+    """terms-18-verification: above the threshold, or with a fraud concern, a payout or a
+    restoration waits for identity and payment-method verification."""
+    if fraud_flag:
+        return Reason("terms-18-verification", NEEDS_REVIEW,
+                      f"The account is flagged for a fraud check: the {what} waits for verification of identity "
+                      "and payment method.")
+    if amount > threshold:
+        return Reason("terms-18-verification", NEEDS_REVIEW,
+                      f"The {what} of {_money(amount)} is above {_money(threshold)}: it waits for verification "
+                      "of identity and payment method.")
+    return None
+
+
+def withdrawal_quote(lines, *, rate: Decimal, requested: Decimal | None = None, verify_above: Decimal,
+                     fraud_flag: bool = False, fee_charged: Decimal = ZERO) -> Quote:
+    """terms-14-withdrawal: from Deposited Funds only; the fee = the rate in force × the
+    amount (at most 10%); the deposit processor fees not yet accounted for; Promotional
+    Credit is not withdrawable. `fee_charged`: a fee this request already took from the
+    Balance (the quote is then worked out again at approval)."""
+    lines = list(lines)
+    bal = balances(lines)
+    base = withdrawable(bal) + fee_charged
+    reasons: list[Reason] = []
+    if bal.promotional > 0:
+        reasons.append(Reason("terms-14-withdrawal", ELIGIBLE,
+                              f"The {_money(bal.promotional)} of Promotional Credit has no cash value and cannot be "
+                              "withdrawn."))
+    if base <= 0:
+        reasons.append(Reason("terms-14-withdrawal", REJECTED,
+                              "There are no Deposited Funds to withdraw: only Deposited Funds can be withdrawn."))
+        return Quote(kind="withdrawal", decision=REJECTED, reasons=tuple(reasons), fee_rate=rate)
+    gross, capped = _cap(requested, base, "withdrawal")
+    if capped:
+        reasons.append(capped)
+    fee = withdrawal_fee(gross, rate)
+    wanted = ([Deduction("withdrawal_fee", fee, f"Withdrawal processing fee: {rate * 100:.2f}% (the rate in force "
+                                                f"when you asked) of {_money(gross)}.")] if fee > 0 else [])
+    wanted += deposit_fees(lines, gross)
+    deductions = _clip(wanted, gross)
+    amount = gross - sum((d.amount for d in deductions), ZERO)
+    if amount <= 0:
+        reasons.append(Reason("terms-14-withdrawal", REJECTED,
+                              f"The fees on {_money(gross)} leave nothing to pay out."))
+        return Quote(kind="withdrawal", decision=REJECTED, reasons=tuple(reasons), requested=gross,
+                     available_deposited=base, deductions=tuple(deductions), fee_rate=rate)
+    reasons.append(Reason("terms-14-withdrawal", ELIGIBLE,
+                          f"{_money(gross)} of Deposited Funds, minus {_money(gross - amount)} of fees: "
+                          f"{_money(amount)} to the original payment method, where the method and our processor "
+                          "support it. You see these figures and confirm them before the request counts."))
+    check = verification(gross, verify_above, fraud_flag, "withdrawal")
+    if check:
+        reasons.append(check)
+    return Quote(kind="withdrawal", decision=_worst(reasons), reasons=tuple(reasons), requested=gross,
+                 available_deposited=base, deductions=tuple(deductions), amount=amount, fee_rate=rate,
+                 confirmation_required=True, verification_required=check is not None)
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Something that holds back the release of a Balance at closure (terms-15-closure)."""
+
+    what: str  # dispute, chargeback, abuse, verification
+    text: str
+
+
+def closure_quote(lines, *, rate: Decimal, verify_above: Decimal, fraud_flag: bool = False,
+                  blockers=(), fee_charged: Decimal = ZERO) -> Quote:
+    """terms-15-closure: the Deposited Funds are withdrawable under §14 (its fee and
+    verification), the Promotional Credit is forfeited, and the release is refused while
+    verification is incomplete or a dispute, chargeback or abuse case is open, naming each.
+    A negative Balance stays owed (terms-16-negative)."""
+    lines = list(lines)
+    bal = balances(lines)
+    reasons: list[Reason] = []
+    payout = withdrawal_quote(lines, rate=rate, verify_above=verify_above, fraud_flag=fraud_flag,
+                              fee_charged=fee_charged) if withdrawable(bal) + fee_charged > 0 else None
+    forfeit = max(ZERO, bal.promotional)
+    if payout is not None and payout.decision != REJECTED:
+        reasons.append(Reason("terms-15-closure", ELIGIBLE,
+                              f"On closure the {_money(payout.requested)} of Deposited Funds is withdrawn under the "
+                              f"withdrawal rules: {_money(payout.amount)} after {_money(payout.deducted)} of fees."))
+        reasons += [r for r in payout.reasons if r.rule == "terms-18-verification"]
+    else:
+        reasons.append(Reason("terms-15-closure", ELIGIBLE, "There are no Deposited Funds to withdraw on closure."))
+    if forfeit > 0:
+        reasons.append(Reason("terms-15-closure", ELIGIBLE,
+                              f"The {_money(forfeit)} of Promotional Credit is forfeited on closure."))
+    owed = negative(bal)
+    if owed:
+        reasons.append(owed)
+    for blocker in blockers:
+        reasons.append(Reason("terms-15-closure", NEEDS_REVIEW, f"The Balance is not released while {blocker.text}."))
+    usable = payout is not None and payout.decision != REJECTED
+    return Quote(kind="closure", decision=_worst(reasons), reasons=tuple(reasons),
+                 requested=payout.requested if usable else ZERO,
+                 available_deposited=payout.available_deposited if usable else ZERO,
+                 deductions=payout.deductions if usable else (), amount=payout.amount if usable else ZERO,
+                 fee_rate=rate, forfeited_promotional=forfeit, confirmation_required=True,
+                 verification_required=usable and payout.verification_required)
+
+
+# --- a negative Balance and chargebacks (Terms §16, §17) ----------------------------------
+
+def negative(bal: Balances) -> Reason | None:
+    """terms-16-negative: a negative Balance is owed; later deposits or credits recover it."""
+    if bal.total < 0 or bal.deposited < 0:
+        owed = -min(bal.total, bal.deposited)
+        return Reason("terms-16-negative", NEEDS_REVIEW,
+                      f"The Balance is negative by {_money(owed)} (Deposited Funds {_money(bal.deposited)}, "
+                      f"Promotional Credit {_money(bal.promotional)}): the customer owes it; it is recovered from "
+                      "later deposits or credits, or invoiced.")
+    return None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An action a chargeback allows, for staff to confirm (terms-17-chargeback)."""
+
+    action: str  # suspend, forfeit_deposited, cancel_promotional, invoice_fees
+    amount: Decimal | None
+    text: str
+    rule: str = "terms-17-chargeback"
+
+
+CHARGEBACK_ACTIONS = ("suspend", "forfeit_deposited", "cancel_promotional", "invoice_fees")
+
+
+def chargeback_proposals(lines, customer_status: str) -> list[Proposal]:
+    """terms-17-chargeback: suspend, forfeit the positive Deposited Funds, cancel the
+    Promotional Credit, invoice the processor's chargeback fees; the negative Balance that
+    remains is handled under terms-16-negative."""
+    lines = list(lines)
+    bal = balances(lines)
+    chargebacks = [l for l in lines if l.kind == "chargeback"]
+    fees = sum((l.processor_fee or ZERO for l in chargebacks), ZERO)
+    found = []
+    if customer_status not in ("suspended", "terminated", "closed"):
+        found.append(Proposal("suspend", None, "Suspend the account: a chargeback instead of contacting us first "
+                                               "is a violation of the Terms."))
+    if bal.deposited > 0:
+        found.append(Proposal("forfeit_deposited", bal.deposited,
+                              f"Forfeit the positive Deposited Funds of {_money(bal.deposited)}."))
+    if bal.promotional > 0:
+        found.append(Proposal("cancel_promotional", bal.promotional,
+                              f"Cancel the Promotional Credit of {_money(bal.promotional)}."))
+    if fees > 0:
+        found.append(Proposal("invoice_fees", fees,
+                              f"Invoice the processor's chargeback fees of {_money(fees)} (costs, fees and damages "
+                              "arising from the chargeback may be invoiced and collected)."))
+    return found
+
+
+def chargeback_summary(lines) -> list[Reason]:
+    lines = list(lines)
+    reasons = []
+    for l in (l for l in lines if l.kind == "chargeback"):
+        reasons.append(Reason("terms-17-chargeback", NEEDS_REVIEW,
+                              f"Chargeback {l.id} of {_money(l.amount)} ({l.funding}) on {when(_utc(l.at))}"
+                              + (f", processor fee {_money(l.processor_fee)}" if l.processor_fee else "") + "."))
+    owed = negative(balances(lines))
+    if owed:
+        reasons.append(owed)
+    return reasons
+
+
+def cancels_withdrawal(requested_at: datetime, charge_at: datetime, charge_deposited: Decimal) -> bool:
+    """Does a charge to Deposited Funds at `charge_at` cancel a withdrawal pending since
+    `requested_at`? Only one placed after the request, and only one paid (in part) with
+    Deposited Funds."""
+    return charge_deposited > 0 and _utc(charge_at) > _utc(requested_at)
+
+
+def pending_order_text(order_or_entry: str, fee: Decimal) -> str:
+    return (f"The withdrawal was cancelled because {order_or_entry} was paid from Deposited Funds while it was "
+            "pending. " + (f"The processing fee of {_money(fee)} already applied is not returned."
+                           if fee > 0 else "No processing fee had been applied."))
