@@ -40,12 +40,21 @@ def _ints(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _decimal(name: str, default: str) -> Decimal:
+    return parse_decimal(name, os.environ.get(name) or default)
+
+
+def parse_decimal(name: str, raw) -> Decimal:
     """A money amount or rate; "5%" reads as 0.05. A value that is not a number fails at start-up."""
-    raw = (os.environ.get(name) or default).strip()
+    if isinstance(raw, Decimal):
+        return raw
+    text = str(raw).strip()
     try:
-        return Decimal(raw[:-1].strip()) / 100 if raw.endswith("%") else Decimal(raw)
+        value = Decimal(text[:-1].strip()) / 100 if text.endswith("%") else Decimal(text)
     except InvalidOperation:
         raise ValueError(f"{name} must be a number (such as 0.05 or 5%), not {raw!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"{name} must be a number (such as 0.05 or 5%), not {raw!r}")
+    return value
 
 
 def settings_from_environment(instance_path: str) -> dict:
@@ -122,12 +131,7 @@ def check_settings(config) -> None:
     from desk.policy.money import check_fee_rate
 
     for name in ("WITHDRAWAL_FEE_RATE", "VERIFICATION_ABOVE", "REFUND_CONFIRM_ABOVE"):
-        value = config[name]
-        if not isinstance(value, Decimal):
-            try:
-                value = config[name] = Decimal(str(value))
-            except InvalidOperation:
-                raise ValueError(f"{name} must be a number, not {value!r}") from None
-        if not value.is_finite() or value < 0:
+        value = config[name] = parse_decimal(name, config[name])
+        if value < 0:
             raise ValueError(f"{name} must be a number of at least 0, not {value}")
-    check_fee_rate(config["WITHDRAWAL_FEE_RATE"])
+    config["WITHDRAWAL_FEE_RATE"] = check_fee_rate(config["WITHDRAWAL_FEE_RATE"])

@@ -336,3 +336,66 @@ def own_redis(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+def iso(moment) -> str:
+    from datetime import timezone
+
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def ledger_entry(entry_id, kind, amount, customer="alice", at=None, **extra) -> dict:
+    """One ledger entry as the panel sends it (DESIGN §6)."""
+    from desk.types import utcnow
+
+    return {"id": entry_id, "customer": customer, "kind": kind, "amount": amount, "at": iso(at or utcnow()), **extra}
+
+
+class PanelFeed:
+    """The panel's side of the API: customers, orders and ledger entries, pushed as the
+    panel pushes them, with a panel key."""
+
+    def __init__(self, client, key):
+        self.client, self.key = client, key
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    def customer(self, panel_id="alice", **fields):
+        from desk.types import utcnow
+
+        body = {"login": panel_id, "email": f"{panel_id}@{panel_id}-shop.example", "email_verified": True,
+                "status": "active", "last_login_at": iso(utcnow())}
+        body.update(fields)
+        response = self.client.put(f"/api/v1/customers/{panel_id}", json=body, headers=self.headers)
+        assert response.status_code in (200, 201), response.get_json()
+        return response.get_json()
+
+    def order(self, panel_id, customer="alice", **fields):
+        from datetime import timedelta
+
+        from desk.types import utcnow
+
+        now = utcnow()
+        body = {"customer": customer, "link": f"https://www.instagram.com/p/P{panel_id}/", "quantity": 1000,
+                "charge": "10.00", "charge_deposited": "10.00", "charge_promo": "0.00", "start_count": 100,
+                "remains": 0, "status": "completed", "created_at": iso(now - timedelta(hours=5)),
+                "status_changed_at": iso(now - timedelta(hours=1)), "tool": {"id": "1", "name": "Likes"}}
+        body.update(fields)
+        response = self.client.put(f"/api/v1/orders/{panel_id}", json=body, headers=self.headers)
+        assert response.status_code in (200, 201), response.get_json()
+        return response.get_json()
+
+    def ledger(self, *entries):
+        response = self.client.post("/api/v1/ledger", json={"entries": list(entries)}, headers=self.headers)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def post(self, path, body):
+        return self.client.post(f"/api/v1{path}", json=body, headers=self.headers)
+
+    def get(self, path):
+        return self.client.get(f"/api/v1{path}", headers=self.headers)
+
+
+@pytest.fixture
+def panel(client, api_key):
+    return PanelFeed(client, api_key("panel"))

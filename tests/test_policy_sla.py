@@ -81,7 +81,7 @@ def test_rule_ids():
 def test_default_targets_cover_every_kind_and_are_valid():
     assert set(DEFAULT_TARGETS) == {
         "general", "claim", "refill", "cancel", "multi_account", "refund", "withdrawal", "closure",
-        "restoration", "abuse", "rights", "privacy"}
+        "restoration", "chargeback", "abuse", "rights", "privacy"}
     for kind, targets in DEFAULT_TARGETS.items():
         assert targets.problems() == {}, kind
         assert 0 < targets.first_response <= targets.resolution, kind

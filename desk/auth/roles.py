@@ -20,6 +20,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "customer.view": frozenset({"agent", "supervisor", "trust_safety", "privacy_officer", "admin"}),
     "claim.decide": frozenset({"agent", "supervisor", "admin"}),
     "claim.override": frozenset({"supervisor", "admin"}),
+    # Money requests (Terms §13–§15, §30): agents in Billing approve or decline; verifying a
+    # person, lifting the claim window, goodwill after forfeiture and acting on a
+    # chargeback (forfeiture, suspension) are for supervisors.
+    "money.decide": frozenset({"agent", "supervisor", "admin"}),
+    "money.verify": frozenset({"supervisor", "admin"}),
+    "money.override": frozenset({"supervisor", "admin"}),
+    "billing.chargeback": frozenset({"supervisor", "admin"}),
+    "customer.flag": frozenset({"supervisor", "admin"}),  # the fraud flag (terms-18-verification)
     "admin.staff": frozenset({"admin"}),
     "admin.api_keys": frozenset({"admin"}),
     "admin.sla": frozenset({"admin"}),  # support hours, holidays, targets

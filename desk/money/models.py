@@ -70,6 +70,14 @@ class MoneyRequest(db.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[self.kind]
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
 
 class BillingCase(db.Model):
     """A chargeback case (terms-17-chargeback): the chargebacks it holds, the actions the

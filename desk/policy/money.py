@@ -93,6 +93,7 @@ class Quote:
             body["credit"] = str(self.credit)
         if self.fee_rate is not None:
             body["fee_rate"] = str(self.fee_rate)
+            body["fee_percent"] = f"{self.fee_rate * 100:.2f}"
         if self.kind == "closure":
             body["forfeited_promotional"] = str(self.forfeited_promotional)
         return body
@@ -317,14 +318,20 @@ def _order_refusal(order: OrderFacts, now: datetime) -> Reason | None:
 
 # --- withdrawals and closure (Terms §14, §15, §18) ----------------------------------------
 
+RATE_STEP = Decimal("0.0001")  # rates are kept to 0.01% (a request stores the rate in force)
+
+
 def check_fee_rate(rate: Decimal) -> Decimal:
-    """The withdrawal fee rate setting: a fraction between 0 and 0.10 (Terms §14)."""
+    """The withdrawal fee rate setting: a fraction between 0 and 0.10 (Terms §14), to at
+    most four decimals; given back with four."""
     if not isinstance(rate, Decimal) or not rate.is_finite():
         raise ValueError("the withdrawal fee rate must be a decimal number")
     if rate < 0 or rate > MAX_WITHDRAWAL_FEE_RATE:
         raise ValueError(f"the withdrawal fee rate must be between 0 and {MAX_WITHDRAWAL_FEE_RATE} (10%), "
                          f"not {rate}: Terms §14 caps the fee at 10% of the amount withdrawn")
-    return rate
+    if rate != rate.quantize(RATE_STEP):
+        raise ValueError(f"the withdrawal fee rate is kept to 0.01% (four decimals), not {rate}")
+    return rate.quantize(RATE_STEP)
 
 
 def withdrawal_fee(amount: Decimal, rate: Decimal) -> Decimal:

@@ -6,7 +6,12 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from desk.tickets.models import KIND_LABELS, PRIORITIES, STATUS_LABELS
 
-PUBLIC_KINDS = [SelectChoice(k, v) for k, v in KIND_LABELS.items() if k not in ("abuse", "rights", "privacy")]
+# Money requests and more accounts have forms of their own (they need the figures or the
+# business need); chargeback cases are opened by the desk; reports and privacy requests
+# go to their own intakes.
+OWN_FORMS = ("abuse", "rights", "privacy", "refund", "withdrawal", "closure", "restoration", "multi_account",
+             "chargeback")
+PUBLIC_KINDS = [SelectChoice(k, v) for k, v in KIND_LABELS.items() if k not in OWN_FORMS]
 
 
 class ContactForm(FlaskForm):

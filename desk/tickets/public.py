@@ -45,7 +45,7 @@ def contact():
     return render_template("public/contact.html", form=form, error=None), status
 
 
-def _ticket_for_token(token):
+def ticket_for_token(token):
     found = read_token(token)
     if found is None:
         abort(404)
@@ -59,7 +59,7 @@ def _ticket_for_token(token):
 @bp.route("/t/<token>", methods=["GET", "POST"])
 @limiter.limit(_public_limit, methods=["POST"])
 def requester_ticket(token):
-    ticket = _ticket_for_token(token)
+    ticket = ticket_for_token(token)
     form = RequesterReplyForm()
     error = None
     if form.validate_on_submit():
@@ -80,4 +80,4 @@ def requester_ticket(token):
 
 @bp.route(f"/t/<token>/attachments/<int(max={MAX_ID}):attachment_id>")
 def requester_attachment(token, attachment_id):
-    return send_attachment(_ticket_for_token(token), attachment_id, include_internal=False)
+    return send_attachment(ticket_for_token(token), attachment_id, include_internal=False)

@@ -75,10 +75,18 @@ def _render_ticket(ticket, reply_form=None, status=200):
         claim_panel, decide_form = claims.panel(ticket.claim), DecideForm()
         facts_form = FactsForm(target_state=ticket.claim.order.target_state,
                                overlap_elsewhere=ticket.claim.order.overlap_elsewhere)
+    money_panel = case_panel = None
+    if getattr(ticket, "money_request", None) is not None or getattr(ticket, "billing_case", None) is not None:
+        from desk.money import chargebacks
+        from desk.money import views as money
+
+        money_panel = money.panel(ticket.money_request) if ticket.money_request is not None else None
+        case_panel = chargebacks.panel(ticket.billing_case) if ticket.billing_case is not None else None
     return render_template(
         "tickets/ticket.html", ticket=ticket, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
         assign_form=assign_form, audit=audit, statuses=STATUS_LABELS, kinds=KIND_LABELS,
         claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
+        money_panel=money_panel, case_panel=case_panel,
     ), status
 
 
