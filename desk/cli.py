@@ -93,7 +93,8 @@ def seed_demo(tickets, seed):
 
     with click.progressbar(length=tickets, label="Seeding demo tickets") as bar:
         seed_demo_data(tickets, seed, progress=bar.update)
-    click.echo(f"Seeded {tickets} tickets, plus 40 claims filed through the claims engine.")
+    click.echo(f"Seeded {tickets} tickets, plus 40 claims filed through the claims engine and money requests "
+               "at each step of their flow (a refund, a withdrawal, a closure, a restoration, a chargeback case).")
 
 
 @desk_cli.command("import-orders")
@@ -185,6 +186,28 @@ def sla_recompute():
 
         done = recompute(progress)
     click.echo(f"{done} ticket(s) recomputed.")
+
+
+@desk_cli.command("dormancy")
+@click.option("--at", "at", help="Run as of this ISO 8601 time (with its zone) instead of now.")
+def dormancy_run(at):
+    """Send the dormancy notices and apply the freezes and forfeitures due now
+    (terms-30-dormancy; the schedule does this daily)."""
+    from desk.claims.parse import parse_time
+    from desk.money import dormancy
+
+    now = parse_time(at) if at else None
+    if at and now is None:
+        raise click.BadParameter("an ISO 8601 time with its zone, e.g. 2027-07-01T00:00:00Z", param_hint="--at")
+    with click.progressbar(length=1, label="Checking dormant accounts") as bar:
+        def progress(done, total):
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        counts = dormancy.run(now, progress)
+    click.echo(f"{counts['checked']} account(s) checked: {counts['freeze_notice']} freeze notice(s), "
+               f"{counts['freeze']} freeze(s), {counts['forfeit_notice']} forfeiture notice(s), "
+               f"{counts['forfeit']} forfeiture(s).")
 
 
 @desk_cli.command("audit-verify")

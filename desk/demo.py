@@ -36,20 +36,8 @@ TOPICS = [
      "The likes on order {order} dropped by {drop} since yesterday. The service says refill 30 days, please refill."),
     ("cancel", "Please cancel order {order}",
      "I put the wrong link on order {order}, please cancel it before it starts."),
-    ("refund", "Refund to my card",
-     "I want my remaining balance back to my card please. I deposited last week and only used a little."),
-    ("withdrawal", "Withdraw my balance",
-     "How do I withdraw my deposited funds? I don't need the panel anymore."),
-    ("general", "Is the API rate limited?",
-     "We are integrating your API into our reseller panel. How many requests per minute can we make?"),
     ("general", "Order stuck in progress",
      "Order {order} has been in progress for 3 days. Is something wrong?"),
-    ("closure", "Close my account",
-     "Please close my account and tell me what happens to my balance."),
-    ("restoration", "Account frozen - restore balance",
-     "I logged in after a long time and my account is frozen. I had money on it. Please restore."),
-    ("multi_account", "More than 10 accounts for my agency",
-     "We run an agency and need 14 accounts for different clients. What do you need from us?"),
     ("general", "Payment went through but balance not updated",
      "I paid with my card 4111 1111 1111 1111 an hour ago but the balance still shows 0. Please help!"),
 ]
@@ -73,6 +61,7 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
     orders = _seed_orders(rng, customers, now)
     _seed_ledger(rng, customers, orders, now)
     _seed_claims(rng, orders, now)
+    _seed_money(customers)
     for n in range(count):
         customer, name = rng.choice(customers)
         order = rng.choice(orders)
@@ -179,6 +168,41 @@ def _seed_ledger(rng, customers, orders, now) -> None:
                                     "at": (order.finished_at or order.created_at).isoformat()})
     for start in range(0, len(entries), 500):
         store_entries({"entries": entries[start:start + 500]}, DEMO)
+
+
+MONEY_TICKETS = 6  # two refunds, a withdrawal, a closure, a chargeback case, a restoration
+
+
+def _seed_money(customers) -> None:
+    """Money requests at each step of their flow, a chargeback case and a frozen account,
+    all through the same services as the API (desk.money)."""
+    from desk.money import dormancy, requests
+
+    def ask(kind, customer, **fields):
+        existing = requests.find_open(requests.open_key(kind, customer, fields.get("order")))
+        if existing is None:
+            return requests.file(requests.Ask(kind=kind, customer=customer.panel_id, **fields), DEMO, channel="web")[0]
+        return existing
+
+    people = [c for c, _ in customers]
+    ask("refund", people[0], method="original", description="I would like my remaining balance back on my card.")
+    ask("refund", people[1], method="original", amount=Decimal("5.00"),
+        description="Part of my balance back, please.")
+    withdrawal = ask("withdrawal", people[2], description="I don't need the panel any more.")
+    if withdrawal.status == "awaiting_confirmation" and withdrawal.amount:
+        requests.confirm(withdrawal.id, "confirm", Actor("requester", None, people[2].email))
+    ask("closure", people[3], description="Please close my account; what happens to my balance?")
+    store_entries({"entries": [{"id": f"demo-cb-{people[4].panel_id}", "customer": people[4].panel_id,
+                                "kind": "chargeback", "amount": "10.00", "funding": "deposited",
+                                "processor_fee": "15.00", "at": utcnow().isoformat()}]}, DEMO)
+    # An account nobody used for 13 months: the dormancy run freezes it; its owner asks back.
+    sleeper = people[5]
+    sleeper.last_login_at = sleeper.last_deposit_at = sleeper.last_order_at = None
+    sleeper.last_active_at = utcnow() - timedelta(days=400)
+    sleeper.email_verified = False
+    db.session.commit()
+    dormancy.run()
+    ask("restoration", sleeper, description="I logged in after a long time and my account is frozen.")
 
 
 def _seed_claims(rng, orders, now) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from conftest import post_form
 from desk.audit.models import AuditEvent
+from desk.demo import MONEY_TICKETS
 from desk.extensions import db
 from desk.types import utcnow
 
@@ -300,13 +301,15 @@ def test_a_forged_row_in_the_middle_is_found_even_when_later_events_follow(app, 
 
 def test_seed_demo_creates_tickets_customers_and_orders(app, runner):
     from desk.claims.models import Claim, Customer, LedgerEntry, Order
+    from desk.money.models import BillingCase, MoneyRequest
     from desk.tickets.models import Message, Ticket
 
     result = desk(runner, "seed-demo", "--tickets", "30")
     assert result.exit_code == 0, result.output
     assert "Seeding demo tickets" in result.output
-    assert result.output.strip().splitlines()[-1] == "Seeded 30 tickets, plus 40 claims filed through the claims engine."
-    assert count(app, Ticket) == 30 + 40
+    assert result.output.strip().splitlines()[-1].startswith(
+        "Seeded 30 tickets, plus 40 claims filed through the claims engine and money requests")
+    assert count(app, Ticket) == 30 + 40 + MONEY_TICKETS
     assert count(app, Customer) == 60 and count(app, Order) == 200
     assert count(app, Claim) == 40 and count(app, LedgerEntry) > 200
     with app.app_context():
@@ -315,9 +318,12 @@ def test_seed_demo_creates_tickets_customers_and_orders(app, runner):
         assert len(set(db.session.execute(select(Ticket.kind)).scalars())) >= 4
         statuses = set(db.session.execute(select(Ticket.status)).scalars())
         assert len(statuses) >= 3 and statuses <= {"new", "open", "waiting", "on_hold", "resolved", "closed"}
+        kinds = set(db.session.execute(select(MoneyRequest.kind)).scalars())
+        assert kinds == {"refund", "withdrawal", "closure", "restoration"}
+        assert db.session.query(BillingCase).count() == 1
     # Every ticket has its first message and went through the audit log.
-    assert count(app, Message) == 70
-    assert count(app, AuditEvent, AuditEvent.action == "ticket.created") == 70
+    assert count(app, Message, Message.author_kind == "requester") == 70 + MONEY_TICKETS
+    assert count(app, AuditEvent, AuditEvent.action == "ticket.created") == 70 + MONEY_TICKETS
 
 
 def test_seed_demo_redacts_card_numbers(app, runner):
@@ -352,8 +358,9 @@ def test_seed_demo_twice_adds_tickets_without_failing(app, runner):
     assert desk(runner, "seed-demo", "--tickets", "5").exit_code == 0
     result = desk(runner, "seed-demo", "--tickets", "5")
     assert result.exit_code == 0, result.output
-    # The plain tickets are added again; the 40 claims are found open and not filed twice.
-    assert count(app, Ticket) == 5 + 40 + 5
+    # The plain tickets are added again; the 40 claims and the money requests are found open
+    # and not filed twice.
+    assert count(app, Ticket) == 5 + 40 + MONEY_TICKETS + 5
     assert count(app, Customer) == 60 and count(app, Order) == 200
 
 

@@ -165,3 +165,34 @@ def test_relay_pipelines_many_rows_across_queues_once(app, run_worker):
         assert jobs.relay() == 0  # nothing left to send
         job = high.fetch_job(entries[0].job_id)
         assert job.retries_left == len(app.config["JOB_RETRY_INTERVALS"])  # the retry policy travels
+
+
+def test_the_periodic_schedule(app, run_worker):
+    """workers/cron.py, as `rq cron` loads it: the SLA sweep every minute, the outbox relay
+    every 30 s, the dormancy run daily at 19:00 UTC (03:00 in Singapore, outside support
+    hours); the jobs it enqueues run on a real worker."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    from rq.cron import CronScheduler
+
+    with app.app_context():
+        scheduler = CronScheduler(connection=jobs.get_redis())
+        scheduler.load_config_from_file("workers.cron")
+        plan = {job.to_dict()["func_name"]: job for job in scheduler.get_jobs()}
+        assert {name: (job.to_dict()["queue_name"], job.to_dict()["interval"], job.to_dict()["cron"])
+                for name, job in plan.items()} == {
+            "workers.sla.sweep": ("high", 60, None),
+            "workers.outbox.relay_outbox": ("default", 30, None),
+            "workers.money.dormancy_run": ("low", None, "0 19 * * *"),
+        }
+        daily = plan["workers.money.dormancy_run"].get_next_enqueue_time().astimezone(timezone.utc)
+        assert (daily.hour, daily.minute) == (19, 0)
+        assert daily.astimezone(ZoneInfo("Asia/Singapore")).hour == 3
+        enqueued = {job.to_dict()["func_name"] for job in scheduler.enqueue_jobs()}
+        assert {"workers.sla.sweep", "workers.outbox.relay_outbox"} <= enqueued
+    run_worker()
+    with app.app_context():
+        assert jobs.queue_for("high").finished_job_registry.count >= 1
+        assert jobs.queue_for("default").finished_job_registry.count >= 1
+        assert jobs.queue_for("high").failed_job_registry.count == 0

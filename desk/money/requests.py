@@ -80,7 +80,8 @@ def check_ask(ask: Ask, problems: dict | None = None) -> Ask:
         problems["order"] = ("required for a refund to the Balance: Deposited Funds already in the Balance need no "
                              "refund to it")
     if problems:
-        raise ValidationError("The request has problems: " + ", ".join(sorted(problems)) + ".", problems)
+        raise ValidationError("The request has problems: " + "; ".join(f"{name}: {text}" for name, text
+                                                                       in sorted(problems.items())) + ".", problems)
     return ask
 
 
