@@ -122,15 +122,19 @@ def _account_refusal(kind: str, customer: Customer) -> Reason | None:
 def work_out(kind: str, customer: Customer, *, method=None, order_ref=None, requested=None, now=None,
              request: MoneyRequest | None = None) -> policy.Quote:
     """The Terms' figures for a request, now. `request`: the request being worked out again
-    (its fee rate, a withdrawal fee already charged and a lifted window are its own)."""
+    (its fee rate and a lifted window are its own)."""
     now = now or utcnow()
     conf = settings()
     refused = _account_refusal(kind, customer)
     if refused is not None:
         return policy.Quote(kind=kind, decision=REJECTED, reasons=(refused,), order=order_ref)
     rate = request.fee_rate if request is not None and request.fee_rate is not None else conf["rate"]
-    fee_charged = (request.fee_charged or ZERO) if request is not None else ZERO
     lines = money_lines(customer)
+    if request is not None:
+        # Worked out again as when it was asked: its own entries (the fee charged when the
+        # customer confirmed) are not money it can take from.
+        own = f"desk:mr{request.id}:"
+        lines = [line for line in lines if not line.id.startswith(own)]
     if kind == "refund":
         order = _order_of(customer, order_ref) if order_ref else None
         return policy.refund_quote(lines, method=method, requested=requested, now=now,
@@ -140,12 +144,14 @@ def work_out(kind: str, customer: Customer, *, method=None, order_ref=None, requ
                                    window_lifted=bool(request is not None and request.override_reason))
     if kind == "withdrawal":
         return policy.withdrawal_quote(lines, rate=rate, requested=requested, verify_above=conf["verify_above"],
-                                       fraud_flag=customer.fraud_flag, fee_charged=fee_charged)
+                                       fraud_flag=customer.fraud_flag)
     if kind == "closure":
         return policy.closure_quote(lines, rate=rate, verify_above=conf["verify_above"],
-                                    fraud_flag=customer.fraud_flag, fee_charged=fee_charged,
-                                    blockers=closure_blockers(customer, request))
-    return restoration_quote(customer, lines, now, conf["verify_above"])
+                                    fraud_flag=customer.fraud_flag, blockers=closure_blockers(customer, request))
+    # A restoration is decided by the dates when it was asked for: a request in time stays in
+    # time while staff look at it (the forfeiture waits meanwhile).
+    asked = request.created_at if request is not None else now
+    return restoration_quote(customer, lines, asked, conf["verify_above"])
 
 
 def restoration_quote(customer: Customer, lines, now: datetime, verify_above: Decimal) -> policy.Quote:

@@ -122,10 +122,12 @@ def schedule(facts: Facts) -> Schedule:
     if which is None:
         return Schedule(freeze_at=frozen)
     due = add_months(frozen, STANDARD_MONTHS if which == "standard" else LARGER_MONTHS)
+    # The Terms promise a notice before a standard forfeiture; a larger balance's window is
+    # 18 months whatever happens, so its courtesy notice never moves the date.
+    forfeit_at = _after_notice(due, facts.forfeit_notice_at, facts.email_verified) if which == "standard" else due
     return Schedule(freeze_at=frozen, band=which, forfeit_due=due,
                     forfeit_notice_due=due - NOTICE if facts.email_verified else None,
-                    forfeit_at=_after_notice(due, facts.forfeit_notice_at, facts.email_verified),
-                    restoration_until=due)
+                    forfeit_at=forfeit_at, restoration_until=due)
 
 
 def next_step(facts: Facts, now: datetime) -> Step | None:
@@ -148,11 +150,12 @@ def next_step(facts: Facts, now: datetime) -> Step | None:
         return None
     if facts.forfeited_at is not None or plan.forfeit_due is None or facts.restoration_open:
         return None  # done, nothing to forfeit, or paused while a restoration request is decided
-    if plan.forfeit_at is None:
+    owed_notice = plan.forfeit_notice_due is not None and facts.forfeit_notice_at is None
+    if plan.forfeit_at is None or (owed_notice and plan.forfeit_notice_due <= now < plan.forfeit_at):
         if now >= plan.forfeit_notice_due:
+            on = plan.forfeit_due if plan.band == "larger" else max(plan.forfeit_due, now + NOTICE)
             return Step("forfeit_notice", plan.forfeit_notice_due,
-                        f"The Deposited Funds frozen on {when(plan.freeze_at)} will be forfeited on "
-                        f"{when(max(plan.forfeit_due, now + NOTICE))}"
+                        f"The Deposited Funds frozen on {when(plan.freeze_at)} will be forfeited on {when(on)}"
                         + (" unless restoration is requested before then." if plan.band == "larger" else "."))
         return None
     if now >= plan.forfeit_at:
@@ -177,10 +180,19 @@ def restoration(facts: Facts, now: datetime) -> Reason:
                       f"The Deposited Funds were forfeited on {when(_utc(facts.forfeited_at))}. Restoration after "
                       "forfeiture is not guaranteed: it may only be granted at our sole discretion, as a goodwill "
                       "exception." + promo)
+    if facts.status not in DORMANT_STATUSES:
+        return Reason(RULE, NEEDS_REVIEW,
+                      f"The account is {facts.status}: its Balance follows the rules of that status, not the "
+                      "dormancy rules, and staff review the request." + promo)
     frozen = when(plan.freeze_at)
     if plan.band is None:
         return Reason(RULE, ELIGIBLE, f"Frozen on {frozen} with no positive Deposited Funds: the account can be "
                                       "unfrozen; nothing else is restored." + promo)
+    if plan.band == "standard" and plan.forfeit_at is not None and now > plan.forfeit_at:
+        return Reason(RULE, NEEDS_REVIEW,
+                      f"Frozen on {frozen} with {facts.deposited_at_freeze:,.2f} of Deposited Funds (under "
+                      f"{LARGER_BALANCE:,.2f}): they fell to be forfeited on {when(plan.forfeit_at)}, 6 months after "
+                      "the freeze, with no further right to restoration: restoration is goodwill only." + promo)
     if plan.band == "standard":
         return Reason(RULE, ELIGIBLE,
                       f"Frozen on {frozen} with {facts.deposited_at_freeze:,.2f} of Deposited Funds (under "

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 
 from desk.policy.claims import CLAIM_WINDOW, ELIGIBLE, NEEDS_REVIEW, REJECTED, OrderFacts, Reason, _WEIGHT, when
-from desk.policy.ledger import CENT, ZERO, Balances, balances
+from desk.policy.ledger import CENT, ZERO, Balances, balances, signed
 
 MAX_WITHDRAWAL_FEE_RATE = Decimal("0.10")  # Terms §14: "does not exceed 10% of the amount withdrawn"
 METHODS = ("balance", "original")
@@ -149,25 +149,61 @@ def fees_accounted(lines) -> set[str]:
             if l.kind == "deduction" and l.source and l.source.startswith(FEE_SOURCE)}
 
 
+# Which deposits the money in a Balance came from. Orders, forfeitures and chargebacks spend
+# the oldest money first; what a refund or withdrawal takes out is taken from the newest.
+TAKEN_NEWEST_FIRST = ("refund", "withdrawal", "withdrawal_fee", "deduction")
+
+
+def _deposits_left(lines, until: datetime | None = None) -> list[list]:
+    """[deposit line or None, amount still in the Balance] for each deposit, oldest first,
+    from the ledger replayed in time order (up to just before `until`). Money that came back from an
+    order or a refund credit is a bucket of its own, with no deposit and no fee."""
+    buckets: list[list] = []
+    for l in sorted(lines, key=lambda l: (l.at, l.id)):
+        if until is not None and (l.at > until or (l.at == until and l.kind != "deposit")):
+            continue  # after the moment (a deposit made at the very moment counts as before it)
+        if l.funding != "deposited":
+            continue
+        moved = signed(l)
+        if l.kind == "deposit":
+            buckets.append([l, l.amount])
+        elif moved > 0:
+            buckets.append([None, moved])
+        else:
+            _take(buckets, -moved, newest_first=l.kind in TAKEN_NEWEST_FIRST)
+    return buckets
+
+
+def _take(buckets: list[list], amount: Decimal, newest_first: bool) -> list:
+    """Take `amount` out of the buckets; the deposits it touched."""
+    touched = []
+    for bucket in (reversed(buckets) if newest_first else buckets):
+        if amount <= 0:
+            break
+        used = min(bucket[1], amount)
+        if used > 0:
+            bucket[1] -= used
+            amount -= used
+            touched.append(bucket[0])
+    return [d for d in touched if d is not None]
+
+
 def deposit_fees(lines, amount: Decimal, before: datetime | None = None) -> list[Deduction]:
     """The non-refundable processor fees on the deposits `amount` came from, each deposit's
     fee deducted once ever (terms-13-refund, terms-14-withdrawal: "where it was not already
-    accounted for"). Spending uses the oldest money first, so what is left is the newest
-    deposits': the amount is taken from them newest first. `before`: only deposits made
-    before then (an order's placement, for a refund about that order)."""
+    accounted for"). The deposits are those whose money is still in the Balance, newest
+    first (see _deposits_left). `before`: the money an order spent when it was placed then,
+    oldest first (a refund about that order)."""
     accounted = fees_accounted(lines)
-    deposits = sorted((l for l in lines if l.kind == "deposit" and (before is None or l.at <= before)),
-                      key=lambda l: (l.at, l.id), reverse=True)
-    left, found = amount, []
-    for deposit in deposits:
-        if left <= 0:
-            break
-        left -= deposit.amount
-        if deposit.processor_fee and deposit.processor_fee > 0 and deposit.id not in accounted:
-            found.append(Deduction("processor_fee", deposit.processor_fee,
-                                   f"Non-refundable processor fee on deposit {deposit.id} of "
-                                   f"{_money(deposit.amount)} ({when(_utc(deposit.at))}).", deposit.id))
-    return found
+    lines = list(lines)
+    if before is None:
+        touched = _take(_deposits_left(lines), amount, newest_first=True)
+    else:
+        touched = _take(_deposits_left(lines, until=before), amount, newest_first=False)
+    return [Deduction("processor_fee", d.processor_fee,
+                      f"Non-refundable processor fee on deposit {d.id} of {_money(d.amount)} ({when(_utc(d.at))}).",
+                      d.id)
+            for d in touched if d.processor_fee and d.processor_fee > 0 and d.id not in accounted]
 
 
 def order_refundable(order: OrderFacts, charge_deposited: Decimal, lines) -> Decimal:
@@ -220,6 +256,8 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
         raise ValueError(f"unknown refund method {method!r}")
     if method == "balance" and order is None:
         raise ValueError("a refund to the Balance concerns an order")
+    if requested is not None and requested <= 0:
+        raise ValueError("a refund asks for more than 0.00")
     lines = list(lines)
     reasons: list[Reason] = []
     base_kwargs = {"kind": "refund", "method": method, "order": order.panel_id if order else None}
@@ -228,7 +266,8 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
         refused = _order_refusal(order, _utc(now))
         if refused and not (window_lifted and refused.rule == "terms-13-window"):
             return Quote(decision=REJECTED, reasons=(refused,), **base_kwargs)
-        base = order_refundable(order, charge_deposited if charge_deposited is not None else order.charge, lines)
+        base = order_refundable(order, charge_deposited if charge_deposited is not None
+                                else order.charge - order.charge_promo, lines)
         what = f"order {order.panel_id}"
         reasons.append(Reason("terms-13-window", NEEDS_REVIEW,
                               refused.text + " A supervisor took it into review regardless.") if refused else
@@ -275,7 +314,7 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
                               f"{_money(gross)} of deductions is 0.00 (a refund is never below zero). "
                               "Your Balance stays as it is."))
         return Quote(decision=REJECTED, reasons=tuple(reasons), requested=gross, available_deposited=base,
-                     deductions=tuple(deductions), credit=credit, **base_kwargs)
+                     deductions=tuple(deductions), **base_kwargs)
     reasons.append(Reason("terms-13-refund", NEEDS_REVIEW,
                           f"{_money(gross)} of Deposited Funds{(' from ' + what) if order is not None else ''}, minus "
                           f"{_money(gross - amount)} of deductions: {_money(amount)} to your payment method, where "
@@ -354,14 +393,14 @@ def verification(amount: Decimal, threshold: Decimal, fraud_flag: bool, what: st
 
 
 def withdrawal_quote(lines, *, rate: Decimal, requested: Decimal | None = None, verify_above: Decimal,
-                     fraud_flag: bool = False, fee_charged: Decimal = ZERO) -> Quote:
+                     fraud_flag: bool = False) -> Quote:
     """terms-14-withdrawal: from Deposited Funds only; the fee = the rate in force × the
     amount (at most 10%); the deposit processor fees not yet accounted for; Promotional
-    Credit is not withdrawable. `fee_charged`: a fee this request already took from the
-    Balance (the quote is then worked out again at approval)."""
+    Credit is not withdrawable. (A request worked out again leaves its own entries, such as
+    the fee charged on confirmation, out of `lines`.)"""
     lines = list(lines)
     bal = balances(lines)
-    base = withdrawable(bal) + fee_charged
+    base = withdrawable(bal)
     reasons: list[Reason] = []
     if bal.promotional > 0:
         reasons.append(Reason("terms-14-withdrawal", ELIGIBLE,
@@ -406,7 +445,7 @@ class Blocker:
 
 
 def closure_quote(lines, *, rate: Decimal, verify_above: Decimal, fraud_flag: bool = False,
-                  blockers=(), fee_charged: Decimal = ZERO) -> Quote:
+                  blockers=()) -> Quote:
     """terms-15-closure: the Deposited Funds are withdrawable under §14 (its fee and
     verification), the Promotional Credit is forfeited, and the release is refused while
     verification is incomplete or a dispute, chargeback or abuse case is open, naming each.
@@ -414,14 +453,18 @@ def closure_quote(lines, *, rate: Decimal, verify_above: Decimal, fraud_flag: bo
     lines = list(lines)
     bal = balances(lines)
     reasons: list[Reason] = []
-    payout = withdrawal_quote(lines, rate=rate, verify_above=verify_above, fraud_flag=fraud_flag,
-                              fee_charged=fee_charged) if withdrawable(bal) + fee_charged > 0 else None
+    payout = withdrawal_quote(lines, rate=rate, verify_above=verify_above, fraud_flag=fraud_flag) \
+        if withdrawable(bal) > 0 else None
     forfeit = max(ZERO, bal.promotional)
     if payout is not None and payout.decision != REJECTED:
         reasons.append(Reason("terms-15-closure", ELIGIBLE,
                               f"On closure the {_money(payout.requested)} of Deposited Funds is withdrawn under the "
                               f"withdrawal rules: {_money(payout.amount)} after {_money(payout.deducted)} of fees."))
         reasons += [r for r in payout.reasons if r.rule == "terms-18-verification"]
+    elif payout is not None:
+        reasons.append(Reason("terms-15-closure", ELIGIBLE,
+                              f"The fees on the {_money(payout.requested)} of Deposited Funds leave nothing to pay out "
+                              "on closure."))
     else:
         reasons.append(Reason("terms-15-closure", ELIGIBLE, "There are no Deposited Funds to withdraw on closure."))
     if forfeit > 0:
@@ -444,9 +487,10 @@ def closure_quote(lines, *, rate: Decimal, verify_above: Decimal, fraud_flag: bo
 # --- a negative Balance and chargebacks (Terms §16, §17) ----------------------------------
 
 def negative(bal: Balances) -> Reason | None:
-    """terms-16-negative: a negative Balance is owed; later deposits or credits recover it."""
-    if bal.total < 0 or bal.deposited < 0:
-        owed = -min(bal.total, bal.deposited)
+    """terms-16-negative: a negative Balance (the one pool, Deposited Funds and Promotional
+    Credit together) is owed; later deposits or credits recover it."""
+    if bal.total < 0:
+        owed = -bal.total
         return Reason("terms-16-negative", NEEDS_REVIEW,
                       f"The Balance is negative by {_money(owed)} (Deposited Funds {_money(bal.deposited)}, "
                       f"Promotional Credit {_money(bal.promotional)}): the customer owes it; it is recovered from "
