@@ -121,6 +121,9 @@ def settings_from_environment(instance_path: str) -> dict:
         # A refund whose deductions exceed this needs the customer's confirmation first
         # (terms-13-confirm; 0.00: any deduction).
         "REFUND_CONFIRM_ABOVE": _decimal("REFUND_CONFIRM_ABOVE", "0.00"),
+        # The deposit methods that take a refund or payout back (Terms §13, §14: "where
+        # supported by that method and our payment processor"); empty: every method does.
+        "PAYOUT_METHODS": os.environ.get("PAYOUT_METHODS", ""),
         # The requester of a chargeback case whose customer has no e-mail on record.
         "BILLING_CASE_EMAIL": os.environ.get("BILLING_CASE_EMAIL", "billing-cases@desk.example.com"),
     }
@@ -135,3 +138,7 @@ def check_settings(config) -> None:
         if value < 0:
             raise ValueError(f"{name} must be a number of at least 0, not {value}")
     config["WITHDRAWAL_FEE_RATE"] = check_fee_rate(config["WITHDRAWAL_FEE_RATE"])
+    methods = config.get("PAYOUT_METHODS") or ""
+    if isinstance(methods, str):
+        methods = [m for m in methods.split(",")]
+    config["PAYOUT_METHODS"] = frozenset(m.strip().lower() for m in methods if m.strip()) or None

@@ -512,3 +512,16 @@ def test_the_fee_rate_from_the_environment(monkeypatch):
     monkeypatch.setenv("WITHDRAWAL_FEE_RATE", "lots")
     with pytest.raises(ValueError, match="WITHDRAWAL_FEE_RATE"):
         settings_from_environment("/tmp/desk-test-instance")
+
+
+def test_a_payment_method_that_cannot_take_money_back_is_said(make_app, api_key):
+    app = make_app(PAYOUT_METHODS="card, PayPal")
+    assert app.config["PAYOUT_METHODS"] == frozenset({"card", "paypal"})
+    panel = PanelFeed(app.test_client(), api_key("panel"))
+    panel.customer("alice")
+    panel.ledger(entry("alice-d1", "deposit", "100.00", method="crypto"))
+    body = panel.post("/withdrawals/quote", {"customer": "alice"}).get_json()
+    assert body["decision"] == "needs_review"
+    assert any("paid in by crypto" in r["text"] for r in body["reasons"])
+    panel.ledger(entry("alice-d2", "deposit", "10.00", method="card"))
+    assert panel.post("/withdrawals/quote", {"customer": "alice", "amount": "10.00"}).get_json()["decision"] == "eligible"

@@ -22,6 +22,7 @@ from desk.policy.ledger import Balances, balances
 from desk.policy.money import (
     FEE_SOURCE, MAX_WITHDRAWAL_FEE_RATE, PROMO_DEDUCTION, Blocker, Deduction, Line, Quote, cancels_withdrawal,
     chargeback_proposals, chargeback_summary, check_fee_rate, closure_quote, deposit_fees, fees_accounted,
+    method_support,
     negative, order_refundable, pending_order_text, promotional_deducted, promotional_granted,
     promotional_reversed, promotional_to_deduct, refund_quote, verification, withdrawable, withdrawal_fee,
     withdrawal_quote,
@@ -1044,3 +1045,21 @@ def test_withdrawal_fee_never_exceeds_the_rate(amount, rate):
     assert D("0.00") <= fee <= amount * rate
     assert amount * rate - fee < D("0.01")  # cut to the cent, not lower
     assert fee == fee.quantize(D("0.01"))
+
+
+# --- the original payment method must support it (Terms §13, §14) --------------------------
+
+def test_a_deposit_method_that_takes_no_payout_is_for_staff_to_settle():
+    lines = [Line("dep-card", "deposit", D("40.00"), "deposited", T0, method="card"),
+             Line("dep-coin", "deposit", D("60.00"), "deposited", T0 + timedelta(days=1), method="Crypto")]
+    methods = frozenset({"card", "paypal"})
+    assert method_support(lines, D("30.00"), None, "terms-14-withdrawal", "withdrawal") is None  # not configured
+    reason = method_support(lines, D("30.00"), methods, "terms-14-withdrawal", "withdrawal")
+    assert reason.outcome == NEEDS_REVIEW and "paid in by Crypto" in reason.text
+    # The newest 30.00 is the crypto deposit's; 100.00 reaches the card deposit too, still crypto in it.
+    only_card = [lines[0], Line("c", "charge", D("60.00"), "deposited", T0 + timedelta(days=2))]
+    assert method_support(only_card, D("40.00"), methods, "terms-13-refund", "refund") is None
+    q = withdrawal_quote(lines, rate=D("0.05"), verify_above=D("1000.00"), payout_methods=methods)
+    assert q.decision == NEEDS_REVIEW and any("cannot take a withdrawal back" in r.text for r in q.reasons)
+    r = refund_quote(lines, method="original", now=T0 + timedelta(days=3), payout_methods=methods)
+    assert any("cannot take a refund back" in x.text for x in r.reasons)

@@ -116,5 +116,5 @@ def customer_balances(customer: Customer) -> policy.Balances:
 
 def money_lines(customer: Customer) -> list[money.Line]:
     """The customer's entries as the money rules read them (desk.policy.money)."""
-    return [money.Line(e.panel_id, e.kind, e.amount, e.funding, e.at, e.processor_fee, e.order_ref, e.source)
-            for e in customer_entries(customer)]
+    return [money.Line(e.panel_id, e.kind, e.amount, e.funding, e.at, e.processor_fee, e.order_ref, e.source,
+                       e.method) for e in customer_entries(customer)]

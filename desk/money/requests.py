@@ -105,7 +105,7 @@ def _order_of(customer: Customer, order_ref: str) -> Order:
 def settings() -> dict:
     config = current_app.config
     return {"rate": config["WITHDRAWAL_FEE_RATE"], "verify_above": config["VERIFICATION_ABOVE"],
-            "confirm_above": config["REFUND_CONFIRM_ABOVE"]}
+            "confirm_above": config["REFUND_CONFIRM_ABOVE"], "methods": config["PAYOUT_METHODS"]}
 
 
 # --- the figures ---------------------------------------------------------------------------
@@ -141,13 +141,15 @@ def work_out(kind: str, customer: Customer, *, method=None, order_ref=None, requ
                                    order=facts(order) if order else None,
                                    charge_deposited=order.charge_deposited if order else None,
                                    confirm_threshold=conf["confirm_above"],
-                                   window_lifted=bool(request is not None and request.override_reason))
+                                   window_lifted=bool(request is not None and request.override_reason),
+                                   payout_methods=conf["methods"])
     if kind == "withdrawal":
         return policy.withdrawal_quote(lines, rate=rate, requested=requested, verify_above=conf["verify_above"],
-                                       fraud_flag=customer.fraud_flag)
+                                       fraud_flag=customer.fraud_flag, payout_methods=conf["methods"])
     if kind == "closure":
         return policy.closure_quote(lines, rate=rate, verify_above=conf["verify_above"],
-                                    fraud_flag=customer.fraud_flag, blockers=closure_blockers(customer, request))
+                                    fraud_flag=customer.fraud_flag, blockers=closure_blockers(customer, request),
+                                    payout_methods=conf["methods"])
     # A restoration is decided by the dates when it was asked for: a request in time stays in
     # time while staff look at it (the forfeiture waits meanwhile).
     asked = request.created_at if request is not None else now

@@ -42,6 +42,7 @@ class Line:
     processor_fee: Decimal | None = None
     order: str | None = None
     source: str | None = None
+    method: str | None = None  # a deposit's payment method (card, paypal, crypto…)
 
 
 @dataclass(frozen=True)
@@ -188,22 +189,43 @@ def _take(buckets: list[list], amount: Decimal, newest_first: bool) -> list:
     return [d for d in touched if d is not None]
 
 
+def source_deposits(lines, amount: Decimal, before: datetime | None = None) -> list[Line]:
+    """The deposits `amount` came from: those whose money is still in the Balance, newest
+    first (see _deposits_left); with `before`, the money an order spent when it was placed
+    then, oldest first (a refund about that order)."""
+    lines = list(lines)
+    if before is None:
+        return _take(_deposits_left(lines), amount, newest_first=True)
+    return _take(_deposits_left(lines, until=before), amount, newest_first=False)
+
+
 def deposit_fees(lines, amount: Decimal, before: datetime | None = None) -> list[Deduction]:
     """The non-refundable processor fees on the deposits `amount` came from, each deposit's
     fee deducted once ever (terms-13-refund, terms-14-withdrawal: "where it was not already
-    accounted for"). The deposits are those whose money is still in the Balance, newest
-    first (see _deposits_left). `before`: the money an order spent when it was placed then,
-    oldest first (a refund about that order)."""
-    accounted = fees_accounted(lines)
+    accounted for")."""
     lines = list(lines)
-    if before is None:
-        touched = _take(_deposits_left(lines), amount, newest_first=True)
-    else:
-        touched = _take(_deposits_left(lines, until=before), amount, newest_first=False)
+    accounted = fees_accounted(lines)
+    touched = source_deposits(lines, amount, before)
     return [Deduction("processor_fee", d.processor_fee,
                       f"Non-refundable processor fee on deposit {d.id} of {_money(d.amount)} ({when(_utc(d.at))}).",
                       d.id)
             for d in touched if d.processor_fee and d.processor_fee > 0 and d.id not in accounted]
+
+
+def method_support(lines, amount: Decimal, payout_methods, rule: str, what: str,
+                   before: datetime | None = None) -> Reason | None:
+    """Terms §13/§14: money goes back to the original payment method "where supported by that
+    method and our payment processor". `payout_methods`: the methods that take a payout
+    (None: every method does); a deposit made another way is for staff to settle."""
+    if payout_methods is None:
+        return None
+    others = sorted({d.method for d in source_deposits(lines, amount, before)
+                     if d.method and d.method.lower() not in payout_methods})
+    if not others:
+        return None
+    return Reason(rule, NEEDS_REVIEW,
+                  f"Part of the money was paid in by {', '.join(others)}, which cannot take a {what} back: support "
+                  "will tell you what is possible (the Balance stays yours meanwhile).")
 
 
 def order_refundable(order: OrderFacts, charge_deposited: Decimal, lines) -> Decimal:
@@ -243,7 +265,7 @@ def _cap(requested: Decimal | None, base: Decimal, what: str) -> tuple[Decimal, 
 
 def refund_quote(lines, *, method: str, requested: Decimal | None = None, order: OrderFacts | None = None,
                  charge_deposited: Decimal | None = None, now: datetime, confirm_threshold: Decimal = ZERO,
-                 window_lifted: bool = False) -> Quote:
+                 window_lifted: bool = False, payout_methods=None) -> Quote:
     """terms-13-refund / terms-13-confirm / terms-13-window.
 
     To the Balance (`balance`, the default outcome of §13): an order's unreturned Deposited
@@ -251,7 +273,8 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
     Funds (the Balance's, or an order's credited back first), minus the processor fees on
     the deposits they came from and the lifetime Promotional Credit not yet deducted,
     floored at 0.00. Either way staff decide: refunds are discretionary. `window_lifted`: a
-    supervisor took the request into review after terms-13-window refused it."""
+    supervisor took the request into review after terms-13-window refused it.
+    `payout_methods`: see method_support."""
     if method not in METHODS:
         raise ValueError(f"unknown refund method {method!r}")
     if method == "balance" and order is None:
@@ -320,6 +343,10 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
                           f"{_money(gross - amount)} of deductions: {_money(amount)} to your payment method, where "
                           "the method and our processor support it. Refunds are discretionary: support reviews "
                           "each request."))
+    unsupported = method_support(lines, gross, payout_methods, "terms-13-refund", "refund",
+                                 before=_utc(order.created_at) if order is not None else None)
+    if unsupported:
+        reasons.append(unsupported)
     deducted = gross - amount
     confirm = deducted > confirm_threshold
     if confirm:
@@ -393,7 +420,7 @@ def verification(amount: Decimal, threshold: Decimal, fraud_flag: bool, what: st
 
 
 def withdrawal_quote(lines, *, rate: Decimal, requested: Decimal | None = None, verify_above: Decimal,
-                     fraud_flag: bool = False) -> Quote:
+                     fraud_flag: bool = False, payout_methods=None) -> Quote:
     """terms-14-withdrawal: from Deposited Funds only; the fee = the rate in force × the
     amount (at most 10%); the deposit processor fees not yet accounted for; Promotional
     Credit is not withdrawable. (A request worked out again leaves its own entries, such as
@@ -428,6 +455,9 @@ def withdrawal_quote(lines, *, rate: Decimal, requested: Decimal | None = None, 
                           f"{_money(gross)} of Deposited Funds, minus {_money(gross - amount)} of fees: "
                           f"{_money(amount)} to the original payment method, where the method and our processor "
                           "support it. You see these figures and confirm them before the request counts."))
+    unsupported = method_support(lines, gross, payout_methods, "terms-14-withdrawal", "withdrawal")
+    if unsupported:
+        reasons.append(unsupported)
     check = verification(gross, verify_above, fraud_flag, "withdrawal")
     if check:
         reasons.append(check)
@@ -445,7 +475,7 @@ class Blocker:
 
 
 def closure_quote(lines, *, rate: Decimal, verify_above: Decimal, fraud_flag: bool = False,
-                  blockers=()) -> Quote:
+                  blockers=(), payout_methods=None) -> Quote:
     """terms-15-closure: the Deposited Funds are withdrawable under §14 (its fee and
     verification), the Promotional Credit is forfeited, and the release is refused while
     verification is incomplete or a dispute, chargeback or abuse case is open, naming each.
@@ -453,14 +483,14 @@ def closure_quote(lines, *, rate: Decimal, verify_above: Decimal, fraud_flag: bo
     lines = list(lines)
     bal = balances(lines)
     reasons: list[Reason] = []
-    payout = withdrawal_quote(lines, rate=rate, verify_above=verify_above, fraud_flag=fraud_flag) \
-        if withdrawable(bal) > 0 else None
+    payout = withdrawal_quote(lines, rate=rate, verify_above=verify_above, fraud_flag=fraud_flag,
+                              payout_methods=payout_methods) if withdrawable(bal) > 0 else None
     forfeit = max(ZERO, bal.promotional)
     if payout is not None and payout.decision != REJECTED:
         reasons.append(Reason("terms-15-closure", ELIGIBLE,
                               f"On closure the {_money(payout.requested)} of Deposited Funds is withdrawn under the "
                               f"withdrawal rules: {_money(payout.amount)} after {_money(payout.deducted)} of fees."))
-        reasons += [r for r in payout.reasons if r.rule == "terms-18-verification"]
+        reasons += [r for r in payout.reasons if r.outcome == NEEDS_REVIEW]  # verification, methods
     elif payout is not None:
         reasons.append(Reason("terms-15-closure", ELIGIBLE,
                               f"The fees on the {_money(payout.requested)} of Deposited Funds leave nothing to pay out "
