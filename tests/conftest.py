@@ -359,13 +359,16 @@ class PanelFeed:
         self.client, self.key = client, key
         self.headers = {"Authorization": f"Bearer {key}"}
 
-    def customer(self, panel_id="alice", **fields):
+    def put_customer(self, panel_id="alice", **fields):
         from desk.types import utcnow
 
         body = {"login": panel_id, "email": f"{panel_id}@{panel_id}-shop.example", "email_verified": True,
                 "status": "active", "last_login_at": iso(utcnow())}
         body.update(fields)
-        response = self.client.put(f"/api/v1/customers/{panel_id}", json=body, headers=self.headers)
+        return self.client.put(f"/api/v1/customers/{panel_id}", json=body, headers=self.headers)
+
+    def customer(self, panel_id="alice", **fields):
+        response = self.put_customer(panel_id, **fields)
         assert response.status_code in (200, 201), response.get_json()
         return response.get_json()
 
@@ -384,8 +387,11 @@ class PanelFeed:
         assert response.status_code in (200, 201), response.get_json()
         return response.get_json()
 
+    def post_ledger(self, *entries):
+        return self.client.post("/api/v1/ledger", json={"entries": list(entries)}, headers=self.headers)
+
     def ledger(self, *entries):
-        response = self.client.post("/api/v1/ledger", json={"entries": list(entries)}, headers=self.headers)
+        response = self.post_ledger(*entries)
         assert response.status_code == 200, response.get_json()
         return response.get_json()
 

@@ -32,8 +32,8 @@ def returned(status, charge, promo, quantity=1000, remains=0) -> Return | None:
 # --- SIGNS and balances() -----------------------------------------------------------------
 
 @pytest.mark.parametrize("kind, sign", [
-    ("deposit", 1), ("promo_credit", 1), ("return", 1),
-    ("charge", -1), ("refund", -1), ("withdrawal", -1), ("withdrawal_fee", -1),
+    ("deposit", 1), ("promo_credit", 1), ("return", 1), ("refund_credit", 1),
+    ("charge", -1), ("refund", -1), ("withdrawal", -1), ("withdrawal_fee", -1), ("deduction", -1),
     ("forfeiture", -1), ("chargeback", -1),
     ("adjustment", 1),  # an adjustment carries its own sign in the amount
 ])
@@ -43,7 +43,7 @@ def test_signs(kind, sign):
 
 def test_kinds_are_the_signs_table():
     assert KINDS == tuple(SIGNS)
-    assert len(KINDS) == 10
+    assert len(KINDS) == 12
     assert FUNDING == ("deposited", "promotional")
 
 
@@ -172,7 +172,8 @@ def test_entry_problems_reports_every_field():
 def test_fixed_funding_table():
     assert FIXED_FUNDING == {
         "deposit": "deposited", "promo_credit": "promotional", "refund": "deposited",
-        "withdrawal": "deposited", "withdrawal_fee": "deposited",
+        "withdrawal": "deposited", "withdrawal_fee": "deposited", "refund_credit": "deposited",
+        "deduction": "deposited",
     }
 
 

@@ -91,10 +91,13 @@ def _store(entries: list[dict], actor: Actor) -> dict:
         rows.append(LedgerEntry(customer=customers[panel_customer], **entry))
     if rows:
         db.session.add_all(rows)
-        db.session.flush()
-        record(actor, "ledger.stored", "ledger", ids[0], count=len(rows), duplicates=len(entries) - len(rows))
         note_activity([(row.customer, row.kind, row.at) for row in rows])
+        db.session.flush()
         feed.ledger_stored.send(None, rows=rows, extras=extras)
+        # The audit head is locked last, as every writer does (a customer PUT updates the
+        # customer row, then audits): rows locked after it, in this order or the other,
+        # would let two deliveries deadlock on PostgreSQL.
+        record(actor, "ledger.stored", "ledger", ids[0], count=len(rows), duplicates=len(entries) - len(rows))
     db.session.commit()
     jobs.dispatch()
     return {"stored": len(rows), "duplicates": len(entries) - len(rows)}

@@ -3,7 +3,7 @@ truth; these rows are what the desk decides claims and tickets against."""
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, func
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -34,6 +34,11 @@ class Customer(db.Model):
     # A good-faith fraud concern (from the panel or staff): payouts wait for verification.
     fraud_flag: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The public forms find an account by its e-mail in any case: an index on lower(email)
+# serves that lookup without reading the whole table.
+Index("ix_customers_email_lower", func.lower(Customer.email))
 
 
 class Order(db.Model):

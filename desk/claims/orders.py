@@ -5,13 +5,13 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Iterator, NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from desk.audit.services import Actor, record, record_many
 from desk.claims import feed
 from desk.claims.models import CUSTOMER_STATUSES, ORDER_STATUSES, TARGET_STATES, Customer, Order, OrderStatusChange
 from desk.claims.parse import Fields
-from desk.errors import ValidationError
+from desk.errors import NotFound, ValidationError
 from desk.extensions import db
 from desk.policy.claims import FINISHED
 from desk.policy.links import normalize_link
@@ -24,6 +24,24 @@ def find_customer(panel_id: str) -> Customer | None:
     if "\x00" in panel_id:  # no stored id holds a NUL, and PostgreSQL would refuse the query (a 500)
         return None
     return db.session.execute(select(Customer).where(Customer.panel_id == panel_id)).scalar_one_or_none()
+
+
+def customer_or_404(panel_id: str) -> Customer:
+    customer = find_customer(panel_id)
+    if customer is None:
+        raise NotFound(f"No customer {panel_id} is known to the desk. The panel pushes customers with "
+                       f"PUT /api/v1/customers/{panel_id}; check the id.")
+    return customer
+
+
+def find_by_email(email: str, login: str | None = None) -> Customer | None:
+    """The one account with this e-mail (any case) and login, when several share the
+    e-mail; None when there is none or more than one (public forms ask for the login then)."""
+    query = select(Customer).where(func.lower(Customer.email) == email.strip().lower())
+    if login and login.strip():
+        query = query.where(Customer.login == login.strip())
+    found = db.session.execute(query.limit(2)).scalars().all()
+    return found[0] if len(found) == 1 else None
 
 
 def ensure_customer(panel_id: str) -> Customer:

@@ -14,6 +14,7 @@ from desk.claims import ledger, orders, replies, services
 from desk.claims.models import TARGET_STATES, Order
 from desk.errors import DeskError
 from desk.extensions import db, limiter
+from desk.accounts.services import flags as account_flags
 from desk.money.views import customer_money
 from desk.policy.clauses import clause
 from desk.tickets import services as tickets
@@ -101,7 +102,8 @@ def customer(panel_id):
         select(Order).where(Order.customer_id == found.id).order_by(Order.created_at.desc()).limit(200)
     ).scalars().all()
     return render_template("claims/customer.html", customer=found, orders=customer_orders, entries=entries,
-                           balances=ledger.customer_balances(found), money=customer_money(found))
+                           balances=ledger.customer_balances(found), money=customer_money(found),
+                           flags=account_flags(found))
 
 
 @bp.route("/claims/returns")

@@ -21,7 +21,7 @@ from desk import jobs
 from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.ledger import money_lines
 from desk.claims.models import Claim, Customer, LedgerEntry, Order
-from desk.claims.orders import find_customer, find_order
+from desk.claims.orders import customer_or_404, find_order
 from desk.claims.parse import Fields
 from desk.claims.services import facts
 from desk.errors import DeskError, NotFound, ValidationError
@@ -83,14 +83,6 @@ def check_ask(ask: Ask, problems: dict | None = None) -> Ask:
         raise ValidationError("The request has problems: " + "; ".join(f"{name}: {text}" for name, text
                                                                        in sorted(problems.items())) + ".", problems)
     return ask
-
-
-def load_customer(panel_id: str) -> Customer:
-    customer = find_customer(panel_id)
-    if customer is None:
-        raise NotFound(f"No customer {panel_id} is known to the desk. The panel pushes customers with "
-                       f"PUT /api/v1/customers/{panel_id}.")
-    return customer
 
 
 def _order_of(customer: Customer, order_ref: str) -> Order:
@@ -216,7 +208,7 @@ def closure_blockers(customer: Customer, request: MoneyRequest | None = None) ->
 def quote(ask: Ask, now: datetime | None = None) -> policy.Quote:
     """The figures the customer would be shown; nothing is stored."""
     check_ask(ask)
-    customer = load_customer(ask.customer)
+    customer = customer_or_404(ask.customer)
     return work_out(ask.kind, customer, method=ask.method, order_ref=ask.order, requested=ask.amount, now=now)
 
 
@@ -280,7 +272,7 @@ def file(ask: Ask, actor: Actor, channel: str = "api", now: datetime | None = No
     is returned instead of a second one, even when two arrive at once."""
     check_ask(ask)
     now = now or utcnow()
-    customer = load_customer(ask.customer)
+    customer = customer_or_404(ask.customer)
     key = open_key(ask.kind, customer, ask.order)
     existing = find_open(key)
     if existing is not None:

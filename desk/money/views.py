@@ -14,7 +14,7 @@ from desk.audit.services import Actor, record
 from desk.auth.access import can_see_ticket, require
 from desk.auth.roles import allows
 from desk.claims.models import Customer
-from desk.claims.orders import find_customer
+from desk.claims.orders import find_by_email, find_customer
 from desk.claims.parse import Fields
 from desk.errors import DeskError
 from desk.extensions import db, limiter
@@ -52,15 +52,6 @@ class BillingForm(FlaskForm):
     description = TextAreaField("Anything we should know", validators=[Optional(), Length(max=10_000)])
 
 
-def _account(email: str, login: str | None) -> Customer | None:
-    """The account with this e-mail (and login, when several share it); None otherwise."""
-    query = select(Customer).where(func.lower(Customer.email) == email.strip().lower())
-    if login:
-        query = query.where(Customer.login == login.strip())
-    found = db.session.execute(query.limit(2)).scalars().all()
-    return found[0] if len(found) == 1 else None
-
-
 @bp.route("/billing", methods=["GET", "POST"])
 @limiter.limit(_public_limit, methods=["POST"])
 def billing_form():
@@ -74,7 +65,7 @@ def billing_form():
     if f.problems:
         form.amount.errors = ['An amount such as "25.00", or leave it empty.']
         return render_template("money/form.html", form=form, error=None), 400
-    customer = _account(form.email.data, form.login.data)
+    customer = find_by_email(form.email.data, form.login.data)
     if customer is None:
         error = ("We could not find one account with that e-mail (and login). Check both; if several accounts "
                  "use this e-mail, give the login too.")

@@ -35,6 +35,11 @@ ELIGIBLE, REJECTED, NEEDS_REVIEW = "eligible", "rejected", "needs_review"
 _WEIGHT = {ELIGIBLE: 0, NEEDS_REVIEW: 1, REJECTED: 2}
 
 
+def strictest(outcomes) -> str:
+    """The decision of several reasons: the strictest outcome wins (none: staff review)."""
+    return max(outcomes, key=_WEIGHT.__getitem__, default=NEEDS_REVIEW)
+
+
 @dataclass(frozen=True)
 class Tool:
     refill: bool = False
@@ -269,7 +274,7 @@ def refill(order: OrderFacts, claim: Claim) -> tuple[list[Reason], int | None]:
 # --- the whole decision -----------------------------------------------------------------
 
 def _decide(reasons: list[Reason], refill_quantity=None, owed=None) -> Decision:
-    worst = max((r.outcome for r in reasons), key=_WEIGHT.__getitem__, default=NEEDS_REVIEW)
+    worst = strictest(r.outcome for r in reasons)
     return Decision(worst, tuple(reasons), refill_quantity if worst == ELIGIBLE else None, owed)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 
-from desk.policy.claims import CLAIM_WINDOW, ELIGIBLE, NEEDS_REVIEW, REJECTED, OrderFacts, Reason, _WEIGHT, when
+from desk.policy.claims import CLAIM_WINDOW, ELIGIBLE, NEEDS_REVIEW, REJECTED, OrderFacts, Reason, strictest, when
 from desk.policy.ledger import CENT, ZERO, Balances, balances, signed
 
 MAX_WITHDRAWAL_FEE_RATE = Decimal("0.10")  # Terms §14: "does not exceed 10% of the amount withdrawn"
@@ -101,7 +101,7 @@ class Quote:
 
 
 def _worst(reasons) -> str:
-    return max((r.outcome for r in reasons), key=_WEIGHT.__getitem__, default=NEEDS_REVIEW)
+    return strictest(r.outcome for r in reasons)
 
 
 def _utc(moment: datetime) -> datetime:

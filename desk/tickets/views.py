@@ -75,6 +75,11 @@ def _render_ticket(ticket, reply_form=None, status=200):
         claim_panel, decide_form = claims.panel(ticket.claim), DecideForm()
         facts_form = FactsForm(target_state=ticket.claim.order.target_state,
                                overlap_elsewhere=ticket.claim.order.overlap_elsewhere)
+    account_panel = None
+    if getattr(ticket, "account_request", None) is not None:
+        from desk.accounts import services as accounts
+
+        account_panel = accounts.panel(ticket.account_request, allows(current_user.role, "customer.view"))
     money_panel = case_panel = None
     if getattr(ticket, "money_request", None) is not None or getattr(ticket, "billing_case", None) is not None:
         from desk.money import chargebacks
@@ -86,7 +91,7 @@ def _render_ticket(ticket, reply_form=None, status=200):
         "tickets/ticket.html", ticket=ticket, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
         assign_form=assign_form, audit=audit, statuses=STATUS_LABELS, kinds=KIND_LABELS,
         claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
-        money_panel=money_panel, case_panel=case_panel,
+        money_panel=money_panel, case_panel=case_panel, account_panel=account_panel,
     ), status
 
 
