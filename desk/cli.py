@@ -94,7 +94,8 @@ def seed_demo(tickets, seed):
     with click.progressbar(length=tickets, label="Seeding demo tickets") as bar:
         seed_demo_data(tickets, seed, progress=bar.update)
     click.echo(f"Seeded {tickets} tickets, plus 40 claims filed through the claims engine and money requests "
-               "at each step of their flow (a refund, a withdrawal, a closure, a restoration, a chargeback case).")
+               "at each step of their flow (refunds, a withdrawal, a closure, a restoration, a chargeback case) "
+               "and a request for more accounts.")
 
 
 @desk_cli.command("import-orders")

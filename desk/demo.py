@@ -170,12 +170,14 @@ def _seed_ledger(rng, customers, orders, now) -> None:
         store_entries({"entries": entries[start:start + 500]}, DEMO)
 
 
-MONEY_TICKETS = 6  # two refunds, a withdrawal, a closure, a chargeback case, a restoration
+# Two refunds, a withdrawal, a closure, a chargeback case, a restoration and a request for
+# more accounts: tickets the demo files through their own services.
+EXTRA_TICKETS = 7
 
 
 def _seed_money(customers) -> None:
     """Money requests at each step of their flow, a chargeback case and a frozen account,
-    all through the same services as the API (desk.money)."""
+    all through the same services as the API (desk.money); then the accounts part."""
     from desk.money import dormancy, requests
 
     def ask(kind, customer, **fields):
@@ -203,6 +205,25 @@ def _seed_money(customers) -> None:
     db.session.commit()
     dormancy.run()
     ask("restoration", sleeper, description="I logged in after a long time and my account is frozen.")
+    _seed_accounts(people)
+
+
+def _seed_accounts(people) -> None:
+    """Two accounts seen on one IP address that both redeemed WELCOME10 (a flag on both
+    customer pages, terms-12-promo), and an agency asking for 14 accounts."""
+    from desk.accounts import identifiers
+    from desk.accounts import services as accounts
+
+    pair = people[6:8]
+    store_entries({"entries": [{"id": f"demo-promo2-{c.panel_id}", "customer": c.panel_id, "kind": "promo_credit",
+                                "amount": "3.00", "source": "WELCOME10", "at": utcnow().isoformat()}
+                               for c in pair]}, DEMO)
+    identifiers.remember({c.id: {("ip", "203.0.113.7")} for c in pair})
+    db.session.commit()
+    agency = people[8]
+    accounts.file_request(agency, accounts.Ask(agency.panel_id, "agency", 14,
+                                               "We run an agency and need one account per client brand, to keep "
+                                               "their budgets and reports apart."), DEMO, channel="web")
 
 
 def _seed_claims(rng, orders, now) -> None:

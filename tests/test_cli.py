@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from conftest import post_form
 from desk.audit.models import AuditEvent
-from desk.demo import MONEY_TICKETS
+from desk.demo import EXTRA_TICKETS
 from desk.extensions import db
 from desk.types import utcnow
 
@@ -301,6 +301,7 @@ def test_a_forged_row_in_the_middle_is_found_even_when_later_events_follow(app, 
 
 def test_seed_demo_creates_tickets_customers_and_orders(app, runner):
     from desk.claims.models import Claim, Customer, LedgerEntry, Order
+    from desk.accounts.models import AccountRequest
     from desk.money.models import BillingCase, MoneyRequest
     from desk.tickets.models import Message, Ticket
 
@@ -309,7 +310,7 @@ def test_seed_demo_creates_tickets_customers_and_orders(app, runner):
     assert "Seeding demo tickets" in result.output
     assert result.output.strip().splitlines()[-1].startswith(
         "Seeded 30 tickets, plus 40 claims filed through the claims engine and money requests")
-    assert count(app, Ticket) == 30 + 40 + MONEY_TICKETS
+    assert count(app, Ticket) == 30 + 40 + EXTRA_TICKETS
     assert count(app, Customer) == 60 and count(app, Order) == 200
     assert count(app, Claim) == 40 and count(app, LedgerEntry) > 200
     with app.app_context():
@@ -321,9 +322,10 @@ def test_seed_demo_creates_tickets_customers_and_orders(app, runner):
         kinds = set(db.session.execute(select(MoneyRequest.kind)).scalars())
         assert kinds == {"refund", "withdrawal", "closure", "restoration"}
         assert db.session.query(BillingCase).count() == 1
+        assert db.session.query(AccountRequest).count() == 1
     # Every ticket has its first message and went through the audit log.
-    assert count(app, Message, Message.author_kind == "requester") == 70 + MONEY_TICKETS
-    assert count(app, AuditEvent, AuditEvent.action == "ticket.created") == 70 + MONEY_TICKETS
+    assert count(app, Message, Message.author_kind == "requester") == 70 + EXTRA_TICKETS
+    assert count(app, AuditEvent, AuditEvent.action == "ticket.created") == 70 + EXTRA_TICKETS
 
 
 def test_seed_demo_redacts_card_numbers(app, runner):
@@ -360,7 +362,7 @@ def test_seed_demo_twice_adds_tickets_without_failing(app, runner):
     assert result.exit_code == 0, result.output
     # The plain tickets are added again; the 40 claims and the money requests are found open
     # and not filed twice.
-    assert count(app, Ticket) == 5 + 40 + MONEY_TICKETS + 5
+    assert count(app, Ticket) == 5 + 40 + EXTRA_TICKETS + 5
     assert count(app, Customer) == 60 and count(app, Order) == 200
 
 

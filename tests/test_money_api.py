@@ -7,13 +7,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from conftest import PanelFeed, iso, ledger_entry as entry, post_form, text_of
 from desk.claims.models import Customer, LedgerEntry
 from desk.extensions import db
 from desk.money.models import BillingCase, MoneyRequest
-from desk.tickets.models import Message, Ticket
+from desk.tickets.models import Ticket
 from desk.types import utcnow
 
 D = Decimal
