@@ -211,6 +211,18 @@ def get_ok(client, url) -> str:
     return text_of(response)
 
 
+def alert(page: str) -> str:
+    """The page's error message (the flash shown above a form), or ''."""
+    match = re.search(r'<div class="flash error" role="alert">(.*?)</div>', page, re.S)
+    return match.group(1) if match else ""
+
+
+def field_error(page: str, name: str) -> str:
+    """The error shown under a form field, or ''."""
+    match = re.search(rf'<small class="error" id="{name}-error">(.*?)</small>', page, re.S)
+    return match.group(1) if match else ""
+
+
 def redirects_to(response, path: str) -> bool:
     from urllib.parse import urlparse
 

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select, text, update
 
-from conftest import Auth, PanelFeed, csrf_from, get_ok, iso, ledger_entry, post_form, text_of
+from conftest import (Auth, PanelFeed, alert, csrf_from, field_error, get_ok, iso, ledger_entry, post_form,
+                      text_of)
 from desk.accounts.models import AccountRequest, CustomerIdentifier
 from desk.audit.models import AuditEvent
 from desk.auth.roles import ROLES, allows
@@ -89,16 +90,6 @@ def flags_card(page: str) -> str:
 def flagged(section: str) -> list[str]:
     """The other customers the flags link to, in order."""
     return re.findall(r'<a href="/customers/([^"]+)">Customer [^<]+ →</a>', section)
-
-
-def alert(page: str) -> str:
-    match = re.search(r'<div class="flash error" role="alert">(.*?)</div>', page, re.S)
-    return match.group(1) if match else ""
-
-
-def field_error(page: str, name: str) -> str:
-    match = re.search(rf'<small class="error" id="{name}-error">(.*?)</small>', page, re.S)
-    return match.group(1) if match else ""
 
 
 def more_form(client, **data):

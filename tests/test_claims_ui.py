@@ -12,7 +12,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from conftest import Auth, csrf_from, get_ok, post_form, redirects_to, text_of
+from conftest import Auth, alert, csrf_from, field_error, get_ok, post_form, redirects_to, text_of
 from desk.audit.models import AuditEvent
 from desk.auth.models import Staff
 from desk.claims.models import Claim
@@ -199,16 +199,6 @@ def claim_form(client, **data):
             "description": "", "step": "check"}
     body.update(data)
     return post_form(client, "/claim", {k: v for k, v in body.items() if v is not None})
-
-
-def alert(page: str) -> str:
-    match = re.search(r'<div class="flash error" role="alert">(.*?)</div>', page, re.S)
-    return match.group(1) if match else ""
-
-
-def field_error(page: str, name: str) -> str:
-    match = re.search(rf'<small class="error" id="{name}-error">(.*?)</small>', page, re.S)
-    return match.group(1) if match else ""
 
 
 # --- 1. the claim panel on a ticket -----------------------------------------------

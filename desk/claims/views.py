@@ -20,6 +20,7 @@ from desk.policy.clauses import clause
 from desk.tickets import services as tickets
 from desk.tickets.links import make_token
 from desk.tickets.uploads import from_files
+from desk.tickets.views import refused
 from desk.types import parse_id
 
 bp = Blueprint("claims", __name__)
@@ -52,9 +53,7 @@ def record_facts(reference):
         services.record_facts(ticket.claim, current_user, target_state=form.target_state.data,
                               overlap_elsewhere=form.overlap_elsewhere.data, reason=form.facts_reason.data or "")
     except DeskError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("tickets.ticket", reference=reference))
+        return refused(exc, reference)
     flash(f"Facts recorded; the Terms now say: {ticket.claim.decision.replace('_', ' ')}.", "info")
     return redirect(url_for("tickets.ticket", reference=reference))
 
@@ -82,11 +81,7 @@ def decide(reference):
         tickets.staff_reply(ticket, Actor.staff(current_user), body, internal=False, status="resolved",
                             staff=current_user)
     except DeskError as exc:
-        db.session.rollback()
-        if exc.status == 403:
-            abort(403)
-        flash(exc.message, "error")
-        return redirect(url_for("tickets.ticket", reference=reference))
+        return refused(exc, reference)
     flash(f"Claim {form.outcome.data}; the customer has been answered.", "info")
     return redirect(url_for("tickets.ticket", reference=reference))
 

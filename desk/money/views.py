@@ -25,6 +25,7 @@ from desk.policy.money import negative
 from desk.policy.clauses import clause
 from desk.tickets import services as tickets
 from desk.tickets.public import ticket_for_token
+from desk.tickets.views import refused
 
 bp = Blueprint("money", __name__)
 
@@ -166,11 +167,7 @@ def staff_action(reference, action):
         else:
             requests.override(request_id, current_user, text)
     except DeskError as exc:
-        db.session.rollback()
-        if exc.status == 403:
-            abort(403)
-        flash(exc.message, "error")
-        return redirect(url_for("tickets.ticket", reference=reference))
+        return refused(exc, reference)
     flash(DONE[action], "info")
     return redirect(url_for("tickets.ticket", reference=reference))
 
@@ -185,9 +182,7 @@ def resolve_case(reference):
         chargebacks.resolve(ticket.billing_case.id, current_user, request.form.getlist("actions"),
                             request.form.get("reason", ""))
     except DeskError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("tickets.ticket", reference=reference))
+        return refused(exc, reference)
     flash("Case resolved.", "info")
     return redirect(url_for("tickets.ticket", reference=reference))
 

@@ -47,6 +47,16 @@ def queue():
     )
 
 
+def refused(exc: DeskError, reference: str):
+    """A staff action the services refused, back on the ticket page: the session is rolled
+    back (nothing half-done), a 403 stays a 403, anything else is said above the ticket."""
+    db.session.rollback()
+    if exc.status == 403:
+        abort(403)
+    flash(exc.message, "error")
+    return redirect(url_for("tickets.ticket", reference=reference))
+
+
 def active_staff() -> list[Staff]:
     return list(db.session.execute(select(Staff).where(Staff.active.is_(True)).order_by(Staff.email)).scalars())
 
