@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from desk import jobs
 from desk.audit.services import SYSTEM, Actor, record
+from desk.auth.roles import allows
 from desk.claims.ledger import money_lines
 from desk.claims.models import Claim, Customer, LedgerEntry, Order
 from desk.claims.orders import customer_or_404, find_order
@@ -550,8 +551,6 @@ def approve(request_id: int, staff, reason: str = "", now: datetime | None = Non
             raise DeskError("The Balance cannot be released while " + "; ".join(b.text for b in blockers)
                             + " (terms-15-closure).", code="blocked", status=409)
     if request.kind == "restoration" and request.customer.dormancy and request.customer.dormancy.forfeited_at:
-        from desk.auth.roles import allows
-
         if not allows(staff.role, "money.override"):
             db.session.rollback()
             raise DeskError("Restoring forfeited funds is a goodwill exception, which needs a supervisor.",
