@@ -3,10 +3,10 @@ panel's entry id), from which Deposited Funds and Promotional Credit are derived
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from desk.audit.services import Actor, record
-from desk.claims.models import Customer, LedgerEntry
 from desk import jobs
+from desk.audit.services import Actor, record
 from desk.claims import feed
+from desk.claims.models import Customer, LedgerEntry
 from desk.claims.orders import ensure_customer, note_activity
 from desk.claims.parse import Fields
 from desk.errors import ValidationError
@@ -114,7 +114,12 @@ def as_policy(entry: LedgerEntry) -> policy.Entry:
 
 
 def customer_balances(customer: Customer) -> policy.Balances:
-    return policy.balances(as_policy(e) for e in customer_entries(customer))
+    return balances_of(customer_entries(customer))
+
+
+def balances_of(entries) -> policy.Balances:
+    """The balances of entries already loaded (a page that shows them reads them once)."""
+    return policy.balances(as_policy(e) for e in entries)
 
 
 def money_lines(customer: Customer) -> list[money.Line]:

@@ -96,9 +96,9 @@ def customer(panel_id):
     customer_orders = db.session.execute(
         select(Order).where(Order.customer_id == found.id).order_by(Order.created_at.desc()).limit(200)
     ).scalars().all()
+    balances = ledger.balances_of(entries)
     return render_template("claims/customer.html", customer=found, orders=customer_orders, entries=entries,
-                           balances=ledger.customer_balances(found), money=customer_money(found),
-                           flags=account_flags(found))
+                           balances=balances, money=customer_money(found, balances), flags=account_flags(found))
 
 
 @bp.route("/claims/returns")

@@ -20,7 +20,6 @@ from desk.mail.outbound import compose
 from desk.money.models import DormancyState
 from desk.money.requests import dormancy_facts
 from desk.policy import dormancy as policy
-from desk.policy.claims import when
 from desk.policy.ledger import ZERO, balances
 from desk.types import utcnow
 
@@ -146,4 +145,4 @@ def describe(customer: Customer, now: datetime | None = None) -> dict:
     facts = dormancy_facts(customer)
     plan = policy.schedule(facts)
     due = policy.next_step(facts, now or utcnow())
-    return {"facts": facts, "plan": plan, "next": due, "state": customer.dormancy, "when": when}
+    return {"facts": facts, "plan": plan, "next": due, "state": customer.dormancy}

@@ -1,6 +1,5 @@
 """Pages for money requests: the public billing form, the customer's answer on their
 ticket link, staff's decisions on the ticket page, chargeback cases and the fraud flag."""
-from decimal import Decimal
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -18,7 +17,6 @@ from desk.claims.orders import find_by_email, find_customer
 from desk.claims.parse import Fields
 from desk.errors import DeskError
 from desk.extensions import db, limiter
-from desk.claims.ledger import customer_balances
 from desk.money import chargebacks, dormancy, requests
 from desk.money.models import KIND_LABELS, STATUS_LABELS, BillingCase, MoneyRequest
 from desk.policy.money import negative
@@ -208,12 +206,12 @@ def fraud_flag(panel_id):
     return redirect(url_for("claims.customer", panel_id=panel_id))
 
 
-def customer_money(customer: Customer) -> dict:
-    """The money part of the customer page."""
+def customer_money(customer: Customer, balances) -> dict:
+    """The money part of the customer page; `balances`: the customer's, as the page has them."""
     money_requests = db.session.execute(select(MoneyRequest).where(MoneyRequest.customer_id == customer.id)
                                         .order_by(MoneyRequest.id.desc()).limit(50)).scalars().all()
     cases = db.session.execute(select(BillingCase).where(BillingCase.customer_id == customer.id)
                                .order_by(BillingCase.id.desc()).limit(20)).scalars().all()
-    return {"requests": money_requests, "cases": cases, "owed": negative(customer_balances(customer)),
+    return {"requests": money_requests, "cases": cases, "owed": negative(balances),
             "dormancy": dormancy.describe(customer), "status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS,
-            "verify_above": current_app.config["VERIFICATION_ABOVE"], "zero": Decimal("0.00")}
+            "verify_above": current_app.config["VERIFICATION_ABOVE"]}
