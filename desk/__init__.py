@@ -58,6 +58,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def _import_models():
     """Every domain's tables, so metadata (and Alembic) sees them all."""
+    import desk.abuse.models  # noqa: F401
     import desk.accounts.models  # noqa: F401
     import desk.audit.models  # noqa: F401
     import desk.auth.models  # noqa: F401
@@ -85,6 +86,8 @@ def _migrations_dir():
 
 
 def register_blueprints(app):
+    from desk.abuse.public import bp as reports_bp
+    from desk.abuse.views import bp as abuse_bp
     from desk.accounts.views import bp as accounts_bp
     from desk.admin.views import bp as admin_bp
     from desk.api import bp as api_bp, register_routes
@@ -96,7 +99,8 @@ def register_blueprints(app):
     from desk.tickets.views import bp as tickets_bp
 
     register_routes()
-    for bp in (public_bp, auth_bp, tickets_bp, claims_bp, money_bp, accounts_bp, sla_bp, admin_bp, api_bp):
+    for bp in (public_bp, reports_bp, auth_bp, tickets_bp, claims_bp, money_bp, accounts_bp, abuse_bp, sla_bp,
+               admin_bp, api_bp):
         app.register_blueprint(bp)
 
 
@@ -186,7 +190,9 @@ def register_template_helpers(app):
         return Markup(value)
 
     from desk.sla.display import clock_view, lead_clock
+    from desk.tickets.attachments import human_size
 
+    app.add_template_filter(human_size, "filesize")
     app.add_template_global(clock_view)
     app.add_template_global(lead_clock)
 

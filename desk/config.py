@@ -126,6 +126,10 @@ def settings_from_environment(instance_path: str) -> dict:
         "PAYOUT_METHODS": os.environ.get("PAYOUT_METHODS", ""),
         # The requester of a chargeback case whose customer has no e-mail on record.
         "BILLING_CASE_EMAIL": os.environ.get("BILLING_CASE_EMAIL", "billing-cases@desk.example.com"),
+        # Abuse reports (AUP §6): how long a reporter's confirmation link works, and how
+        # long an account holder may contest a notified action (aup-appeal; DSA Art. 20).
+        "REPORT_CONFIRM_MAX_AGE": _int("REPORT_CONFIRM_MAX_AGE", 60 * 60 * 24 * 7),
+        "APPEAL_WINDOW_DAYS": _int("APPEAL_WINDOW_DAYS", 183),
     }
 
 

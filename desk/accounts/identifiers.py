@@ -44,7 +44,7 @@ def parse(body: dict) -> set[tuple[str, str]]:
             problems[name] = f"at most {MAX_PER_LIST} values"
             continue
         for i, value in enumerate(values):
-            cleaned, problem = _clean(kind, value)
+            cleaned, problem = clean_value(kind, value)
             if problem:
                 problems[f"{name}[{i}]"] = problem
             else:
@@ -54,7 +54,7 @@ def parse(body: dict) -> set[tuple[str, str]]:
     return pairs
 
 
-def _clean(kind: str, value) -> tuple[str | None, str | None]:
+def clean_value(kind: str, value) -> tuple[str | None, str | None]:
     """(value as stored, None) or (None, the problem)."""
     if not isinstance(value, str):
         return None, "must be a string"

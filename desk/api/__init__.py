@@ -21,12 +21,18 @@ limiter.limit(_api_limit)(bp)
 # Endpoints that only read: they run without a transaction, so a request costs its queries'
 # round trips and no BEGIN/ROLLBACK (a third of a claim evaluation's time on PostgreSQL).
 READ_ONLY_ENDPOINTS = {"api.evaluate_claim"}
+# The public intakes (DESIGN §6): anyone may report, without a key; they are rate limited
+# like the public forms and confirm the reporter's e-mail by a link.
+PUBLIC_ENDPOINTS = {"api.report_abuse", "api.report_rights"}
 
 
 @bp.before_request
 def authenticate():
     if request.endpoint in READ_ONLY_ENDPOINTS:
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        g.api_key = None
+        return None
     g.api_key = api_key_from_request()
     if g.api_key is None:
         return error_response(DeskError("A valid API key is required: Authorization: Bearer <key>.",
@@ -67,4 +73,4 @@ def require_key_role(*roles: str) -> None:
 
 def register_routes() -> None:
     """Import the route modules (they attach themselves to `bp`)."""
-    from desk.api import accounts, claims, mirror, money, tickets  # noqa: F401
+    from desk.api import accounts, claims, mirror, money, reports, tickets  # noqa: F401

@@ -28,6 +28,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "money.override": frozenset({"supervisor", "admin"}),
     "billing.chargeback": frozenset({"supervisor", "admin"}),
     "customer.flag": frozenset({"supervisor", "admin"}),  # the fraud flag (terms-18-verification)
+    # Abuse and rights-holder cases (AUP §5): trust & safety alone act, hold, disclose and
+    # decide appeals; a second trust & safety member approves a forfeiture.
+    "abuse.work": frozenset({"trust_safety"}),
     "admin.staff": frozenset({"admin"}),
     "admin.api_keys": frozenset({"admin"}),
     "admin.sla": frozenset({"admin"}),  # support hours, holidays, targets

@@ -14,6 +14,7 @@ from desk.claims import ledger, orders, replies, services
 from desk.claims.models import TARGET_STATES, Order
 from desk.errors import DeskError
 from desk.extensions import db, limiter
+from desk.abuse.views import customer_section
 from desk.accounts.services import flags as account_flags
 from desk.money.views import customer_money
 from desk.policy.clauses import clause
@@ -98,7 +99,8 @@ def customer(panel_id):
     ).scalars().all()
     balances = ledger.balances_of(entries)
     return render_template("claims/customer.html", customer=found, orders=customer_orders, entries=entries,
-                           balances=balances, money=customer_money(found, balances), flags=account_flags(found))
+                           balances=balances, money=customer_money(found, balances), flags=account_flags(found),
+                           moderation=customer_section(found, current_user.role))
 
 
 @bp.route("/claims/returns")

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from desk import jobs
+from desk.abuse.log import open_cases_naming
 from desk.audit.services import SYSTEM, Actor, record
 from desk.auth.roles import allows
 from desk.claims.ledger import money_lines
@@ -199,7 +200,7 @@ def closure_blockers(customer: Customer, request: MoneyRequest | None = None) ->
     abuse = db.session.execute(select(Ticket.id).where(
         Ticket.customer_id == customer.id, Ticket.kind.in_(("abuse", "rights")),
         Ticket.status.in_(OPEN_TICKET))).first()
-    if abuse is not None:
+    if abuse is not None or open_cases_naming(customer.panel_id):
         found.append(policy.Blocker("abuse", "a suspected violation of the Terms is being looked into"))
     if request is not None and request.verification_required and request.verified_at is None:
         found.append(policy.Blocker("verification", "verification of identity and payment method is incomplete"))

@@ -109,6 +109,42 @@ CLAUSES: dict[str, tuple[str, str]] = {
         "Using promo codes across multiple accounts to claim a benefit intended for a single user, or otherwise "
         "abusing a promotion, violates these Terms and may result in forfeiture of the related Promotional "
         "Credit and further action under Account Suspension & Termination."),
+    "aup-3-taxonomy": ("AUP §3 Prohibited Content; §4 Prohibited Conduct",
+        "You may not use the Service in connection with content, pages, accounts, or links that involve any of the "
+        "following. This list is illustrative, not exhaustive."),
+    "aup-4.1-permission": ("AUP §4.1 Harm third parties through the Service",
+        "You may direct tools only at targets you own or have explicit written permission to act on; directing "
+        "tools at any resource you neither control nor have written permission to act on is prohibited."),
+    "aup-5.2-evidence": ("AUP §5.2 Monitoring and investigation",
+        "We may review Orders and accounts, on a routine or targeted basis or in response to a report, and may "
+        "suspend an account together with all of its active Orders pending investigation, without prior notice. "
+        "We may preserve relevant account data, Orders, and Balance as evidence for the duration of an "
+        "investigation or dispute."),
+    "aup-5.3-enforcement": ("AUP §5.3 Enforcement",
+        "Depending on the severity of the breach, we may, alone or in combination and at our discretion: reject or "
+        "cancel the affected Order; issue a warning; suspend or permanently terminate the account; block access by "
+        "identifier (such as payment method or other unique data); and forfeit any positive Deposited Funds as set "
+        "out in the Terms. Promotional Credit, which has no cash value, is cancelled in any case of abuse and is "
+        "not part of the liquidated-damages calculation below."),
+    "aup-5.4-forfeiture": ("AUP §5.4 Forfeited funds as liquidated damages",
+        "Where a breach leads to suspension or termination and forfeiture of Deposited Funds, the forfeited amount "
+        "is treated as liquidated damages — a reasonable pre-estimate of the costs the breach causes us, including "
+        "administrative and investigation costs, reputational harm, and potential penalties from payment "
+        "providers. It is not a penalty."),
+    "aup-5.5-disclosure": ("AUP §5.5 Cooperation",
+        "We may cooperate with law enforcement, regulators, payment providers, and affected parties where there "
+        "is a valid and lawful basis, and may provide the information available to us for that purpose."),
+    "aup-5.6-serious-harm": ("AUP §5.6 Serious harm — reporting without notice",
+        "We may report the activity and disclose the information available to us to law enforcement or the "
+        "relevant authorities without notifying you, and we may do so before, during, or instead of any internal "
+        "process. Nothing in this Policy or the Terms requires us to warn you, to wait, or to give you an "
+        "opportunity to respond before acting in such cases."),
+    "aup-6-report": ("AUP §6 Reporting a Violation",
+        "To help us act, include the specific link or Order reference and a clear description of the issue, with "
+        "any evidence."),
+    "terms-23-referential-use": ("Terms §23 Use of Third-Party Platform Names",
+        "If a rights holder believes a specific reference exceeds legitimate referential use, they may contact us "
+        "at legal@mail.smmpanelus.com, and we will review the specific reference in good faith."),
 }
 
 

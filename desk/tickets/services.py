@@ -196,6 +196,16 @@ def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload]
     return message
 
 
+def add_requester_message(ticket: Ticket, body: str, email: str, *, internal: bool = False) -> Message:
+    """A message from someone on the requester's side, in the caller's transaction: a
+    second reporter on an abuse case (internal, so the first never reads the second's)."""
+    message = _add_message(ticket, body, author_kind="requester", author_email=email, internal=internal)
+    db.session.flush()
+    record(Actor("requester", None, email), "message.added", "ticket", ticket.reference, ticket_id=ticket.id,
+           message=message.id, internal=internal)
+    return message
+
+
 def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(), status: str | None = None,
                 staff=None) -> Message:
     """A reply (Markdown) or internal note from staff: a signed-in `staff` member or a staff API key."""
@@ -249,6 +259,12 @@ def _set(ticket: Ticket, actor: Actor, attr: str, value) -> None:
     record(actor, f"ticket.{attr}", "ticket", ticket.reference, ticket_id=ticket.id, before=before, after=value)
 
 
+def set_priority(ticket: Ticket, actor: Actor, priority: str) -> None:
+    if priority not in PRIORITIES:
+        raise ValidationError("Unknown priority.", {"priority": f"one of {', '.join(PRIORITIES)}"})
+    _set(ticket, actor, "priority", priority)
+
+
 def set_status(ticket: Ticket, actor: Actor, status: str) -> None:
     """Every status change goes through here, so the clocks pause, resume and stop with it."""
     before = ticket.status
@@ -268,9 +284,7 @@ def update_ticket(ticket: Ticket, staff, *, status=None, priority=None, tags=Non
             raise ValidationError("Unknown status.", {"status": f"one of {', '.join(STATUSES)}"})
         set_status(ticket, actor, status)
     if priority is not None:
-        if priority not in PRIORITIES:
-            raise ValidationError("Unknown priority.", {"priority": f"one of {', '.join(PRIORITIES)}"})
-        _set(ticket, actor, "priority", priority)
+        set_priority(ticket, actor, priority)
     if tags is not None:
         wanted = normalise_tags(tags)
         current = set(ticket.tags)

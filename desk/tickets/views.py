@@ -97,8 +97,14 @@ def _render_ticket(ticket, reply_form=None, status=200):
 
         money_panel = money.panel(ticket.money_request) if ticket.money_request is not None else None
         case_panel = chargebacks.panel(ticket.billing_case) if ticket.billing_case is not None else None
+    abuse_panel = None
+    if getattr(ticket, "abuse_case", None) is not None:
+        from desk.abuse import views as abuse
+
+        abuse.log_access(ticket.abuse_case, current_user)
+        abuse_panel = abuse.panel(ticket.abuse_case)
     return render_template(
-        "tickets/ticket.html", ticket=ticket, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
+        "tickets/ticket.html", ticket=ticket, abuse_panel=abuse_panel, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
         assign_form=assign_form, audit=audit, statuses=STATUS_LABELS, kinds=KIND_LABELS,
         claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
         money_panel=money_panel, case_panel=case_panel, account_panel=account_panel,
