@@ -104,7 +104,7 @@ def propose(case: AbuseCase, staff, action: str, *, reason: str, account: str | 
         log.append(case, _subject(row), "action_proposed", actor, staff_id=staff.id, id=row.id, action=action,
                    rule=rule)
         record(actor, "enforcement.proposed", "enforcement_action", row.id, ticket_id=case.ticket_id,
-               action=action, rule=rule, reason=reason)
+               measure=action, rule=rule, reason=reason)
         tickets.system_reply(case.ticket, f"{staff.email} proposes: {label} ({rule}). A second staff member must "
                                           f"approve it.\n\n{reason}", internal=True)
     else:
@@ -192,7 +192,7 @@ def _apply(row: EnforcementAction, case: AbuseCase, staff) -> None:
     else:
         _notify(row, customer)
         told = "notified with a statement of reasons and how to appeal (aup-appeal)"
-    record(actor, "enforcement.taken", "enforcement_action", row.id, ticket_id=case.ticket_id, action=row.action,
+    record(actor, "enforcement.taken", "enforcement_action", row.id, ticket_id=case.ticket_id, measure=row.action,
            rule=row.rule, reason=row.reason, amount=str(row.amount) if row.amount is not None else None,
            approved_by=row.approved_by.email if row.approved_by else None, notified=row.notified_at is not None)
     who = customer.panel_id if customer else row.order_ref

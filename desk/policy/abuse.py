@@ -216,7 +216,7 @@ class CaseState:
 
 def case_state(events: list[Event]) -> CaseState:
     """The case's state, replayed from its log in order."""
-    state, outcome = "open", None
+    state, outcome, before_appeal = "open", None, "open"
     reports: set[str] = set()
     actions: dict[str, None] = {}
     awaiting: dict[str, None] = {}
@@ -241,12 +241,15 @@ def case_state(events: list[Event]) -> CaseState:
         elif event.kind == "action_refused":
             awaiting.pop(ref, None)
         elif event.kind == "appeal":
+            if not appeals:
+                before_appeal = state
             appeals[ref] = None
             state = "appealed"
         elif event.kind == "appeal_decided":
             appeals.pop(ref, None)
             if not appeals:
-                state = "actioned" if actions else "open"
+                # A case closed before the appeal is closed again once it is decided.
+                state = "closed" if before_appeal == "closed" else ("actioned" if actions else "open")
         elif event.kind == "reversal":
             actions.pop(ref, None)
             if not appeals and state == "actioned" and not actions:

@@ -1,0 +1,186 @@
+"""Evidence snapshots on a real RQ worker (aup-5.2-evidence): canonical JSON whose SHA-256
+recomputes, chained per case, write-once in the database, checked by
+`flask desk evidence verify`; legal holds on the customer page."""
+import hashlib
+import json
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from abuse_helpers import only_case, reported
+from conftest import csrf_from, get_ok, ledger_entry as entry
+from desk.abuse.models import EvidenceSnapshot, LegalHold
+from desk.extensions import db
+
+
+def case_with_account(app, client, panel):
+    panel.customer("bob", identifiers={"ips": ["203.0.113.7"]})
+    panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
+    panel.ledger(entry("bob-d1", "deposit", "50.00", "bob"), entry("bob-p1", "promo_credit", "5.00", "bob",
+                                                                   source="WELCOME"))
+    reported(client, app)
+    return only_case(app)
+
+
+def snapshots(app, case_id):
+    with app.app_context():
+        rows = db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.case_id == case_id)
+                                  .order_by(EvidenceSnapshot.seq)).scalars().all()
+        return [(r.seq, r.reason, r.body, r.sha256, r.prev_sha256) for r in rows]
+
+
+def test_opening_a_case_snapshots_what_it_involves(app, client, panel, run_worker):
+    case = case_with_account(app, client, panel)
+    assert snapshots(app, case["id"]) == []  # the job has not run yet
+    run_worker()
+    [(seq, reason, body, sha, prev)] = snapshots(app, case["id"])
+    assert (seq, reason, prev) == (1, "opened", "0" * 64)
+    assert hashlib.sha256(body.encode()).hexdigest() == sha
+    data = json.loads(body)
+    # Canonical: the same data gives the same bytes.
+    assert json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) == body
+    assert data["previous"] == "0" * 64 and data["case"]["ticket"] == case["ticket"]
+    [account] = data["accounts"]
+    assert account["panel_id"] == "bob" and account["balances"] == {"deposited": "50.00", "promotional": "5.00"}
+    assert ["ip", "203.0.113.7"] in account["identifiers"]
+    assert [o["panel_id"] for o in data["orders"]] == ["7001"]
+    assert {e["panel_id"] for e in data["ledger"]} == {"bob-d1", "bob-p1"}
+    assert case["ticket"] in [t["reference"] for t in data["tickets"]]
+    # A second run of the same job writes nothing new.
+    with app.app_context():
+        from desk import jobs
+
+        jobs.enqueue("workers.abuse.snapshot", case["id"], "opened")
+        db.session.commit()
+        jobs.dispatch()
+    run_worker()
+    assert len(snapshots(app, case["id"])) == 1
+
+
+def test_each_action_adds_a_snapshot_chained_to_the_one_before(app, client, panel, auth, run_worker):
+    case = case_with_account(app, client, panel)
+    run_worker()
+    auth.login("trust_safety")
+    page = get_ok(client, f"/tickets/{case['ticket']}")
+    response = client.post(f"/abuse/cases/{case['id']}/actions", data={
+        "csrf_token": csrf_from(page), "action": "warning", "account": "bob",
+        "reason": "Your order promoted a page running an investment scam."})
+    assert response.status_code == 302
+    run_worker()
+    first, second = snapshots(app, case["id"])
+    assert second[0] == 2 and second[1].startswith("action:")
+    assert second[4] == first[3] and json.loads(second[2])["previous"] == first[3]
+    assert json.loads(second[2])["actions"][0]["action"] == "warning"
+    page = get_ok(client, f"/tickets/{case['ticket']}")
+    assert "2 snapshots; every hash recomputed and the chain intact" in page
+    download = client.get(f"/abuse/cases/{case['id']}/evidence/2.json")
+    assert download.status_code == 200 and download.headers["X-Content-SHA256"] == second[3]
+    assert hashlib.sha256(download.data).hexdigest() == second[3]
+
+
+def test_snapshots_are_write_once_and_tampering_is_detected(app, client, panel, run_worker, backend):
+    case = case_with_account(app, client, panel)
+    run_worker()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["desk", "evidence", "verify", case["ticket"]])
+    assert result.exit_code == 0, result.output
+    assert "1 snapshot(s), every SHA-256 recomputed, chain intact" in result.output
+
+    with app.app_context():
+        with pytest.raises(DBAPIError):  # the database refuses an edit outright
+            db.session.execute(text("UPDATE evidence_snapshots SET body = 'x'"))
+            db.session.commit()
+        db.session.rollback()
+        # Someone who switches the guard off can change the row — and is found out.
+        if backend == "postgresql":
+            db.session.execute(text("ALTER TABLE evidence_snapshots DISABLE TRIGGER evidence_snapshots_no_change"))
+        else:
+            db.session.execute(text("DROP TRIGGER evidence_snapshots_no_update"))
+        db.session.execute(text("UPDATE evidence_snapshots SET body = replace(body, '50.00', '0.00')"))
+        db.session.commit()
+    result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
+    assert result.exit_code == 1
+    assert "does not match its SHA-256" in result.output
+
+    # Forging the hash as well breaks the link to the audit log.
+    with app.app_context():
+        body = db.session.execute(text("SELECT body FROM evidence_snapshots")).scalar_one()
+        forged = hashlib.sha256(body.encode()).hexdigest()
+        db.session.execute(text("UPDATE evidence_snapshots SET sha256 = :h"), {"h": forged})
+        db.session.commit()
+    result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
+    assert result.exit_code == 1 and "differs from the one in the audit log" in result.output
+
+
+def test_a_missing_snapshot_breaks_the_chain(app, client, panel, auth, run_worker, backend):
+    case = case_with_account(app, client, panel)
+    run_worker()
+    auth.login("trust_safety")
+    page = get_ok(client, f"/tickets/{case['ticket']}")
+    client.post(f"/abuse/cases/{case['id']}/actions", data={
+        "csrf_token": csrf_from(page), "action": "warning", "account": "bob", "reason": "A first warning for this."})
+    run_worker()
+    with app.app_context():
+        if backend == "postgresql":
+            db.session.execute(text("ALTER TABLE evidence_snapshots DISABLE TRIGGER evidence_snapshots_no_change"))
+        else:
+            db.session.execute(text("DROP TRIGGER evidence_snapshots_no_delete"))
+        db.session.execute(text("DELETE FROM evidence_snapshots WHERE seq = 1"))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["desk", "evidence", "verify", case["ticket"]])
+    assert result.exit_code == 1 and "a snapshot is missing" in result.output and "chain broken" in result.output
+    page = get_ok(client, f"/tickets/{case['ticket']}")
+    assert "The evidence chain is broken" in page
+
+
+def test_verify_names_an_unknown_case(app):
+    result = app.test_cli_runner().invoke(args=["desk", "evidence", "verify", "T-26-999999"])
+    assert result.exit_code == 1 and "No abuse case T-26-999999" in result.output
+
+
+def test_the_moderation_log_is_write_once(app, client):
+    reported(client, app)
+    with app.app_context():
+        with pytest.raises(DBAPIError):
+            db.session.execute(text("DELETE FROM moderation_events"))
+            db.session.commit()
+        db.session.rollback()
+
+
+def test_a_hold_is_listed_on_the_customer_page_and_blocks_erasure(app, client, panel, auth):
+    case = case_with_account(app, client, panel)
+    auth.login("trust_safety")
+    page = get_ok(client, f"/tickets/{case['ticket']}")
+    response = client.post(f"/abuse/cases/{case['id']}/holds", data={
+        "csrf_token": csrf_from(page), "account": "bob", "reason": "Preserve for the payment provider's inquiry."})
+    assert response.status_code == 302
+    customer_page = get_ok(client, "/customers/bob")
+    assert "Preserve for the payment provider" in customer_page and "cannot be erased" in customer_page
+    with app.app_context():
+        from desk.abuse.holds import erasure_blockers
+        from desk.claims.orders import find_customer
+
+        assert erasure_blockers(find_customer("bob"))
+    # An agent sees that the hold exists, not why or which case.
+    auth.logout()
+    auth.login("agent")
+    agent_page = get_ok(client, "/customers/bob")
+    assert "cannot be erased" in agent_page and "payment provider" not in agent_page
+    assert case["ticket"] not in agent_page
+    auth.logout()
+
+    auth.login("trust_safety")
+    with app.app_context():
+        hold_id = db.session.execute(select(LegalHold.id)).scalar_one()
+    page = get_ok(client, f"/tickets/{case['ticket']}")
+    short = client.post(f"/abuse/holds/{hold_id}/release", data={"csrf_token": csrf_from(page), "reason": "done"})
+    assert short.status_code == 302
+    assert "needs a written reason" in get_ok(client, f"/tickets/{case['ticket']}")
+    client.post(f"/abuse/holds/{hold_id}/release", data={"csrf_token": csrf_from(page),
+                                                          "reason": "The inquiry closed without a claim."})
+    with app.app_context():
+        from desk.abuse.holds import erasure_blockers
+        from desk.claims.orders import find_customer
+
+        assert erasure_blockers(find_customer("bob")) == []
