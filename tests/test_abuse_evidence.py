@@ -184,3 +184,43 @@ def test_a_hold_is_listed_on_the_customer_page_and_blocks_erasure(app, client, p
         from desk.claims.orders import find_customer
 
         assert erasure_blockers(find_customer("bob")) == []
+
+
+def test_a_chargeback_case_preserves_evidence_on_opening_and_on_its_actions(app, client, panel, auth, run_worker):
+    """terms-17-chargeback: "evidence preserved" — the same chain as an abuse case."""
+    panel.customer("carol")
+    panel.ledger(entry("carol-d1", "deposit", "80.00", "carol"))
+    panel.ledger(entry("carol-cb1", "chargeback", "30.00", "carol", funding="deposited"))
+    run_worker()
+    with app.app_context():
+        from desk.money.models import BillingCase
+
+        case = db.session.execute(select(BillingCase)).scalar_one()
+        reference, case_id = case.ticket.reference, case.id
+    [(seq, reason, body, sha, prev)] = [
+        row for row in _billing_snapshots(app, case_id)]
+    data = json.loads(body)
+    assert (seq, reason, prev) == (1, "opened", "0" * 64) and data["case"]["kind"] == "chargeback"
+    assert data["accounts"][0]["balances"]["deposited"] == "50.00"
+    assert {e["panel_id"] for e in data["ledger"]} == {"carol-d1", "carol-cb1"}
+
+    auth.login("supervisor")
+    page = get_ok(client, f"/tickets/{reference}")
+    assert "1 snapshot; every hash recomputed and the chain intact" in page
+    client.post(f"/tickets/{reference}/case", data={"csrf_token": csrf_from(page), "actions": ["suspend"],
+                                                    "reason": "Chargeback without contacting us first."})
+    run_worker()
+    first, second = _billing_snapshots(app, case_id)
+    assert second[1] == "resolved" and second[4] == first[3]
+    assert json.loads(second[2])["accounts"][0]["status"] == "suspended"
+    download = client.get(f"/tickets/{reference}/case/evidence/2.json")
+    assert download.status_code == 200 and hashlib.sha256(download.data).hexdigest() == second[3]
+    result = app.test_cli_runner().invoke(args=["desk", "evidence", "verify", reference])
+    assert result.exit_code == 0 and "2 snapshot(s)" in result.output
+
+
+def _billing_snapshots(app, billing_case_id):
+    with app.app_context():
+        rows = db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.billing_case_id == billing_case_id)
+                                  .order_by(EvidenceSnapshot.seq)).scalars().all()
+        return [(r.seq, r.reason, r.body, r.sha256, r.prev_sha256) for r in rows]

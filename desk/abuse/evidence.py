@@ -3,6 +3,8 @@
 On a case's opening and on every enforcement action an RQ job (workers.abuse.snapshot)
 writes what the case involves — its reports, the accounts, their orders with status
 history, ledger and balances, their tickets and messages, the case's actions and log —
+for an abuse or rights-holder case, and the same for the account of a chargeback case
+(terms-17-chargeback: evidence preserved on opening and on the actions confirmed) —
 as canonical JSON: keys sorted, no spaces, UTF-8, and no floats anywhere (money and times
 are strings), so the same data always gives the same bytes (RFC 8785 for this data).
 
@@ -23,6 +25,7 @@ from sqlalchemy.orm import selectinload
 
 from desk.abuse import log
 from desk.abuse.models import AbuseCase, EnforcementAction, EvidenceSnapshot, ModerationEvent
+from desk.money.models import BillingCase
 from desk.accounts.models import CustomerIdentifier
 from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, record
@@ -90,8 +93,32 @@ def _action(a: EnforcementAction) -> dict:
             "reversed_at": a.reversed_at}
 
 
-def build(case: AbuseCase, reason: str, seq: int, previous: str, taken_at: datetime) -> dict:
-    subjects = [s.subject for s in case.subjects]
+KINDS = {"abuse": AbuseCase, "billing": BillingCase}
+
+
+def _kind(case) -> str:
+    return "billing" if isinstance(case, BillingCase) else "abuse"
+
+
+def _owner_column(case):
+    return EvidenceSnapshot.billing_case_id if isinstance(case, BillingCase) else EvidenceSnapshot.case_id
+
+
+def _case_part(case) -> dict:
+    if isinstance(case, BillingCase):
+        return {"id": case.id, "ticket": case.ticket.reference, "kind": "chargeback", "status": case.status,
+                "customer": case.customer.panel_id, "chargebacks": case.chargebacks, "actions": case.actions,
+                "resolution": case.resolution, "created_at": case.created_at}
+    return {"id": case.id, "ticket": case.ticket.reference, "kind": case.kind, "category": case.category,
+            "severity": case.severity, "serious_harm": case.serious_harm, "csam": case.csam,
+            "details": case.details, "created_at": case.created_at, "subjects": [s.subject for s in case.subjects]}
+
+
+def build(case, reason: str, seq: int, previous: str, taken_at: datetime) -> dict:
+    if isinstance(case, BillingCase):
+        subjects = [f"account:{case.customer.panel_id}"]
+    else:
+        subjects = [s.subject for s in case.subjects]
     account_ids = [s.split(":", 1)[1] for s in subjects if s.startswith("account:")]
     order_ids = [s.split(":", 1)[1] for s in subjects if s.startswith("order:")]
     customers = list(db.session.execute(select(Customer).where(Customer.panel_id.in_(account_ids))
@@ -110,10 +137,11 @@ def build(case: AbuseCase, reason: str, seq: int, previous: str, taken_at: datet
         select(Ticket).where((Ticket.customer_id.in_(ids)) | (Ticket.id == case.ticket_id))
         .options(selectinload(Ticket.messages).selectinload(Message.attachments), selectinload(Ticket.customer))
         .order_by(Ticket.id)).scalars())
+    abuse = not isinstance(case, BillingCase)
     actions = db.session.execute(select(EnforcementAction).where(EnforcementAction.case_id == case.id)
-                                 .order_by(EnforcementAction.id)).scalars()
+                                 .order_by(EnforcementAction.id)).scalars() if abuse else []
     events = db.session.execute(select(ModerationEvent).where(ModerationEvent.case_id == case.id)
-                                .order_by(ModerationEvent.id)).scalars()
+                                .order_by(ModerationEvent.id)).scalars() if abuse else []
     per_customer: dict[str, list] = {}
     for e in entries:
         per_customer.setdefault(by_id[e.customer_id], []).append(e)
@@ -123,13 +151,12 @@ def build(case: AbuseCase, reason: str, seq: int, previous: str, taken_at: datet
     return {
         "format": "desk-evidence/1",
         "seq": seq, "reason": reason, "previous": previous, "taken_at": taken_at,
-        "case": {"id": case.id, "ticket": case.ticket.reference, "kind": case.kind, "category": case.category,
-                 "severity": case.severity, "serious_harm": case.serious_harm, "csam": case.csam,
-                 "details": case.details, "created_at": case.created_at, "subjects": subjects},
+        "case": _case_part(case),
         "reports": [{"reference": r.reference, "category": r.category, "reporter": r.reporter_email,
                      "links": r.links, "orders": r.orders, "description": r.description, "details": r.details,
                      "files": [{k: f.get(k) for k in ("name", "size", "sha256", "stored")} for f in r.files],
-                     "received_at": r.created_at, "confirmed_at": r.confirmed_at} for r in case.reports],
+                     "received_at": r.created_at, "confirmed_at": r.confirmed_at}
+                    for r in (case.reports if abuse else [])],
         "accounts": [{**_customer(c), "identifiers": found_identifiers.get(c.panel_id, []),
                       "balances": {"deposited": b.deposited, "promotional": b.promotional}}
                      for c in customers for b in [balances_of(per_customer.get(c.panel_id, []))]],
@@ -142,57 +169,66 @@ def build(case: AbuseCase, reason: str, seq: int, previous: str, taken_at: datet
     }
 
 
-def take(case_id: int, reason: str) -> EvidenceSnapshot | None:
+def take(case_id: int, reason: str, kind: str = "abuse") -> EvidenceSnapshot | None:
     """Write the case's next snapshot for `reason` (once: a retried job finds the first).
+    `kind`: "abuse" (an abuse or rights-holder case) or "billing" (a chargeback case).
     Commits."""
-    query = select(AbuseCase).where(AbuseCase.id == case_id)
+    model = KINDS[kind]
+    query = select(model).where(model.id == case_id)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update()  # one snapshot of a case at a time: the chain has no forks
     case = db.session.execute(query).scalar_one_or_none()
     if case is None:
         return None
-    existing = _snapshot(case_id, reason)
+    column = _owner_column(case)
+    existing = _snapshot(column, case_id, reason)
     if existing is not None:
         db.session.rollback()
         return existing
-    last = db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.case_id == case_id)
+    last = db.session.execute(select(EvidenceSnapshot).where(column == case_id)
                               .order_by(EvidenceSnapshot.seq.desc()).limit(1)).scalar_one_or_none()
     seq, previous = (last.seq + 1, last.sha256) if last else (1, GENESIS)
     now = utcnow()
     body = canonical(build(case, reason, seq, previous, now))
     digest = hashlib.sha256(body).hexdigest()
-    snapshot = EvidenceSnapshot(case_id=case_id, seq=seq, reason=reason, body=body.decode("utf-8"), sha256=digest,
+    snapshot = EvidenceSnapshot(seq=seq, reason=reason, body=body.decode("utf-8"), sha256=digest,
                                 prev_sha256=previous, size=len(body), taken_at=now)
+    if kind == "billing":
+        snapshot.billing_case_id = case_id
+    else:
+        snapshot.case_id = case_id
     db.session.add(snapshot)
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()  # another worker took it first
-        return _snapshot(case_id, reason)
-    log.append(case, f"case:{case.id}", "evidence", SYSTEM, id=snapshot.id, seq=seq, reason=reason, sha256=digest)
+        return _snapshot(column, case_id, reason)
+    if kind == "abuse":
+        log.append(case, f"case:{case.id}", "evidence", SYSTEM, id=snapshot.id, seq=seq, reason=reason,
+                   sha256=digest)
     record(SYSTEM, "evidence.preserved", "evidence_snapshot", snapshot.id, ticket_id=case.ticket_id, case=case.id,
-           seq=seq, reason=reason, sha256=digest, previous=previous, rule="aup-5.2-evidence")
+           kind=kind, seq=seq, reason=reason, sha256=digest, previous=previous, rule="aup-5.2-evidence")
     db.session.commit()
     return snapshot
 
 
-def _snapshot(case_id: int, reason: str) -> EvidenceSnapshot | None:
-    return db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.case_id == case_id,
+def _snapshot(column, case_id: int, reason: str) -> EvidenceSnapshot | None:
+    return db.session.execute(select(EvidenceSnapshot).where(column == case_id,
                                                              EvidenceSnapshot.reason == reason)).scalar_one_or_none()
 
 
-def snapshots(case: AbuseCase) -> list[EvidenceSnapshot]:
-    return list(db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.case_id == case.id)
+def snapshots(case) -> list[EvidenceSnapshot]:
+    return list(db.session.execute(select(EvidenceSnapshot).where(_owner_column(case) == case.id)
                                    .order_by(EvidenceSnapshot.seq)).scalars())
 
 
-def verify(case: AbuseCase) -> tuple[int, list[str]]:
+def verify(case) -> tuple[int, list[str]]:
     """(snapshots checked, problems): each body's SHA-256 recomputed, each link of the
     chain followed, each hash compared with the one the audit log recorded."""
     problems = []
     rows = db.session.execute(
         select(EvidenceSnapshot.id, EvidenceSnapshot.seq, EvidenceSnapshot.body, EvidenceSnapshot.sha256,
-               EvidenceSnapshot.prev_sha256).where(EvidenceSnapshot.case_id == case.id)
+               EvidenceSnapshot.prev_sha256).where(_owner_column(case) == case.id)
         .order_by(EvidenceSnapshot.seq)).all()
     audited = {}
     for event in db.session.execute(select(AuditEvent).where(AuditEvent.action == "evidence.preserved",
@@ -220,10 +256,12 @@ def verify(case: AbuseCase) -> tuple[int, list[str]]:
     return len(rows), problems
 
 
-def find_case(ref: str) -> AbuseCase | None:
-    """A case by its number or its ticket's reference."""
+def find_case(ref: str):
+    """An abuse case by its number, or any case (abuse or chargeback) by its ticket's reference."""
     ref = (ref or "").strip()
     if ref.isdigit():
         return db.session.get(AbuseCase, int(ref))
-    return db.session.execute(select(AbuseCase).join(Ticket, Ticket.id == AbuseCase.ticket_id)
-                              .where(Ticket.reference == ref.upper())).scalar_one_or_none()
+    ticket = db.session.execute(select(Ticket).where(Ticket.reference == ref.upper())).scalar_one_or_none()
+    if ticket is None:
+        return None
+    return getattr(ticket, "abuse_case", None) or getattr(ticket, "billing_case", None)

@@ -119,17 +119,21 @@ class ModerationEvent(db.Model):
 
 
 class EvidenceSnapshot(db.Model):
-    """aup-5.2-evidence: canonical JSON of what the case involves, chained by hash."""
+    """aup-5.2-evidence: canonical JSON of what a case involves, chained by hash. The case
+    is an abuse case or a chargeback case (terms-17-chargeback: "evidence preserved")."""
 
     __tablename__ = "evidence_snapshots"
     __table_args__ = (
         UniqueConstraint("case_id", "seq", name="uq_evidence_snapshots_case_seq"),
         # The same trigger (the opening, one action) is snapshotted once, however often its job runs.
         UniqueConstraint("case_id", "reason", name="uq_evidence_snapshots_case_reason"),
+        UniqueConstraint("billing_case_id", "seq", name="uq_evidence_snapshots_billing_seq"),
+        UniqueConstraint("billing_case_id", "reason", name="uq_evidence_snapshots_billing_reason"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("abuse_cases.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("abuse_cases.id"))
+    billing_case_id: Mapped[int | None] = mapped_column(ForeignKey("billing_cases.id"))
     seq: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(40))  # "opened", "action:12"
     body: Mapped[str] = mapped_column(Text)

@@ -73,6 +73,8 @@ def _open(customer: Customer, entries: list[LedgerEntry]) -> BillingCase:
     db.session.flush()
     record(SYSTEM, "chargeback.opened", "billing_case", case.id, ticket_id=ticket.id,
            entries=case.chargebacks, rule="terms-17-chargeback")
+    # terms-17-chargeback: the account, its orders, ledger and tickets as they stood.
+    jobs.enqueue("workers.abuse.snapshot", case.id, "opened", "billing")
     return case
 
 
@@ -92,8 +94,12 @@ def panel(case: BillingCase) -> dict:
     """What the case shows: the chargebacks, the balance, and the actions allowed now."""
     customer = case.customer
     lines = money_lines(customer)
+    from desk.abuse import evidence
+
+    count, problems = evidence.verify(case)
     return {
         "case": case,
+        "snapshots": evidence.snapshots(case), "chain": (count, problems),
         "reasons": policy.chargeback_summary([l for l in lines if l.kind != "chargeback" or l.id in case.chargebacks]),
         "proposals": policy.chargeback_proposals(lines, customer.status) if case.status == "open" else [],
         "balances": balances(lines),
@@ -157,6 +163,8 @@ def resolve(case_id: int, staff, actions: list[str], reason: str, now: datetime 
                         for t in taken) or "- no action"
     tickets.system_reply(case.ticket, f"Case resolved by {staff.email}.\n{summary}\n\n{reason}", internal=True,
                          status="resolved")
+    if taken:
+        jobs.enqueue("workers.abuse.snapshot", case.id, "resolved", "billing")
     db.session.commit()
     jobs.dispatch()
     return case

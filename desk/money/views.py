@@ -24,6 +24,7 @@ from desk.policy.clauses import clause
 from desk.tickets import services as tickets
 from desk.tickets.public import ticket_for_token
 from desk.tickets.views import refused
+from desk.types import MAX_ID
 
 bp = Blueprint("money", __name__)
 
@@ -183,6 +184,17 @@ def resolve_case(reference):
         return refused(exc, reference)
     flash("Case resolved.", "info")
     return redirect(url_for("tickets.ticket", reference=reference))
+
+
+@bp.get(f"/tickets/<reference>/case/evidence/<int(max={MAX_ID}):seq>.json")
+@require("customer.view")
+def case_snapshot(reference, seq):
+    from desk.abuse.views import snapshot_download
+
+    ticket = _ticket_or_404(reference)
+    if ticket.billing_case is None:
+        abort(404)
+    return snapshot_download(ticket.billing_case, seq)
 
 
 @bp.route("/customers/<panel_id>/fraud-flag", methods=["POST"])

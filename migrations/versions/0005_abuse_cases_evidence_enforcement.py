@@ -138,7 +138,8 @@ def upgrade():
 
     op.create_table('evidence_snapshots',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=True),
+    sa.Column('billing_case_id', sa.Integer(), nullable=True),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('reason', sa.String(length=40), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
@@ -146,8 +147,11 @@ def upgrade():
     sa.Column('prev_sha256', sa.String(length=64), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('taken_at', desk.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['billing_case_id'], ['billing_cases.id'], name=op.f('fk_evidence_snapshots_billing_case_id_billing_cases')),
     sa.ForeignKeyConstraint(['case_id'], ['abuse_cases.id'], name=op.f('fk_evidence_snapshots_case_id_abuse_cases')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_evidence_snapshots')),
+    sa.UniqueConstraint('billing_case_id', 'reason', name='uq_evidence_snapshots_billing_reason'),
+    sa.UniqueConstraint('billing_case_id', 'seq', name='uq_evidence_snapshots_billing_seq'),
     sa.UniqueConstraint('case_id', 'reason', name='uq_evidence_snapshots_case_reason'),
     sa.UniqueConstraint('case_id', 'seq', name='uq_evidence_snapshots_case_seq')
     )
