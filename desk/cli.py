@@ -94,8 +94,8 @@ def seed_demo(tickets, seed):
     with click.progressbar(length=tickets, label="Seeding demo tickets") as bar:
         seed_demo_data(tickets, seed, progress=bar.update)
     click.echo(f"Seeded {tickets} tickets, plus 40 claims filed through the claims engine and money requests "
-               "at each step of their flow (refunds, a withdrawal, a closure, a restoration, a chargeback case) "
-               "and a request for more accounts.")
+               "at each step of their flow (refunds, a withdrawal, a closure, a restoration, a chargeback case), "
+               "a request for more accounts, and abuse and rights-holder cases.")
 
 
 @desk_cli.command("import-orders")
@@ -263,11 +263,17 @@ def serve(host, port):
 
         seed(300, 7)
     logins = []
-    for email, role in (("admin@desk.example.com", "admin"), ("agent@desk.example.com", "agent")):
+    from desk.demo import TRUST_SAFETY
+
+    # Abuse and rights-holder cases are for trust & safety alone; a second one approves a
+    # forfeiture the first proposes.
+    accounts = [("admin@desk.example.com", "admin"), ("agent@desk.example.com", "agent"),
+                ("supervisor@desk.example.com", "supervisor")] + [(email, "trust_safety") for email in TRUST_SAFETY]
+    for email, role in accounts:
         password = secrets.token_urlsafe(12)
         staff = auth_services.find_staff(email)
         if staff is None:
-            auth_services.create_staff(email, role, password, CLI_ACTOR, name=role.title())
+            auth_services.create_staff(email, role, password, CLI_ACTOR, name=role.replace("_", " ").title())
         else:
             staff.set_password(password)  # a fresh password each start, printed below
             db.session.commit()
@@ -291,8 +297,8 @@ def serve(host, port):
     click.echo(f"desk is running at {url}")
     click.echo(f"  staff sign-in: {url}/login")
     for email, role, password in logins:
-        click.echo(f"  {role:6} {email}  password: {password}")
-    click.echo(f"  public contact form: {url}/contact")
+        click.echo(f"  {role:12} {email}  password: {password}")
+    click.echo(f"  public contact form: {url}/contact    abuse report: {url}/report/abuse")
     click.echo("=" * 60 + "\n")
     try:
         from werkzeug.serving import run_simple

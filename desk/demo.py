@@ -62,6 +62,7 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
     _seed_ledger(rng, customers, orders, now)
     _seed_claims(rng, orders, now)
     _seed_money(customers)
+    _seed_abuse([c for c, _ in customers], orders)
     for n in range(count):
         customer, name = rng.choice(customers)
         order = rng.choice(orders)
@@ -171,8 +172,10 @@ def _seed_ledger(rng, customers, orders, now) -> None:
 
 
 # Two refunds, a withdrawal, a closure, a chargeback case, a restoration and a request for
-# more accounts: tickets the demo files through their own services.
-EXTRA_TICKETS = 7
+# more accounts, and three abuse and rights-holder cases: tickets the demo files through
+# their own services. A second report joins the fraud case as one more requester message.
+EXTRA_TICKETS = 10
+EXTRA_REQUESTER_MESSAGES = EXTRA_TICKETS + 1
 
 
 def _seed_money(customers) -> None:
@@ -224,6 +227,57 @@ def _seed_accounts(people) -> None:
     accounts.file_request(agency, accounts.Ask(agency.panel_id, "agency", 14,
                                                "We run an agency and need one account per client brand, to keep "
                                                "their budgets and reports apart."), DEMO, channel="web")
+
+
+# Trust & safety's two demo members: a forfeiture proposed by one waits for the other.
+TRUST_SAFETY = ("trust@desk.example.com", "trust2@desk.example.com")
+
+
+def _seed_abuse(people, orders) -> None:
+    """Abuse and rights-holder cases through the public intake (desk.abuse): a fraud case
+    two reporters merged into, with a warning sent and a forfeiture waiting for a second
+    approval; a serious-harm case (worked at once, the account held); a report waiting for
+    its link; a rights holder's trademark notice. Run twice, nothing is added."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from desk.abuse import enforcement, intake
+    from desk.abuse.models import Report
+    from desk.auth.services import create_staff, find_staff
+    from desk.claims.ledger import customer_balances
+
+    if db.session.execute(select(Report.id).limit(1)).first():
+        return
+    staff = [find_staff(email) or create_staff(email, "trust_safety", secrets.token_urlsafe(12), DEMO,
+                                               name=f"Trust & Safety {n}")
+             for n, email in enumerate(TRUST_SAFETY, start=1)]
+
+    def report(email, **fields):
+        data = intake.NewReport(reporter_email=email, channel="web", **{"kind": "abuse", **fields})
+        filed = intake.file_report(data, Actor("requester", None, email))
+        return intake.confirm(filed, Actor("requester", None, email))
+
+    scam, harm = orders[3], orders[11]
+    first = report("watchdog@consumer-group.example", category="3.2", links=[scam.link],
+                   description="This page promises 40% a week on crypto deposits: a Ponzi scheme.")
+    report("victim@mailbox.example", category="3.2", links=[scam.link.upper().replace("HTTPS", "http")],
+           description="I lost money to the page this panel is promoting.")
+    case = first.case
+    account = scam.customer.panel_id
+    enforcement.propose(case, staff[0], "warning", account=account,
+                        reason="Your order promoted a page running an investment scheme that promises guaranteed "
+                               "returns (AUP 3.2). Further orders of this kind will lead to suspension.")
+    if customer_balances(scam.customer).deposited > 0:
+        enforcement.propose(case, staff[0], "forfeit_deposited", account=account,
+                            reason="Repeated promotion of fraudulent investment pages after a warning.")
+    report("hotline@child-safety.example", category="3.1", links=[harm.link],
+           description="The promoted account exploits minors.")
+    report("someone@mailbox.example", category="4.3", description="",
+           links=[])  # kept as "needs info" (aup-6-report)
+    report("legal@acme-brands.example", kind="rights", category="3.4", right="trademark", work="ACME",
+           registration="EUTM 018000001", good_faith=True, links=["https://acme-outlet.example/shop"],
+           description="The promoted shop sells counterfeit ACME goods under our registered mark.")
 
 
 def _seed_claims(rng, orders, now) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from conftest import post_form
 from desk.audit.models import AuditEvent
-from desk.demo import EXTRA_TICKETS
+from desk.demo import EXTRA_REQUESTER_MESSAGES, EXTRA_TICKETS
 from desk.extensions import db
 from desk.types import utcnow
 
@@ -323,8 +323,12 @@ def test_seed_demo_creates_tickets_customers_and_orders(app, runner):
         assert kinds == {"refund", "withdrawal", "closure", "restoration"}
         assert db.session.query(BillingCase).count() == 1
         assert db.session.query(AccountRequest).count() == 1
+        from desk.abuse.models import AbuseCase, Report
+
+        assert db.session.query(AbuseCase).count() == 3 and db.session.query(Report).count() == 5
+        assert {"abuse", "legal"} <= queues
     # Every ticket has its first message and went through the audit log.
-    assert count(app, Message, Message.author_kind == "requester") == 70 + EXTRA_TICKETS
+    assert count(app, Message, Message.author_kind == "requester") == 70 + EXTRA_REQUESTER_MESSAGES
     assert count(app, AuditEvent, AuditEvent.action == "ticket.created") == 70 + EXTRA_TICKETS
 
 
