@@ -272,3 +272,49 @@ def test_waiting_reports_are_listed_for_trust_and_safety_only(app, client, auth)
     auth.login("trust_safety")
     page = get_ok(client, "/abuse/reports")
     assert REPORTER in page and "unconfirmed" in page
+
+
+def test_the_public_intakes_are_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PUBLIC_FORMS="2 per minute")
+    client = app.test_client()
+    assert [send_report(client).status_code for _ in range(2)] == [202, 202]
+    response = send_report(client)
+    assert response.status_code == 429 and response.headers.get("Retry-After")
+    assert response.get_json()["error"]["code"] == "too_many_requests"
+    page = get_ok(client, "/report/abuse")
+    for _ in range(2):
+        client.post("/report/abuse", data={"csrf_token": csrf_from(page), "category": "3.2", "email": REPORTER,
+                                           "links": "https://x.example/a", "description": "Scam."})
+    limited = client.post("/report/abuse", data={"csrf_token": csrf_from(page), "category": "3.2",
+                                                 "email": REPORTER})
+    assert limited.status_code == 429
+
+
+def test_the_reporter_never_sees_the_account_the_actions_or_the_evidence(app, client, panel, auth):
+    panel.customer("bob")
+    panel.order("5001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
+    reported(client, app)
+    case = only_case(app)
+    auth.login("trust_safety")
+    page = get_ok(client, f"/tickets/{case['ticket']}")
+    client.post(f"/abuse/cases/{case['id']}/actions", data={
+        "csrf_token": csrf_from(page), "action": "suspend", "account": "bob",
+        "reason": "Promoting a fraudulent investment page."})
+    client.post(f"/tickets/{case['ticket']}/reply", data={
+        "csrf_token": csrf_from(page), "body": "Internal: bob is a repeat offender.", "internal": "y"})
+    auth.logout()
+    # The status link the reporter was given opens their report, and only its status.
+    with app.app_context():
+        from desk.abuse import links
+
+        report = db.session.execute(select(Report)).scalar_one()
+        status_path = links.report_url(report).replace("http://desk.test", "")
+    page = get_ok(client, status_path)
+    assert "Under review" in page
+    for secret in ("bob", "Suspend", "repeat offender", "snapshot", "SHA-256", "5001"):
+        assert secret not in page, secret
+    with app.app_context():
+        token = make_token(db.session.execute(select(Ticket)).scalar_one())
+    ticket_page = get_ok(client, f"/t/{token}")
+    for secret in ("bob", "Suspend", "repeat offender", "snapshot"):
+        assert secret not in ticket_page, secret
