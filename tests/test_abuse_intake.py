@@ -318,3 +318,14 @@ def test_the_reporter_never_sees_the_account_the_actions_or_the_evidence(app, cl
     ticket_page = get_ok(client, f"/t/{token}")
     for secret in ("bob", "Suspend", "repeat offender", "snapshot"):
         assert secret not in ticket_page, secret
+
+
+def test_the_ticket_api_sends_reports_to_their_own_intake(app, client, api_key):
+    headers = {"Authorization": f"Bearer {api_key('panel')}"}
+    for kind, where in (("abuse", "/api/v1/reports/abuse"), ("rights", "/api/v1/reports/rights"),
+                        ("chargeback", "/api/v1/ledger")):
+        response = client.post("/api/v1/tickets", headers=headers, json={
+            "kind": kind, "subject": "Bad page", "body": "See the link.", "requester": {"email": REPORTER}})
+        assert response.status_code == 422 and where in response.get_json()["error"]["message"], kind
+    with app.app_context():
+        assert db.session.execute(select(Ticket)).first() is None

@@ -65,9 +65,19 @@ def ticket_json(ticket) -> dict:
     return body
 
 
+# Kinds with an intake of their own: filed here they would skip what that intake does
+# (confirming a reporter, matching the target, opening the case).
+OWN_INTAKES = {"abuse": "POST /api/v1/reports/abuse", "rights": "POST /api/v1/reports/rights",
+               "chargeback": "a chargeback entry in POST /api/v1/ledger"}
+
+
 @bp.post("/tickets")
 def create_ticket():
     data = json_body()
+    kind = string_field(data, "kind")
+    if kind in OWN_INTAKES:
+        raise ValidationError(f"A {kind} ticket is not filed here: use {OWN_INTAKES[kind]}.",
+                              {"kind": f"use {OWN_INTAKES[kind]}"})
     requester = data.get("requester") or {}
     if not isinstance(requester, dict):
         raise ValidationError("requester must be an object with email and name.", {"requester": "not an object"})
