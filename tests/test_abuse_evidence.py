@@ -23,6 +23,14 @@ def case_with_account(app, client, panel):
     return only_case(app)
 
 
+def switch_off_write_once(backend, verb):
+    """What only a database owner can do: take the write-once trigger off the snapshots."""
+    if backend == "postgresql":
+        db.session.execute(text("ALTER TABLE evidence_snapshots DISABLE TRIGGER evidence_snapshots_no_change"))
+    else:
+        db.session.execute(text(f"DROP TRIGGER evidence_snapshots_no_{verb}"))
+
+
 def snapshots(app, case_id):
     with app.app_context():
         rows = db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.case_id == case_id)
@@ -93,10 +101,7 @@ def test_snapshots_are_write_once_and_tampering_is_detected(app, client, panel, 
             db.session.commit()
         db.session.rollback()
         # Someone who switches the guard off can change the row — and is found out.
-        if backend == "postgresql":
-            db.session.execute(text("ALTER TABLE evidence_snapshots DISABLE TRIGGER evidence_snapshots_no_change"))
-        else:
-            db.session.execute(text("DROP TRIGGER evidence_snapshots_no_update"))
+        switch_off_write_once(backend, "update")
         db.session.execute(text("UPDATE evidence_snapshots SET body = replace(body, '50.00', '0.00')"))
         db.session.commit()
     result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
@@ -122,10 +127,7 @@ def test_a_missing_snapshot_breaks_the_chain(app, client, panel, auth, run_worke
         "csrf_token": csrf_from(page), "action": "warning", "account": "bob", "reason": "A first warning for this."})
     run_worker()
     with app.app_context():
-        if backend == "postgresql":
-            db.session.execute(text("ALTER TABLE evidence_snapshots DISABLE TRIGGER evidence_snapshots_no_change"))
-        else:
-            db.session.execute(text("DROP TRIGGER evidence_snapshots_no_delete"))
+        switch_off_write_once(backend, "delete")
         db.session.execute(text("DELETE FROM evidence_snapshots WHERE seq = 1"))
         db.session.commit()
     result = app.test_cli_runner().invoke(args=["desk", "evidence", "verify", case["ticket"]])
