@@ -27,3 +27,13 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, in_memory_fallback_enabled=True)
+
+
+def for_update(query):
+    """`query` locking the rows it reads until the commit where the database has row locks
+    (PostgreSQL: SELECT … FOR UPDATE), and reading them afresh, so two decisions on one
+    row run one after the other and the second sees the first. SQLite lets one writer in
+    at a time already."""
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return query.execution_options(populate_existing=True)

@@ -17,14 +17,15 @@ from sqlalchemy import select
 
 from desk import jobs
 from desk.abuse import links, log
+from desk.abuse.holds import require_reason
 from desk.abuse.models import AbuseCase, Appeal, BlockedIdentifier, EnforcementAction
 from desk.accounts.identifiers import clean_value
 from desk.audit.services import Actor, record
 from desk.claims.ledger import customer_balances
 from desk.claims.models import Customer, LedgerEntry
-from desk.claims.orders import find_customer
+from desk.claims.orders import find_customer, find_order
 from desk.errors import DeskError, ValidationError
-from desk.extensions import db
+from desk.extensions import db, for_update
 from desk.mail.outbound import compose
 from desk.policy import abuse as policy
 from desk.policy.clauses import clause
@@ -38,22 +39,12 @@ ACCOUNT_STATUS = {"suspend": "suspended", "terminate": "terminated"}
 BLOCK_KINDS = {"payment": "payment fingerprint", "ip": "IP address", "email": "e-mail address"}
 
 
-def _reason(text: str, what: str) -> str:
-    problem = policy.check_reason(text, what)
-    if problem:
-        raise ValidationError(problem, {"reason": "required"})
-    return text.strip()
-
-
 def _on_case(case: AbuseCase, subject: str) -> bool:
     return subject in {s.subject for s in case.subjects}
 
 
 def _lock(model, row_id: int):
-    query = select(model).where(model.id == row_id)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return db.session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
+    return db.session.execute(for_update(select(model).where(model.id == row_id))).scalar_one_or_none()
 
 
 def propose(case: AbuseCase, staff, action: str, *, reason: str, account: str | None = None,
@@ -62,7 +53,7 @@ def propose(case: AbuseCase, staff, action: str, *, reason: str, account: str | 
     """Take an action on the case, or put it to a second staff member (forfeiture)."""
     if action not in policy.ACTIONS:
         raise ValidationError(f"Unknown action. One of: {', '.join(policy.ACTIONS)}.", {"action": "unknown"})
-    reason = _reason(reason, "An enforcement action")
+    reason = require_reason(reason, "An enforcement action")
     label, rule, target = policy.ACTIONS[action]
     row = EnforcementAction(case_id=case.id, action=action, rule=rule, reason=reason, proposed_by_id=staff.id,
                             status="awaiting_approval")
@@ -71,8 +62,6 @@ def propose(case: AbuseCase, staff, action: str, *, reason: str, account: str | 
         if not order or not _on_case(case, log.order(order)):
             raise ValidationError("Choose an order that is part of this case.", {"order": "not on the case"})
         row.order_ref = order
-        from desk.claims.orders import find_order
-
         found = find_order(order)
         row.customer = found.customer if found else None
     else:
@@ -137,7 +126,7 @@ def approve(action_id: int, staff) -> EnforcementAction:
 
 
 def refuse(action_id: int, staff, reason: str) -> EnforcementAction:
-    reason = _reason(reason, "Refusing a proposal")
+    reason = require_reason(reason, "Refusing a proposal")
     row = _lock(EnforcementAction, action_id)
     if row is None or row.status != "awaiting_approval":
         db.session.rollback()
@@ -263,7 +252,7 @@ def file_appeal(row: EnforcementAction, body: str, email: str) -> Appeal:
 
 def decide_appeal(appeal_id: int, staff, outcome: str, reason: str) -> Appeal:
     """Uphold the action or reverse it; the account holder is told either way."""
-    reason = _reason(reason, "Deciding an appeal")
+    reason = require_reason(reason, "Deciding an appeal")
     if outcome not in ("upheld", "reversed"):
         raise ValidationError("Uphold or reverse.", {"outcome": "upheld or reversed"})
     appeal = _lock(Appeal, appeal_id)
@@ -323,7 +312,7 @@ def close_case(case: AbuseCase, staff, outcome: str, reason: str, reply: str = "
     choices = policy.RIGHTS_OUTCOMES if case.kind == "rights" else policy.ABUSE_OUTCOMES
     if outcome not in choices:
         raise ValidationError(f"One of: {', '.join(choices)}.", {"outcome": "unknown"})
-    reason = _reason(reason, "Closing a case")
+    reason = require_reason(reason, "Closing a case")
     if case.kind == "rights" and len(tickets.clean_text(reply)) < policy.MIN_REASON:
         raise ValidationError("Write the reply to the rights holder (terms-23-referential-use).", {"reply": "required"})
     waiting = db.session.execute(select(EnforcementAction.id).where(
@@ -355,7 +344,7 @@ def close_case(case: AbuseCase, staff, outcome: str, reason: str, reply: str = "
 
 
 def reopen(case: AbuseCase, staff, reason: str) -> AbuseCase:
-    reason = _reason(reason, "Reopening a case")
+    reason = require_reason(reason, "Reopening a case")
     if case.state != "closed":
         raise DeskError("This case is not closed.", code="wrong_status", status=409)
     actor = Actor.staff(staff)

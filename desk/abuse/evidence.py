@@ -31,7 +31,7 @@ from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, record
 from desk.claims.ledger import balances_of
 from desk.claims.models import Customer, LedgerEntry, Order
-from desk.extensions import db
+from desk.extensions import db, for_update
 from desk.tickets.models import Message, Ticket
 from desk.types import utcnow
 
@@ -94,10 +94,6 @@ def _action(a: EnforcementAction) -> dict:
 
 
 KINDS = {"abuse": AbuseCase, "billing": BillingCase}
-
-
-def _kind(case) -> str:
-    return "billing" if isinstance(case, BillingCase) else "abuse"
 
 
 def _owner_column(case):
@@ -174,10 +170,8 @@ def take(case_id: int, reason: str, kind: str = "abuse") -> EvidenceSnapshot | N
     `kind`: "abuse" (an abuse or rights-holder case) or "billing" (a chargeback case).
     Commits."""
     model = KINDS[kind]
-    query = select(model).where(model.id == case_id)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()  # one snapshot of a case at a time: the chain has no forks
-    case = db.session.execute(query).scalar_one_or_none()
+    # One snapshot of a case at a time: the chain has no forks.
+    case = db.session.execute(for_update(select(model).where(model.id == case_id))).scalar_one_or_none()
     if case is None:
         return None
     column = _owner_column(case)

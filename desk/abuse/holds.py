@@ -24,7 +24,8 @@ from desk.policy import abuse as policy
 from desk.types import utcnow
 
 
-def _reason(text: str, what: str) -> str:
+def require_reason(text: str, what: str) -> str:
+    """The staff member's words for a decision, or a ValidationError saying what is missing."""
     problem = policy.check_reason(text, what)
     if problem:
         raise ValidationError(problem, {"reason": "required"})
@@ -70,7 +71,7 @@ def place_for_case(case: AbuseCase, panel_id: str, reason: str, actor: Actor, st
 
 
 def place_by_staff(case: AbuseCase, panel_id: str, reason: str, staff) -> LegalHold:
-    reason = _reason(reason, "A legal hold")
+    reason = require_reason(reason, "A legal hold")
     if log.account(panel_id) not in {s.subject for s in case.subjects}:
         raise ValidationError("That account is not part of this case.", {"account": "not on the case"})
     hold = place_for_case(case, panel_id, reason, Actor.staff(staff), staff.id)
@@ -79,7 +80,7 @@ def place_by_staff(case: AbuseCase, panel_id: str, reason: str, staff) -> LegalH
 
 
 def release(hold_id: int, reason: str, staff, now: datetime | None = None) -> LegalHold:
-    reason = _reason(reason, "Releasing a hold")
+    reason = require_reason(reason, "Releasing a hold")
     now = now or utcnow()
     hold = db.session.get(LegalHold, hold_id)
     if hold is None or hold.released_at is not None:
@@ -157,7 +158,7 @@ def _cell(value: str) -> str:
 
 
 def mute(email: str, reason: str, staff, case: AbuseCase | None = None) -> MutedReporter:
-    reason = _reason(reason, "Muting a reporter")
+    reason = require_reason(reason, "Muting a reporter")
     email = (email or "").strip().lower()
     row = db.session.execute(select(MutedReporter).where(MutedReporter.email == email)).scalar_one_or_none()
     if row is not None:

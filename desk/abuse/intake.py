@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from desk import jobs
 from desk.abuse import links, log
@@ -210,6 +211,7 @@ def resolve_subjects(report: Report) -> list[tuple[str, str]]:
             continue
         found.setdefault(log.link(key), raw)
         for order in db.session.execute(select(Order).where(Order.link_normalized == key)
+                                        .options(selectinload(Order.customer))
                                         .order_by(Order.created_at.desc()).limit(MATCHED_ORDERS)).scalars():
             found.setdefault(log.order(order.panel_id), order.panel_id)
             found.setdefault(log.account(order.customer.panel_id), order.customer.login or order.customer.panel_id)
@@ -344,11 +346,6 @@ def waiting_reports(limit: int = 200) -> list[Report]:
     """Reports kept without a case: unconfirmed, or waiting for information."""
     return list(db.session.execute(select(Report).where(Report.case_id.is_(None)).order_by(Report.id.desc())
                                    .limit(limit)).scalars())
-
-
-def count_waiting() -> int:
-    return db.session.execute(select(func.count(Report.id)).where(Report.case_id.is_(None),
-                                                                  Report.status == "needs_info")).scalar_one()
 
 
 def reporter_status(report: Report) -> str:

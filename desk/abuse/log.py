@@ -35,12 +35,6 @@ def replay(case: AbuseCase) -> policy.CaseState:
     return policy.case_state(_plain(events_of(case)))
 
 
-def subject_history(subject: str, limit: int = 200) -> list[ModerationEvent]:
-    return list(db.session.execute(
-        select(ModerationEvent).where(ModerationEvent.subject == subject)
-        .order_by(ModerationEvent.id.desc()).limit(limit)).scalars())
-
-
 def strikes(panel_id: str) -> int:
     rows = db.session.execute(select(ModerationEvent).where(
         ModerationEvent.subject == account(panel_id), ModerationEvent.kind.in_(("action", "reversal")))

@@ -3,11 +3,13 @@ Every route needs `abuse.work` (trust & safety) and a case in a queue the role m
 anyone else gets the 404 a missing case gives."""
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from desk.abuse import enforcement, evidence, holds, intake, log
-from desk.abuse.models import AbuseCase, Appeal, EnforcementAction, LegalHold
+from desk.abuse.models import AbuseCase, Appeal, CaseSubject, EnforcementAction, LegalHold
 from desk.audit.services import Actor, record
 from desk.auth.access import can_see_ticket, require
+from desk.auth.roles import allows
 from desk.claims.parse import parse_time
 from desk.errors import DeskError, ValidationError
 from desk.extensions import db
@@ -51,7 +53,7 @@ def panel(case: AbuseCase) -> dict:
         "orders": [s for s in case.subjects if s.kind == "order"],
         "accounts": [(s, log.strikes(s.key)) for s in accounts],
         "reports": case.reports, "actions": enforcement.case_actions(case),
-        "holds": [h for h in _case_holds(case)], "disclosures": holds.disclosures(case),
+        "holds": _case_holds(case), "disclosures": holds.disclosures(case),
         "snapshots": evidence.snapshots(case), "chain": (count, problems), "events": log.events_of(case),
         "action_choices": policy.ACTIONS, "block_kinds": enforcement.BLOCK_KINDS,
         "outcomes": policy.RIGHTS_OUTCOMES if case.kind == "rights" else policy.ABUSE_OUTCOMES,
@@ -60,8 +62,6 @@ def panel(case: AbuseCase) -> dict:
 
 
 def _case_holds(case: AbuseCase) -> list[LegalHold]:
-    from sqlalchemy import select
-
     return list(db.session.execute(select(LegalHold).where(LegalHold.case_id == case.id)
                                    .order_by(LegalHold.id)).scalars())
 
@@ -238,11 +238,6 @@ def waiting():
 def customer_section(customer, role: str | None) -> dict:
     """The moderation part of the customer page: legal holds for everyone who sees the
     page (they block erasure); strikes, actions and cases for trust & safety alone."""
-    from sqlalchemy import select
-
-    from desk.abuse.models import CaseSubject
-    from desk.auth.roles import allows
-
     section = {"holds": holds.active_holds(customer), "trust_safety": allows(role, "abuse.work")}
     if section["trust_safety"]:
         section["strikes"] = log.strikes(customer.panel_id)

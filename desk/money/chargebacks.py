@@ -18,7 +18,7 @@ from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.ledger import money_lines
 from desk.claims.models import Customer, LedgerEntry
 from desk.errors import DeskError, ValidationError
-from desk.extensions import db
+from desk.extensions import db, for_update
 from desk.money.models import BillingCase
 from desk.policy import money as policy
 from desk.policy.ledger import balances
@@ -117,10 +117,7 @@ def resolve(case_id: int, staff, actions: list[str], reason: str, now: datetime 
     if unknown:
         raise ValidationError(f"Unknown action(s): {', '.join(unknown)}.", {"actions": "unknown"})
     now = now or utcnow()
-    query = select(BillingCase).where(BillingCase.id == case_id)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    case = db.session.execute(query.execution_options(populate_existing=True)).scalar_one()
+    case = db.session.execute(for_update(select(BillingCase).where(BillingCase.id == case_id))).scalar_one()
     if case.status != "open":
         db.session.rollback()
         raise DeskError("This case is already resolved.", code="wrong_status", status=409)

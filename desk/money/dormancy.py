@@ -15,7 +15,7 @@ from desk import jobs
 from desk.audit.services import SYSTEM, record
 from desk.claims.ledger import money_lines
 from desk.claims.models import Customer, LedgerEntry
-from desk.extensions import db
+from desk.extensions import db, for_update
 from desk.mail.outbound import compose
 from desk.money.models import DormancyState
 from desk.money.requests import dormancy_facts
@@ -55,10 +55,8 @@ def run(now: datetime | None = None, progress=None) -> dict[str, int]:
 
 
 def _locked_state(customer: Customer) -> DormancyState:
-    query = select(DormancyState).where(DormancyState.customer_id == customer.id)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    state = db.session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
+    state = db.session.execute(for_update(select(DormancyState).where(DormancyState.customer_id == customer.id))) \
+        .scalar_one_or_none()
     if state is None:
         state = DormancyState(customer=customer)  # the backref: customer.dormancy is this row at once
         db.session.add(state)

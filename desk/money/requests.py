@@ -27,7 +27,7 @@ from desk.claims.orders import customer_or_404, find_order
 from desk.claims.parse import Fields
 from desk.claims.services import facts
 from desk.errors import DeskError, NotFound, ValidationError
-from desk.extensions import db
+from desk.extensions import db, for_update
 from desk.money.models import KIND_LABELS, KINDS, OPEN_STATUSES, BillingCase, DormancyState, MoneyRequest
 from desk.policy import dormancy as dormancy_policy
 from desk.policy import money as policy
@@ -383,10 +383,8 @@ def _post(request: MoneyRequest, step: str, entries, now: datetime, actor: Actor
 def locked(request_id: int) -> MoneyRequest:
     """The request, its row locked until the commit (PostgreSQL), so two decisions on it
     at once are one after the other; the loser sees the winner's status."""
-    query = select(MoneyRequest).where(MoneyRequest.id == request_id)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    request = db.session.execute(query.execution_options(populate_existing=True)).scalar_one_or_none()
+    request = db.session.execute(for_update(select(MoneyRequest).where(MoneyRequest.id == request_id))) \
+        .scalar_one_or_none()
     if request is None:
         raise NotFound("No such request.")
     return request
