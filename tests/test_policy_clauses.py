@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from desk.policy import abuse, accounts, claims, dormancy, money
+from desk.policy import abuse, accounts, claims, dormancy, money, privacy
 from desk.policy.clauses import CLAUSES
 
 TERMS = Path(__file__).resolve().parents[1] / "terms" / "smmpanelus-terms-aup-privacy.txt"
@@ -23,9 +23,9 @@ def test_quotes_are_verbatim(rule):
         assert squash(sentence) in terms, f"{rule}: not in the Terms: {sentence!r}"
 
 
-@pytest.mark.parametrize("module", [claims, money, dormancy, accounts, abuse], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [claims, money, dormancy, accounts, abuse, privacy], ids=lambda m: m.__name__)
 def test_every_rule_has_a_clause(module):
     # Ids that carry a section number (terms-13-…, aup-5.3-…) quote that section; the
     # design's own rules (aup-appeal, aup-csam-handling…) have no clause to quote.
-    rules = set(re.findall(r"(?:terms|aup)-[0-9][0-9.]*-[a-z-]+", module.__doc__))
+    rules = set(re.findall(r"(?:terms|aup|privacy)-[0-9][0-9.]*-[a-z-]+", module.__doc__))
     assert rules and rules <= set(CLAUSES), sorted(rules - set(CLAUSES))

@@ -145,6 +145,28 @@ CLAUSES: dict[str, tuple[str, str]] = {
     "terms-23-referential-use": ("Terms §23 Use of Third-Party Platform Names",
         "If a rights holder believes a specific reference exceeds legitimate referential use, they may contact us "
         "at legal@mail.smmpanelus.com, and we will review the specific reference in good faith."),
+    "privacy-10-rights": ("Privacy Policy §10 Your Rights",
+        "Subject to applicable law, you have rights over your personal data. We do not sell or share your personal "
+        "information in the way those laws define it. We do not discriminate against you for exercising your "
+        "rights."),
+    "privacy-10-verify": ("Privacy Policy §10 Your Rights",
+        "We may need to verify your identity before acting, and we will respond within the time required by "
+        "applicable law."),
+    "privacy-10-export": ("Privacy Policy §10 Your Rights",
+        "Portability — ask for a copy of certain data in a portable form."),
+    "privacy-10-gdpr": ("Privacy Policy §10 Your Rights (EU/UK)",
+        "You also have the right to lodge a complaint with your local data protection authority."),
+    "privacy-10-ccpa": ("Privacy Policy §10 Your Rights (California)",
+        "We do not discriminate against you for exercising your rights."),
+    "privacy-8-erasure": ("Privacy Policy §8 How Long We Keep Data",
+        "We keep your personal data for as long as your account is active and for a reasonable period afterward — "
+        "long enough to meet legal, accounting, regulatory, and dispute-resolution requirements, and to protect "
+        "against fraud and abuse. When data is no longer needed for these purposes, we delete it or render it "
+        "anonymous."),
+    "privacy-11-minor": ("Privacy Policy §11 Children",
+        "If we learn that we have collected data from a person under 18, we delete it. This does not limit the "
+        "steps we may take in cases of serious harm to a minor, such as child sexual abuse material, which are "
+        "handled as set out in When We Share Data and the Acceptable Use Policy."),
 }
 
 
