@@ -242,3 +242,8 @@ def html_to_text(html: str) -> str:
     text = re.sub(r"[ \t]+(?=\n)|[ ]+(?=\t)", "", text)  # trailing blanks
     text = re.sub(r"\n{3,}", "\n\n", text)           # at most one blank line
     return text.strip()
+
+
+def csv_cell(value: str) -> str:
+    """A CSV cell a spreadsheet would run as a formula (= + - @, tab, CR first) kept as text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

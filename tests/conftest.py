@@ -37,6 +37,9 @@ def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         choice = metafunc.config.getoption("--db")
         backends = BACKENDS if choice == "all" else (choice,)
+        if metafunc.definition.get_closest_marker("postgresql_only"):
+            # What only PostgreSQL has (advisory locks): the test runs there, not skipped elsewhere.
+            backends = tuple(b for b in backends if b == "postgresql")
         metafunc.parametrize("backend", backends)
 
 

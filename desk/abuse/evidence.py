@@ -51,6 +51,14 @@ def canonical(payload: dict) -> bytes:
                       default=_plain).encode("utf-8")
 
 
+def parse(body: str):
+    return json.loads(body)
+
+
+def body_digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
 def _customer(c: Customer) -> dict:
     return {"panel_id": c.panel_id, "login": c.login, "email": c.email, "email_verified": c.email_verified,
             "country": c.country, "status": c.status, "fraud_flag": c.fraud_flag, "created_at": c.created_at,
@@ -218,24 +226,32 @@ def snapshots(case) -> list[EvidenceSnapshot]:
 
 def verify(case) -> tuple[int, list[str]]:
     """(snapshots checked, problems): each body's SHA-256 recomputed, each link of the
-    chain followed, each hash compared with the one the audit log recorded."""
+    chain followed, each hash compared with the one the audit log recorded. A snapshot an
+    erasure redacted keeps its place in the chain (its original hash) and is checked
+    against the digest that erasure wrote into the audit log."""
     problems = []
     rows = db.session.execute(
         select(EvidenceSnapshot.id, EvidenceSnapshot.seq, EvidenceSnapshot.body, EvidenceSnapshot.sha256,
-               EvidenceSnapshot.prev_sha256).where(_owner_column(case) == case.id)
+               EvidenceSnapshot.prev_sha256, EvidenceSnapshot.redaction).where(_owner_column(case) == case.id)
         .order_by(EvidenceSnapshot.seq)).all()
-    audited = {}
+    audited, redacted = {}, {}
     for event in db.session.execute(select(AuditEvent).where(AuditEvent.action == "evidence.preserved",
                                                              AuditEvent.ticket_id == case.ticket_id)).scalars():
         audited[str(event.subject_id)] = event.data.get("sha256")
+    for data in db.session.execute(select(AuditEvent.data).where(AuditEvent.action == "privacy.erased")
+                                   .order_by(AuditEvent.id)).scalars():
+        redacted.update(((data or {}).get("redacted") or {}).get("evidence_snapshots") or {})
     previous = GENESIS
     for expected_seq, row in enumerate(rows, start=1):
         name = f"snapshot {row.seq}"
         if row.seq != expected_seq:
             problems.append(f"{name}: expected number {expected_seq} — a snapshot is missing")
-        digest = hashlib.sha256(row.body.encode("utf-8")).hexdigest()
-        if digest != row.sha256:
+        digest = body_digest(row.body)
+        if row.redaction is None and digest != row.sha256:
             problems.append(f"{name}: its content does not match its SHA-256 (changed after it was written)")
+        elif row.redaction is not None and not (digest == row.redaction.get("digest") == redacted.get(str(row.id))):
+            # An erasure pseudonymised it (privacy-8-erasure) and recorded what it left.
+            problems.append(f"{name}: its content does not match what the erasure that redacted it recorded")
         if row.prev_sha256 != previous:
             problems.append(f"{name}: does not follow the snapshot before it (chain broken)")
         try:

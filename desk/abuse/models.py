@@ -116,6 +116,7 @@ class ModerationEvent(db.Model):
     actor_label: Mapped[str] = mapped_column(String(254), default="")
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    redaction: Mapped[dict | None] = mapped_column(JSON)  # set once, by an erasure (privacy-8-erasure)
 
 
 class EvidenceSnapshot(db.Model):
@@ -141,6 +142,9 @@ class EvidenceSnapshot(db.Model):
     prev_sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set once, by an erasure of a closed case's person (privacy-8-erasure): the body was
+    # pseudonymised; {"request", "digest"} is what it hashes to now. sha256 stays the chain's.
+    redaction: Mapped[dict | None] = mapped_column(JSON)
 
 
 class EnforcementAction(db.Model):

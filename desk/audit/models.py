@@ -25,6 +25,9 @@ class AuditEvent(db.Model):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Set once, by an erasure (privacy-8-erasure): the personal data in this row was replaced
+    # and {"request", "digest"} says by which request and what the row hashes to now.
+    redaction: Mapped[dict | None] = mapped_column(JSON)
 
 
 class AuditHead(db.Model):

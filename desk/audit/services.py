@@ -44,6 +44,22 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def digest_of(event: AuditEvent) -> str:
+    """What the event hashes to as it stands now (after a redaction, its new digest)."""
+    return _digest(event.prev_hash, event)
+
+
+def _redactions() -> dict[str, str]:
+    """{event id: digest} as the erasures recorded them in the chain (privacy.erased), the
+    newest winning: a redacted row is checked against these, not against itself."""
+    found = {}
+    rows = db.session.execute(select(AuditEvent.data).where(AuditEvent.action == "privacy.erased")
+                              .order_by(AuditEvent.id)).scalars()
+    for data in rows:
+        found.update(((data or {}).get("redacted") or {}).get("audit_events") or {})
+    return found
+
+
 def _locked_head() -> AuditHead:
     head = db.session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
@@ -97,13 +113,26 @@ def record(actor: Actor, action: str, subject_type: str, subject_id, *, ticket_i
 def verify_chain() -> tuple[int, int | None]:
     """Walk the chain; return (events checked, id of the first broken event or None).
 
+    A row an erasure redacted is checked against the digest the erasure wrote into a later
+    event of the chain, so a redaction cannot be forged without breaking the chain.
+
     The head row remembers the newest hash, so a log emptied or cut short from the end
     is caught too (reported as broken at event 0)."""
     prev = GENESIS
     checked = 0
+    redactions = _redactions()
     for event in db.session.execute(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)).scalars():
-        if event.prev_hash != prev or _digest(prev, event) != event.hash:
+        if event.prev_hash != prev:
             return checked, event.id
+        if event.redaction is None:
+            if _digest(prev, event) != event.hash:
+                return checked, event.id
+        else:
+            # Redacted by an erasure (privacy-8-erasure): its hash still links the chain, and
+            # its content must be what the erasure recorded, in the chain, that it left.
+            digest = _digest(prev, event)
+            if digest != event.redaction.get("digest") or redactions.get(str(event.id)) != digest:
+                return checked, event.id
         prev = event.hash
         checked += 1
     head = db.session.get(AuditHead, 1)

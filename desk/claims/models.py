@@ -33,6 +33,13 @@ class Customer(db.Model):
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # A good-faith fraud concern (from the panel or staff): payouts wait for verification.
     fraud_flag: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What the person asked of their data (privacy-10-rights), shown wherever the account is.
+    processing_restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    processing_objected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    consent_withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sale_share_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    minor_reported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # privacy-11-minor
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # privacy-8-erasure ran
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

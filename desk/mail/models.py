@@ -1,7 +1,7 @@
 """Outgoing mail, kept as rows so each notice is sent once and can be shown later."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk.extensions import db
@@ -19,6 +19,9 @@ class OutboundMail(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, logged
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, logged, dropped (to an erased address)
+    # The last mail to a person whose data was erased (privacy-8-erasure): once it has gone,
+    # its address is forgotten too.
+    forget_recipient: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

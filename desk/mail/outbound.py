@@ -12,6 +12,7 @@ from desk.mail.models import OutboundMail
 from desk.types import utcnow
 
 log = logging.getLogger(__name__)
+FORGOTTEN = "forgotten@erased.invalid"  # .invalid (RFC 2606): never deliverable
 
 
 def compose(dedupe_key: str, to_addr: str, subject: str, body_text: str, ticket_id: int | None = None) -> OutboundMail:
@@ -31,6 +32,10 @@ def compose(dedupe_key: str, to_addr: str, subject: str, body_text: str, ticket_
 def deliver(mail: OutboundMail) -> None:
     """Send a pending mail and mark it; a mail already sent is left alone."""
     if mail.status != "pending":
+        return
+    if mail.to_addr.endswith("@erased.invalid"):
+        # The person was erased (privacy-8-erasure): a late notice has nowhere to go.
+        mail.status, mail.sent_at = "dropped", utcnow()
         return
     config = current_app.config
     msg = EmailMessage()
@@ -52,3 +57,5 @@ def deliver(mail: OutboundMail) -> None:
         log.info("mail (not sent: MAIL_SERVER unset)\n%s", msg.as_string())
         mail.status = "logged"
     mail.sent_at = utcnow()
+    if mail.forget_recipient:
+        mail.to_addr = FORGOTTEN

@@ -1,7 +1,7 @@
 """Tickets, their messages and attachments (DESIGN §3)."""
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, false, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, false, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.extensions import db
@@ -91,6 +91,10 @@ class Ticket(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+# A person's tickets by their address in any case (privacy export and erasure, public forms).
+Index("ix_tickets_requester_email_lower", func.lower(Ticket.requester_email))
 
 
 class TicketTag(db.Model):
