@@ -66,6 +66,7 @@ def _import_models():
     import desk.jobs  # noqa: F401
     import desk.mail.models  # noqa: F401
     import desk.money.models  # noqa: F401
+    import desk.privacy.models  # noqa: F401
     import desk.sla.models  # noqa: F401
     import desk.tickets.models  # noqa: F401
 
@@ -94,13 +95,15 @@ def register_blueprints(app):
     from desk.auth.views import bp as auth_bp
     from desk.claims.views import bp as claims_bp
     from desk.money.views import bp as money_bp
+    from desk.privacy.public import bp as privacy_public_bp
+    from desk.privacy.views import bp as privacy_bp
     from desk.sla.views import bp as sla_bp
     from desk.tickets.public import bp as public_bp
     from desk.tickets.views import bp as tickets_bp
 
     register_routes()
-    for bp in (public_bp, reports_bp, auth_bp, tickets_bp, claims_bp, money_bp, accounts_bp, abuse_bp, sla_bp,
-               admin_bp, api_bp):
+    for bp in (public_bp, reports_bp, privacy_public_bp, auth_bp, tickets_bp, claims_bp, money_bp, accounts_bp,
+               abuse_bp, privacy_bp, sla_bp, admin_bp, api_bp):
         app.register_blueprint(bp)
 
 
@@ -189,12 +192,14 @@ def register_template_helpers(app):
         # Only for HTML that desk.sanitize produced when the message was stored.
         return Markup(value)
 
+    from desk.privacy.requests import flags_of
     from desk.sla.display import clock_view, lead_clock
     from desk.tickets.attachments import human_size
 
     app.add_template_filter(human_size, "filesize")
     app.add_template_global(clock_view)
     app.add_template_global(lead_clock)
+    app.add_template_global(flags_of, "privacy_flags")
 
     @app.context_processor
     def inject():

@@ -263,12 +263,13 @@ def serve(host, port):
 
         seed(300, 7)
     logins = []
-    from desk.demo import TRUST_SAFETY
+    from desk.demo import PRIVACY_OFFICER, TRUST_SAFETY
 
     # Abuse and rights-holder cases are for trust & safety alone; a second one approves a
-    # forfeiture the first proposes.
+    # forfeiture the first proposes. Privacy requests are the privacy officer's.
     accounts = [("admin@desk.example.com", "admin"), ("agent@desk.example.com", "agent"),
-                ("supervisor@desk.example.com", "supervisor")] + [(email, "trust_safety") for email in TRUST_SAFETY]
+                ("supervisor@desk.example.com", "supervisor")] + [(email, "trust_safety") for email in TRUST_SAFETY] + [
+                (PRIVACY_OFFICER, "privacy_officer")]
     for email, role in accounts:
         password = secrets.token_urlsafe(12)
         staff = auth_services.find_staff(email)
@@ -297,7 +298,7 @@ def serve(host, port):
     click.echo(f"desk is running at {url}")
     click.echo(f"  staff sign-in: {url}/login")
     for email, role, password in logins:
-        click.echo(f"  {role:12} {email}  password: {password}")
+        click.echo(f"  {role:15} {email}  password: {password}")
     click.echo(f"  public contact form: {url}/contact    abuse report: {url}/report/abuse")
     click.echo("=" * 60 + "\n")
     try:

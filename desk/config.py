@@ -132,6 +132,12 @@ def settings_from_environment(instance_path: str) -> dict:
         # long an account holder may contest a notified action (aup-appeal; DSA Art. 20).
         "REPORT_CONFIRM_MAX_AGE": _int("REPORT_CONFIRM_MAX_AGE", 60 * 60 * 24 * 7),
         "APPEAL_WINDOW_DAYS": _int("APPEAL_WINDOW_DAYS", 183),
+        # Privacy exports (privacy-10-export): where the ZIPs are written, and how long a
+        # released download link works (the requester proves their e-mail again to use it).
+        "EXPORT_DIR": os.environ.get("EXPORT_DIR") or str(instance / "exports"),
+        "EXPORT_LINK_HOURS": _int("EXPORT_LINK_HOURS", 72),
+        # How long a privacy requester's link (to type the code, follow the request) works.
+        "PRIVACY_LINK_MAX_AGE": _int("PRIVACY_LINK_MAX_AGE", 60 * 60 * 24 * 120),
     }
 
 

@@ -63,6 +63,7 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
     _seed_claims(rng, orders, now)
     _seed_money(customers)
     _seed_abuse([c for c, _ in customers], orders)
+    _seed_privacy([c for c, _ in customers], orders)
     for n in range(count):
         customer, name = rng.choice(customers)
         order = rng.choice(orders)
@@ -172,9 +173,10 @@ def _seed_ledger(rng, customers, orders, now) -> None:
 
 
 # Two refunds, a withdrawal, a closure, a chargeback case, a restoration and a request for
-# more accounts, and three abuse and rights-holder cases: tickets the demo files through
-# their own services. A second report joins the fraud case as one more requester message.
-EXTRA_TICKETS = 10
+# more accounts, three abuse and rights-holder cases and four privacy requests: tickets the
+# demo files through their own services. A second report joins the fraud case as one more
+# requester message.
+EXTRA_TICKETS = 14
 EXTRA_REQUESTER_MESSAGES = EXTRA_TICKETS + 1
 
 
@@ -278,6 +280,46 @@ def _seed_abuse(people, orders) -> None:
     report("legal@acme-brands.example", kind="rights", category="3.4", right="trademark", work="ACME",
            registration="EUTM 018000001", good_faith=True, links=["https://acme-outlet.example/shop"],
            description="The promoted shop sells counterfeit ACME goods under our registered mark.")
+
+
+PRIVACY_OFFICER = "privacy@desk.example.com"
+
+
+def _seed_privacy(people, orders) -> None:
+    """Privacy requests through their own services (desk.privacy): an access request
+    waiting for the requester's code; an access and portability request verified, its
+    export queued for the worker and then the officer's review; a Californian opt-out
+    answered; and a deletion from the serious-harm case's account, deferred by its hold.
+    Run twice, nothing is added."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from desk.auth.services import create_staff, find_staff
+    from desk.privacy import erasure, requests
+    from desk.privacy.models import PrivacyRequest
+
+    if db.session.execute(select(PrivacyRequest.id).limit(1)).first():
+        return
+    officer = find_staff(PRIVACY_OFFICER) or create_staff(PRIVACY_OFFICER, "privacy_officer",
+                                                          secrets.token_urlsafe(12), DEMO, name="Privacy Officer")
+
+    def ask(customer, rights, jurisdiction, details=""):
+        return requests.file(requests.NewRequest(email=customer.email, rights=rights, jurisdiction=jurisdiction,
+                                                 details=details, channel="web"), DEMO)
+
+    ask(people[9], ["access"], "eu")
+    copy = ask(people[10], ["access", "portability"], "eu", "Please send everything you hold on my account.")
+    requests.verify_by_staff(copy, officer, "Replied from the account's address and named two recent orders")
+    opt_out = ask(people[11], ["opt_out"], "ca")
+    requests.verify_by_staff(opt_out, officer, "Confirmed by a reply from the account's e-mail address")
+    requests.apply_flags(opt_out, officer)
+    held = orders[11].customer  # the serious-harm case's account (see _seed_abuse)
+    deletion = ask(held, ["deletion"], "eu", "Delete my account and everything about me.")
+    requests.verify_by_staff(deletion, officer, "Confirmed by a reply from the account's e-mail address")
+    requests.start_erasure(deletion, officer)
+    erasure.erase(deletion.id)  # what the job does: deferred while the hold stands
+    db.session.commit()
 
 
 def _seed_claims(rng, orders, now) -> None:

@@ -185,7 +185,8 @@ def test_a_hold_is_listed_on_the_customer_page_and_blocks_erasure(app, client, p
         from desk.abuse.holds import erasure_blockers
         from desk.claims.orders import find_customer
 
-        assert erasure_blockers(find_customer("bob")) == []
+        # The hold is gone; the case itself still holds the data while it is open.
+        assert erasure_blockers(find_customer("bob")) == [f"abuse case {case['ticket']} is still open"]
 
 
 def test_a_chargeback_case_preserves_evidence_on_opening_and_on_its_actions(app, client, panel, auth, run_worker):

@@ -170,7 +170,7 @@ def test_relay_pipelines_many_rows_across_queues_once(app, run_worker):
 def test_the_periodic_schedule(app, run_worker):
     """workers/cron.py, as `rq cron` loads it: the SLA sweep every minute, the outbox relay
     every 30 s, the dormancy run daily at 19:00 UTC (03:00 in Singapore, outside support
-    hours); the jobs it enqueues run on a real worker."""
+    hours), expired privacy exports hourly; the jobs it enqueues run on a real worker."""
     from datetime import timezone
     from zoneinfo import ZoneInfo
 
@@ -185,14 +185,16 @@ def test_the_periodic_schedule(app, run_worker):
             "workers.sla.sweep": ("high", 60, None),
             "workers.outbox.relay_outbox": ("default", 30, None),
             "workers.money.dormancy_run": ("low", None, "0 19 * * *"),
+            "workers.privacy.expire_exports": ("low", 3600, None),
         }
         daily = plan["workers.money.dormancy_run"].get_next_enqueue_time().astimezone(timezone.utc)
         assert (daily.hour, daily.minute) == (19, 0)
         assert daily.astimezone(ZoneInfo("Asia/Singapore")).hour == 3
         enqueued = {job.to_dict()["func_name"] for job in scheduler.enqueue_jobs()}
-        assert {"workers.sla.sweep", "workers.outbox.relay_outbox"} <= enqueued
+        assert {"workers.sla.sweep", "workers.outbox.relay_outbox", "workers.privacy.expire_exports"} <= enqueued
     run_worker()
     with app.app_context():
         assert jobs.queue_for("high").finished_job_registry.count >= 1
         assert jobs.queue_for("default").finished_job_registry.count >= 1
         assert jobs.queue_for("high").failed_job_registry.count == 0
+        assert jobs.queue_for("low").failed_job_registry.count == 0

@@ -8,6 +8,7 @@ from rq import cron
 
 from workers.money import dormancy_run
 from workers.outbox import relay_outbox
+from workers.privacy import expire_exports
 from workers.sla import sweep
 
 cron.register(sweep, "high", interval=60)  # reminders at 75%, escalation at breach
@@ -15,3 +16,5 @@ cron.register(relay_outbox, "default", interval=30)  # jobs written while Redis 
 # Dormancy once a day at 19:00 UTC (03:00 in Singapore, outside support hours): notices,
 # freezes and forfeitures as they fall due (terms-30-dormancy).
 cron.register(dormancy_run, "low", cron="0 19 * * *")
+# Released privacy exports past their link's time lose their file (privacy-10-export).
+cron.register(expire_exports, "low", interval=3600)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from desk import jobs
 from desk.abuse import log
 from desk.abuse.models import AbuseCase, Disclosure, LegalHold, MutedReporter
 from desk.audit.services import Actor, record
@@ -21,6 +22,7 @@ from desk.claims.orders import find_customer
 from desk.errors import DeskError, ValidationError
 from desk.extensions import db
 from desk.policy import abuse as policy
+from desk.sanitize import csv_cell
 from desk.types import utcnow
 
 
@@ -37,10 +39,25 @@ def active_holds(customer: Customer) -> list[LegalHold]:
         LegalHold.customer_id == customer.id, LegalHold.released_at.is_(None)).order_by(LegalHold.id)).scalars())
 
 
-def erasure_blockers(customer: Customer) -> list[str]:
-    """What keeps this account's data from being erased (privacy-8-erasure): its holds."""
-    return [f"legal hold {h.id} since {h.placed_at:%Y-%m-%d}" + (f" (case {h.case_id})" if h.case_id else "")
-            for h in active_holds(customer)]
+def erasure_blockers(customer: Customer, *, minor: bool = False) -> list[str]:
+    """What keeps this account's data from being erased now (privacy-8-erasure): its legal
+    holds, and the abuse and chargeback cases still open on it (an investigation or dispute,
+    AUP §5.2). For a reported minor (privacy-11-minor) only a serious-harm case holds it."""
+    from desk.money.models import BillingCase
+
+    found = []
+    for h in active_holds(customer):
+        if minor and not (h.case is not None and (h.case.serious_harm or h.case.csam)):
+            continue
+        found.append(f"legal hold {h.id} since {h.placed_at:%Y-%m-%d}" + (f" (case {h.case_id})" if h.case_id else ""))
+    for case in log.open_cases_naming(customer.panel_id):
+        if not minor or case.serious_harm or case.csam:
+            found.append(f"abuse case {case.ticket.reference} is still open")
+    if not minor:
+        for case in db.session.execute(select(BillingCase).where(BillingCase.customer_id == customer.id,
+                                                                 BillingCase.status == "open")).scalars():
+            found.append(f"chargeback case {case.ticket.reference} is still open")
+    return found
 
 
 def place(customer: Customer, case: AbuseCase | None, reason: str, actor: Actor, staff_id: int | None = None,
@@ -94,7 +111,10 @@ def release(hold_id: int, reason: str, staff, now: datetime | None = None) -> Le
                id=hold.id, reason=reason)
     record(actor, "hold.released", "customer", hold.customer.panel_id,
            ticket_id=hold.case.ticket_id if hold.case else None, hold=hold.id, reason=reason)
+    # An erasure deferred for this hold (privacy-8-erasure) looks again.
+    jobs.enqueue("workers.privacy.resume_erasures", hold.customer_id)
     db.session.commit()
+    jobs.dispatch()
     return hold
 
 
@@ -147,14 +167,9 @@ def disclosures_csv(case: AbuseCase) -> str:
     writer = csv.writer(out)
     writer.writerow(["case", "ticket", "disclosed_at", "recipient", "referral", "what", "basis", "recorded_by"])
     for row in disclosures(case):
-        writer.writerow([case.id, case.ticket.reference, row.disclosed_at.isoformat(), _cell(row.recipient),
-                         "yes" if row.referral else "no", _cell(row.what), _cell(row.basis), row.recorded_by.email])
+        writer.writerow([case.id, case.ticket.reference, row.disclosed_at.isoformat(), csv_cell(row.recipient),
+                         "yes" if row.referral else "no", csv_cell(row.what), csv_cell(row.basis), row.recorded_by.email])
     return out.getvalue()
-
-
-def _cell(value: str) -> str:
-    # A cell a spreadsheet would run as a formula is kept as text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def mute(email: str, reason: str, staff, case: AbuseCase | None = None) -> MutedReporter:

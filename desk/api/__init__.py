@@ -23,7 +23,7 @@ limiter.limit(_api_limit)(bp)
 READ_ONLY_ENDPOINTS = {"api.evaluate_claim"}
 # The public intakes (DESIGN §6): anyone may report, without a key; they are rate limited
 # like the public forms and confirm the reporter's e-mail by a link.
-PUBLIC_ENDPOINTS = {"api.report_abuse", "api.report_rights"}
+PUBLIC_ENDPOINTS = {"api.report_abuse", "api.report_rights", "api.file_privacy_request"}
 
 
 @bp.before_request
@@ -73,4 +73,4 @@ def require_key_role(*roles: str) -> None:
 
 def register_routes() -> None:
     """Import the route modules (they attach themselves to `bp`)."""
-    from desk.api import accounts, claims, mirror, money, reports, tickets  # noqa: F401
+    from desk.api import accounts, claims, mirror, money, privacy, reports, tickets  # noqa: F401

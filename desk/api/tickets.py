@@ -68,6 +68,7 @@ def ticket_json(ticket) -> dict:
 # Kinds with an intake of their own: filed here they would skip what that intake does
 # (confirming a reporter, matching the target, opening the case).
 OWN_INTAKES = {"abuse": "POST /api/v1/reports/abuse", "rights": "POST /api/v1/reports/rights",
+               "privacy": "POST /api/v1/privacy-requests",
                "chargeback": "a chargeback entry in POST /api/v1/ledger"}
 
 

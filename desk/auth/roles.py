@@ -31,6 +31,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Abuse and rights-holder cases (AUP §5): trust & safety alone act, hold, disclose and
     # decide appeals; a second trust & safety member approves a forfeiture.
     "abuse.work": frozenset({"trust_safety"}),
+    # Privacy requests (Privacy §10): verifying, erasing, exporting and answering are the
+    # privacy officer's alone.
+    "privacy.work": frozenset({"privacy_officer"}),
+    # A report that an account holder is under 18 (privacy-11-minor) often reaches trust & safety first.
+    "privacy.minor": frozenset({"privacy_officer", "trust_safety"}),
     "admin.staff": frozenset({"admin"}),
     "admin.api_keys": frozenset({"admin"}),
     "admin.sla": frozenset({"admin"}),  # support hours, holidays, targets

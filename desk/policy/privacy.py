@@ -130,6 +130,8 @@ KEPT = {
     "record": ("A record of this request (its date, nature, channel and our response)",
                "the law asks us to keep it for at least 24 months (11 CCR §7101); it does not name you"),
     "blocked": ("Identifiers blocked for abuse", "fraud prevention (AUP §5.3)"),
+    "reports": ("The abuse or rights reports you made, without your name and address",
+                "the cases they opened are the record of what was decided (AUP §5.2)"),
     "evidence": ("Evidence of a closed abuse case, under a pseudonym",
                  "it records what was decided and why (AUP §5.2); your identifiers were replaced"),
 }

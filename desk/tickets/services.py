@@ -236,15 +236,16 @@ def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uplo
     return message
 
 
-def system_reply(ticket: Ticket, body: str, *, status: str | None = None, internal: bool = False) -> Message:
+def system_reply(ticket: Ticket, body: str, *, status: str | None = None, internal: bool = False,
+                 notify: bool = True) -> Message:
     """A message the desk itself writes (an automated decision, a confirmation), sent to the
-    requester unless internal. Plain text; the caller owns the transaction and calls
-    jobs.dispatch() after committing."""
+    requester unless internal (or `notify` is off: the caller mails it itself). Plain text;
+    the caller owns the transaction and calls jobs.dispatch() after committing."""
     message = _add_message(ticket, body, author_kind="system", internal=internal)
     db.session.flush()
     record(SYSTEM, "message.added", "ticket", ticket.reference, ticket_id=ticket.id,
            message=message.id, internal=internal)
-    if not internal:
+    if not internal and notify:
         jobs.enqueue("workers.tickets.notify_requester", message.id)
     if status and status != ticket.status:
         set_status(ticket, SYSTEM, status)

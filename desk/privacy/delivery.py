@@ -1,0 +1,151 @@
+"""Handing an export over (privacy-10-export): a privacy officer reviews the ZIP and may
+withhold files with a reason; the approver is recorded; the link is mailed and expires;
+the requester proves the e-mail again with a fresh code before the file is sent."""
+import hashlib
+import os
+import shutil
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from desk import jobs
+from desk.abuse.holds import require_reason
+from desk.audit.services import SYSTEM, Actor, record
+from desk.errors import DeskError
+from desk.extensions import db
+from desk.mail.outbound import compose
+from desk.policy import privacy as policy
+from desk.privacy import requests
+from desk.privacy.models import PrivacyExport
+from desk.types import utcnow
+
+SALT = "desk.privacy-export"
+
+
+def review(export: PrivacyExport, staff, withhold: list[str], reason: str = "") -> PrivacyExport:
+    """Approve a built export and send its link. Files named in `withhold` are taken out of
+    the ZIP first, each with the reviewer's reason (a third party's data, a legal privilege)."""
+    if export.status != "ready":
+        raise DeskError("Only a built export waiting for review can be released.", status=409, code="conflict")
+    withhold = sorted({name for name in withhold if name})
+    names = _names(export)
+    unknown = [w for w in withhold if not any(_covers(w, name) for name in names)]
+    if unknown:
+        raise DeskError(f"The export has no file {', '.join(unknown)}.", status=422, code="invalid")
+    if withhold:
+        reason = require_reason(reason, "Withholding part of an export")
+        _rewrite_without(export, withhold)
+        export.redactions = [{"file": name, "reason": reason} for name in withhold]
+    now = utcnow()
+    export.status, export.reviewed_by_id, export.reviewed_at = "released", staff.id, now
+    export.released_at, export.expires_at = now, now + timedelta(hours=current_app.config["EXPORT_LINK_HOURS"])
+    request = export.request
+    record(Actor.staff(staff), "privacy.export_released", "privacy_request", request.id, ticket_id=request.ticket_id,
+           export=export.id, withheld=withhold, sha256=export.sha256, rule=policy.EXPORT_RULE)
+    lines = [f"The copy of your data you asked for in {request.reference} is ready (Privacy Policy §10).",
+             "", "Download it here. We will send a new code to this address before the download starts:",
+             download_url(export), "", f"The link works until {export.expires_at:%d %B %Y %H:%M} UTC."]
+    if withhold:
+        lines += ["", "We withheld part of it: " + "; ".join(withhold) + f". Why: {reason}"]
+    mail = compose(f"privacy-export:{export.id}", request.email, f"[{request.reference}] Your data is ready",
+                   "\n".join(lines), request.ticket_id)
+    jobs.enqueue("workers.mail.deliver", mail.id)
+    request.outcome = {**(request.outcome or {}), "export": {"id": export.id, "released": now.isoformat(),
+                                                            "withheld": withhold}}
+    requests.answer_part(request, staff, "We sent you a link to a copy of your data (JSON and CSV in one ZIP).")
+    return export
+
+
+def _covers(withheld: str, name: str) -> bool:
+    """"orders.csv" withholds that file; "attachments/" every file under it."""
+    return name == withheld or (withheld.endswith("/") and name.startswith(withheld))
+
+
+def _names(export: PrivacyExport) -> list[str]:
+    with zipfile.ZipFile(export.path) as archive:
+        return archive.namelist()
+
+
+def _rewrite_without(export: PrivacyExport, withhold: list[str]) -> None:
+    """Copy the ZIP entry by entry, without the withheld files (streamed: flat memory)."""
+    source = Path(export.path)
+    target = source.with_suffix(".reviewed.tmp")
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            if any(_covers(w, info.filename) for w in withhold):
+                continue
+            with old.open(info) as reader, new.open(info, "w") as writer:
+                shutil.copyfileobj(reader, writer, 1 << 16)
+    with open(target, "rb") as done:
+        for chunk in iter(lambda: done.read(1 << 16), b""):
+            digest.update(chunk)
+    os.replace(target, source)
+    export.size, export.sha256 = source.stat().st_size, digest.hexdigest()
+    export.manifest = {k: v for k, v in (export.manifest or {}).items() if k not in withhold}
+
+
+# -- the requester's side ------------------------------------------------------------
+
+def token_for(export: PrivacyExport) -> str:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT).dumps(
+        {"x": export.id, "e": export.request.email})
+
+
+def download_url(export: PrivacyExport) -> str:
+    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/privacy/exports/{token_for(export)}"
+
+
+def from_token(token: str) -> PrivacyExport | None:
+    try:
+        data = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT).loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("x"), int):
+        return None
+    export = db.session.get(PrivacyExport, data["x"])
+    if export is None or export.request.email != data.get("e"):
+        return None
+    return export
+
+
+def problem(export: PrivacyExport) -> str | None:
+    """Why this link gives nothing now, or None."""
+    if export.status == "expired" or (export.expires_at is not None and utcnow() > export.expires_at):
+        return "This download link has expired. Ask us for a new copy by replying to your request."
+    if export.status != "released":
+        return "This copy is not ready to download."
+    if not export.path or not Path(export.path).exists():
+        return "This copy is no longer available."
+    return None
+
+
+def send_code(export: PrivacyExport) -> None:
+    requests.send_code(export.request, purpose="download")
+
+
+def unlock(export: PrivacyExport, code: str) -> policy.CodeCheck:
+    """The fresh code, checked like the first one (privacy-10-verify); counts the download."""
+    result = requests.check_code(export.request, code)
+    if result.ok:
+        export.downloads += 1
+        record(SYSTEM, "privacy.export_downloaded", "privacy_request", export.request_id,
+               ticket_id=export.request.ticket_id, export=export.id, rule=policy.EXPORT_RULE)
+    return result
+
+
+def expire_due() -> int:
+    """Released exports past their time: the file goes, the row says so (the periodic job)."""
+    done = 0
+    rows = db.session.execute(select(PrivacyExport).where(PrivacyExport.status == "released",
+                                                          PrivacyExport.expires_at < utcnow())).scalars()
+    for export in rows:
+        if export.path and Path(export.path).exists():
+            Path(export.path).unlink()
+        export.status = "expired"
+        done += 1
+    return done

@@ -1,0 +1,440 @@
+"""Erasure (privacy-8-erasure, privacy-11-minor): the person's identifiers leave every table.
+
+The job runs once per request (an erased request is left alone). Under a legal hold or an
+open case the whole erasure is deferred, and it runs again when the hold is released. What
+runs:
+
+1. the rows tied to the person (their account, orders, tickets, reports, requests…) are
+   erased or pseudonymised: message bodies and attachments go, the account keeps a
+   pseudonym, orders keep their amounts without links, ledger rows stay for accounting;
+2. the append-only rows that name them (audit log, moderation log, evidence of closed
+   cases) are redacted once: identifiers replaced, hashes kept, and the redaction's new
+   digest recorded in the audit chain so the chains still verify;
+3. every text column of every table is swept for the e-mail address, so nothing written
+   elsewhere keeps it.
+
+The audit record of the erasure carries counts and ids, never the erased data.
+"""
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import JSON, String, Text, cast, delete, func, literal, or_, select, update
+
+from desk import jobs
+from desk.abuse import evidence as evidence_
+from desk.abuse import holds
+from desk.abuse.models import (AbuseCase, Appeal, BlockedIdentifier, CaseSubject, Disclosure, EnforcementAction,
+                               EvidenceSnapshot, LegalHold, ModerationEvent, MutedReporter, Report)
+from desk.accounts.models import AccountRequest, CustomerIdentifier
+from desk.audit.models import AuditEvent
+from desk.audit.services import SYSTEM, digest_of, record
+from desk.claims.models import Claim, Customer, LedgerEntry, Order
+from desk.extensions import db, for_update
+from desk.mail.models import OutboundMail
+from desk.mail.outbound import compose
+from desk.money.models import BillingCase, MoneyRequest
+from desk.policy import privacy as policy
+from desk.privacy.models import PrivacyRequest
+from desk.sla.models import SlaEvent, TicketClock
+from desk.tickets import services as tickets
+from desk.tickets.attachments import path_for
+from desk.tickets.models import Attachment, Message, Ticket
+from desk.types import utcnow
+
+ERASED_TEXT = "[erased: privacy-8-erasure]"
+# Tables the sweep leaves alone: staff accounts and keys are not data subjects' records.
+NOT_SWEPT = frozenset({"staff", "api_keys", "audit_head", "alembic_version"})
+REDACTED_TABLES = {"audit_events": AuditEvent, "moderation_events": ModerationEvent,
+                   "evidence_snapshots": EvidenceSnapshot}
+
+
+def blockers(request: PrivacyRequest) -> list[str]:
+    customer = request.customer
+    if customer is None:
+        return []
+    return holds.erasure_blockers(customer, minor=customer.minor_reported)
+
+
+def erase(request_id: int) -> PrivacyRequest | None:
+    """Erase the requester's data, or defer it while something holds it. Idempotent."""
+    request = db.session.execute(for_update(select(PrivacyRequest).where(
+        PrivacyRequest.id == request_id))).scalar_one_or_none()
+    if request is None:
+        return None
+    if request.erased_at is not None or request.status not in ("verified", "working", "deferred"):
+        # Done already, or not verified (privacy-10-verify): nothing is touched.
+        return request
+    found = blockers(request)
+    if found:
+        _defer(request, found)
+        return request
+    _Erasure(request).run()
+    return request
+
+
+def resume_for(customer: Customer) -> int:
+    """A hold was released or a case closed: deferred erasures of this account run again."""
+    rows = db.session.execute(select(PrivacyRequest.id).where(
+        PrivacyRequest.customer_id == customer.id, PrivacyRequest.status == "deferred")).scalars().all()
+    for request_id in rows:
+        jobs.enqueue("workers.privacy.erase", request_id)
+    return len(rows)
+
+
+def _defer(request: PrivacyRequest, found: list[str]) -> None:
+    first_time = request.status != "deferred"
+    request.status = "deferred"
+    request.outcome = {**(request.outcome or {}), "erasure": {"deferred": found, "rule": policy.ERASURE_RULE}}
+    record(SYSTEM, "privacy.erasure_deferred", "privacy_request", request.id, ticket_id=request.ticket_id,
+           holds=len(found), rule=policy.ERASURE_RULE)
+    if first_time and request.ticket is not None:
+        tickets.system_reply(request.ticket, policy.deferral_answer(found), status="on_hold")
+
+
+class _Erasure:
+    def __init__(self, request: PrivacyRequest):
+        self.request = request
+        self.customer: Customer | None = request.customer
+        self.email = (request.email or "").lower()
+        self.counts: Counter = Counter()
+        self.kept: set[str] = {"record"}
+        self.redacted: dict[str, dict[str, str]] = {name: {} for name in REDACTED_TABLES}
+        self.old_panel = self.customer.panel_id if self.customer else ""
+        self.tag = f"c{self.customer.id}" if self.customer else f"r{request.id}"
+        self.pseudo_email = policy.pseudonym_email(self.tag[0], int(self.tag[1:]))
+        self.pseudo = policy.pseudonym(self.tag[0], int(self.tag[1:]))
+
+    # -- what is the person's -------------------------------------------------------
+    def _emails(self) -> set[str]:
+        found = {self.email} if self.email else set()
+        if self.customer is not None and self.customer.email:
+            found.add(self.customer.email.lower())
+        return found
+
+    def _tickets(self) -> list[int]:
+        """Their own tickets, whose contents go. An abuse or rights case's ticket is not one
+        of them even when they reported it: it is the case's record, and keeps its words
+        with the person's identifiers replaced (below)."""
+        conditions = [func.lower(Ticket.requester_email).in_(self._emails())]
+        if self.customer is not None:
+            conditions.append(Ticket.customer_id == self.customer.id)
+        return list(db.session.execute(select(Ticket.id).where(
+            or_(*conditions), Ticket.kind.not_in(("abuse", "rights")))).scalars())
+
+    def _scrubber(self) -> policy.Scrubber:
+        phrases = {email: self.pseudo_email for email in self._emails()}
+        words = {}
+        if self.customer is not None:
+            c = self.customer
+            if c.login:
+                words[c.login] = self.pseudo
+            # A panel id with a letter in it is a name ("alice"); a number is replaced only
+            # where it stands as the account (below), never inside other numbers.
+            if any(ch.isalpha() for ch in c.panel_id):
+                words[c.panel_id] = self.pseudo
+            words[f"account:{c.panel_id}"] = f"account:{self.pseudo}"
+            links = db.session.execute(select(Order.id, Order.link, Order.link_normalized)
+                                       .where(Order.customer_id == c.id).order_by(Order.id))
+            for order_id, link, normalized in links:
+                stand_in = phrases.get((normalized or "").lower()) or f"erased-link{order_id}"
+                for value in (link, normalized):
+                    if value and len(value) >= 4:
+                        phrases.setdefault(value, stand_in)
+        return policy.Scrubber(phrases=phrases, words=words)
+
+    # -- the run --------------------------------------------------------------------
+    def run(self) -> None:
+        request, now = self.request, utcnow()
+        self.scrub = self._scrubber()
+        self.ticket_ids = self._tickets()
+        self.case_ids = self._cases()
+        answer_to = sorted(self._emails())
+        self._account()
+        self._tickets_and_messages()
+        self._money_and_claims()
+        self._abuse()
+        self._requests()
+        self._append_only()
+        self._sweep()
+        kept = policy.kept_lines(self.kept)
+        request.status, request.erased_at, request.responded_at = "answered", now, now
+        request.response = policy.erasure_answer(kept)
+        request.outcome = {**(request.outcome or {}), "erasure": {
+            "kept": kept, "counts": dict(self.counts), "at": now.isoformat(),
+            "rule": policy.MINOR_RULE if self.customer is not None and self.customer.minor_reported
+            else policy.ERASURE_RULE}}
+        if request.ticket is not None:
+            tickets.system_reply(request.ticket, request.response, status="resolved", notify=False)
+        for number, address in enumerate(answer_to, start=1):
+            # The answer goes to the address the person wrote from; once sent, the mail row
+            # forgets it too.
+            mail = compose(f"privacy-erased:{request.id}:{number}", address,
+                           f"[{request.reference}] Your data has been erased", request.response,
+                           ticket_id=request.ticket_id)
+            mail.forget_recipient = True
+            jobs.enqueue("workers.mail.deliver", mail.id)
+        db.session.flush()
+        record(SYSTEM, "privacy.erased", "privacy_request", request.id, ticket_id=request.ticket_id,
+               counts=dict(self.counts), kept=sorted(self.kept), redacted=self.redacted,
+               rule=request.outcome["erasure"]["rule"])
+
+    def _cases(self) -> list[int]:
+        if self.customer is None:
+            reported = select(Report.case_id).where(func.lower(Report.reporter_email).in_(self._emails()))
+            return [i for i in db.session.execute(reported).scalars() if i is not None]
+        subjects = {f"account:{self.customer.panel_id}"}
+        subjects |= {f"link:{n}" for n in db.session.execute(select(Order.link_normalized).where(
+            Order.customer_id == self.customer.id)).scalars()}
+        subjects |= {f"order:{p}" for p in db.session.execute(select(Order.panel_id).where(
+            Order.customer_id == self.customer.id)).scalars()}
+        ids = set()
+        for chunk in _chunks(sorted(subjects), 500):
+            ids |= set(db.session.execute(select(CaseSubject.case_id).where(CaseSubject.subject.in_(chunk))).scalars())
+        ids |= set(db.session.execute(select(Report.case_id).where(
+            func.lower(Report.reporter_email).in_(self._emails()), Report.case_id.is_not(None))).scalars())
+        return sorted(ids)
+
+    def _account(self) -> None:
+        c = self.customer
+        if c is None:
+            return
+        self.counts["identifiers"] += db.session.execute(
+            delete(CustomerIdentifier).where(CustomerIdentifier.customer_id == c.id)).rowcount
+        orders = db.session.execute(update(Order).where(Order.customer_id == c.id).values(
+            link=ERASED_TEXT, link_normalized=literal("erased:") + cast(Order.id, String))).rowcount
+        self.counts["orders"] += orders
+        if orders:
+            self.kept.add("orders")
+        if db.session.execute(select(LedgerEntry.id).where(LedgerEntry.customer_id == c.id).limit(1)).first():
+            self.kept.add("ledger")
+        c.login, c.email, c.email_verified, c.country = self.pseudo, self.pseudo_email, False, None
+        c.panel_id, c.erased_at = self.pseudo, utcnow()
+        self.counts["accounts"] += 1
+
+    def _tickets_and_messages(self) -> None:
+        if not self.ticket_ids:
+            return
+        for chunk in _chunks(self.ticket_ids, 500):
+            emails = self._emails()
+            self.counts["tickets"] += db.session.execute(update(Ticket).where(Ticket.id.in_(chunk)).values(
+                subject=ERASED_TEXT, requester_email=self.pseudo_email, requester_name="")).rowcount
+            self.counts["messages"] += db.session.execute(update(Message).where(Message.ticket_id.in_(chunk)).values(
+                body_html=f"<p>{ERASED_TEXT}</p>", body_text=ERASED_TEXT, redaction_note=None,
+                email_message_id=None)).rowcount
+            db.session.execute(update(Message).where(Message.ticket_id.in_(chunk),
+                                                     func.lower(Message.author_email).in_(emails))
+                               .values(author_email=self.pseudo_email))
+            hashes = set(db.session.execute(select(Attachment.sha256).where(Attachment.ticket_id.in_(chunk))).scalars())
+            self.counts["attachments"] += db.session.execute(
+                delete(Attachment).where(Attachment.ticket_id.in_(chunk))).rowcount
+            db.session.flush()
+            self.counts["files"] += remove_unreferenced(hashes)
+            # Notices already written to the person: their copies go (the answer comes after).
+            self.counts["mails"] += db.session.execute(delete(OutboundMail).where(
+                OutboundMail.ticket_id.in_(chunk))).rowcount
+            self._scrub_rows(TicketClock, TicketClock.ticket_id.in_(chunk), ("extension_reason",))
+            self._scrub_rows(SlaEvent, SlaEvent.ticket_id.in_(chunk), ("data",))
+        self.kept.add("tickets")
+        self.counts["mails"] += db.session.execute(delete(OutboundMail).where(
+            func.lower(OutboundMail.to_addr).in_(self._emails()))).rowcount
+
+    def _money_and_claims(self) -> None:
+        c = self.customer
+        if c is None:
+            return
+        self._scrub_rows(MoneyRequest, MoneyRequest.customer_id == c.id,
+                         ("verification_note", "decision_reason", "override_reason", "quote"))
+        self._scrub_rows(BillingCase, BillingCase.customer_id == c.id, ("resolution", "actions"))
+        self._scrub_rows(AccountRequest, AccountRequest.customer_id == c.id, ("reasons",))
+        self._scrub_rows(Claim, Claim.order_id.in_(select(Order.id).where(Order.customer_id == c.id)),
+                         ("reasons", "outcome_reason"))
+
+    def _abuse(self) -> None:
+        emails = self._emails()
+        for report in db.session.execute(select(Report).where(
+                func.lower(Report.reporter_email).in_(emails))).scalars():
+            # The report stays with its case (AUP §5.2); who made it does not.
+            report.reporter_email, report.reporter_name = self.pseudo_email, ""
+            report.description = self.scrub.text(report.description)
+            self.kept.add("reports")
+            self.counts["reports"] += 1
+        self.counts["muted"] += db.session.execute(delete(MutedReporter).where(
+            func.lower(MutedReporter.email).in_(emails))).rowcount
+        if self.case_ids:
+            cases = AbuseCase.id.in_(self.case_ids)
+            # The case's own ticket is the reporter's: its words stay, the person's identifiers go.
+            case_tickets = select(AbuseCase.ticket_id).where(cases)
+            db.session.execute(update(Ticket).where(Ticket.id.in_(case_tickets),
+                                                    func.lower(Ticket.requester_email).in_(emails))
+                               .values(requester_email=self.pseudo_email, requester_name=""))
+            self._scrub_rows(Ticket, Ticket.id.in_(case_tickets), ("subject",))
+            self._scrub_rows(Message, Message.ticket_id.in_(case_tickets), ("body_text", "body_html"))
+            self._scrub_rows(OutboundMail, OutboundMail.ticket_id.in_(case_tickets), ("subject", "body_text"))
+            self._scrub_rows(AbuseCase, cases, ("details",))
+            self._scrub_rows(CaseSubject, CaseSubject.case_id.in_(self.case_ids), ("subject", "label"))
+            self._scrub_rows(Report, Report.case_id.in_(self.case_ids), ("links", "orders", "description", "details"))
+            self._scrub_rows(Disclosure, Disclosure.case_id.in_(self.case_ids), ("what", "basis"))
+        c = self.customer
+        if c is None:
+            return
+        actions = select(EnforcementAction.id).where(EnforcementAction.customer_id == c.id)
+        blocked = set(db.session.execute(select(BlockedIdentifier.action_id).where(
+            BlockedIdentifier.action_id.in_(actions), BlockedIdentifier.released_at.is_(None))).scalars())
+        if blocked:
+            self.kept.add("blocked")  # fraud prevention: an active block keeps its identifier
+        for row in db.session.execute(select(EnforcementAction).where(EnforcementAction.customer_id == c.id)).scalars():
+            row.reason, row.before = self.scrub.text(row.reason), self.scrub.value(row.before or {})
+            if row.id not in blocked and row.identifier_value:
+                row.identifier_value = self.scrub.text(row.identifier_value)
+        db.session.execute(update(Appeal).where(Appeal.action_id.in_(actions)).values(body=ERASED_TEXT))
+        self._scrub_rows(Appeal, Appeal.action_id.in_(actions), ("decision_reason",))
+        self._scrub_rows(LegalHold, LegalHold.customer_id == c.id, ("reason", "release_reason"))
+
+    def _requests(self) -> None:
+        conditions = [func.lower(PrivacyRequest.email).in_(self._emails())]
+        if self.customer is not None:
+            conditions.append(PrivacyRequest.customer_id == self.customer.id)
+        for row in db.session.execute(select(PrivacyRequest).where(or_(*conditions))).scalars():
+            # The record stays (11 CCR §7101): date, nature, channel, response; not the person.
+            row.email, row.details = self.pseudo_email, ""
+            for export in row.exports:
+                # An earlier copy of their data is their data too.
+                if export.path and Path(export.path).exists():
+                    Path(export.path).unlink()
+                    self.counts["exports"] += 1
+                export.path, export.manifest, export.status = None, {}, "expired"
+            row.verification_note = self.scrub.text(row.verification_note) if row.verification_note else None
+            row.response = self.scrub.text(row.response) if row.response else None
+
+    # -- the append-only logs -------------------------------------------------------
+    def _append_only(self) -> None:
+        audit = [func.lower(AuditEvent.actor_label).in_(self._emails())]
+        if self.ticket_ids:
+            audit += [AuditEvent.ticket_id.in_(chunk) for chunk in _chunks(self.ticket_ids, 500)]
+        if self.customer is not None:
+            audit.append((AuditEvent.subject_type == "customer") & (AuditEvent.subject_id == self.old_panel))
+        for row in db.session.execute(select(AuditEvent).where(or_(*audit)).order_by(AuditEvent.id)).scalars():
+            self._redact_audit(row)
+        if self.case_ids:
+            for row in db.session.execute(select(ModerationEvent).where(
+                    ModerationEvent.case_id.in_(self.case_ids)).order_by(ModerationEvent.id)).scalars():
+                self._redact_moderation(row)
+            for row in db.session.execute(select(EvidenceSnapshot).where(
+                    EvidenceSnapshot.case_id.in_(self.case_ids))).scalars():
+                self._redact_snapshot(row)
+        if self.customer is not None:
+            subject = f"account:{self.old_panel}"
+            for row in db.session.execute(select(ModerationEvent).where(ModerationEvent.subject == subject)).scalars():
+                self._redact_moderation(row)
+            billing = select(BillingCase.id).where(BillingCase.customer_id == self.customer.id)
+            for row in db.session.execute(select(EvidenceSnapshot).where(
+                    EvidenceSnapshot.billing_case_id.in_(billing))).scalars():
+                self._redact_snapshot(row)
+
+    def _redact_audit(self, row: AuditEvent, scrub: policy.Scrubber | None = None) -> None:
+        scrub = scrub or self.scrub
+        label, subject_id, data = scrub.text(row.actor_label), row.subject_id, scrub.value(row.data or {})
+        if row.subject_type == "customer" and self.customer is not None and subject_id == self.old_panel:
+            subject_id = self.pseudo
+        else:
+            subject_id = scrub.text(subject_id)
+        if (label, subject_id, data) == (row.actor_label, row.subject_id, row.data):
+            return
+        row.actor_label, row.subject_id, row.data = label, subject_id, data
+        digest = digest_of(row)
+        row.redaction = self._redaction(row.redaction, digest)
+        self.redacted["audit_events"][str(row.id)] = digest
+        self.counts["audit_redacted"] += 1
+
+    def _redact_moderation(self, row: ModerationEvent, scrub: policy.Scrubber | None = None) -> None:
+        scrub = scrub or self.scrub
+        subject, label, data = scrub.text(row.subject), scrub.text(row.actor_label), scrub.value(row.data or {})
+        if (subject, label, data) == (row.subject, row.actor_label, row.data):
+            return
+        row.subject, row.actor_label, row.data = subject, label, data
+        row.redaction = self._redaction(row.redaction, None)
+        self.redacted["moderation_events"][str(row.id)] = "redacted"
+        self.counts["moderation_redacted"] += 1
+
+    def _redact_snapshot(self, row: EvidenceSnapshot, scrub: policy.Scrubber | None = None) -> None:
+        scrub = scrub or self.scrub
+        body = evidence_.canonical(scrub.value(evidence_.parse(row.body))).decode("utf-8")
+        if body == row.body:
+            return
+        row.body, row.size = body, len(body.encode("utf-8"))
+        digest = evidence_.body_digest(body)
+        row.redaction = self._redaction(row.redaction, digest)
+        self.redacted["evidence_snapshots"][str(row.id)] = digest
+        self.kept.add("evidence")
+        self.counts["evidence_redacted"] += 1
+
+    def _redaction(self, before: dict | None, digest: str | None) -> dict:
+        """A row may be redacted again by a later erasure (it named two people): the list
+        of requests grows and the digest is the newest."""
+        requests = [*((before or {}).get("requests") or []), self.request.id]
+        return {"requests": requests, "digest": digest, "at": utcnow().isoformat()}
+
+    # -- the sweep --------------------------------------------------------------------
+    def _sweep(self) -> None:
+        """Every text column of every table, for the e-mail addresses: whatever was written
+        about the person elsewhere (a colleague's note, a reporter's description) loses them."""
+        db.session.flush()
+        scrub = policy.Scrubber(phrases={e: self.pseudo_email for e in self._emails()})
+        for table in db.metadata.sorted_tables:
+            if table.name in NOT_SWEPT:
+                continue
+            columns = [c for c in table.columns if isinstance(c.type, (String, Text, JSON)) and not c.primary_key]
+            if not columns:
+                continue
+            found = or_(*[func.lower(cast(c, Text)).contains(e, autoescape=True)
+                          for c in columns for e in self._emails()])
+            model = REDACTED_TABLES.get(table.name)
+            if model is not None:
+                for row in db.session.execute(select(model).where(found)).scalars():
+                    {"audit_events": self._redact_audit, "moderation_events": self._redact_moderation,
+                     "evidence_snapshots": self._redact_snapshot}[table.name](row, scrub)
+                continue
+            keys = list(table.primary_key.columns)
+            for row in db.session.execute(select(*keys, *columns).where(found)).mappings():
+                changes = {}
+                for c in columns:
+                    value = row[c.name]
+                    new = scrub.value(value) if isinstance(c.type, JSON) else scrub.text(value) if value else value
+                    if new != value:
+                        changes[c.name] = new
+                if changes:
+                    db.session.execute(update(table).where(*[k == row[k.name] for k in keys]).values(**changes))
+                    self.counts["swept"] += 1
+
+    def _scrub_rows(self, model, where, fields) -> None:
+        for row in db.session.execute(select(model).where(where)).scalars():
+            for name in fields:
+                value = getattr(row, name)
+                if value:
+                    new = self.scrub.value(value)
+                    if new != value:
+                        setattr(row, name, new)
+
+
+def remove_unreferenced(digests) -> int:
+    """Delete the stored files of these digests that no attachment row and no abuse report
+    still names (files are stored once by content: one may serve several messages)."""
+    removed = 0
+    for digest in sorted(set(digests)):
+        if db.session.execute(select(func.count()).where(Attachment.sha256 == digest)).scalar():
+            continue
+        # Reports keep their files' digests in a JSON list; a text match finds them.
+        named = cast(Report.files, Text).contains(digest, autoescape=True)
+        if db.session.execute(select(func.count()).select_from(Report).where(named)).scalar():
+            continue
+        path = path_for(digest)
+        if path.exists():
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+

@@ -1,0 +1,316 @@
+"""Erasure through HTTP and a real RQ worker (privacy-8-erasure): after it, no table holds
+the person's e-mail, login or links (every text column is read); ledger rows stay under
+a pseudonym; the audit and evidence chains still verify; a held account is refused with
+the reason and erased once the hold is released."""
+import os
+import re
+
+from sqlalchemy import JSON, String, Text, select
+
+from abuse_helpers import REPORTER, mails, only_case, reported
+from conftest import csrf_from, get_ok, ledger_entry as entry, text_of
+from desk import jobs
+from desk.abuse import enforcement, holds
+from desk.abuse.models import AbuseCase, EvidenceSnapshot
+from desk.audit.models import AuditEvent
+from desk.audit.services import SYSTEM, verify_chain
+from desk.auth.models import Staff
+from desk.claims.models import Customer, LedgerEntry, Order
+from desk.extensions import db
+from desk.mail.models import OutboundMail
+from desk.privacy.models import PrivacyExport, PrivacyRequest
+from desk.tickets.attachments import Upload
+from desk.tickets.models import Attachment
+
+EMAIL = "Alice.Smith@Example.com"
+LOGIN = "alice_ig"
+LINKS = ["https://www.instagram.com/p/ALICEPOST1/", "https://www.tiktok.com/@alice_dances/video/42"]
+
+
+def seed(app, panel, make_ticket, auth):
+    panel.customer("alice", login=LOGIN, email=EMAIL, identifiers={"ips": ["198.51.100.23"]})
+    panel.customer("bob", login="bobby", email="bob@example.net")
+    for number, link in zip(("5001", "5002"), LINKS):
+        panel.order(number, customer="alice", link=link)
+    panel.order("6001", customer="bob", link="https://www.instagram.com/p/BOBPOST/")
+    panel.ledger(entry("a-d1", "deposit", "40.00", "alice"), entry("a-c1", "charge", "10.00", "alice", order="5001", funding="deposited"),
+                 entry("b-d1", "deposit", "15.00", "bob"))
+    mine = make_ticket(subject=f"Refill for {LINKS[0]}", body=f"Hi, I am {LOGIN}. My post {LINKS[1]} dropped.",
+                       requester_email=EMAIL, requester_name="Alice Smith", customer="alice",
+                       uploads=[Upload("proof.txt", b"screenshot of alice_ig's counter")])
+    # Someone else's ticket that mentions her address: the sweep must find it too.
+    theirs = make_ticket(subject="Question", body=f"My friend {EMAIL.lower()} recommended you.",
+                         requester_email="bob@example.net", requester_name="Bob", customer="bob")
+    return mine, theirs
+
+
+def file_request(client, rights=("deletion",), email=EMAIL, jurisdiction="eu"):
+    response = client.post("/api/v1/privacy-requests", json={
+        "requester": {"email": email, "name": "Alice"}, "rights": list(rights), "jurisdiction": jurisdiction})
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()
+
+
+def code_and_page(app, reference):
+    with app.app_context():
+        request = db.session.execute(select(PrivacyRequest).where(PrivacyRequest.reference == reference)).scalar_one()
+        [mail] = mails(app, f"privacy-receipt:{request.id}")
+    code = re.search(r"enter this code: (\d{6})", mail.body_text).group(1)
+    path = "/" + mail.body_text.split("http://", 1)[1].split("\n", 1)[0].split("/", 1)[1]
+    return code, path
+
+
+def verify_by_code(app, client, reference):
+    code, path = code_and_page(app, reference)
+    page = get_ok(client, path)
+    response = client.post(f"{path}/code", data={"csrf_token": csrf_from(page), "code": code})
+    assert response.status_code == 302
+    assert "Your e-mail address is verified" in text_of(client.get(path))
+
+
+def request_id(app, reference):
+    with app.app_context():
+        return db.session.execute(select(PrivacyRequest.id).where(PrivacyRequest.reference == reference)).scalar_one()
+
+
+def officer_posts(client, auth, reference, action, **data):
+    if client.get("/login").status_code == 200:  # not signed in yet
+        auth.login("privacy_officer")
+    page = get_ok(client, f"/tickets/{reference}")
+    return client.post(f"/privacy/{request_id(auth.app, reference)}/{action}",
+                       data={"csrf_token": csrf_from(page), **data})
+
+
+def every_text_value(app):
+    """(table, column, value) for every text and JSON value in the database."""
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            columns = [c for c in table.columns if isinstance(c.type, (String, Text, JSON))]
+            if not columns:
+                continue
+            for row in db.session.execute(select(*columns)).all():
+                for column, value in zip(columns, row):
+                    if value is not None:
+                        yield table.name, column.name, str(value)
+
+
+def traces(app, needles, words=()):
+    found = []
+    for table, column, value in every_text_value(app):
+        lower = value.lower()
+        found += [(table, column, n) for n in needles if n.lower() in lower]
+        found += [(table, column, w) for w in words if re.search(rf"(?<![\w.-]){re.escape(w)}(?![\w-])", value, re.I)]
+    return found
+
+
+def test_erasure_leaves_no_trace_and_keeps_pseudonymised_ledger(app, client, panel, make_ticket, auth, run_worker):
+    seed(app, panel, make_ticket, auth)
+    # An earlier access request left a copy of her data on disk.
+    earlier = file_request(client, rights=["access"])
+    run_worker()
+    verify_by_code(app, client, earlier["reference"])
+    run_worker()
+    with app.app_context():
+        [copy] = db.session.execute(select(PrivacyExport)).scalars().all()
+        copy_path = copy.path
+    assert os.path.exists(copy_path)
+    filed = file_request(client)
+    assert filed["status"] == "unverified" and filed["deadline"]
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    # Before the job: the data is there (the scan can see it).
+    assert traces(app, [EMAIL, *LINKS], [LOGIN])
+    response = officer_posts(client, auth, filed["reference"], "erase")
+    assert response.status_code == 302
+    run_worker()
+
+    left = traces(app, [EMAIL, *LINKS, "instagram.com/p/alicepost1", "198.51.100.23"], [LOGIN])
+    assert left == [], left
+    with app.app_context():
+        alice = db.session.execute(select(Customer).where(Customer.erased_at.is_not(None))).scalar_one()
+        assert alice.email.endswith("@erased.invalid") and alice.login.startswith("erased-c")
+        # Ledger rows kept for accounting, under the pseudonymised account.
+        assert {e.panel_id for e in db.session.execute(select(LedgerEntry).where(
+            LedgerEntry.customer_id == alice.id)).scalars()} == {"a-d1", "a-c1"}
+        assert db.session.execute(select(Order.charge).where(Order.panel_id == "5001")).scalar_one() is not None
+        # Bob is untouched.
+        bob = db.session.execute(select(Customer).where(Customer.panel_id == "bob")).scalar_one()
+        assert bob.email == "bob@example.net" and bob.login == "bobby"
+        assert db.session.execute(select(Order.link).where(Order.panel_id == "6001")).scalar_one() == \
+            "https://www.instagram.com/p/BOBPOST/"
+        assert db.session.execute(select(Attachment)).scalars().all() == []
+        assert not os.path.exists(copy_path)
+        request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
+        assert request.status == "answered" and request.erased_at is not None
+        kept = " ".join(k["what"] for k in request.outcome["erasure"]["kept"])
+        assert "balance movements" in kept and "record of this request" in kept
+        # The answer went to the person and the mail row forgot the address once sent.
+        answer = db.session.execute(select(OutboundMail).where(
+            OutboundMail.dedupe_key.startswith(f"privacy-erased:{request.id}:"))).scalar_one()
+        assert answer.status in ("sent", "logged") and "erased" in answer.to_addr
+        assert "ledger" in answer.body_text.lower() or "balance movements" in answer.body_text
+        # The audit chain still verifies, with its redacted rows checked against the erasure.
+        checked, broken = verify_chain()
+        assert broken is None and checked > 10
+        erased = db.session.execute(select(AuditEvent).where(AuditEvent.action == "privacy.erased")).scalar_one()
+        assert erased.data["redacted"]["audit_events"] and "alice" not in str(erased.data).lower()
+
+    # The job again: one erasure, nothing more.
+    with app.app_context():
+        jobs.enqueue("workers.privacy.erase", request.id)
+        db.session.commit()
+        jobs.dispatch()
+    run_worker()
+    with app.app_context():
+        assert len(db.session.execute(select(AuditEvent).where(AuditEvent.action == "privacy.erased")).all()) == 1
+
+
+def test_a_redaction_cannot_be_forged(app, client, panel, make_ticket, auth, run_worker, backend):
+    """The trigger lets an erasure rewrite an audit row only with its hashes unchanged, and
+    a row changed that way without a matching erasure record breaks the chain."""
+    import pytest
+    from sqlalchemy import update
+    from sqlalchemy.exc import DBAPIError
+
+    seed(app, panel, make_ticket, auth)
+    with app.app_context():
+        first = db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().first()
+        with pytest.raises(DBAPIError):
+            db.session.execute(update(AuditEvent).where(AuditEvent.id == first.id).values(hash="0" * 64,
+                                                                                         redaction={"x": 1}))
+            db.session.flush()
+        db.session.rollback()
+        db.session.execute(update(AuditEvent).where(AuditEvent.id == first.id).values(
+            actor_label="someone else", redaction={"requests": [999], "digest": "forged"}))
+        db.session.commit()
+        assert verify_chain()[1] == first.id
+
+
+def test_nothing_is_erased_before_verification(app, client, panel, make_ticket, auth, run_worker):
+    seed(app, panel, make_ticket, auth)
+    filed = file_request(client)
+    run_worker()
+    response = officer_posts(client, auth, filed["reference"], "erase")
+    assert response.status_code == 302
+    page = text_of(client.get(response.headers["Location"]))
+    assert "not verified yet" in page
+    # The job itself refuses an unverified request too.
+    with app.app_context():
+        jobs.enqueue("workers.privacy.erase", request_id(app, filed["reference"]))
+        db.session.commit()
+        jobs.dispatch()
+    run_worker()
+    assert traces(app, [EMAIL])
+
+
+def test_a_held_account_is_refused_erasure_with_the_reason(app, client, panel, make_ticket, auth, run_worker):
+    seed(app, panel, make_ticket, auth)
+    staff_id = auth.staff("trust_safety", "ts@desk.test")
+    with app.app_context():
+        alice = db.session.execute(select(Customer).where(Customer.panel_id == "alice")).scalar_one()
+        hold = holds.place(alice, None, "Police request PR-17 asks us to keep this account", SYSTEM, staff_id)
+        db.session.commit()
+        hold_id = hold.id
+    filed = file_request(client)
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    officer_posts(client, auth, filed["reference"], "erase")
+    run_worker()
+    with app.app_context():
+        request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
+        assert request.status == "deferred" and request.erased_at is None
+        assert any(f"legal hold {hold_id}" in b for b in request.outcome["erasure"]["deferred"])
+        told = [m.body_text for m in request.ticket.messages if not m.internal]
+        assert any("cannot erase your data yet" in t and f"legal hold {hold_id}" in t for t in told)
+    page = get_ok(client, f"/tickets/{filed['reference']}")
+    assert "Erasure deferred" in page and f"legal hold {hold_id}" in page
+    assert traces(app, [EMAIL, *LINKS])  # everything is still there
+
+    # The hold is released: the deferred erasure runs by itself.
+    with app.app_context():
+        holds.release(hold_id, "The police closed PR-17 in writing", db.session.get(Staff, staff_id))
+    run_worker()
+    assert traces(app, [EMAIL, *LINKS], [LOGIN]) == []
+    with app.app_context():
+        assert db.session.get(PrivacyRequest, request_id(app, filed["reference"])).status == "answered"
+
+
+def test_a_closed_cases_evidence_is_redacted_and_still_verifies(app, client, panel, run_worker, runner, auth):
+    panel.customer("bob", login="bobby", email="bob.case@example.net")
+    panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
+    reported(client, app)
+    case = only_case(app)
+    run_worker()
+    staff_id = auth.staff("trust_safety", "ts@desk.test")
+    with app.app_context():
+        bob = db.session.execute(select(Customer).where(Customer.panel_id == "bob")).scalar_one()
+        for hold in holds.active_holds(bob):
+            holds.release(hold.id, "Investigation finished", db.session.get(Staff, staff_id))
+        enforcement.close_case(db.session.get(AbuseCase, case["id"]), db.session.get(Staff, staff_id),
+                               "no_breach", "Looked into it: the page is the owner's own")
+        db.session.commit()
+    filed = file_request(client, email="bob.case@example.net")
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    officer_posts(client, auth, filed["reference"], "erase")
+    run_worker()
+    left = traces(app, ["bob.case@example.net", "instagram.com/p/SCAM1"], ["bobby"])
+    assert left == [], left
+    with app.app_context():
+        snapshot = db.session.execute(select(EvidenceSnapshot).where(
+            EvidenceSnapshot.case_id == case["id"])).scalars().first()
+        assert snapshot.redaction is not None
+    result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_reported_minor_is_erased_at_once_unless_serious_harm_holds_it(app, client, panel, make_ticket, auth,
+                                                                         run_worker):
+    seed(app, panel, make_ticket, auth)
+    staff_id = auth.staff("trust_safety", "ts@desk.test")
+    with app.app_context():
+        alice = db.session.execute(select(Customer).where(Customer.panel_id == "alice")).scalar_one()
+        # An ordinary hold does not keep a minor's data (privacy-11-minor); serious harm would.
+        holds.place(alice, None, "Keeping the account while a chargeback is argued", SYSTEM, staff_id)
+        db.session.commit()
+    auth.login("agent")
+    page = get_ok(client, "/customers/alice")
+    assert "Report the account holder as under 18" not in page
+    assert client.post("/privacy/customers/alice/minor", data={"csrf_token": csrf_from(page),
+                                                                "reason": "She wrote that she is 15"}).status_code == 403
+    auth.logout()
+    auth.login("trust_safety", "ts@desk.test")
+    page = get_ok(client, "/customers/alice")
+    short = client.post("/privacy/customers/alice/minor", data={"csrf_token": csrf_from(page), "reason": "15"})
+    assert "needs a written reason" in text_of(client.get(short.headers["Location"]))
+    client.post("/privacy/customers/alice/minor", data={"csrf_token": csrf_from(page),
+                                                         "reason": "Her school wrote to us: she is 15"})
+    run_worker()
+    assert traces(app, [EMAIL, *LINKS], [LOGIN]) == []
+    with app.app_context():
+        request = db.session.execute(select(PrivacyRequest).where(PrivacyRequest.channel == "staff")).scalar_one()
+        assert request.status == "answered" and request.outcome["erasure"]["rule"] == "privacy-11-minor"
+        alice = db.session.get(Customer, request.customer_id)
+        assert alice.minor_reported and alice.erased_at is not None
+
+
+def test_a_reporter_is_erased_and_the_case_keeps_the_report(app, client, panel, auth, run_worker):
+    panel.customer("bob", login="bobby", email="bob.case@example.net")
+    panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
+    reported(client, app)
+    case = only_case(app)
+    run_worker()
+    filed = file_request(client, email=REPORTER)
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    officer_posts(client, auth, filed["reference"], "erase")
+    run_worker()
+    assert traces(app, [REPORTER, "Wendy Watch"]) == []
+    with app.app_context():
+        ticket = db.session.get(AbuseCase, case["id"]).ticket
+        # The case's record keeps what was reported, and about whom.
+        assert "fake investment scheme" in ticket.messages[0].body_text
+        assert db.session.execute(select(Customer.email).where(Customer.panel_id == "bob")).scalar_one() == \
+            "bob.case@example.net"
+        request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
+        assert "reports you made" in " ".join(k["what"] for k in request.outcome["erasure"]["kept"])
