@@ -1,5 +1,6 @@
 """Errors the services raise for bad input; the views turn them into a 4xx with a clear
 message (JSON `{"error": {...}}` on the API, the form re-rendered on pages)."""
+from desk.policy.abuse import MIN_REASON, check_reason
 
 
 class DeskError(Exception):
@@ -34,3 +35,15 @@ class AttachmentError(ValidationError):
 class NotFound(DeskError):
     status = 404
     code = "not_found"
+
+
+def require_reason(text: str | None, what: str) -> str:
+    """The staff member's words for a decision (at least MIN_REASON characters), stripped,
+    or a ValidationError saying what is missing: every decision says why."""
+    problem = check_reason(text, what)
+    if problem:
+        raise ValidationError(problem, {"reason": "required"})
+    return text.strip()
+
+
+__all__ = ["MIN_REASON", "DeskError", "ValidationError", "AttachmentError", "NotFound", "require_reason"]

@@ -17,14 +17,13 @@ from sqlalchemy import select
 
 from desk import jobs
 from desk.abuse import links, log
-from desk.abuse.holds import require_reason
 from desk.abuse.models import AbuseCase, Appeal, BlockedIdentifier, EnforcementAction
 from desk.accounts.identifiers import clean_value
 from desk.audit.services import Actor, record
 from desk.claims.ledger import customer_balances
 from desk.claims.models import Customer, LedgerEntry
 from desk.claims.orders import find_customer, find_order
-from desk.errors import DeskError, ValidationError
+from desk.errors import DeskError, ValidationError, require_reason
 from desk.extensions import db, for_update
 from desk.mail.outbound import compose
 from desk.policy import abuse as policy

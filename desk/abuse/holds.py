@@ -19,19 +19,11 @@ from desk.abuse.models import AbuseCase, Disclosure, LegalHold, MutedReporter
 from desk.audit.services import Actor, record
 from desk.claims.models import Customer
 from desk.claims.orders import find_customer
-from desk.errors import DeskError, ValidationError
+from desk.errors import DeskError, ValidationError, require_reason
 from desk.extensions import db
 from desk.policy import abuse as policy
 from desk.sanitize import csv_cell
 from desk.types import utcnow
-
-
-def require_reason(text: str, what: str) -> str:
-    """The staff member's words for a decision, or a ValidationError saying what is missing."""
-    problem = policy.check_reason(text, what)
-    if problem:
-        raise ValidationError(problem, {"reason": "required"})
-    return text.strip()
 
 
 def active_holds(customer: Customer) -> list[LegalHold]:

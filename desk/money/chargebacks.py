@@ -17,7 +17,7 @@ from desk import jobs
 from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.ledger import money_lines
 from desk.claims.models import Customer, LedgerEntry
-from desk.errors import DeskError, ValidationError
+from desk.errors import DeskError, ValidationError, require_reason
 from desk.extensions import db, for_update
 from desk.money.models import BillingCase
 from desk.policy import money as policy
@@ -25,7 +25,6 @@ from desk.policy.ledger import balances
 from desk.tickets import services as tickets
 from desk.types import utcnow
 
-MIN_REASON = 10
 
 
 def case_key(customer: Customer) -> str:
@@ -109,10 +108,7 @@ def panel(case: BillingCase) -> dict:
 def resolve(case_id: int, staff, actions: list[str], reason: str, now: datetime | None = None) -> BillingCase:
     """Staff confirm the actions they take (none, when the chargeback was won or withdrawn)
     and close the case; each action is worked out again from the ledger as it is now."""
-    reason = (reason or "").strip()
-    if len(reason) < MIN_REASON:
-        raise ValidationError(f"Resolving a chargeback case needs a written reason (at least {MIN_REASON} "
-                              "characters).", {"reason": "required"})
+    reason = require_reason(reason, "Resolving a chargeback case")
     unknown = sorted(set(actions) - set(policy.CHARGEBACK_ACTIONS))
     if unknown:
         raise ValidationError(f"Unknown action(s): {', '.join(unknown)}.", {"actions": "unknown"})

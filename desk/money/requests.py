@@ -26,7 +26,7 @@ from desk.claims.models import Claim, Customer, LedgerEntry, Order
 from desk.claims.orders import customer_or_404, find_order
 from desk.claims.parse import Fields
 from desk.claims.services import facts
-from desk.errors import DeskError, NotFound, ValidationError
+from desk.errors import DeskError, NotFound, ValidationError, require_reason
 from desk.extensions import db, for_update
 from desk.money.models import KIND_LABELS, KINDS, OPEN_STATUSES, BillingCase, DormancyState, MoneyRequest
 from desk.policy import dormancy as dormancy_policy
@@ -38,7 +38,6 @@ from desk.tickets import services as tickets
 from desk.tickets.models import OPEN_STATUSES as OPEN_TICKET, Ticket
 from desk.types import utcnow
 
-MIN_REASON = 10  # characters: a decline, a verification or an override says why
 
 
 @dataclass
@@ -455,17 +454,9 @@ def withdraw(request_id: int, actor: Actor, now: datetime | None = None) -> Mone
 
 # --- staff ---------------------------------------------------------------------------------
 
-def _reason(text: str | None, what: str) -> str:
-    text = (text or "").strip()
-    if len(text) < MIN_REASON:
-        raise ValidationError(f"{what} needs a written reason (at least {MIN_REASON} characters).",
-                              {"reason": "required"})
-    return text
-
-
 def verify(request_id: int, staff, note: str, now: datetime | None = None) -> MoneyRequest:
     """terms-18-verification: staff record how identity and payment method were verified."""
-    note = _reason(note, "Verification")
+    note = require_reason(note, "Verification")
     now = now or utcnow()
     request = locked(request_id)
     _expect(request, "awaiting_verification")
@@ -483,7 +474,7 @@ def verify(request_id: int, staff, note: str, now: datetime | None = None) -> Mo
 def decline(request_id: int, staff, reason: str, now: datetime | None = None) -> MoneyRequest:
     """Staff decline (refunds are discretionary; a failed verification). A withdrawal fee
     charged for a request we decline is given back: no payout was handled."""
-    reason = _reason(reason, "Declining")
+    reason = require_reason(reason, "Declining")
     now = now or utcnow()
     request = locked(request_id)
     _expect(request, "awaiting_verification", "pending_review")
@@ -507,7 +498,7 @@ def override(request_id: int, staff, reason: str, now: datetime | None = None) -
     applicable law requires it: the request is worked out again without the window and
     goes on from there (the customer confirms the figures first if they must). Other
     refusals leave nothing to approve. The refusal and the override stay in the audit log."""
-    reason = _reason(reason, "An override")
+    reason = require_reason(reason, "An override")
     now = now or utcnow()
     request = locked(request_id)
     _expect(request, "rejected")
@@ -554,7 +545,7 @@ def approve(request_id: int, staff, reason: str = "", now: datetime | None = Non
             db.session.rollback()
             raise DeskError("Restoring forfeited funds is a goodwill exception, which needs a supervisor.",
                             code="forbidden", status=403)
-        reason = _reason(reason, "A goodwill restoration")
+        reason = require_reason(reason, "A goodwill restoration")
     if request.kind != "restoration" and q.amount != request.amount:
         if q.confirmation_required:
             before = request.amount

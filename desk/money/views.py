@@ -15,7 +15,7 @@ from desk.auth.roles import allows
 from desk.claims.models import Customer
 from desk.claims.orders import find_by_email, find_customer
 from desk.claims.parse import Fields
-from desk.errors import DeskError
+from desk.errors import MIN_REASON, DeskError
 from desk.extensions import db, limiter
 from desk.money import chargebacks, dormancy, requests
 from desk.money.models import KIND_LABELS, STATUS_LABELS, BillingCase, MoneyRequest
@@ -205,8 +205,8 @@ def fraud_flag(panel_id):
         abort(404)
     wanted = request.form.get("flag") == "on"
     reason = (request.form.get("reason") or "").strip()
-    if len(reason) < requests.MIN_REASON:
-        flash(f"Say why (at least {requests.MIN_REASON} characters).", "error")
+    if len(reason) < MIN_REASON:
+        flash(f"Say why (at least {MIN_REASON} characters).", "error")
         return redirect(url_for("claims.customer", panel_id=panel_id))
     if customer.fraud_flag != wanted:
         customer.fraud_flag = wanted

@@ -13,9 +13,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from desk import jobs
-from desk.abuse.holds import require_reason
 from desk.audit.services import SYSTEM, Actor, record
-from desk.errors import DeskError
+from desk.errors import DeskError, require_reason
 from desk.extensions import db
 from desk.mail.outbound import compose
 from desk.policy import privacy as policy

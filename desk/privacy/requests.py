@@ -11,11 +11,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from desk import jobs
-from desk.abuse.holds import require_reason
 from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.models import Customer
 from desk.claims.orders import find_by_email
-from desk.errors import DeskError, ValidationError
+from desk.errors import DeskError, ValidationError, require_reason
 from desk.extensions import db
 from desk.mail.outbound import compose
 from desk.policy import privacy as policy
