@@ -43,7 +43,7 @@ BOB = {
     "request": "T-26-990002",
 }
 DATASETS = ("account", "identifiers", "orders", "order_status_history", "tickets", "messages", "attachments",
-            "ledger", "privacy_requests")
+            "ledger", "privacy_requests", "claims", "money_requests", "reports")
 
 
 def seed(app, panel, make_ticket, auth) -> dict:
@@ -153,7 +153,8 @@ def test_the_export_holds_the_persons_data_in_json_and_csv_and_nothing_else(app,
         rows, table = dataset(files, name)
         assert len(rows) == len(table) == row["manifest"][f"{name}.json"] == row["manifest"][f"{name}.csv"], name
     expected = {"account": 1, "identifiers": 2, "orders": 2, "order_status_history": 3, "tickets": 2,
-                "messages": 3, "attachments": 1, "ledger": 3, "privacy_requests": 2}
+                "messages": 3, "attachments": 1, "ledger": 3, "privacy_requests": 2, "claims": 0,
+                "money_requests": 0, "reports": 0}
     assert {name: row["manifest"][f"{name}.json"] for name in DATASETS} == expected
     assert row["manifest"]["attachments/"] == 1
 
@@ -322,7 +323,8 @@ def test_a_requester_without_an_account_gets_the_tickets_of_their_address_only(a
     counts = {name: row["manifest"][f"{name}.json"] for name in DATASETS}
     # Both her tickets are found by her address (in any case); the account's data is not read.
     assert counts == {"account": 0, "identifiers": 0, "orders": 0, "order_status_history": 0, "tickets": 2,
-                      "messages": 3, "attachments": 1, "ledger": 0, "privacy_requests": 2}
+                      "messages": 3, "attachments": 1, "ledger": 0, "privacy_requests": 2, "claims": 0,
+                      "money_requests": 0, "reports": 0}
     assert dataset(files, "account") == ([], [])
     assert json.loads(files["orders.json"]) == [] and files["orders.csv"].decode().strip() == (
         "order,tool,link,quantity,charge,charge_deposited,charge_promo,start_count,remains,status,"
@@ -367,3 +369,28 @@ def test_a_missing_export_is_none_and_the_job_says_so(app):
     with app.app_context():
         assert exports.build(987654) is None
         assert privacy.export(987654) == "no such export"
+
+
+def test_the_export_holds_their_claims_money_requests_and_reports(app, client, panel, make_ticket, auth, run_worker):
+    seeded = seed(app, panel, make_ticket, auth)
+    assert panel.post("/claims", {"order": "5002", "kind": "refill", "current_count": 100}).status_code == 201
+    assert panel.post("/withdrawals", {"customer": "alice"}).status_code in (201, 202)
+    client.post("/api/v1/reports/abuse", json={
+        "category": "3.2", "links": ["https://www.instagram.com/p/SCAMMER/"],
+        "description": "This page sells fake followers as real people.",
+        "reporter": {"email": "alice.smith@example.com", "name": "Alice"}})
+    # A report about her, by someone else, is not hers to read (AUP §5.6, the reporter's identity).
+    client.post("/api/v1/reports/abuse", json={
+        "category": "4.1", "links": ["https://www.instagram.com/p/ALICEPOST1/"],
+        "description": "Her account attacks my page.", "reporter": {"email": "critic@example.org"}})
+    export_id = new_export(app, customer_id=seeded["alice_id"])
+    run_export(app, run_worker, export_id)
+    files = read_zip(export_row(app, export_id)["path"])
+    claims, _ = dataset(files, "claims")
+    assert [(c["order"], c["kind"]) for c in claims] == [("5002", "refill")]
+    money, money_csv = dataset(files, "money_requests")
+    assert [m["kind"] for m in money] == ["withdrawal"] and len(money_csv) == 1
+    reports, _ = dataset(files, "reports")
+    assert [r["links"] for r in reports] == [["https://www.instagram.com/p/SCAMMER/"]]
+    everything = b"".join(files.values())
+    assert b"critic@example.org" not in everything and b"attacks my page" not in everything

@@ -18,7 +18,7 @@ class AuditEvent(db.Model):
     actor_kind: Mapped[str] = mapped_column(String(16))  # staff, api, requester, system
     actor_id: Mapped[str | None] = mapped_column(String(64))
     actor_label: Mapped[str] = mapped_column(String(254), default="")
-    action: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)  # verifications read privacy.erased, evidence.preserved
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str] = mapped_column(String(64))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)

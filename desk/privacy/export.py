@@ -3,8 +3,8 @@
 `build(export_id)` writes one ZIP of everything the desk holds on the requester: their
 account and its privacy flags, the identifiers it was seen with (IP addresses, e-mail
 domains, payment fingerprints), their orders and each order's status history, their
-tickets with the messages they could read, the files they attached, their ledger, and
-their privacy requests. Every dataset is there twice, as JSON (an array of objects) and
+tickets with the messages they could read, the files they attached, their ledger, their
+claims and money requests, the reports they sent, and their privacy requests. Every dataset is there twice, as JSON (an array of objects) and
 as CSV, with a README.txt that says what each file holds.
 
 Who the person is: the request's account (`request.customer`, None when the requester
@@ -53,7 +53,9 @@ from sqlalchemy.exc import OperationalError
 
 from desk.accounts.models import CustomerIdentifier
 from desk.audit.services import SYSTEM, record
-from desk.claims.models import Customer, LedgerEntry, Order, OrderStatusChange
+from desk.abuse.models import Report
+from desk.claims.models import Claim, Customer, LedgerEntry, Order, OrderStatusChange
+from desk.money.models import MoneyRequest
 from desk.extensions import db, for_update
 from desk.policy.privacy import EXPORT_RULE
 from desk.privacy.models import PrivacyExport, PrivacyRequest
@@ -232,6 +234,39 @@ def _requests(person: Person) -> Iterator[Sequence]:
         yield reference, list(rights or []), *rest
 
 
+def _claims(person: Person) -> Iterator[Sequence]:
+    if person.customer_id is None:
+        return
+    yield from _stream(select(Ticket.reference, Order.panel_id, Claim.kind, Claim.filed_at, Claim.decision,
+                              Claim.status, Claim.outcome_reason)
+                       .join(Order, Order.id == Claim.order_id).join(Ticket, Ticket.id == Claim.ticket_id)
+                       .where(Order.customer_id == person.customer_id).order_by(Claim.filed_at, Claim.id))
+
+
+def _money_requests(person: Person) -> Iterator[Sequence]:
+    if person.customer_id is None:
+        return
+    yield from _stream(select(Ticket.reference, MoneyRequest.kind, MoneyRequest.method, MoneyRequest.order_ref,
+                              MoneyRequest.requested, MoneyRequest.amount, MoneyRequest.status,
+                              MoneyRequest.created_at, MoneyRequest.decided_at, MoneyRequest.decision_reason)
+                       .join(Ticket, Ticket.id == MoneyRequest.ticket_id)
+                       .where(MoneyRequest.customer_id == person.customer_id)
+                       .order_by(MoneyRequest.created_at, MoneyRequest.id))
+
+
+def _reports(person: Person) -> Iterator[Sequence]:
+    """The abuse and rights reports they made (never reports about them: AUP §5.6 allows
+    no notice, and a reporter's identity is not the reported person's to read)."""
+    if not person.emails:
+        return
+    query = (select(Report.id, Report.created_at, Report.kind, Report.category, Report.links, Report.description,
+                    Report.status)
+             .where(func.lower(Report.reporter_email).in_(person.emails)).order_by(Report.created_at, Report.id))
+    for report_id, created_at, kind, category, report_links, description, status in _stream(query):
+        yield (f"R-{created_at.year % 100:02d}-{report_id:06d}", created_at, kind, category,
+               list(report_links or []), description, status)
+
+
 DATASETS = (
     Dataset("account", "your account on the panel, as the desk mirrors it, with the privacy choices recorded on it", (
         ("account", "your account's id on the panel"), ("login", "your login"), ("email", "its e-mail address"),
@@ -289,6 +324,19 @@ DATASETS = (
         ("status", "request status"), ("received_at", "received"), ("verified_at", "identity verified"),
         ("responded_at", "answered"), ("response", "the answer"), ("denial_reason", "why it was refused, if it was")),
         _requests),
+    Dataset("claims", "your claims on orders and what the Terms decided", (
+        ("ticket", "the ticket reference"), ("order", "the order id"), ("kind", "what was claimed"),
+        ("filed_at", "when"), ("decision", "what the Terms said when it was filed"), ("status", "where it stands"),
+        ("outcome", "the reason given when it was closed")), _claims),
+    Dataset("money_requests", "your refund, withdrawal, closure and restoration requests", (
+        ("ticket", "the ticket reference"), ("kind", "refund, withdrawal, closure or restoration"),
+        ("method", "where a refund goes"), ("order", "the order it concerns"), ("requested", "the amount asked"),
+        ("amount", "the amount shown to you"), ("status", "where it stands"), ("created_at", "asked"),
+        ("decided_at", "decided"), ("decision_reason", "the reason given")), _money_requests),
+    Dataset("reports", "the abuse and rights-holder reports you sent us", (
+        ("reference", "the report reference"), ("sent_at", "when"), ("kind", "abuse or rights"),
+        ("category", "the AUP category"), ("links", "the links reported"), ("description", "what you wrote"),
+        ("status", "where it stands")), _reports),
 )
 
 

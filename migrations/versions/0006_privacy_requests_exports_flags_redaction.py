@@ -102,6 +102,7 @@ def upgrade():
 
     # ### end Alembic commands ###
     op.create_index('ix_tickets_requester_email_lower', 'tickets', [sa.text('lower(requester_email)')], unique=False)
+    op.create_index('ix_audit_events_action', 'audit_events', ['action'], unique=False)
     _redact_once_triggers()
 
 
@@ -182,6 +183,7 @@ def _write_once_triggers_again():
 
 def downgrade():
     op.drop_index('ix_tickets_requester_email_lower', table_name='tickets')
+    op.drop_index('ix_audit_events_action', table_name='audit_events')
     _drop_redact_once_triggers()
     with op.batch_alter_table('outbound_mail', schema=None) as batch_op:
         batch_op.drop_column('forget_recipient')
