@@ -50,6 +50,13 @@ def test_api_intake_answers_at_once_with_reference_and_deadline(app, client, pan
         assert abs((answer.due_at - row.received_at) - timedelta(days=45)) < timedelta(days=1)
     page = get_ok(client, path)
     assert known["reference"] in page and "Confirm your e-mail address" in page
+    verify_by_code(app, client, known["reference"])
+    with app.app_context():
+        ticket = db.session.execute(select(Ticket).where(Ticket.reference == known["reference"])).scalar_one()
+        notes = [m.body_text for m in ticket.messages if m.author_kind == "system"]
+        # The desk's own notes are not mistaken for a code someone typed (privacy-3-minimal).
+        assert len(notes) == 2 and not any("[code removed]" in n for n in notes), notes
+        assert all(m.redaction_note is None for m in ticket.messages)
 
 
 def test_api_intake_refuses_bad_input_with_the_field(client):
