@@ -314,3 +314,23 @@ def test_a_reporter_is_erased_and_the_case_keeps_the_report(app, client, panel, 
             "bob.case@example.net"
         request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
         assert "reports you made" in " ".join(k["what"] for k in request.outcome["erasure"]["kept"])
+
+
+def test_an_address_changed_after_the_request_is_erased_too(app, client, panel, make_ticket, auth, run_worker):
+    """The panel moved the account to a new address after the request came from the old
+    one: both are the person's, and neither survives."""
+    seed(app, panel, make_ticket, auth)
+    filed = file_request(client)
+    run_worker()
+    panel.customer("alice", login=LOGIN, email="alice.new@example.org")
+    make_ticket(subject="From my new address", body="Hello again", requester_email="alice.new@example.org",
+                customer="alice")
+    verify_by_code(app, client, filed["reference"])
+    officer_posts(client, auth, filed["reference"], "erase")
+    run_worker()
+    left = traces(app, [EMAIL, "alice.new@example.org", *LINKS], [LOGIN])
+    assert left == [], left
+    with app.app_context():
+        sent = db.session.execute(select(OutboundMail).where(
+            OutboundMail.dedupe_key.startswith("privacy-erased:"))).scalars().all()
+        assert len(sent) == 2 and all(m.status in ("sent", "logged") for m in sent)

@@ -95,7 +95,10 @@ class _Erasure:
     def __init__(self, request: PrivacyRequest):
         self.request = request
         self.customer: Customer | None = request.customer
-        self.email = (request.email or "").lower()
+        # The request's address and the account's own, read before the run pseudonymises
+        # both: every later step must still find the originals.
+        addresses = (request.email, self.customer.email if self.customer else None)
+        self.emails = sorted({address.lower() for address in addresses if address})
         self.counts: Counter = Counter()
         self.kept: set[str] = {"record"}
         self.redacted: dict[str, dict[str, str]] = {name: {} for name in REDACTED_TABLES}
@@ -105,24 +108,18 @@ class _Erasure:
         self.pseudo = policy.pseudonym(self.tag[0], int(self.tag[1:]))
 
     # -- what is the person's -------------------------------------------------------
-    def _emails(self) -> set[str]:
-        found = {self.email} if self.email else set()
-        if self.customer is not None and self.customer.email:
-            found.add(self.customer.email.lower())
-        return found
-
     def _tickets(self) -> list[int]:
         """Their own tickets, whose contents go. An abuse or rights case's ticket is not one
         of them even when they reported it: it is the case's record, and keeps its words
         with the person's identifiers replaced (below)."""
-        conditions = [func.lower(Ticket.requester_email).in_(self._emails())]
+        conditions = [func.lower(Ticket.requester_email).in_(self.emails)]
         if self.customer is not None:
             conditions.append(Ticket.customer_id == self.customer.id)
         return list(db.session.execute(select(Ticket.id).where(
             or_(*conditions), Ticket.kind.not_in(("abuse", "rights")))).scalars())
 
     def _scrubber(self) -> policy.Scrubber:
-        phrases = {email: self.pseudo_email for email in self._emails()}
+        phrases = {email: self.pseudo_email for email in self.emails}
         words = {}
         if self.customer is not None:
             c = self.customer
@@ -148,7 +145,7 @@ class _Erasure:
         self.scrub = self._scrubber()
         self.ticket_ids = self._tickets()
         self.case_ids = self._cases()
-        answer_to = sorted(self._emails())
+        answer_to = list(self.emails)
         self._account()
         self._tickets_and_messages()
         self._money_and_claims()
@@ -180,7 +177,7 @@ class _Erasure:
 
     def _cases(self) -> list[int]:
         if self.customer is None:
-            reported = select(Report.case_id).where(func.lower(Report.reporter_email).in_(self._emails()))
+            reported = select(Report.case_id).where(func.lower(Report.reporter_email).in_(self.emails))
             return [i for i in db.session.execute(reported).scalars() if i is not None]
         subjects = {f"account:{self.customer.panel_id}"}
         subjects |= {f"link:{n}" for n in db.session.execute(select(Order.link_normalized).where(
@@ -191,7 +188,7 @@ class _Erasure:
         for chunk in _chunks(sorted(subjects), 500):
             ids |= set(db.session.execute(select(CaseSubject.case_id).where(CaseSubject.subject.in_(chunk))).scalars())
         ids |= set(db.session.execute(select(Report.case_id).where(
-            func.lower(Report.reporter_email).in_(self._emails()), Report.case_id.is_not(None))).scalars())
+            func.lower(Report.reporter_email).in_(self.emails), Report.case_id.is_not(None))).scalars())
         return sorted(ids)
 
     def _account(self) -> None:
@@ -215,7 +212,7 @@ class _Erasure:
         if not self.ticket_ids:
             return
         for chunk in _chunks(self.ticket_ids, 500):
-            emails = self._emails()
+            emails = self.emails
             self.counts["tickets"] += db.session.execute(update(Ticket).where(Ticket.id.in_(chunk)).values(
                 subject=ERASED_TEXT, requester_email=self.pseudo_email, requester_name="")).rowcount
             self.counts["messages"] += db.session.execute(update(Message).where(Message.ticket_id.in_(chunk)).values(
@@ -236,7 +233,7 @@ class _Erasure:
             self._scrub_rows(SlaEvent, SlaEvent.ticket_id.in_(chunk), ("data",))
         self.kept.add("tickets")
         self.counts["mails"] += db.session.execute(delete(OutboundMail).where(
-            func.lower(OutboundMail.to_addr).in_(self._emails()))).rowcount
+            func.lower(OutboundMail.to_addr).in_(self.emails))).rowcount
 
     def _money_and_claims(self) -> None:
         c = self.customer
@@ -250,7 +247,7 @@ class _Erasure:
                          ("reasons", "outcome_reason"))
 
     def _abuse(self) -> None:
-        emails = self._emails()
+        emails = self.emails
         for report in db.session.execute(select(Report).where(
                 func.lower(Report.reporter_email).in_(emails))).scalars():
             # The report stays with its case (AUP §5.2); who made it does not.
@@ -291,7 +288,7 @@ class _Erasure:
         self._scrub_rows(LegalHold, LegalHold.customer_id == c.id, ("reason", "release_reason"))
 
     def _requests(self) -> None:
-        conditions = [func.lower(PrivacyRequest.email).in_(self._emails())]
+        conditions = [func.lower(PrivacyRequest.email).in_(self.emails)]
         if self.customer is not None:
             conditions.append(PrivacyRequest.customer_id == self.customer.id)
         for row in db.session.execute(select(PrivacyRequest).where(or_(*conditions))).scalars():
@@ -308,7 +305,7 @@ class _Erasure:
 
     # -- the append-only logs -------------------------------------------------------
     def _append_only(self) -> None:
-        audit = [func.lower(AuditEvent.actor_label).in_(self._emails())]
+        audit = [func.lower(AuditEvent.actor_label).in_(self.emails)]
         if self.ticket_ids:
             audit += [AuditEvent.ticket_id.in_(chunk) for chunk in _chunks(self.ticket_ids, 500)]
         if self.customer is not None:
@@ -379,7 +376,7 @@ class _Erasure:
         """Every text column of every table, for the e-mail addresses: whatever was written
         about the person elsewhere (a colleague's note, a reporter's description) loses them."""
         db.session.flush()
-        scrub = policy.Scrubber(phrases={e: self.pseudo_email for e in self._emails()})
+        scrub = policy.Scrubber(phrases={e: self.pseudo_email for e in self.emails})
         for table in db.metadata.sorted_tables:
             if table.name in NOT_SWEPT:
                 continue
@@ -387,7 +384,7 @@ class _Erasure:
             if not columns:
                 continue
             found = or_(*[func.lower(cast(c, Text)).contains(e, autoescape=True)
-                          for c in columns for e in self._emails()])
+                          for c in columns for e in self.emails])
             model = REDACTED_TABLES.get(table.name)
             if model is not None:
                 for row in db.session.execute(select(model).where(found)).scalars():
