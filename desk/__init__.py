@@ -17,6 +17,9 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
     check_settings(app.config)
+    # The "desk" logger is Flask's app.logger (with its stderr handler): at LOG_LEVEL, so the
+    # desk's own INFO lines — the mail written to the log when MAIL_SERVER is unset — show.
+    app.logger.setLevel(app.config["LOG_LEVEL"])
     register_extensions(app)
     register_feed_receivers()
     register_blueprints(app)

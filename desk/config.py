@@ -84,6 +84,8 @@ def settings_from_environment(instance_path: str) -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Support <support@desk.localhost>"),
+        # The desk's own log lines (mail written to the log, jobs' notes) from this level up.
+        "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR") or str(instance / "attachments"),
         "ATTACHMENT_MAX_BYTES": _int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
@@ -141,6 +143,9 @@ def settings_from_environment(instance_path: str) -> dict:
     }
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def check_settings(config) -> None:
     """Refuse to start on settings the Terms forbid; a clear message, not a late surprise."""
     from desk.policy.money import check_fee_rate
@@ -154,3 +159,5 @@ def check_settings(config) -> None:
     if isinstance(methods, str):
         methods = [m for m in methods.split(",")]
     config["PAYOUT_METHODS"] = frozenset(m.strip().lower() for m in methods if m.strip()) or None
+    if config.get("LOG_LEVEL", "INFO") not in LOG_LEVELS:
+        raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {config['LOG_LEVEL']!r}")

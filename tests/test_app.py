@@ -49,6 +49,26 @@ def test_settings_come_from_the_environment(tmp_path, monkeypatch):
     assert config["MAIL_SERVER"] == "smtp.example"
 
 
+def test_mail_without_a_relay_is_shown_in_the_log(tmp_path, monkeypatch, caplog):
+    """The embedded default writes mail to the log (README): the desk's INFO lines pass its
+    logger (Flask's app.logger, which writes to stderr), so a privacy requester's code can
+    be read there."""
+    import logging
+
+    monkeypatch.delenv("MAIL_SERVER", raising=False)
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.logger.getEffectiveLevel() == logging.INFO
+    caplog.set_level(logging.NOTSET)  # the capture takes what the desk's own level lets through
+    logging.getLogger("desk.mail.outbound").info("mail (not sent: MAIL_SERVER unset) code 123456")
+    logging.getLogger("desk.mail.outbound").debug("not shown at INFO")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("desk")] == [
+        "mail (not sent: MAIL_SERVER unset) code 123456"]
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    with pytest.raises(ValueError, match="LOG_LEVEL must be one of"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
 def test_default_database_is_sqlite_in_the_instance_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("REDIS_URL", raising=False)
