@@ -4,6 +4,7 @@ form answers the same whether or not an account has the e-mail."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_file, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from desk import jobs
@@ -18,10 +19,11 @@ bp = Blueprint("privacy_public", __name__)
 
 
 class RequestForm(FlaskForm):
-    rights = SelectMultipleField("What do you ask for?", choices=list(policy.RIGHTS.items()),
+    rights = SelectMultipleField("What do you ask for?", choices=[SelectChoice(k, v) for k, v in policy.RIGHTS.items()],
                                  option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False),
                                  validators=[DataRequired("Choose at least one right.")])
-    jurisdiction = SelectField("Where are you?", choices=list(policy.JURISDICTIONS.items()), default="other")
+    jurisdiction = SelectField("Where are you?", default="other",
+                               choices=[SelectChoice(k, v) for k, v in policy.JURISDICTIONS.items()])
     email = EmailField("The e-mail of your account", validators=[DataRequired(), Email(), Length(max=254)])
     login = StringField("Your login, if several accounts share the e-mail", validators=[Optional(), Length(max=120)])
     name = StringField("Your name", validators=[Optional(), Length(max=120)])
