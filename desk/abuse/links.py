@@ -23,18 +23,18 @@ def read(salt: str, token: str, max_age: int) -> tuple[int, str] | None:
     return data["i"], data["e"]
 
 
-def _public(path: str) -> str:
+def public_url(path: str) -> str:
     # Built from PUBLIC_URL, not the request: notices are also composed by jobs.
     return f"{current_app.config['PUBLIC_URL'].rstrip('/')}{path}"
 
 
 def report_url(report) -> str:
-    return _public(f"/reports/{make(REPORT, report.id, report.reporter_email)}")
+    return public_url(f"/reports/{make(REPORT, report.id, report.reporter_email)}")
 
 
 def confirm_url(report) -> str:
-    return _public(f"/reports/confirm/{make(CONFIRM, report.id, report.reporter_email)}")
+    return public_url(f"/reports/confirm/{make(CONFIRM, report.id, report.reporter_email)}")
 
 
 def appeal_url(action) -> str:
-    return _public(f"/appeals/{make(APPEAL, action.id, action.customer.email or '')}")
+    return public_url(f"/appeals/{make(APPEAL, action.id, action.customer.email or '')}")

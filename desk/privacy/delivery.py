@@ -9,10 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from desk import jobs
+from desk.abuse import links
 from desk.audit.services import SYSTEM, Actor, record
 from desk.errors import DeskError, require_reason
 from desk.extensions import db
@@ -91,23 +91,20 @@ def _rewrite_without(export: PrivacyExport, withhold: list[str]) -> None:
 # -- the requester's side ------------------------------------------------------------
 
 def token_for(export: PrivacyExport) -> str:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT).dumps(
-        {"x": export.id, "e": export.request.email})
+    return links.make(SALT, export.id, export.request.email)
 
 
 def download_url(export: PrivacyExport) -> str:
-    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/privacy/exports/{token_for(export)}"
+    return links.public_url(f"/privacy/exports/{token_for(export)}")
 
 
 def from_token(token: str) -> PrivacyExport | None:
-    try:
-        data = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT).loads(token)
-    except BadSignature:
+    # No age limit in the token: the export's own expires_at decides (problem()).
+    found = links.read(SALT, token, None)
+    if found is None:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("x"), int):
-        return None
-    export = db.session.get(PrivacyExport, data["x"])
-    if export is None or export.request.email != data.get("e"):
+    export = db.session.get(PrivacyExport, found[0])
+    if export is None or export.request.email != found[1]:
         return None
     return export
 

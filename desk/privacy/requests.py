@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from desk import jobs
+from desk.abuse import links
 from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.models import Customer
 from desk.claims.orders import find_by_email
@@ -86,44 +86,36 @@ def file(data: NewRequest, actor: Actor) -> PrivacyRequest:
     return request
 
 
-def deadline(request: PrivacyRequest) -> datetime | None:
-    """When the answer is due in law (privacy-10-gdpr / privacy-10-ccpa), extensions included."""
-    if request.ticket is None:
-        return None
-    for clock in request.ticket.clocks:
-        if clock.name == "statutory_answer":
-            return clock.due_at
-    return None
-
-
 def clock_of(request: PrivacyRequest):
+    """The request's statutory answer clock (privacy-10-gdpr / privacy-10-ccpa), or None."""
     if request.ticket is None:
         return None
     return next((c for c in request.ticket.clocks if c.name == "statutory_answer"), None)
 
 
+def deadline(request: PrivacyRequest) -> datetime | None:
+    """When the answer is due in law, extensions included."""
+    clock = clock_of(request)
+    return clock.due_at if clock is not None else None
+
+
 # -- verification (privacy-10-verify) ------------------------------------------------
 
 def link_token(request: PrivacyRequest) -> str:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=LINK_SALT).dumps(
-        {"i": request.id, "e": request.email})
+    return links.make(LINK_SALT, request.id, request.email)
 
 
 def from_token(token: str) -> PrivacyRequest | None:
-    try:
-        data = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=LINK_SALT).loads(
-            token, max_age=current_app.config["PRIVACY_LINK_MAX_AGE"])
-    except BadSignature:
+    found = links.read(LINK_SALT, token, current_app.config["PRIVACY_LINK_MAX_AGE"])
+    if found is None:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("i"), int):
-        return None
-    request = db.session.get(PrivacyRequest, data["i"])
+    request = db.session.get(PrivacyRequest, found[0])
     # An erased request's e-mail is a pseudonym now: its old links open nothing.
-    return request if request is not None and request.email == data.get("e") else None
+    return request if request is not None and request.email == found[1] else None
 
 
 def request_url(request: PrivacyRequest) -> str:
-    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/privacy/requests/{link_token(request)}"
+    return links.public_url(f"/privacy/requests/{link_token(request)}")
 
 
 def send_code(request: PrivacyRequest, first: bool = False, purpose: str = "verify") -> None:
