@@ -8,3 +8,7 @@ def send_acknowledgement(ticket_id: int) -> str:
 
 def notify_requester(message_id: int) -> str:
     return notices.notify_reply(message_id)
+
+
+def notify_status(ticket_id: int, status: str, change_id: int) -> str:
+    return notices.notify_status(ticket_id, status, change_id)

@@ -16,7 +16,7 @@ from desk.audit.services import SYSTEM, record
 from desk.claims.ledger import money_lines
 from desk.claims.models import Customer, LedgerEntry
 from desk.extensions import db, for_update
-from desk.mail.outbound import compose
+from desk.mail.outbound import compose, render
 from desk.money.models import DormancyState
 from desk.money.requests import dormancy_facts
 from desk.policy import dormancy as policy
@@ -87,10 +87,7 @@ def apply_due(customer_id: int, now: datetime) -> list[policy.Step]:
 def _freeze_notice(customer: Customer, state: DormancyState, step: policy.Step, now: datetime) -> None:
     state.notice_basis = policy.basis(dormancy_facts(customer))
     state.freeze_notice_at = now
-    _notice(customer, f"freeze-notice:{state.notice_basis.isoformat()}",
-            "Your balance will be frozen for inactivity",
-            f"{step.text}\n\nSigning in, adding funds or placing an order keeps the account active. Promotional "
-            "Credit is forfeited when the balance is frozen.")
+    _notice(customer, f"freeze-notice:{state.notice_basis.isoformat()}", "freeze", step)
 
 
 def _freeze(customer: Customer, state: DormancyState, step: policy.Step, now: datetime) -> None:
@@ -106,8 +103,7 @@ def _freeze(customer: Customer, state: DormancyState, step: policy.Step, now: da
 def _forfeit_notice(customer: Customer, state: DormancyState, step: policy.Step, now: datetime) -> None:
     state.forfeit_notice_at = now
     link = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/billing?kind=restoration"
-    _notice(customer, f"forfeit-notice:{state.frozen_at.isoformat()}", "Your frozen balance will be forfeited",
-            f"{step.text}\n\nTo ask for its restoration, open a request here:\n{link}")
+    _notice(customer, f"forfeit-notice:{state.frozen_at.isoformat()}", "forfeit", step, link=link)
 
 
 def _forfeit(customer: Customer, state: DormancyState, step: policy.Step, now: datetime) -> None:
@@ -128,13 +124,14 @@ def _forfeit_entry(customer: Customer, key: str, amount: Decimal, funding: str, 
                                method="desk", at=now))
 
 
-def _notice(customer: Customer, key: str, subject: str, body: str) -> None:
-    """Notices go to verified e-mail addresses only (the policy asks for none otherwise)."""
+def _notice(customer: Customer, key: str, notice: str, step: policy.Step, link: str = "") -> None:
+    """Notices (mail/dormancy.txt: "freeze" or "forfeit") go to verified e-mail addresses
+    only (the policy asks for none otherwise)."""
     if not (customer.email and customer.email_verified):
         return
-    mail = compose(f"dormancy:{customer.id}:{key}", customer.email, subject,
-                   f"Hello {customer.login or customer.panel_id},\n\n{body}\n\n"
-                   f"Terms §30 Dormant Accounts & Balance ({policy.RULE}).\n")
+    subject, body = render("dormancy.txt", notice=notice, customer=customer, step=step, link=link,
+                           rule=policy.RULE)
+    mail = compose(f"dormancy:{customer.id}:{key}", customer.email, subject, body)
     jobs.enqueue("workers.mail.deliver", mail.id, queue="low")
 
 

@@ -16,7 +16,7 @@ from desk.abuse import links
 from desk.audit.services import SYSTEM, Actor, record
 from desk.errors import DeskError, require_reason
 from desk.extensions import db
-from desk.mail.outbound import compose
+from desk.mail.outbound import compose, render
 from desk.policy import privacy as policy
 from desk.privacy import requests
 from desk.privacy.models import PrivacyExport
@@ -45,13 +45,9 @@ def review(export: PrivacyExport, staff, withhold: list[str], reason: str = "") 
     request = export.request
     record(Actor.staff(staff), "privacy.export_released", "privacy_request", request.id, ticket_id=request.ticket_id,
            export=export.id, withheld=withhold, sha256=export.sha256, rule=policy.EXPORT_RULE)
-    lines = [f"The copy of your data you asked for in {request.reference} is ready (Privacy Policy §10).",
-             "", "Download it here. We will send a new code to this address before the download starts:",
-             download_url(export), "", f"The link works until {export.expires_at:%d %B %Y %H:%M} UTC."]
-    if withhold:
-        lines += ["", "We withheld part of it: " + "; ".join(withhold) + f". Why: {reason}"]
-    mail = compose(f"privacy-export:{export.id}", request.email, f"[{request.reference}] Your data is ready",
-                   "\n".join(lines), request.ticket_id)
+    subject, body = render("privacy_export.txt", request=request, export=export, link=download_url(export),
+                           withheld=withhold, reason=reason if withhold else "")
+    mail = compose(f"privacy-export:{export.id}", request.email, subject, body, request.ticket_id)
     jobs.enqueue("workers.mail.deliver", mail.id)
     request.outcome = {**(request.outcome or {}), "export": {"id": export.id, "released": now.isoformat(),
                                                             "withheld": withhold}}

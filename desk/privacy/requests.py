@@ -16,7 +16,7 @@ from desk.claims.models import Customer
 from desk.claims.orders import find_by_email
 from desk.errors import DeskError, ValidationError, require_reason
 from desk.extensions import db
-from desk.mail.outbound import compose
+from desk.mail.outbound import compose, render
 from desk.policy import privacy as policy
 from desk.privacy.models import OPEN_STATUSES, PrivacyExport, PrivacyRequest
 from desk.sanitize import csv_cell
@@ -125,28 +125,13 @@ def send_code(request: PrivacyRequest, first: bool = False, purpose: str = "veri
     code, now = policy.new_code(), utcnow()
     request.code_hash = policy.code_digest(current_app.config["SECRET_KEY"], request.id, code)
     request.code_sent_at, request.code_attempts = now, 0
-    due = deadline(request)
-    valid = f"It works for {policy.CODE_MINUTES} minutes and for {policy.MAX_ATTEMPTS} attempts."
+    figures = {"request": request, "code": code, "minutes": policy.CODE_MINUTES, "attempts": policy.MAX_ATTEMPTS}
     if purpose == "download":
-        lines = [f"Your code to download the copy of your data ({request.reference}): {code}", valid,
-                 "If you did not ask for it, someone has your download link: do not share the code."]
-        subject = f"[{request.reference}] Your download code"
+        subject, body = render("privacy_download_code.txt", **figures)
     else:
-        lines = [
-            f"We received your privacy request {request.reference} on {request.received_at:%d %B %Y}.",
-            "",
-            f"To confirm that this e-mail address is yours, enter this code: {code}",
-            f"{valid} Enter it here:",
-            request_url(request),
-            "",
-            "We do not act on the request, or disclose anything, until the address is confirmed.",
-        ]
-        if due is not None:
-            lines.append(f"We will answer by {due:%d %B %Y} at the latest, as the law requires.")
-        lines.append("If you did not make this request, ignore this mail: nothing will happen.")
-        subject = f"[{request.reference}] Confirm your privacy request"
+        subject, body = render("privacy_code.txt", **figures, link=request_url(request), due=deadline(request))
     kind = "receipt" if first else f"{'download' if purpose == 'download' else 'code'}:{now.timestamp():.0f}"
-    mail = compose(f"privacy-{kind}:{request.id}", request.email, subject, "\n".join(lines), request.ticket_id)
+    mail = compose(f"privacy-{kind}:{request.id}", request.email, subject, body, request.ticket_id)
     jobs.enqueue("workers.mail.deliver", mail.id)
     record(SYSTEM, "privacy.code_sent", "privacy_request", request.id, ticket_id=request.ticket_id,
            purpose=purpose, rule=policy.VERIFY_RULE)

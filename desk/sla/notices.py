@@ -11,7 +11,7 @@ from sqlalchemy import select
 from desk.auth.models import Staff
 from desk.auth.roles import QUEUE_ACCESS
 from desk.extensions import db
-from desk.mail.outbound import compose, deliver
+from desk.mail.outbound import compose, render, send
 from desk.sla.display import clock_text, local_time
 from desk.sla.models import SlaEvent
 from desk.sla.settings import current
@@ -41,34 +41,24 @@ def recipients(event: SlaEvent, ticket: Ticket) -> list[Staff]:
     return people
 
 
-SUBJECTS = {
-    "reminder": "[{ref}] Reminder: {label} due {when}",
-    "breach": "[{ref}] ESCALATED: {label} breached",
-    "page": "[{ref}] PAGE: serious-harm report, first action due {when}",
-}
+KINDS = ("reminder", "breach", "page")  # the subjects are in mail/sla.txt
 
 
 def notify(event_id: int) -> int:
     event = db.session.get(SlaEvent, event_id)
-    if event is None or event.kind not in SUBJECTS:
+    if event is None or event.kind not in KINDS:
         return 0
     ticket = db.session.get(Ticket, event.ticket_id)
     clock = event.clock
     config = current()
     when = local_time(clock.due_at) if clock.due_at else "when it runs again"
-    subject = SUBJECTS[event.kind].format(ref=ticket.reference, label=clock.label, when=when)
     # Jobs run without a request, so the link is built from PUBLIC_URL (as requester links are).
     link = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/tickets/{ticket.reference}"
-    body = (
-        f"{ticket.reference} · {ticket.subject}\n"
-        f"Queue: {ticket.queue} · Assignee: {ticket.assignee.email if ticket.assignee else 'nobody'}\n\n"
-        f"{clock.label} ({clock.rule}): {clock_text(clock, event.at, config.calendar)}.\n"
-        f"Due: {when}.\n\n{link}\n"
-    )
+    subject, body = render("sla.txt", kind=event.kind, ticket=ticket, clock=clock, when=when, link=link,
+                           state=clock_text(clock, event.at, config.calendar))
     mails = [compose(f"sla:{event.id}:{person.id}", person.email, subject, body, ticket.id)
              for person in recipients(event, ticket)]
     db.session.commit()  # the rows first: a retried job sends these same mails, not new ones
     for mail in mails:
-        deliver(mail)
-        db.session.commit()
+        send(mail)
     return len(mails)
