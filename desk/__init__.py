@@ -97,6 +97,7 @@ def register_blueprints(app):
     from desk.api import bp as api_bp, register_routes
     from desk.auth.views import bp as auth_bp
     from desk.claims.views import bp as claims_bp
+    from desk.mail.views import bp as mail_bp
     from desk.money.views import bp as money_bp
     from desk.privacy.public import bp as privacy_public_bp
     from desk.privacy.views import bp as privacy_bp
@@ -106,7 +107,7 @@ def register_blueprints(app):
 
     register_routes()
     for bp in (public_bp, reports_bp, privacy_public_bp, auth_bp, tickets_bp, claims_bp, money_bp, accounts_bp,
-               abuse_bp, privacy_bp, sla_bp, admin_bp, api_bp):
+               abuse_bp, privacy_bp, sla_bp, mail_bp, admin_bp, api_bp):
         app.register_blueprint(bp)
 
 

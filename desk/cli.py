@@ -245,6 +245,72 @@ def evidence_verify(case):
     click.echo(f"{name}: {checked} snapshot(s), every SHA-256 recomputed, chain intact.")
 
 
+# sysexits.h, as an MTA's pipe transport reads them: 75 defers (tries again later), other
+# failures bounce with what was written to stderr.
+EX_DATAERR, EX_NOUSER, EX_TEMPFAIL = 65, 67, 75
+
+
+@desk_cli.command("ingest-mail")
+@click.option("--recipient", "-r", multiple=True,
+              help="Envelope recipient (the MTA's ${recipient}); repeatable. Else read from the headers.")
+@click.option("--sender", "-f", default=None, help="Envelope sender (the MTA's ${sender}); empty for a bounce.")
+def ingest_mail(recipient, sender):
+    """Take one RFC 5322 message on stdin, the way an MTA pipes mail in."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from desk.mail import inbound
+
+    unknown = [r for r in recipient if inbound.route_of(r) is None]
+    if unknown:
+        click.echo(f"5.1.1 no such mailbox here: {', '.join(unknown)}; the desk takes mail for "
+                   f"{', '.join(sorted(inbound.mailboxes()))}", err=True)
+        sys.exit(EX_NOUSER)
+    limit = inbound.max_bytes()
+    raw = sys.stdin.buffer.read(limit + 1)  # never more than one byte past the limit
+    if len(raw) > limit:
+        click.echo(f"5.3.4 {inbound.too_large_text()}", err=True)
+        sys.exit(EX_DATAERR)
+    try:
+        outcome = inbound.ingest(raw, list(recipient), sender)
+    except inbound.TooLarge as exc:
+        click.echo(f"5.3.4 {exc.message}", err=True)
+        sys.exit(EX_DATAERR)
+    except SQLAlchemyError as exc:
+        click.echo(f"4.3.0 the desk cannot store mail just now ({type(exc).__name__}); try again later", err=True)
+        sys.exit(EX_TEMPFAIL)
+    click.echo(str(outcome))
+
+
+@desk_cli.command("mail-server")
+@click.option("--host", default=None, help="Address to listen on [MAIL_LISTEN_HOST, 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [MAIL_LISTEN_PORT, 2424].")
+@click.option("--protocol", type=click.Choice(("lmtp", "smtp")), default=None,
+              help="LMTP for an MTA's lmtp transport, SMTP for a relay [MAIL_LISTEN_PROTOCOL, lmtp].")
+def mail_server(host, port, protocol):
+    """Listen for mail from the MTA (LMTP or SMTP) until stopped."""
+    from desk.mail import inbound
+    from desk.mail.server import DeskController
+
+    config = current_app.config
+    host, port = host or config["MAIL_LISTEN_HOST"], port or config["MAIL_LISTEN_PORT"]
+    protocol = protocol or config["MAIL_LISTEN_PROTOCOL"]
+    controller = DeskController(current_app._get_current_object(), host, port, protocol)
+    controller.start()
+    click.echo(f"Mail in: {protocol.upper()} on {host}:{port} for {', '.join(sorted(inbound.mailboxes()))}")
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        while not stop:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+MAIL_PORT = 2525  # the embedded run's listener, for trying mail in by hand
+
+
 @desk_cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
@@ -293,6 +359,7 @@ def serve(host, port):
     children = [
         subprocess.Popen(flask_cmd + ["desk", "worker"], env=env),
         subprocess.Popen(flask_cmd + ["desk", "cron"], env=env),
+        subprocess.Popen(flask_cmd + ["desk", "mail-server", "--protocol", "smtp", "--port", str(MAIL_PORT)], env=env),
     ]
     click.echo("\n" + "=" * 60)
     click.echo(f"desk is running at {url}")
@@ -300,6 +367,7 @@ def serve(host, port):
     for email, role, password in logins:
         click.echo(f"  {role:15} {email}  password: {password}")
     click.echo(f"  public contact form: {url}/contact    abuse report: {url}/report/abuse")
+    click.echo(f"  mail in: SMTP on 127.0.0.1:{MAIL_PORT} (support@, billing@, abuse@, legal@, privacy@)")
     click.echo("=" * 60 + "\n")
     try:
         from werkzeug.serving import run_simple

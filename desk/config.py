@@ -84,6 +84,14 @@ def settings_from_environment(instance_path: str) -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes"),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Support <support@desk.localhost>"),
+        # Mail in: which local part leads to which desk (any domain), the largest message
+        # taken, and where `flask desk mail-server` listens (loopback: the MTA hands over).
+        "MAIL_ROUTES": os.environ.get("MAIL_ROUTES", "support=support,billing=billing,abuse=abuse,legal=legal,"
+                                                     "privacy=privacy"),
+        "MAIL_MAX_BYTES": _int("MAIL_MAX_BYTES", 25 * 1024 * 1024),
+        "MAIL_LISTEN_HOST": os.environ.get("MAIL_LISTEN_HOST", "127.0.0.1"),
+        "MAIL_LISTEN_PORT": _int("MAIL_LISTEN_PORT", 2424),
+        "MAIL_LISTEN_PROTOCOL": os.environ.get("MAIL_LISTEN_PROTOCOL", "lmtp"),
         # The desk's own log lines (mail written to the log, jobs' notes) from this level up.
         "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),

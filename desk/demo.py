@@ -64,6 +64,7 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
     _seed_money(customers)
     _seed_abuse([c for c, _ in customers], orders)
     _seed_privacy([c for c, _ in customers], orders)
+    _seed_mail([c for c, _ in customers])
     for n in range(count):
         customer, name = rng.choice(customers)
         order = rng.choice(orders)
@@ -173,10 +174,10 @@ def _seed_ledger(rng, customers, orders, now) -> None:
 
 
 # Two refunds, a withdrawal, a closure, a chargeback case, a restoration and a request for
-# more accounts, three abuse and rights-holder cases and four privacy requests: tickets the
-# demo files through their own services. A second report joins the fraud case as one more
-# requester message.
-EXTRA_TICKETS = 14
+# more accounts, three abuse and rights-holder cases, four privacy requests and one ticket
+# by e-mail: tickets the demo files through their own services. A second report joins the
+# fraud case as one more requester message.
+EXTRA_TICKETS = 15
 EXTRA_REQUESTER_MESSAGES = EXTRA_TICKETS + 1
 
 
@@ -320,6 +321,35 @@ def _seed_privacy(people, orders) -> None:
     requests.start_erasure(deletion, officer)
     erasure.erase(deletion.id)  # what the job does: deferred while the hold stands
     db.session.commit()
+
+
+def _seed_mail(people) -> None:
+    """Mail through the desk's own intake (desk.mail.inbound): a customer's e-mail to
+    support@, a stranger's reply to it held for review, and a message too broken to read,
+    quarantined. Each has a fixed Message-ID, so a second run adds nothing."""
+    from email.message import EmailMessage
+
+    from desk.mail import inbound
+
+    customer = people[12]
+
+    def message(sender, subject, body, message_id, **headers) -> bytes:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"], msg["Message-ID"] = sender, "support@mail.smmpanelus.com", subject, message_id
+        for name, value in headers.items():
+            msg[name.replace("_", "-")] = value
+        msg.set_content(body)
+        return msg.as_bytes()
+
+    first = inbound.ingest(message(customer.email, "Refill for my YouTube views?",
+                                   "Hello,\n\nMy views dropped by half since last week. Can you refill them?\n\nThanks",
+                                   "<demo-mail-1@example.com>"), ["support@mail.smmpanelus.com"])
+    inbound.ingest(message("someone.else@example.net", f"Re: [{first.ticket}] Refill for my YouTube views?",
+                           "This is my account too, please send the refund to me.", "<demo-mail-2@example.net>",
+                           In_Reply_To="<demo-mail-1@example.com>"), ["support@mail.smmpanelus.com"])
+    inbound.ingest(b"From: scanner@printer.example\r\nSubject: Scan\r\nMessage-ID: <demo-mail-3@printer.example>\r\n"
+                   b'Content-Type: multipart/mixed; boundary="lost"\r\n\r\n%PDF-1.4 truncated scan\r\n',
+                   ["support@mail.smmpanelus.com"])
 
 
 def _seed_claims(rng, orders, now) -> None:

@@ -37,6 +37,7 @@ ALLOWED_TAGS = frozenset({
     "h1", "h2", "h3", "h4", "h5", "h6",
     "table", "thead", "tbody", "tr", "th", "td",
     "span", "div",
+    "details", "summary",  # the quoted history of a mail, folded away (no attributes: never "open" by script)
 })
 ALLOWED_ATTRIBUTES = {
     "a": ["href", "title"],

@@ -17,7 +17,7 @@ from desk.audit.services import SYSTEM, verify_chain
 from desk.auth.models import Staff
 from desk.claims.models import Customer, LedgerEntry, Order
 from desk.extensions import db
-from desk.mail.models import OutboundMail
+from desk.mail.models import InboundMail, OutboundMail
 from desk.privacy.models import PrivacyExport, PrivacyRequest
 from desk.tickets.attachments import Upload
 from desk.tickets.models import Attachment
@@ -105,6 +105,11 @@ def traces(app, needles, words=()):
 
 def test_erasure_leaves_no_trace_and_keeps_pseudonymised_ledger(app, client, panel, make_ticket, auth, run_worker):
     seed(app, panel, make_ticket, auth)
+    # A message of hers the desk could not read: quarantined with its raw bytes.
+    broken = (f"From: {EMAIL}\r\nSubject: my data\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n"
+              f"I am {LOGIN}").encode()
+    assert app.test_cli_runner().invoke(args=["desk", "ingest-mail", "-r", "support@x.example"],
+                                        input=broken).output.startswith("quarantined")
     # An earlier access request left a copy of her data on disk.
     earlier = file_request(client, rights=["access"])
     run_worker()
@@ -140,6 +145,9 @@ def test_erasure_leaves_no_trace_and_keeps_pseudonymised_ledger(app, client, pan
             "https://www.instagram.com/p/BOBPOST/"
         assert db.session.execute(select(Attachment)).scalars().all() == []
         assert not os.path.exists(copy_path)
+        # The quarantined message stays as a record that mail came, without its bytes.
+        [received] = db.session.execute(select(InboundMail)).scalars().all()
+        assert received.raw is None and received.sender.endswith("@erased.invalid")
         request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
         assert request.status == "answered" and request.erased_at is not None
         kept = " ".join(k["what"] for k in request.outcome["erasure"]["kept"])

@@ -19,7 +19,7 @@ FORBIDDEN = (
 ALLOWED_TAGS = {
     "p", "br", "hr", "strong", "b", "em", "i", "u", "s", "blockquote", "code",
     "pre", "ul", "ol", "li", "a", "h1", "h2", "h3", "h4", "h5", "h6", "table",
-    "thead", "tbody", "tr", "th", "td", "span", "div",
+    "thead", "tbody", "tr", "th", "td", "span", "div", "details", "summary",
 }
 ALLOWED_ATTRS = {"a": {"href", "title", "rel"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
 URL_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):")

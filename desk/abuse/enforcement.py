@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from desk import jobs
-from desk.abuse import links, log
+from desk.abuse import intake, links, log
 from desk.abuse.models import AbuseCase, Appeal, BlockedIdentifier, EnforcementAction
 from desk.accounts.identifiers import clean_value
 from desk.audit.services import Actor, record
@@ -25,7 +25,7 @@ from desk.claims.models import Customer, LedgerEntry
 from desk.claims.orders import find_customer, find_order
 from desk.errors import DeskError, ValidationError, require_reason
 from desk.extensions import db, for_update
-from desk.mail.outbound import compose
+from desk.mail.outbound import compose, render
 from desk.policy import abuse as policy
 from desk.policy.clauses import clause
 from desk.sla import clocks
@@ -191,24 +191,18 @@ def _apply(row: EnforcementAction, case: AbuseCase, staff) -> None:
                  queue="high" if case.serious_harm else "default")
 
 
-def statement(row: EnforcementAction) -> str:
-    """The statement of reasons that goes with a notified action (aup-appeal)."""
-    label = policy.ACTIONS[row.action][0]
+def statement(row: EnforcementAction) -> tuple[str, str]:
+    """(subject, body) of the statement of reasons that goes with a notified action
+    (aup-appeal): mail/enforcement.txt."""
     title, text = clause(row.rule) or (row.rule, "")
-    days = current_app.config["APPEAL_WINDOW_DAYS"]
-    target = f"order {row.order_ref}" if row.order_ref else f"account {row.customer.login or row.customer.panel_id}"
-    amount = f"\nAmount: {row.amount} USD" if row.amount is not None else ""
-    return (f"Action: {label} — {target}.{amount}\n"
-            f"Why: {row.reason}\n"
-            f"Under: {title}: \"{text}\"\n\n"
-            f"You may contest this decision within {days} days; someone who did not take it will review it:\n"
-            f"{links.appeal_url(row)}")
+    return render("enforcement.txt", row=row, label=policy.ACTIONS[row.action][0], clause_title=title,
+                  clause_text=text, days=current_app.config["APPEAL_WINDOW_DAYS"], link=links.appeal_url(row))
 
 
 def _notify(row: EnforcementAction, customer: Customer) -> None:
     row.notified_at = utcnow()
-    mail = compose(f"enforcement:{row.id}", customer.email, f"A decision about your account: "
-                   f"{policy.ACTIONS[row.action][0].lower()}", statement(row))
+    subject, body = statement(row)
+    mail = compose(f"enforcement:{row.id}", customer.email, subject, body)
     jobs.enqueue("workers.mail.deliver", mail.id)
 
 
@@ -275,10 +269,9 @@ def decide_appeal(appeal_id: int, staff, outcome: str, reason: str) -> Appeal:
            outcome=outcome, reason=reason, rule="aup-appeal")
     tickets.system_reply(case.ticket, f"Appeal {outcome} by {staff.email}.\n\n{reason}", internal=True)
     if row.customer is not None and row.customer.email:
-        words = "reversed: what it did has been undone" if outcome == "reversed" else "upheld"
-        mail = compose(f"appeal-decided:{appeal.id}", row.customer.email, "The decision on your appeal",
-                       f"We reviewed your appeal against \"{policy.ACTIONS[row.action][0]}\". The decision was "
-                       f"{words}.\n\nWhy: {reason}")
+        subject, body = render("appeal_decided.txt", label=policy.ACTIONS[row.action][0], outcome=outcome,
+                               reason=reason)
+        mail = compose(f"appeal-decided:{appeal.id}", row.customer.email, subject, body)
         jobs.enqueue("workers.mail.deliver", mail.id)
     db.session.commit()
     jobs.dispatch()
@@ -331,11 +324,10 @@ def close_case(case: AbuseCase, staff, outcome: str, reason: str, reply: str = "
     else:
         tickets.set_status(case.ticket, actor, "resolved")
     for report in case.reports:
-        mail = compose(f"report-closed:{report.id}:{case.id}", report.reporter_email,
-                       f"Your report {report.reference} is closed",
-                       f"Thank you for your report {report.reference}. We have finished reviewing it and closed it. "
-                       "We do not share the details of what we found or did (AUP §5.2).\n\n"
-                       f"{links.report_url(report)}")
+        if not intake.answers_mail(report):
+            continue  # a feedback loop (ARF) is told nothing
+        subject, body = render("report_closed.txt", report=report, link=links.report_url(report))
+        mail = compose(f"report-closed:{report.id}:{case.id}", report.reporter_email, subject, body)
         jobs.enqueue("workers.mail.deliver", mail.id)
     db.session.commit()
     jobs.dispatch()

@@ -22,7 +22,7 @@ from desk.claims.models import Order
 from desk.claims.orders import find_order
 from desk.errors import ValidationError
 from desk.extensions import db
-from desk.mail.outbound import compose
+from desk.mail.outbound import compose, render
 from desk.policy import abuse as policy
 from desk.policy.links import normalize_link
 from desk.tickets import attachments
@@ -51,6 +51,10 @@ class NewReport:
     good_faith: bool = False
     channel: str = "web"
     uploads: list[attachments.Upload] = field(default_factory=list)
+    # An ARF feedback report (RFC 5965) by mail: the mailbox provider's fields. Such a report
+    # is sent by a machine, so it is worked without the confirmation link, and nothing is
+    # mailed back to it (RFC 3834: no answer to automatic mail).
+    feedback: dict | None = None
 
 
 def split_lines(value) -> list[str]:
@@ -73,7 +77,9 @@ def validate(data: NewReport) -> NewReport:
             problems["right"] = f"one of {', '.join(policy.RIGHTS)}"
         if not tickets.clean_text(data.work):
             problems["work"] = "name the work or mark"
-        if not data.good_faith:
+        if not data.good_faith and data.channel != "email":
+            # The form asks for the statement. Terms §23 asks only that a rights holder
+            # write to legal@, so a notice by mail is taken without it.
             problems["good_faith"] = "the good-faith statement is required"
     if data.category not in policy.CATEGORIES:
         problems["category"] = f"one of {', '.join(policy.CATEGORIES)}"
@@ -123,6 +129,8 @@ def file_report(data: NewReport, actor: Actor) -> Report:
     now = utcnow()
     details = {"right": data.right, "work": data.work, "registration": data.registration,
                "good_faith": data.good_faith} if data.kind == "rights" else {}
+    if data.feedback:
+        details["feedback"] = data.feedback
     report = Report(
         kind=data.kind, category=data.category, channel=data.channel, reporter_email=data.reporter_email,
         reporter_name=data.reporter_name, links=data.links, orders=data.orders, description=data.description,
@@ -134,16 +142,14 @@ def file_report(data: NewReport, actor: Actor) -> Report:
     db.session.flush()
     record(actor, "report.received", "report", report.reference, kind=report.kind, category=report.category,
            serious_harm=report.serious_harm, channel=report.channel)
-    if report.serious_harm:
-        # Worked at once: a confirmation round trip must not delay a first action.
+    if report.serious_harm or not answers_mail(report):
+        # Worked at once: a confirmation round trip must not delay a first action, and a
+        # feedback loop's machine cannot follow a link.
         report.confirmed_at = now
         _work(report, actor)
     else:
-        mail = compose(f"report-confirm:{report.id}", report.reporter_email,
-                       f"Please confirm your report {report.reference}",
-                       f"We received your report {report.reference}.\n\nPlease confirm your e-mail address so "
-                       f"we can review it:\n{links.confirm_url(report)}\n\nIf you did not send a report, ignore "
-                       "this message.")
+        subject, body = render("report_confirm.txt", report=report, link=links.confirm_url(report))
+        mail = compose(f"report-confirm:{report.id}", report.reporter_email, subject, body)
         jobs.enqueue("workers.mail.deliver", mail.id)
     db.session.commit()
     jobs.dispatch()
@@ -183,14 +189,22 @@ def missing_info(report: Report) -> policy.Reason | None:
     return policy.completeness(bool(report.links or report.orders), bool(report.description))
 
 
+def answers_mail(report: Report) -> bool:
+    """Whether the reporter is written to: never an ARF feedback loop (RFC 3834)."""
+    return not report.details.get("feedback")
+
+
 def _work(report: Report, actor: Actor) -> None:
     missing = missing_info(report)
     if missing is not None and not report.serious_harm:
         # Kept and visible to trust & safety; the reporter is asked for the rest.
         report.status = "needs_info"
+        if not answers_mail(report):
+            return
+        subject, body = render("report_needs_info.txt", report=report, missing=missing.text,
+                               link=links.report_url(report))
         mail = compose(f"report-needs-info:{report.id}:{len(report.links)}:{len(report.orders)}",
-                       report.reporter_email, f"More information needed for your report {report.reference}",
-                       f"{missing.text}\n\nAdd it here:\n{links.report_url(report)}")
+                       report.reporter_email, subject, body)
         jobs.enqueue("workers.mail.deliver", mail.id)
         return
     subjects = resolve_subjects(report)
@@ -251,7 +265,8 @@ def _body(report: Report) -> str:
     if report.kind == "rights":
         d = report.details
         parts.append(f"Right: {policy.RIGHTS.get(d.get('right'), d.get('right'))}\nWork or mark: {d.get('work')}\n"
-                     f"Registration: {d.get('registration') or '—'}\nGood-faith statement: given")
+                     f"Registration: {d.get('registration') or '—'}\n"
+                     f"Good-faith statement: {'given' if d.get('good_faith') else 'not given (notice by e-mail)'}")
     if report.csam and report.files:
         parts.append("Files reported as child sexual abuse material were not stored (aup-csam-handling). "
                      "SHA-256:\n" + "\n".join(f"- {f['sha256']} ({f['size']} bytes)" for f in report.files))
@@ -271,7 +286,7 @@ def open_case(report: Report, subjects, actor: Actor) -> AbuseCase:
         subject=_subject_line(report, subjects), body=_body(report), requester_email=report.reporter_email,
         requester_name=report.reporter_name, kind=report.kind, channel=report.channel,
         priority="low" if report.muted and level != "critical" else policy.PRIORITY[level],
-        serious_harm=report.serious_harm, received_at=report.created_at,
+        serious_harm=report.serious_harm, received_at=report.created_at, acknowledge=answers_mail(report),
     ), actor)
     _attach_files(ticket, message, report)
     case = AbuseCase(ticket=ticket, kind=report.kind, category=report.category, severity=level,
@@ -317,9 +332,10 @@ def join_case(case: AbuseCase, report: Report, subjects, actor: Actor) -> None:
     if ticket.status in ("resolved", "closed", "waiting"):
         tickets.set_status(ticket, actor, "open")
     record(actor, "case.joined", "abuse_case", case.id, ticket_id=ticket.id, report=report.reference)
-    mail = compose(f"report-ack:{report.id}", report.reporter_email, f"Your report {report.reference}",
-                   f"Thank you: your report {report.reference} has been received and will be reviewed with the "
-                   f"other reports about the same page.\n\nFollow it here:\n{links.report_url(report)}")
+    if not answers_mail(report):
+        return
+    subject, body = render("report_ack.txt", report=report, link=links.report_url(report))
+    mail = compose(f"report-ack:{report.id}", report.reporter_email, subject, body)
     jobs.enqueue("workers.mail.deliver", mail.id)
 
 

@@ -40,6 +40,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin.api_keys": frozenset({"admin"}),
     "admin.sla": frozenset({"admin"}),  # support hours, holidays, targets
     "admin.jobs": frozenset({"admin"}),  # failed jobs: retry or delete
+    # Received mail that needs a person: quarantined messages (and the log of all mail), each
+    # role seeing the desks its queues allow.
+    "mail.review": frozenset({"supervisor", "admin", "trust_safety", "privacy_officer"}),
     "sla.dashboard": frozenset({"supervisor", "admin"}),
     # Statutory extensions (privacy-10-gdpr/ccpa) are for those who work privacy requests.
     "sla.extend": frozenset({"supervisor", "privacy_officer"}),

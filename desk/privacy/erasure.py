@@ -30,8 +30,8 @@ from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, digest_of, record
 from desk.claims.models import Claim, Customer, LedgerEntry, Order
 from desk.extensions import db, for_update
-from desk.mail.models import OutboundMail
-from desk.mail.outbound import compose
+from desk.mail.models import InboundMail, OutboundMail
+from desk.mail.outbound import compose, render
 from desk.money.models import BillingCase, MoneyRequest
 from desk.policy import privacy as policy
 from desk.privacy.models import PrivacyRequest
@@ -162,11 +162,11 @@ class _Erasure:
             else policy.ERASURE_RULE}}
         if request.ticket is not None:
             tickets.system_reply(request.ticket, request.response, status="resolved", notify=False)
+        subject, body = render("privacy_erased.txt", request=request)
         for number, address in enumerate(answer_to, start=1):
             # The answer goes to the address the person wrote from; once sent, the mail row
             # forgets it too.
-            mail = compose(f"privacy-erased:{request.id}:{number}", address,
-                           f"[{request.reference}] Your data has been erased", request.response,
+            mail = compose(f"privacy-erased:{request.id}:{number}", address, subject, body,
                            ticket_id=request.ticket_id)
             mail.forget_recipient = True
             jobs.enqueue("workers.mail.deliver", mail.id)
@@ -208,7 +208,15 @@ class _Erasure:
         c.panel_id, c.erased_at = self.pseudo, utcnow()
         self.counts["accounts"] += 1
 
+    def _received_mail(self) -> None:
+        """Mail they sent: the row stays as the record that it came (the sweep replaces the
+        address); what it said goes, raw bytes of a held or quarantined copy included."""
+        self.counts["mails_received"] += db.session.execute(update(InboundMail).where(
+            func.lower(InboundMail.sender).in_(self.emails)).values(
+            raw=None, subject=ERASED_TEXT, message_key=literal("erased:") + cast(InboundMail.id, String))).rowcount
+
     def _tickets_and_messages(self) -> None:
+        self._received_mail()
         if not self.ticket_ids:
             return
         for chunk in _chunks(self.ticket_ids, 500):
@@ -266,7 +274,8 @@ class _Erasure:
                                .values(requester_email=self.pseudo_email, requester_name=""))
             self._scrub_rows(Ticket, Ticket.id.in_(case_tickets), ("subject",))
             self._scrub_rows(Message, Message.ticket_id.in_(case_tickets), ("body_text", "body_html"))
-            self._scrub_rows(OutboundMail, OutboundMail.ticket_id.in_(case_tickets), ("subject", "body_text"))
+            self._scrub_rows(OutboundMail, OutboundMail.ticket_id.in_(case_tickets),
+                             ("subject", "body_text", "last_error"))
             self._scrub_rows(AbuseCase, cases, ("details",))
             self._scrub_rows(CaseSubject, CaseSubject.case_id.in_(self.case_ids), ("subject", "label"))
             self._scrub_rows(Report, Report.case_id.in_(self.case_ids), ("links", "orders", "description", "details"))

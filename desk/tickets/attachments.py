@@ -80,6 +80,23 @@ def check(uploads: list[Upload]) -> list[str]:
     return types
 
 
+def sort_out(uploads: list[Upload]) -> tuple[list[Upload], list[str]]:
+    """(kept, refused): for mail, where one bad file must not turn away the message. Each
+    refused file is named with the reason, the way check() would have said it."""
+    kept, refused = [], []
+    for upload in uploads:
+        if len(kept) >= current_app.config["ATTACHMENT_MAX_FILES"]:
+            refused.append(f"{upload.safe_name}: over the limit of files per message")
+            continue
+        try:
+            check([upload])
+        except AttachmentError as exc:
+            refused.append(exc.message)
+            continue
+        kept.append(upload)
+    return kept, refused
+
+
 def store(data: bytes) -> str:
     """Write the bytes under their SHA-256 (once) and return the digest."""
     digest = hashlib.sha256(data).hexdigest()

@@ -26,6 +26,7 @@ KIND_QUEUES = {
     "refill": "claims",
     "cancel": "claims",
     "multi_account": "support",
+    "billing": "billing",  # a billing question by e-mail to billing@ (Terms §17: contact us before any chargeback)
     "refund": "billing",
     "withdrawal": "billing",
     "closure": "billing",
@@ -37,7 +38,7 @@ KIND_QUEUES = {
 }
 KIND_LABELS = {
     "general": "General question", "claim": "Claim on an order", "refill": "Refill",
-    "cancel": "Cancel an order", "multi_account": "More than 10 accounts", "refund": "Refund",
+    "cancel": "Cancel an order", "multi_account": "More than 10 accounts", "billing": "Billing question", "refund": "Refund",
     "withdrawal": "Withdrawal", "closure": "Account closure", "restoration": "Restore a dormant balance", "chargeback": "Chargeback case",
     "abuse": "Abuse report", "rights": "Rights-holder notice", "privacy": "Privacy request",
 }

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from desk import jobs
+from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.models import Customer
 from desk.errors import ValidationError
@@ -16,7 +17,7 @@ from desk.policy.redaction import redact
 from desk.policy.sla import JURISDICTIONS
 from desk.sla import clocks
 from desk.sanitize import html_to_text, render_markdown, text_to_html
-from desk.tickets import attachments
+from desk.tickets import attachments, notices
 from desk.tickets.models import (
     KIND_QUEUES, PRIORITIES, STATUSES, Attachment, Message, Ticket, TicketSequence, TicketTag,
 )
@@ -45,6 +46,9 @@ class NewTicket:
     uploads: list[attachments.Upload] = field(default_factory=list)
     # Cases the desk opens itself (a chargeback) are not acknowledged to anyone.
     acknowledge: bool = True
+    # Mail: the Message-ID (replies thread on it) and the quoted history, shown folded.
+    email_message_id: str | None = None
+    quoted: str = ""
 
 
 def clean_text(value) -> str:
@@ -144,7 +148,8 @@ def open_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Mes
     clocks.start(ticket, now)
     db.session.add(ticket)
     message = _add_message(ticket, data.body, author_kind="requester", author_email=data.requester_email,
-                           uploads=data.uploads, markdown=False, at=now)
+                           uploads=data.uploads, markdown=False, at=now, quoted=data.quoted,
+                           email_message_id=data.email_message_id)
     if subject.count:
         # One note to the sender that counts what was taken from the subject and the body.
         message.redaction_note = redact(f"{data.subject}\n{data.body}").note
@@ -160,13 +165,17 @@ def open_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Mes
 
 
 def _add_message(ticket, body, *, author_kind, author_email=None, author_staff=None, internal=False,
-                 uploads=(), markdown=False, at=None) -> Message:
-    redaction = redact(body)
-    html = render_markdown(redaction.text) if markdown else text_to_html(redaction.text)
+                 uploads=(), markdown=False, at=None, quoted="", email_message_id=None) -> Message:
+    redaction = redact(f"{body}\n\n{quoted}" if quoted else body)
+    own = redact(body).text if quoted else redaction.text
+    html = render_markdown(own) if markdown else text_to_html(own)
+    if quoted:
+        # The history a mail quoted: kept, folded away under the person's own words.
+        html += f"<details><summary>Quoted text</summary>{text_to_html(redact(quoted).text)}</details>"
     message = Message(
         ticket=ticket, author_kind=author_kind, author_email=author_email, author_staff=author_staff,
         internal=internal, body_html=html, body_text=html_to_text(html) if markdown else redaction.text,
-        redaction_note=redaction.note or None, created_at=at or utcnow(),
+        redaction_note=redaction.note or None, created_at=at or utcnow(), email_message_id=email_message_id,
     )
     db.session.add(message)
     for upload in uploads:
@@ -193,6 +202,26 @@ def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload]
     if ticket.status in ("waiting", "resolved", "closed"):
         set_status(ticket, actor, "open")  # a reply reopens the ticket and its clocks run again
     db.session.commit()
+    return message
+
+
+def mail_reply(ticket: Ticket, body: str, email: str, *, message_id: str | None, quoted: str = "",
+               uploads=(), automatic: str | None = None, internal: bool = False) -> Message:
+    """A reply that came by e-mail, in the caller's transaction. From a party it reopens the
+    ticket as a reply on the page does; an automatic one (an out-of-office answer) or an
+    `internal` one (a stranger's, added after review) is a note that changes nothing."""
+    body = clean_text(body)[:MAX_BODY] or "(The message had no text.)"
+    if automatic:
+        body = f"Automatic reply from {email} ({automatic}): kept, not sent on, status unchanged.\n\n{body}"
+    internal = internal or bool(automatic)
+    message = _add_message(ticket, body, author_kind="requester", author_email=email, internal=internal,
+                           uploads=uploads, quoted=quoted, email_message_id=message_id)
+    db.session.flush()
+    actor = Actor("requester", None, email)
+    record(actor, "message.added", "ticket", ticket.reference, ticket_id=ticket.id, message=message.id,
+           internal=internal, channel="email")
+    if not internal and ticket.status in ("waiting", "resolved", "closed"):
+        set_status(ticket, actor, "open")
     return message
 
 
@@ -252,12 +281,14 @@ def system_reply(ticket: Ticket, body: str, *, status: str | None = None, intern
     return message
 
 
-def _set(ticket: Ticket, actor: Actor, attr: str, value) -> None:
+def _set(ticket: Ticket, actor: Actor, attr: str, value) -> AuditEvent | None:
+    """Change one field and audit it; the audit event, or None when nothing changed."""
     before = getattr(ticket, attr)
     if before == value:
-        return
+        return None
     setattr(ticket, attr, value)
-    record(actor, f"ticket.{attr}", "ticket", ticket.reference, ticket_id=ticket.id, before=before, after=value)
+    return record(actor, f"ticket.{attr}", "ticket", ticket.reference, ticket_id=ticket.id, before=before,
+                  after=value)
 
 
 def set_priority(ticket: Ticket, actor: Actor, priority: str) -> None:
@@ -266,24 +297,33 @@ def set_priority(ticket: Ticket, actor: Actor, priority: str) -> None:
     _set(ticket, actor, "priority", priority)
 
 
-def set_status(ticket: Ticket, actor: Actor, status: str) -> None:
-    """Every status change goes through here, so the clocks pause, resume and stop with it."""
+def set_status(ticket: Ticket, actor: Actor, status: str) -> AuditEvent | None:
+    """Every status change goes through here, so the clocks pause, resume and stop with it.
+    Returns the change's audit event (None when the status was already `status`)."""
     before = ticket.status
     if before == status:
-        return
-    _set(ticket, actor, "status", status)
+        return None
+    event = _set(ticket, actor, "status", status)
     now = utcnow()
     if actor.kind == "staff":
         clocks.staff_acted(ticket, now, public_reply=False)
     clocks.status_changed(ticket, before, status, now)
+    return event
 
 
 def update_ticket(ticket: Ticket, staff, *, status=None, priority=None, tags=None) -> None:
+    """Staff change the status, priority or tags. Resolving or closing a ticket this way
+    (no reply goes with it) tells the requester by e-mail; a reply that resolves it
+    (staff_reply with a status) is the only mail that change sends."""
     actor = Actor.staff(staff)
     if status is not None:
         if status not in STATUSES:
             raise ValidationError("Unknown status.", {"status": f"one of {', '.join(STATUSES)}"})
-        set_status(ticket, actor, status)
+        before = ticket.status
+        change = set_status(ticket, actor, status)
+        if change is not None and notices.wants_status_notice(ticket, before, status):
+            db.session.flush()  # the audit event's id keys the notice: each change is told once
+            jobs.enqueue("workers.tickets.notify_status", ticket.id, status, change.id)
     if priority is not None:
         set_priority(ticket, actor, priority)
     if tags is not None:
@@ -296,6 +336,7 @@ def update_ticket(ticket: Ticket, staff, *, status=None, priority=None, tags=Non
             record(actor, "ticket.tags", "ticket", ticket.reference, ticket_id=ticket.id,
                    before=sorted(current), after=sorted(wanted))
     db.session.commit()
+    jobs.dispatch()
 
 
 def normalise_tags(raw) -> set[str]:

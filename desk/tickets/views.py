@@ -108,8 +108,10 @@ def _render_ticket(ticket, reply_form=None, status=200):
         from desk.privacy import views as privacy
 
         privacy_panel = privacy.panel(ticket.privacy_request)
+    from desk.mail import inbound
+
     return render_template(
-        "tickets/ticket.html", ticket=ticket, abuse_panel=abuse_panel, privacy_panel=privacy_panel, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
+        "tickets/ticket.html", ticket=ticket, held=inbound.held_for(ticket), abuse_panel=abuse_panel, privacy_panel=privacy_panel, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
         assign_form=assign_form, audit=audit, statuses=STATUS_LABELS, kinds=KIND_LABELS,
         claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
         money_panel=money_panel, case_panel=case_panel, account_panel=account_panel,
