@@ -435,10 +435,7 @@ def accept_held(row: InboundMail, staff) -> Message:
 
 
 def reject_held(row: InboundMail, staff, reason: str) -> None:
-    if row.status != "held":
-        raise ValidationError("This message is not waiting for review.", {"status": row.status})
-    _reviewed(row, staff, "rejected", reason)
-    db.session.commit()
+    _dismiss(row, staff, "held", "rejected", reason)
 
 
 def release(row: InboundMail, staff) -> Outcome:
@@ -464,9 +461,14 @@ def release(row: InboundMail, staff) -> Outcome:
 
 
 def discard(row: InboundMail, staff, reason: str) -> None:
-    if row.status != "quarantined":
-        raise ValidationError("Only a quarantined message can be discarded.", {"status": row.status})
-    _reviewed(row, staff, "discarded", reason)
+    _dismiss(row, staff, "quarantined", "discarded", reason)
+
+
+def _dismiss(row: InboundMail, staff, expected: str, status: str, reason: str) -> None:
+    """Rejected or discarded: the bytes go, the row stays as the record with the reason."""
+    if row.status != expected:
+        raise ValidationError(f"Only a {expected} message can be {status}.", {"status": row.status})
+    _reviewed(row, staff, status, reason)
     db.session.commit()
 
 

@@ -268,10 +268,20 @@ def _automatic(msg, sender: str, envelope_sender: str | None) -> str | None:
     return None
 
 
-def _report_part(msg, report_type: str):
+def _report(msg, report_type: str, part_type: str) -> tuple[dict[str, list[str]], dict[str, str]] | None:
+    """(fields of the machine-readable part, the original message's headers) of a
+    multipart/report of `report_type` (RFC 6522), or None when the message is not one."""
     if msg.get_content_type() != "multipart/report" or str(msg.get_param("report-type", "")).lower() != report_type:
         return None
-    return msg
+    fields: dict[str, list[str]] = {}
+    original: dict[str, str] = {}
+    for part in msg.iter_parts():
+        content_type = part.get_content_type()
+        if content_type == part_type:
+            fields = _fields(part)
+        elif content_type in ("message/rfc822", "text/rfc822-headers") and not original:
+            original = _original_headers(part)
+    return fields, original
 
 
 def _fields(part) -> dict[str, list[str]]:
@@ -287,29 +297,23 @@ def _fields(part) -> dict[str, list[str]]:
     return found
 
 
-def _original_headers(report) -> dict[str, str]:
-    for part in report.iter_parts():
-        content_type = part.get_content_type()
-        if content_type == "message/rfc822":
-            inner = part.get_payload()
-            inner = inner[0] if isinstance(inner, list) and inner else inner
-            if hasattr(inner, "items"):
-                return {k.lower(): " ".join(str(v).split()) for k, v in inner.items()}
-        if content_type == "text/rfc822-headers":
-            headers = BytesHeaderParser(policy=email_policy.default).parsebytes(_text(part).encode("utf-8", "replace"))
-            return {k.lower(): " ".join(str(v).split()) for k, v in headers.items()}
-    return {}
+def _original_headers(part) -> dict[str, str]:
+    """The reported message's headers: an attached message, or its header block as text."""
+    if part.get_content_type() == "message/rfc822":
+        inner = part.get_payload()
+        headers = inner[0] if isinstance(inner, list) and inner else inner
+    else:
+        headers = BytesHeaderParser(policy=email_policy.default).parsebytes(_text(part).encode("utf-8", "replace"))
+    if not hasattr(headers, "items"):
+        return {}
+    return {k.lower(): " ".join(str(v).split()) for k, v in headers.items()}
 
 
 def _delivery_report(msg) -> DeliveryReport | None:
-    report = _report_part(msg, "delivery-status")
-    if report is None:
+    found = _report(msg, "delivery-status", "message/delivery-status")
+    if found is None:
         return None
-    fields: dict[str, list[str]] = {}
-    for part in report.iter_parts():
-        if part.get_content_type() == "message/delivery-status":
-            fields = _fields(part)
-    original = _original_headers(report)
+    fields, original = found
 
     def first(name):
         return (fields.get(name) or [""])[0]
@@ -320,14 +324,11 @@ def _delivery_report(msg) -> DeliveryReport | None:
 
 
 def _feedback(msg) -> Feedback | None:
-    report = _report_part(msg, "feedback-report")
-    if report is None:
+    found = _report(msg, "feedback-report", "message/feedback-report")
+    if found is None:
         return None
-    fields: dict[str, list[str]] = {}
-    for part in report.iter_parts():
-        if part.get_content_type() == "message/feedback-report":
-            fields = _fields(part)
+    fields, original = found
     if not fields:
         raise Unreadable("a feedback report (RFC 5965) without its message/feedback-report part")
     return Feedback(feedback_type=(fields.get("feedback-type") or ["other"])[0].lower(), fields=fields,
-                    original=_original_headers(report))
+                    original=original)
