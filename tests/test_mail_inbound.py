@@ -519,3 +519,18 @@ def test_privacy_mail_keeps_no_identity_documents(app, runner):
     ticket = ticket_of(app, ref(result.output))
     assert all(files == [] for *_, files in ticket["messages"])
     assert "privacy-3-minimal" in request.details
+
+
+def test_when_the_database_is_down_the_mta_is_asked_to_try_again(app, make_app):
+    """Nothing is lost: no 250 and no exit 0 until the message is stored."""
+    down = make_app(SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone",
+                    SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}})
+    result = ingest(down.test_cli_runner(), mail(), f"support@{DOMAIN}")
+    assert result.exit_code == 75 and "try again later" in result.output
+    server = DeskController(down, "127.0.0.1", free_port(), "lmtp")
+    server.start()
+    try:
+        answers = lmtp_session(server.port, [f"support@{DOMAIN}", f"privacy@{DOMAIN}"], mail())
+    finally:
+        server.stop()
+    assert answers == ["451 4.3.0 The desk cannot store mail just now; please try again later"] * 2
