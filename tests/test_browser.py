@@ -1,0 +1,150 @@
+"""The desk in a real headless Chromium (Debian's chromium, driven by Playwright): a
+requester files a ticket on the public form, an agent signs in and answers it, the
+requester reads the answer on their link; a stored XSS payload never runs on staff pages.
+
+Screenshots of the pages go to test-output/screenshots/ (DESK_TEST_OUTPUT moves it)."""
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from conftest import free_port
+
+SHOTS = Path(os.environ.get("DESK_TEST_OUTPUT", "test-output")) / "screenshots"
+# Every way a payload could try to run: it sets window.__xss, or opens a dialog.
+PAYLOADS = [
+    '<img src=x onerror="window.__xss=1;alert(1)">',
+    "<script>window.__xss=2;alert(2)</script>",
+    '<svg onload="window.__xss=3">',
+    '"><a href="javascript:window.__xss=4">click</a>',
+    "<details open ontoggle=\"window.__xss=5\">",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.fail("Chromium is not installed (Debian: apt-get install chromium); scripts/test installs it.",
+                    pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(app):
+    """The app served on a loopback port by a real HTTP server in a thread."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+class Watched:
+    """A page that records dialogs, CSP violations and page errors: any of them means
+    something tried to run."""
+
+    def __init__(self, browser, name: str, backend: str):
+        self.context = browser.new_context()
+        self.page = self.context.new_page()
+        self.name, self.backend = name, backend
+        self.dialogs, self.errors = [], []
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+    def shot(self, label: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{self.name}-{label}-{self.backend}.png"), full_page=True)
+
+    def no_script_ran(self) -> None:
+        assert self.dialogs == [], self.dialogs
+        assert self.page.evaluate("window.__xss === undefined")
+        assert self.page.evaluate("document.querySelectorAll('[onerror],[onload],[ontoggle],script:not([src])')"
+                                  ".length") == 0
+        assert self.page.evaluate("[...document.querySelectorAll('a[href]')]"
+                                  ".filter(a => a.href.startsWith('javascript:')).length") == 0
+        assert self.errors == [], self.errors
+
+    def close(self):
+        self.context.close()
+
+
+def staff_sign_in(watched: Watched, live: str, email: str, password: str) -> None:
+    page = watched.page
+    page.goto(f"{live}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/queue.*"))
+
+
+def test_a_requester_asks_an_agent_answers_and_the_requester_reads_it(app, live, chromium, auth, run_worker,
+                                                                     backend):
+    customer = Watched(chromium, "requester", backend)
+    page = customer.page
+    page.goto(f"{live}/contact")
+    customer.shot("contact-form")
+    page.get_by_label("Your name").fill("Alice Example")
+    page.get_by_label("Your e-mail").fill("alice@example.com")
+    page.get_by_label("Subject").fill("Order 1001 not delivered")
+    page.get_by_label("Message").fill("It has been three days and nothing arrived.")
+    page.get_by_role("button", name=re.compile("Send")).click()
+    page.wait_for_selector("text=T-")
+    customer.shot("contact-done")
+    reference = re.search(r"T-\d{2}-\d{6}", page.content()).group(0)
+    link = page.get_by_role("link", name=re.compile("ticket|follow", re.I)).first.get_attribute("href")
+
+    auth.staff("agent", "agent@desk.test", "correct horse battery staple")
+    agent = Watched(chromium, "agent", backend)
+    staff_sign_in(agent, live, "agent@desk.test", "correct horse battery staple")
+    agent.shot("queue")
+    agent.page.get_by_role("link", name=reference).click()
+    agent.page.wait_for_selector("text=It has been three days")
+    agent.shot("ticket")
+    agent.page.get_by_label("Message (Markdown)").fill("We have **refilled** the order.")
+    agent.page.get_by_role("button", name="Send", exact=True).click()
+    agent.page.wait_for_selector("text=We have refilled the order.")
+    agent.no_script_ran()
+    run_worker()
+
+    page.goto(link if link.startswith("http") else f"{live}{link}")
+    page.wait_for_selector("text=We have refilled the order.")
+    assert page.locator("strong", has_text="refilled").count() == 1  # the agent's Markdown, rendered
+    customer.shot("answer")
+    page.get_by_label("Your reply").fill("Thank you, it arrived.")
+    page.get_by_role("button", name=re.compile("Send|Reply")).click()
+    page.wait_for_selector("text=Thank you, it arrived.")
+    customer.no_script_ran()
+    customer.close()
+    agent.close()
+
+
+def test_stored_xss_never_runs_on_staff_pages(app, live, chromium, auth, make_ticket, backend):
+    payload = " ".join(PAYLOADS)
+    reference = make_ticket(subject=f"Help {PAYLOADS[0]}"[:200], body=f"Look: {payload}",
+                            requester_name=PAYLOADS[1][:120], requester_email="mallory@example.com")
+    auth.staff("agent", "agent@desk.test", "correct horse battery staple")
+    agent = Watched(chromium, "xss", backend)
+    staff_sign_in(agent, live, "agent@desk.test", "correct horse battery staple")
+    agent.page.wait_for_selector(f"text={reference}")
+    agent.no_script_ran()
+    agent.page.get_by_role("link", name=reference).click()
+    agent.page.wait_for_selector("text=Look:")
+    # The payload is shown as text, for the agent to read, and nothing of it ran.
+    assert "onerror" in agent.page.inner_text("body")
+    agent.shot("ticket")
+    agent.no_script_ran()
+    agent.close()
