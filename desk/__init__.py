@@ -41,6 +41,10 @@ def register_extensions(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to see that page."
     csrf.init_app(app)
+    # Limits are counted in the desk's Redis when there is one, so every gunicorn worker and
+    # host shares one count; the embedded run (no REDIS_URL) counts in memory.
+    app.config["RATELIMIT_STORAGE_URI"] = (app.config["RATELIMIT_STORAGE_URI"] or app.config.get("REDIS_URL")
+                                           or "memory://")
     limiter.init_app(app)
 
     with app.app_context():

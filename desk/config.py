@@ -113,7 +113,7 @@ def settings_from_environment(instance_path: str) -> dict:
         # Seconds between the retries of a failed job (RQ Retry; needs the worker's scheduler).
         "JOB_RETRY_INTERVALS": _ints("JOB_RETRY_INTERVALS", (10, 60, 300)),
         "API_KEY_CACHE_SECONDS": _int("API_KEY_CACHE_SECONDS", 5),
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,  # unset: REDIS_URL
         "RATELIMIT_PUBLIC_FORMS": os.environ.get("RATELIMIT_PUBLIC_FORMS", "20 per hour"),
         "RATELIMIT_API": os.environ.get("RATELIMIT_API", "600 per minute"),
         # X-RateLimit-* on limited routes and Retry-After on a 429, so clients know when to come back.

@@ -329,3 +329,14 @@ def test_the_ticket_api_sends_reports_to_their_own_intake(app, client, api_key):
         assert response.status_code == 422 and where in response.get_json()["error"]["message"], kind
     with app.app_context():
         assert db.session.execute(select(Ticket)).first() is None
+
+
+def test_rate_limits_are_counted_in_redis_so_every_process_shares_them(make_app, redis_server):
+    """Two app instances (two gunicorn workers) on one Redis: the second sees the first's count."""
+    first = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PUBLIC_FORMS="2 per minute")
+    second = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PUBLIC_FORMS="2 per minute")
+    assert first.config["RATELIMIT_STORAGE_URI"] == redis_server.url
+    assert [send_report(first.test_client()).status_code for _ in range(2)] == [202, 202]
+    limited = send_report(second.test_client())
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert any(b"LIMIT" in key.upper() for key in redis_server.keys("*"))
