@@ -10,6 +10,7 @@ import re
 import secrets
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -18,6 +19,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from conftest import csrf_from, field_error, post_form, redirects_to, text_of
+from desk import jobs
 from desk.audit.services import Actor
 from desk.claims.models import Customer
 from desk.extensions import db
@@ -682,3 +684,19 @@ def test_customer_a_never_sees_replies_to_or_downloads_from_customer_bs_ticket(a
     assert redirects_to(call(anonymous, "POST", "/portal/tickets/{ref}", mine, 0), "/portal/sign-in")
     assert count(app, Message) == messages_before
 
+
+# --- housekeeping ----------------------------------------------------------------------
+
+def test_spent_tokens_past_their_expiry_are_forgotten_by_the_schedule(app, client, panel, run_worker):
+    panel.customer("alice")
+    signed_in(client)
+    with app.app_context():
+        db.session.add(SpentToken(kind="sso", jti="x" * 22, expires_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+        jobs.enqueue("workers.portal.forget_spent_tokens", queue="low")
+        db.session.commit()
+        jobs.dispatch()
+    run_worker()
+    with app.app_context():
+        left = db.session.execute(select(SpentToken.jti)).scalars().all()
+    assert len(left) == 1 and left != ["x" * 22]  # the expired row went, the live one stays
