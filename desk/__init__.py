@@ -73,6 +73,7 @@ def _import_models():
     import desk.jobs  # noqa: F401
     import desk.mail.models  # noqa: F401
     import desk.money.models  # noqa: F401
+    import desk.portal.models  # noqa: F401
     import desk.privacy.models  # noqa: F401
     import desk.sla.models  # noqa: F401
     import desk.tickets.models  # noqa: F401
@@ -103,6 +104,7 @@ def register_blueprints(app):
     from desk.claims.views import bp as claims_bp
     from desk.mail.views import bp as mail_bp
     from desk.money.views import bp as money_bp
+    from desk.portal.views import bp as portal_bp
     from desk.privacy.public import bp as privacy_public_bp
     from desk.privacy.views import bp as privacy_bp
     from desk.sla.views import bp as sla_bp
@@ -110,8 +112,8 @@ def register_blueprints(app):
     from desk.tickets.views import bp as tickets_bp
 
     register_routes()
-    for bp in (public_bp, reports_bp, privacy_public_bp, auth_bp, tickets_bp, claims_bp, money_bp, accounts_bp,
-               abuse_bp, privacy_bp, sla_bp, mail_bp, admin_bp, api_bp):
+    for bp in (public_bp, reports_bp, privacy_public_bp, portal_bp, auth_bp, tickets_bp, claims_bp, money_bp,
+               accounts_bp, abuse_bp, privacy_bp, sla_bp, mail_bp, admin_bp, api_bp):
         app.register_blueprint(bp)
 
 

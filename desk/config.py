@@ -116,6 +116,8 @@ def settings_from_environment(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,  # unset: REDIS_URL
         "RATELIMIT_PUBLIC_FORMS": os.environ.get("RATELIMIT_PUBLIC_FORMS", "20 per hour"),
         "RATELIMIT_API": os.environ.get("RATELIMIT_API", "600 per minute"),
+        # Sign-in links mailed to one address, whoever asks for them (the portal's sign-in form).
+        "RATELIMIT_SIGN_IN_LINKS": os.environ.get("RATELIMIT_SIGN_IN_LINKS", "5 per hour"),
         # X-RateLimit-* on limited routes and Retry-After on a 429, so clients know when to come back.
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -148,10 +150,17 @@ def settings_from_environment(instance_path: str) -> dict:
         "EXPORT_LINK_HOURS": _int("EXPORT_LINK_HOURS", 72),
         # How long a privacy requester's link (to type the code, follow the request) works.
         "PRIVACY_LINK_MAX_AGE": _int("PRIVACY_LINK_MAX_AGE", 60 * 60 * 24 * 120),
+        # The customer portal: how long a mailed sign-in link works (it works once), the
+        # secret the panel signs its single sign-on tokens with (unset: single sign-on is off),
+        # and the tickets per page of "My tickets".
+        "PORTAL_LINK_MINUTES": _int("PORTAL_LINK_MINUTES", 15),
+        "PANEL_SSO_SECRET": os.environ.get("PANEL_SSO_SECRET") or None,
+        "PORTAL_PAGE_SIZE": _int("PORTAL_PAGE_SIZE", 20),
     }
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SSO_SECRET_MIN = 32
 
 
 def check_settings(config) -> None:
@@ -167,5 +176,12 @@ def check_settings(config) -> None:
     if isinstance(methods, str):
         methods = [m for m in methods.split(",")]
     config["PAYOUT_METHODS"] = frozenset(m.strip().lower() for m in methods if m.strip()) or None
+    secret = config.get("PANEL_SSO_SECRET")
+    if secret and len(secret) < SSO_SECRET_MIN:
+        # A short shared secret can be guessed offline from one token the panel signed.
+        raise ValueError(f"PANEL_SSO_SECRET must be at least {SSO_SECRET_MIN} characters (try: python3 -c "
+                         "'import secrets; print(secrets.token_hex(32))')")
+    if config.get("PORTAL_LINK_MINUTES", 15) < 1:
+        raise ValueError(f"PORTAL_LINK_MINUTES must be at least 1, not {config['PORTAL_LINK_MINUTES']}")
     if config.get("LOG_LEVEL", "INFO") not in LOG_LEVELS:
         raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {config['LOG_LEVEL']!r}")

@@ -8,6 +8,7 @@ from rq import cron
 
 from workers.money import dormancy_run
 from workers.outbox import relay_outbox
+from workers.portal import forget_spent_tokens
 from workers.privacy import expire_exports
 from workers.sla import sweep
 
@@ -18,3 +19,5 @@ cron.register(relay_outbox, "default", interval=30)  # jobs written while Redis 
 cron.register(dormancy_run, "low", cron="0 19 * * *")
 # Released privacy exports past their link's time lose their file (privacy-10-export).
 cron.register(expire_exports, "low", interval=3600)
+# Used portal sign-in tokens past their expiry: refused as expired anyway, so they can go.
+cron.register(forget_spent_tokens, "low", interval=3600)

@@ -40,6 +40,9 @@ class Customer(db.Model):
     sale_share_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     minor_reported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # privacy-11-minor
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # privacy-8-erasure ran
+    # The customer portal's sessions carry this number; "sign out everywhere" raises it, so
+    # every session signed in before is refused (desk.portal.sessions).
+    portal_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

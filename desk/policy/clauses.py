@@ -167,6 +167,12 @@ CLAUSES: dict[str, tuple[str, str]] = {
         "If we learn that we have collected data from a person under 18, we delete it. This does not limit the "
         "steps we may take in cases of serious harm to a minor, such as child sexual abuse material, which are "
         "handled as set out in When We Share Data and the Acceptable Use Policy."),
+    "terms-3-account": ("Terms §3 Your Account",
+        "Notify us immediately via a support ticket if you suspect unauthorized access to your account."),
+    "privacy-9-security": ("Privacy Policy §9 Security",
+        "We protect your data with technical and organizational measures appropriate to the Service: an encrypted "
+        "(HTTPS/SSL) connection, hashing of passwords so they are never stored in readable form, encryption of API "
+        "keys, and access controls."),
 }
 
 

@@ -178,6 +178,9 @@ def _add_message(ticket, body, *, author_kind, author_email=None, author_staff=N
         redaction_note=redaction.note or None, created_at=at or utcnow(), email_message_id=email_message_id,
     )
     db.session.add(message)
+    if not internal:
+        # The ticket's latest activity, as its requester sees it ("My tickets" sorts by it).
+        ticket.updated_at = message.created_at
     for upload in uploads:
         digest = attachments.store(upload.data)
         db.session.add(Attachment(

@@ -1,0 +1,237 @@
+"""What the portal does: sign-in links and single sign-on, spending their tokens once, and
+the signed-in customer's own tickets. Plain functions; the views own the transaction
+(and call jobs.dispatch() after it) unless a function says it commits."""
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import and_, delete, func, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from desk import jobs
+from desk.abuse import links
+from desk.claims.models import Customer
+from desk.claims.orders import find_customer
+from desk.errors import DeskError
+from desk.extensions import db
+from desk.mail.outbound import compose, render
+from desk.portal import sessions, tokens
+from desk.portal.models import SpentToken
+from desk.portal.tokens import Refused
+from desk.sla.display import lead_clock, local_time
+from desk.tickets import services as tickets
+from desk.tickets.models import Ticket
+from desk.types import MAX_ID, utcnow
+
+# Trust & safety's cases never show to a customer: an abuse report or a rights holder's
+# notice is someone else's report about the account (AUP §6; aup-5.6-serious-harm: no
+# notice to the account holder), and a chargeback case is the desk's own billing case,
+# opened without telling anyone (terms-17-chargeback). What the customer hears of any of
+# them comes as a notice (a statement of reasons, a billing message), not as the case.
+HIDDEN_KINDS = ("abuse", "rights", "chargeback")
+# The statuses in the customer's words.
+STATUS_WORDS = {"new": "Received", "open": "Open", "waiting": "Waiting for your reply", "on_hold": "On hold",
+                "resolved": "Resolved", "closed": "Closed"}
+ERASED = Refused("erased", "This account's data was erased at the owner's request, so it can no longer sign in "
+                           "(Privacy Policy §8).")
+
+
+# -- spending a token once ------------------------------------------------------------
+
+def spend(kind: str, jti: str, expires_at: datetime) -> bool:
+    """Remember the token as used; False when it was used before. The unique (kind, jti)
+    decides: of two requests with one token, even at the same instant, one insert wins
+    and the other fails in the database."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(SpentToken(kind=kind, jti=jti, expires_at=expires_at, spent_at=utcnow()))
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_spent(now: datetime | None = None) -> int:
+    """Drop the rows of tokens past their expiry: they are refused as expired anyway.
+    Commits; the schedule runs it hourly."""
+    gone = db.session.execute(delete(SpentToken).where(SpentToken.expires_at < (now or utcnow()))).rowcount
+    db.session.commit()
+    return gone
+
+
+# -- the mailed link ------------------------------------------------------------------
+
+def send_sign_in_links(email: str) -> int:
+    """One sign-in link per account with this address (any case), each naming its login;
+    none for an erased account (privacy-8-erasure). The count is for the caller's log
+    only: the page says the same whatever it is, so it tells nobody who has an account."""
+    address = tickets.clean_text(email).lower()
+    if not address:
+        return 0
+    accounts = db.session.execute(
+        select(Customer).where(func.lower(Customer.email) == address, Customer.erased_at.is_(None))
+        .order_by(Customer.login, Customer.id).limit(20)).scalars().all()
+    minutes = current_app.config["PORTAL_LINK_MINUTES"]
+    for customer in accounts:
+        token = tokens.link_token(customer)
+        subject, body = render("portal_sign_in.txt", customer=customer, minutes=minutes,
+                               link=links.public_url(f"/portal/link/{token}"), several=len(accounts) > 1)
+        # The same link twice (two requests in one second) is one mail.
+        mail = compose(f"portal-sign-in:{customer.id}:{tokens.link_jti(token)[:32]}", customer.email, subject, body)
+        jobs.enqueue("workers.mail.deliver", mail.id)
+    return len(accounts)
+
+
+def customer_of_link(token: str) -> Customer:
+    """The account a mailed link signs in to, or Refused: expired, changed, used, or the
+    account's address changed or was erased since the link was sent."""
+    found = tokens.read_link(token)
+    if found is None:
+        raise Refused("expired", f"This sign-in link has expired or is not complete (links work for "
+                                 f"{current_app.config['PORTAL_LINK_MINUTES']} minutes). Ask for a new one below.")
+    customer = db.session.get(Customer, found[0]) if 0 < found[0] <= MAX_ID else None
+    if customer is not None and customer.erased_at is not None:
+        raise ERASED
+    if customer is None or (customer.email or "").lower() != found[1]:
+        raise Refused("changed", "This sign-in link is for an address the account no longer has. "
+                                 "Ask for a new one below.")
+    used = db.session.execute(select(SpentToken.id).where(
+        SpentToken.kind == "link", SpentToken.jti == tokens.link_jti(token))).first()
+    if used is not None:
+        raise Refused("used", "This sign-in link was already used; each link works once. Ask for a new one below.")
+    return customer
+
+
+def sign_in_by_link(token: str) -> Customer:
+    """Spend the link and sign the browser in; commits."""
+    customer = customer_of_link(token)
+    expires = utcnow() + timedelta(minutes=current_app.config["PORTAL_LINK_MINUTES"])
+    if not spend("link", tokens.link_jti(token), expires):
+        db.session.rollback()
+        raise Refused("used", "This sign-in link was already used; each link works once. Ask for a new one below.")
+    sessions.start(customer, via="link")
+    db.session.commit()
+    return customer
+
+
+# -- single sign-on from the panel ----------------------------------------------------
+
+def sign_in_by_sso(token, secret: str) -> Customer:
+    """Check the panel's token (desk.portal.tokens), find its customer, spend its nonce and
+    sign the browser in; commits. Refused for anything else."""
+    claim = tokens.read_sso(token, secret, utcnow().timestamp())
+    customer = find_customer(claim.customer)
+    if customer is None:
+        raise Refused("unknown_customer", "We have no account for this sign-in. If you just signed up, "
+                                          "wait a minute and open the help desk from the panel again.")
+    if customer.erased_at is not None:
+        raise ERASED
+    if not spend("sso", claim.nonce, datetime.fromtimestamp(claim.exp, timezone.utc)):
+        db.session.rollback()
+        raise Refused("replayed", "This sign-in link was already used; each works once. " + tokens.BACK)
+    sessions.start(customer, via="sso")
+    db.session.commit()
+    return customer
+
+
+# -- the customer's tickets -----------------------------------------------------------
+
+def _mine(customer: Customer):
+    """The customer's tickets: those filed for the account, and — once the panel has
+    verified the account's address — those sent from that address that no account claims;
+    never trust & safety's cases (HIDDEN_KINDS). (Unverified, anyone could open a panel
+    account with someone else's address and read what that person sent us.) Every portal
+    page reads tickets through this, and nothing else (privacy-9-security: access controls)."""
+    own = [Ticket.customer_id == customer.id]
+    if customer.email and customer.email_verified:
+        own.append(and_(Ticket.customer_id.is_(None), func.lower(Ticket.requester_email) == customer.email.lower()))
+    return and_(or_(*own), Ticket.kind.not_in(HIDDEN_KINDS))
+
+
+def encode_cursor(ticket: Ticket) -> str:
+    raw = json.dumps([ticket.updated_at.isoformat(), ticket.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, ticket_id = json.loads(raw)
+        at = datetime.fromisoformat(at)
+        if type(ticket_id) is not int or not 0 < ticket_id <= MAX_ID or at.tzinfo is None:
+            raise ValueError
+        return at, ticket_id
+    except (ValueError, TypeError, OverflowError):
+        raise DeskError("That page of your tickets could not be found: the link is damaged. "
+                        "Start again from My tickets.", code="bad_cursor") from None
+
+
+def my_tickets(customer: Customer, cursor: str | None, size: int) -> tuple[list[Ticket], str | None]:
+    """One page of the customer's tickets, latest activity first, and the cursor of the next
+    page (None on the last). Keyset: the next page starts after the last row shown."""
+    query = (select(Ticket).where(_mine(customer)).options(selectinload(Ticket.clocks))
+             .order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(size + 1))
+    if cursor:
+        query = query.where(tuple_(Ticket.updated_at, Ticket.id) < decode_cursor(cursor))
+    rows = db.session.execute(query).scalars().all()
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (encode_cursor(rows[-1]) if more else None)
+
+
+def find_mine(customer: Customer, reference: str) -> Ticket | None:
+    """The customer's ticket with this reference; None for a ticket of someone else's, as
+    for one that does not exist, so the two cannot be told apart."""
+    if "\x00" in reference or len(reference) > 32:
+        return None
+    return db.session.execute(select(Ticket).where(
+        Ticket.reference == reference.strip().upper(), _mine(customer))).scalar_one_or_none()
+
+
+def promise(ticket: Ticket, now: datetime | None = None) -> str | None:
+    """When we aim to answer, in a customer's words: the due time of the ticket's leading
+    clock, and nothing of the targets, rules or breaches behind it."""
+    if not ticket.is_open:
+        return None
+    if ticket.status == "waiting":
+        return "We are waiting for your reply."
+    clock = lead_clock(ticket)
+    if clock is None or not clock.running or clock.due_at is None:
+        return None
+    if clock.due_at <= (now or utcnow()):
+        return "We are taking longer than we aim to, and will answer as soon as we can."
+    verb = "answer" if ticket.first_response_at is None else "resolve this"
+    return f"We aim to {verb} by {local_time(clock.due_at)}."
+
+
+@dataclass
+class NewQuestion:
+    subject: str
+    body: str
+    uploads: list
+
+
+def file_question(customer: Customer, data: NewQuestion) -> Ticket:
+    """A general question from the portal, filed for the account from its own address;
+    commits and hands the acknowledgement to RQ."""
+    if not customer.email:
+        raise DeskError("Your account has no e-mail address on record, and we answer by e-mail. Please add one "
+                        "in the panel, then ask again.", code="no_email", status=409)
+    ticket, _ = tickets.create_ticket(tickets.NewTicket(
+        subject=data.subject, body=data.body, requester_email=customer.email, requester_name=customer.login or "",
+        kind="general", channel="portal", customer=customer.panel_id, uploads=data.uploads),
+        sessions.actor_of(customer))
+    return ticket
+
+
+def reply(customer: Customer, ticket: Ticket, body: str, uploads: list) -> None:
+    """The customer's reply on their ticket (the requester link's own service); commits."""
+    tickets.requester_reply(ticket, body, uploads, sessions.actor_of(customer))
+
+
+def signed_out_everywhere(customer: Customer) -> None:
+    sessions.end_everywhere(customer)
+    db.session.commit()
+
