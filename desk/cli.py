@@ -367,6 +367,7 @@ def serve(host, port):
     for email, role, password in logins:
         click.echo(f"  {role:15} {email}  password: {password}")
     click.echo(f"  public contact form: {url}/contact    abuse report: {url}/report/abuse")
+    click.echo(f"  customer portal: {url}/portal/sign-in (e.g. a demo account's address; the link is in this log)")
     click.echo(f"  mail in: SMTP on 127.0.0.1:{MAIL_PORT} (support@, billing@, abuse@, legal@, privacy@)")
     click.echo("=" * 60 + "\n")
     try:

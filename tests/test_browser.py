@@ -148,3 +148,57 @@ def test_stored_xss_never_runs_on_staff_pages(app, live, chromium, auth, make_ti
     agent.shot("ticket")
     agent.no_script_ran()
     agent.close()
+
+
+def test_a_customer_signs_in_from_the_panel_asks_and_reads_the_answer(app, live, chromium, auth, panel, run_worker,
+                                                                      backend):
+    import base64
+    import hashlib
+    import hmac
+    import json
+    import secrets
+    import time
+
+    secret = "s" * 40
+    app.config["PANEL_SSO_SECRET"] = secret
+    panel.customer("1001", login="alice_ig", email="alice@example.com", email_verified=True)
+    claims = {"customer": "1001", "exp": int(time.time()) + 120, "nonce": secrets.token_urlsafe(16)}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    token = f"{payload}.{hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()}"
+
+    customer = Watched(chromium, "portal", backend)
+    page = customer.page
+    page.goto(f"{live}/portal/sso?token={token}")
+    page.wait_for_url(re.compile(r".*/portal/?$"))
+    customer.shot("my-tickets-empty")
+    page.goto(f"{live}/portal/tickets/new")
+    page.get_by_label("Subject").fill("Refill my views please")
+    page.get_by_label("Your question").fill("Order 1001 dropped by half.")
+    page.get_by_role("button", name="Send", exact=True).click()
+    page.wait_for_selector("text=Order 1001 dropped by half.")
+    reference = re.search(r"T-\d{2}-\d{6}", page.content()).group(0)
+    customer.shot("ticket")
+
+    auth.staff("agent", "agent@desk.test", "correct horse battery staple")
+    agent = Watched(chromium, "portal-agent", backend)
+    staff_sign_in(agent, live, "agent@desk.test", "correct horse battery staple")
+    agent.page.get_by_role("link", name=reference).click()
+    agent.page.get_by_label("Message (Markdown)").fill("Refill started for order 1001.")
+    agent.page.get_by_role("button", name="Send", exact=True).click()
+    agent.page.wait_for_selector("text=Refill started for order 1001.")
+    run_worker()
+
+    page.goto(f"{live}/portal")
+    page.get_by_role("link", name=reference).click()
+    page.wait_for_selector("text=Refill started for order 1001.")
+    page.get_by_label("Your reply").fill("Thanks, I see it climbing.")
+    page.get_by_role("button", name="Send reply").click()
+    page.wait_for_selector("text=Thanks, I see it climbing.")
+    customer.shot("conversation")
+    # The same token a second time is refused (replay), in the browser as anywhere.
+    other = Watched(chromium, "portal-replay", backend)
+    response = other.page.goto(f"{live}/portal/sso?token={token}")
+    assert response.status == 403
+    for watched in (customer, agent, other):
+        watched.no_script_ran()
+        watched.close()
