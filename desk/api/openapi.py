@@ -61,11 +61,11 @@ orders, ledger entries) are strings of at most 64 characters.
 their id. Filing a claim, a money request or a request for more accounts while the same
 one is open answers 200 with the open one instead of a second (201 when it was created).
 
-**Pagination.** No v1 operation answers with a paged list: every list inside an answer (a
-ticket's messages, an order's status history) is complete. Listing operations, when they
-come, page by an opaque cursor: `?limit=` (default 50, at most 200) and `?cursor=` from
-the previous page's `next_cursor`, which is `null` on the last page. Batches sent to the
-desk are bounded instead (at most {MAX_BATCH} ledger entries per request).
+**Pagination.** No v1 operation answers with a paged list yet: every list inside an
+answer (a ticket's messages, an order's status history) is complete. Listing operations
+page by an opaque cursor, never by offset: an answer carries `next_cursor` (`null` on the
+last page), sent back as `?cursor=` for the next one. Batches sent to the desk are
+bounded instead (at most {MAX_BATCH} ledger entries per request).
 
 **Rate limits.** Every operation is rate limited per client (the API limit); the public
 intakes also by the public forms' limit. Over it: 429 with `Retry-After`.
@@ -562,11 +562,31 @@ KEYED = [{"bearerAuth": []}]
 PUBLIC: list = []
 
 
-def _json(schema_name: str, description: str, headers: dict | None = None) -> dict:
+def _json(schema_name: str, description: str, headers: dict | None = None, links: dict | None = None) -> dict:
     response = {"description": description, "content": {"application/json": {"schema": ref(schema_name)}}}
     if headers:
         response["headers"] = headers
+    if links:
+        response["links"] = links
     return response
+
+
+def _link(operation_id: str, parameter: str, pointer: str, description: str) -> dict:
+    return {"operationId": operation_id, "parameters": {parameter: f"$response.body#/{pointer}"},
+            "description": description}
+
+
+# What an answer leads to (OpenAPI links): the ticket a filing rides on, a money request's steps.
+TICKET_LINKS = {
+    "GetTicket": _link("get_ticket", "reference", "reference", "The ticket."),
+    "AddMessage": _link("add_message", "reference", "reference", "Reply on the ticket."),
+}
+MONEY_LINKS = {
+    "GetMoneyRequest": _link("get_money_request", "request_id", "id", "The request's state."),
+    "ConfirmMoneyRequest": _link("confirm_money_request", "request_id", "id", "The customer's answer."),
+    "CancelMoneyRequest": _link("cancel_money_request", "request_id", "id", "Take the request back."),
+    "GetTicket": TICKET_LINKS["GetTicket"],
+}
 
 
 def operation(operation_id: str, summary: str, tag: str, responses: dict, *, errors=(), body: str | None = None,
@@ -631,12 +651,13 @@ def _paths() -> dict:
             security=PUBLIC)},
         "/tickets": {"post": operation(
             "create_ticket", "File a ticket", "tickets",
-            {"201": _json("Ticket", "Filed; the requester is acknowledged by e-mail.", LOCATION)},
+            {"201": _json("Ticket", "Filed; the requester is acknowledged by e-mail.", LOCATION, TICKET_LINKS)},
             errors=("415", "422"), body="NewTicket",
             description="Card numbers and such are redacted from the subject and body on intake.")},
         "/tickets/{reference}": {"get": operation(
             "get_ticket", "A ticket with its conversation", "tickets",
-            {"200": _json("Ticket", "The ticket.")}, errors=("404",), parameters=[REFERENCE],
+            {"200": _json("Ticket", "The ticket.", links={"AddMessage": TICKET_LINKS["AddMessage"]})},
+            errors=("404",), parameters=[REFERENCE],
             description="A ticket outside the key's queues is a 404, as a missing one.")},
         "/tickets/{reference}/messages": {"post": operation(
             "add_message", "Reply on a ticket (or add an internal note)", "tickets",
@@ -665,22 +686,23 @@ def _paths() -> dict:
             errors=("404", "422"), body="ClaimRequest")},
         "/claims": {"post": operation(
             "file_claim", "File a claim ticket with its decision", "claims",
-            {"201": _json("ClaimReceipt", "Filed on a ticket in the Claims queue.", LOCATION),
-             "200": _json("ClaimReceipt", "The open claim on this order and kind.", LOCATION)},
+            {"201": _json("ClaimReceipt", "Filed on a ticket in the Claims queue.", LOCATION, TICKET_LINKS),
+             "200": _json("ClaimReceipt", "The open claim on this order and kind.", LOCATION, TICKET_LINKS)},
             errors=("404", "415", "422"), body="NewClaim",
             description="One open claim per order and kind.")},
         "/account-requests": {"post": operation(
             "file_account_request", "Ask for more than 10 accounts (terms-4-multi-account)", "accounts",
-            {"201": _json("AccountRequestReceipt", "Filed on a ticket in the Support queue.", LOCATION),
-             "200": _json("AccountRequestReceipt", "The customer's open request.", LOCATION)},
+            {"201": _json("AccountRequestReceipt", "Filed on a ticket in the Support queue.", LOCATION, TICKET_LINKS),
+             "200": _json("AccountRequestReceipt", "The customer's open request.", LOCATION, TICKET_LINKS)},
             errors=("404", "422"), body="AccountRequestInput")},
         "/money-requests/{request_id}": {"get": operation(
             "get_money_request", "A money request's state and figures", "money",
-            {"200": _json("MoneyRequest", "The request.")}, errors=("404",), parameters=[REQUEST_ID])},
+            {"200": _json("MoneyRequest", "The request.", links=MONEY_LINKS)}, errors=("404",),
+            parameters=[REQUEST_ID])},
         "/money-requests/{request_id}/confirm": {"post": operation(
             "confirm_money_request", "The customer's answer to the figures", "money",
             {"200": _json("MoneyRequest", "The request, moved on (verification, review) or closed "
-                                          "(kept_balance).")},
+                                          "(kept_balance).", links=MONEY_LINKS)},
             errors=("404", "409", "422"), body="MoneyAnswer", parameters=[REQUEST_ID], roles=("panel",),
             description="The panel's pages ask the customer and pass the answer on. 409 wrong_status when the "
                         "request is not awaiting confirmation; figures_changed when the figures moved (the new "
@@ -713,8 +735,8 @@ def _paths() -> dict:
             errors=("404", "422"), body=body)}
         paths[f"/{plural}"] = {"post": operation(
             f"file_{kind}", f"File: {summary}", "money",
-            {"201": _json("MoneyRequest", "Filed on a Billing ticket.", LOCATION),
-             "200": _json("MoneyRequest", "The open request for the same thing.", LOCATION)},
+            {"201": _json("MoneyRequest", "Filed on a Billing ticket.", LOCATION, MONEY_LINKS),
+             "200": _json("MoneyRequest", "The open request for the same thing.", LOCATION, MONEY_LINKS)},
             errors=("404", "409", "422"), body=body,
             description="One open request per customer and kind (refunds: per order). "
                         "confirmed_amount other than the Terms' figure: 409 figures_changed.")}
