@@ -149,6 +149,24 @@ def test_put_customer_lists_every_bad_field(app, client, api_key):
     assert count(app, Customer) == 0
 
 
+def test_put_customer_with_nulls_clears_what_can_be_cleared_and_refuses_a_null_status(app, client, api_key):
+    """Found by schemathesis: {"status": null} or {"login": null} wrote NULL into a NOT NULL
+    column (a 500). A null login is no login; a status cannot be cleared."""
+    key = api_key("panel")
+    for body in ({"status": None}, {"status": ""}, {"login": "alice", "status": None}):
+        err = error(client.put("/api/v1/customers/alice", json=body, headers=bearer(key)), 422)
+        assert set(err["fields"]) == {"status"} and "active" in err["fields"]["status"]
+    assert count(app, Customer) == 0
+    put_customer(client, key, "alice")
+    response = client.put("/api/v1/customers/alice", json={"login": None, "email": None, "country": None,
+                                                          "email_verified": None, "last_login_at": None},
+                          headers=bearer(key))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["login"], body["email"], body["country"], body["email_verified"], body["status"]) == (
+        "", None, None, False, "active")
+
+
 # --- PUT /orders ------------------------------------------------------------------------
 
 def test_put_order_creates_with_normalised_link(app, client, api_key):

@@ -97,6 +97,18 @@ def test_wrong_types_get_a_clear_error(client, api_key):
     assert response.status_code == 422 and "kind" in response.get_json()["error"]["fields"]
 
 
+def test_ids_longer_than_the_panel_sends_are_refused_not_a_500(app, client, api_key):
+    """Found by schemathesis: a 65-character order (or customer) id failed in PostgreSQL's
+    String(64) column, a 500, and SQLite kept it whole."""
+    response = new_ticket(client, api_key("panel"), order="0" * 65, customer="c" * 65)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == {"order": "at most 64 characters",
+                                                      "customer": "at most 64 characters"}
+    with app.app_context():
+        assert db.session.query(Ticket).count() == 0
+    assert new_ticket(client, api_key("panel"), order="0" * 64, customer="c" * 64).status_code == 201
+
+
 def test_card_numbers_are_redacted_on_intake(app, client, api_key):
     response = new_ticket(client, api_key("panel"), body="I paid with 4111 1111 1111 1111 yesterday, order 1001.",
                           subject="Charged with 5555555555554444")

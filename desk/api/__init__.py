@@ -22,8 +22,10 @@ limiter.limit(_api_limit)(bp)
 # round trips and no BEGIN/ROLLBACK (a third of a claim evaluation's time on PostgreSQL).
 READ_ONLY_ENDPOINTS = {"api.evaluate_claim"}
 # The public intakes (DESIGN §6): anyone may report, without a key; they are rate limited
-# like the public forms and confirm the reporter's e-mail by a link.
-PUBLIC_ENDPOINTS = {"api.report_abuse", "api.report_rights", "api.file_privacy_request"}
+# like the public forms and confirm the reporter's e-mail by a link. The OpenAPI document
+# is public too: it describes the API, and no key is needed to read how to use one.
+PUBLIC_ENDPOINTS = {"api.report_abuse", "api.report_rights", "api.file_privacy_request",
+                    "api.openapi_document"}
 
 
 @bp.before_request
@@ -73,4 +75,4 @@ def require_key_role(*roles: str) -> None:
 
 def register_routes() -> None:
     """Import the route modules (they attach themselves to `bp`)."""
-    from desk.api import accounts, claims, mirror, money, privacy, reports, tickets  # noqa: F401
+    from desk.api import accounts, claims, mirror, money, openapi, privacy, reports, tickets  # noqa: F401

@@ -71,7 +71,8 @@ def check_panel_id(panel_id: str) -> None:
 def parse_customer(body: dict) -> dict:
     f = Fields(body)
     data = {
-        "login": f.string("login", max_len=120),
+        # A login sent as null is no login, as on a bare record ("", the column is NOT NULL).
+        "login": f.string("login", max_len=120, default=""),
         "email": f.string("email", max_len=254),
         "email_verified": f.boolean("email_verified"),
         "country": f.string("country", max_len=2),
@@ -80,6 +81,9 @@ def parse_customer(body: dict) -> dict:
         "last_deposit_at": f.time("last_deposit_at"),
         "last_order_at": f.time("last_order_at"),
     }
+    if "status" in body and data["status"] is None and "status" not in f.problems:
+        # Every customer has a status: null (or "") cannot clear it, as it clears the e-mail.
+        f.problems["status"] = f"one of {', '.join(CUSTOMER_STATUSES)}"
     if f.problems:
         raise ValidationError("The customer record has problems: " + ", ".join(sorted(f.problems)) + ".", f.problems)
     return {k: v for k, v in data.items() if k in body}

@@ -25,6 +25,7 @@ from desk.types import utcnow
 
 MAX_SUBJECT = 200
 MAX_BODY = 100_000
+MAX_PANEL_ID = 64  # the panel's customer and order ids are String(64) columns
 
 
 @dataclass
@@ -87,6 +88,10 @@ def validate_new(data: NewTicket) -> NewTicket:
         problems["received_at"] = "a time with its zone"
     if data.priority not in PRIORITIES:
         problems["priority"] = f"one of {', '.join(PRIORITIES)}"
+    for name in ("customer", "order"):
+        # Longer than its column, an id would fail in PostgreSQL (a 500) or be cut in SQLite.
+        if len(getattr(data, name) or "") > MAX_PANEL_ID:
+            problems[name] = f"at most {MAX_PANEL_ID} characters"
     try:
         data.requester_email = _clean_email(data.requester_email or "")
     except ValidationError as exc:
