@@ -1,8 +1,6 @@
 """What the portal does: sign-in links and single sign-on, spending their tokens once, and
 the signed-in customer's own tickets. Plain functions; the views own the transaction
 (and call jobs.dispatch() after it) unless a function says it commits."""
-import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -11,7 +9,7 @@ from sqlalchemy import and_, delete, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from desk import jobs
+from desk import jobs, pagination
 from desk.abuse import links
 from desk.claims.models import Customer
 from desk.claims.orders import find_customer
@@ -151,21 +149,15 @@ def _mine(customer: Customer):
 
 
 def encode_cursor(ticket: Ticket) -> str:
-    raw = json.dumps([ticket.updated_at.isoformat(), ticket.id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return pagination.encode(ticket.updated_at, ticket.id)
 
 
 def decode_cursor(cursor: str):
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, ticket_id = json.loads(raw)
-        at = datetime.fromisoformat(at)
-        if type(ticket_id) is not int or not 0 < ticket_id <= MAX_ID or at.tzinfo is None:
-            raise ValueError
-        return at, ticket_id
-    except (ValueError, TypeError, OverflowError):
+    values = pagination.decode(cursor, datetime, int)
+    if values is None:
         raise DeskError("That page of your tickets could not be found: the link is damaged. "
-                        "Start again from My tickets.", code="bad_cursor") from None
+                        "Start again from My tickets.", code="bad_cursor")
+    return values
 
 
 def my_tickets(customer: Customer, cursor: str | None, size: int) -> tuple[list[Ticket], str | None]:
