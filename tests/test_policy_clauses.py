@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from desk.policy import abuse, accounts, claims, dormancy, money, privacy
-from desk.policy.clauses import CLAUSES
+from desk.policy.clauses import CLAUSES, PLAIN
 
 TERMS = Path(__file__).resolve().parents[1] / "terms" / "smmpanelus-terms-aup-privacy.txt"
 
@@ -29,3 +29,19 @@ def test_every_rule_has_a_clause(module):
     # design's own rules (aup-appeal, aup-csam-handling…) have no clause to quote.
     rules = set(re.findall(r"(?:terms|aup|privacy)-[0-9][0-9.]*-[a-z-]+", module.__doc__))
     assert rules and rules <= set(CLAUSES), sorted(rules - set(CLAUSES))
+
+
+@pytest.mark.parametrize("module", [claims, money, dormancy, accounts], ids=lambda m: m.__name__)
+def test_every_rule_a_customer_meets_has_plain_words(module):
+    # Claims, money, dormancy and accounts decisions are shown to customers (the portal,
+    # the panel's pages through the API): each rule beside its clause in plain words.
+    rules = set(re.findall(r"(?:terms|aup|privacy)-[0-9][0-9.]*-[a-z-]+", module.__doc__))
+    assert rules and rules <= set(PLAIN), sorted(rules - set(PLAIN))
+
+
+@pytest.mark.parametrize("rule", sorted(PLAIN))
+def test_plain_words_explain_a_known_clause_in_short_sentences(rule):
+    assert rule in CLAUSES or rule in ("terms-33-support-hours", "privacy-3-minimal"), rule
+    words = PLAIN[rule]
+    assert words.endswith(".") and len(words) < 400, rule
+    assert rule not in words  # no rule ids in a customer's words: the clause names are shown beside them
