@@ -53,7 +53,11 @@ Index("ix_customers_email_lower", func.lower(Customer.email))
 
 class Order(db.Model):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_link_norm_created", "link_normalized", "created_at"),)
+    __table_args__ = (
+        Index("ix_orders_link_norm_created", "link_normalized", "created_at"),
+        # A customer's orders newest first, by keyset (the portal's My orders, the API's list).
+        Index("ix_orders_customer_created", "customer_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     panel_id: Mapped[str] = mapped_column(String(64), unique=True)

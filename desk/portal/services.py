@@ -11,14 +11,15 @@ from sqlalchemy.orm import selectinload
 
 from desk import jobs, pagination
 from desk.abuse import links
-from desk.claims.models import Customer
-from desk.claims.orders import find_customer
+from desk.claims.models import Customer, Order
+from desk.claims.orders import find_customer, find_order
 from desk.errors import DeskError
 from desk.extensions import db
 from desk.mail.outbound import compose, render
+from desk.money.models import MoneyRequest
 from desk.portal import sessions, tokens
 from desk.portal.models import SpentToken
-from desk.portal.tokens import Refused
+from desk.portal.tokens import MAX_PANEL_ID, Refused
 from desk.sla.display import lead_clock, local_time
 from desk.tickets import services as tickets
 from desk.tickets.models import Ticket
@@ -180,6 +181,40 @@ def find_mine(customer: Customer, reference: str) -> Ticket | None:
         return None
     return db.session.execute(select(Ticket).where(
         Ticket.reference == reference.strip().upper(), _mine(customer))).scalar_one_or_none()
+
+
+def my_orders(customer: Customer, cursor: str | None, size: int) -> tuple[list[Order], str | None]:
+    """One page of the customer's orders, newest first, and the next page's cursor (None on
+    the last). Keyset on (created_at, id), served by ix_orders_customer_created."""
+    query = (select(Order).where(Order.customer_id == customer.id)
+             .order_by(Order.created_at.desc(), Order.id.desc()).limit(size + 1))
+    if cursor:
+        after = pagination.decode(cursor, datetime, int)
+        if after is None:
+            raise DeskError("That page of your orders could not be found: the link is damaged. "
+                            "Start again from My orders.", code="bad_cursor")
+        query = query.where(tuple_(Order.created_at, Order.id) < after)
+    rows = db.session.execute(query).scalars().all()
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (pagination.encode(rows[-1].created_at, rows[-1].id) if more else None)
+
+
+def find_my_order(customer: Customer, panel_id: str) -> Order | None:
+    """The customer's order with this panel id; None for someone else's, as for none."""
+    order = find_order(panel_id) if panel_id and len(panel_id) <= MAX_PANEL_ID and "\x00" not in panel_id else None
+    return order if order is not None and order.customer_id == customer.id else None
+
+
+def my_requests(customer: Customer, limit: int = 50) -> list[MoneyRequest]:
+    """The customer's refund, withdrawal, closure and restoration requests, newest first."""
+    return db.session.execute(select(MoneyRequest).where(MoneyRequest.customer_id == customer.id)
+                              .order_by(MoneyRequest.id.desc()).limit(limit)).scalars().all()
+
+
+def find_my_request(customer: Customer, request_id: int) -> MoneyRequest | None:
+    request = db.session.get(MoneyRequest, request_id) if 0 < request_id <= MAX_ID else None
+    return request if request is not None and request.customer_id == customer.id else None
 
 
 def promise(ticket: Ticket, now: datetime | None = None) -> str | None:
