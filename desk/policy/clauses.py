@@ -264,3 +264,13 @@ PLAIN: dict[str, str] = {
 def plain(rule: str) -> str | None:
     """The rule in a customer's words, or None for a rule customers never meet."""
     return PLAIN.get(rule)
+
+
+def explain(rules) -> list[dict]:
+    """Each rule once, in order, with its clause's title and words and its plain words:
+    what a decision shown to a customer carries (the portal's pages, the API's answers)."""
+    out = []
+    for rule in dict.fromkeys(rules):
+        title, words = CLAUSES.get(rule, (None, None))
+        out.append({"rule": rule, "title": title, "words": words, "plain": PLAIN.get(rule)})
+    return out
