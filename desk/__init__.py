@@ -104,7 +104,7 @@ def register_blueprints(app):
     from desk.claims.views import bp as claims_bp
     from desk.mail.views import bp as mail_bp
     from desk.money.views import bp as money_bp
-    from desk.portal.views import bp as portal_bp
+    from desk.portal.views import bp as portal_bp, register_routes as register_portal_routes
     from desk.privacy.public import bp as privacy_public_bp
     from desk.privacy.views import bp as privacy_bp
     from desk.sla.views import bp as sla_bp
@@ -112,6 +112,7 @@ def register_blueprints(app):
     from desk.tickets.views import bp as tickets_bp
 
     register_routes()
+    register_portal_routes()
     for bp in (public_bp, reports_bp, privacy_public_bp, portal_bp, auth_bp, tickets_bp, claims_bp, money_bp,
                accounts_bp, abuse_bp, privacy_bp, sla_bp, mail_bp, admin_bp, api_bp):
         app.register_blueprint(bp)
@@ -202,6 +203,7 @@ def register_template_helpers(app):
         # Only for HTML that desk.sanitize produced when the message was stored.
         return Markup(value)
 
+    from desk.policy.clauses import explain
     from desk.privacy.requests import flags_of
     from desk.sla.display import clock_view, lead_clock
     from desk.tickets.attachments import human_size
@@ -210,6 +212,7 @@ def register_template_helpers(app):
     app.add_template_global(clock_view)
     app.add_template_global(lead_clock)
     app.add_template_global(flags_of, "privacy_flags")
+    app.add_template_global(explain, "explain_clauses")
 
     @app.context_processor
     def inject():

@@ -615,7 +615,9 @@ def test_checking_an_eligible_claim_shows_the_decision_and_files_nothing(app, cl
     assert "Refill: <strong>172</strong>." in page
     assert "Refill 172 (Start Count 3572, end count 4572 (Start Count + 1000 delivered), current 4400)." in page
     assert "The tool is not labelled Guarantee: a refill is best-effort" in page
-    assert "<blockquote><strong>Terms §10 Refill &amp; Guarantee</strong>:" in page
+    # Each clause in plain words, the Terms' own words folded beneath.
+    assert "<p><strong>Terms §10 Refill &amp; Guarantee</strong>: A refill tops an order back up" in page
+    assert "<blockquote>Where available, refill is assessed per Order using the Order&#39;s own figures" in page
     assert 'name="step" type="hidden" value="file"' in page and "File this claim" in page
     nothing_filed(app)
 
@@ -626,7 +628,8 @@ def test_checking_a_late_claim_shows_the_rejection(app, client, recent):
     page = text_of(response)
     assert "<h2>Under the Terms this claim would not be accepted</h2>" in page
     assert "Filed after the claim window (Completed " in page and "window 72 h)" in page
-    assert "<blockquote><strong>Terms §7 Claim Window</strong>:" in page
+    assert "<p><strong>Terms §7 Claim Window</strong>: Problems with an order can be reported for 3 days" in page
+    assert "<blockquote>You must report any issue with an Order" in page
     assert "Refill:" not in page
     nothing_filed(app)
 

@@ -622,6 +622,14 @@ CUSTOMER_ROUTES = {  # endpoint: (method, path with {ref} and {att})
     "portal.ticket": ("GET", "/portal/tickets/{ref}"),
     "portal.attachment": ("GET", "/portal/tickets/{ref}/attachments/{att}"),
     "portal.sign_out_everywhere": ("POST", "/portal/sign-out-everywhere"),
+    "portal.my_orders": ("GET", "/portal/orders"),
+    "portal.order": ("GET", "/portal/orders/1001"),
+    "portal.balance": ("GET", "/portal/balance"),
+    "portal.money_request": ("GET", "/portal/money/refund"),
+    "portal.money_answer": ("POST", "/portal/tickets/{ref}/money"),
+    "portal.new_request": ("GET", "/portal/new"),
+    "portal.more_accounts": ("GET", "/portal/accounts"),
+    "portal.privacy_request": ("GET", "/portal/privacy"),
 }
 TICKET_ROUTES = [("GET", "/portal/tickets/{ref}"), ("POST", "/portal/tickets/{ref}"),
                  ("GET", "/portal/tickets/{ref}/attachments/{att}")]

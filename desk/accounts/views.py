@@ -18,10 +18,8 @@ NOT_FOUND_MESSAGE = ("We could not find one account with that e-mail (and login)
                      "use this e-mail, give the login too.")
 
 
-class MoreAccountsForm(FlaskForm):
-    email = EmailField("Your account e-mail", validators=[DataRequired(), Email(), Length(max=254)])
-    login = StringField("Your account login (if several accounts use this e-mail)",
-                        validators=[Optional(), Length(max=120)])
+class AccountsAskForm(FlaskForm):
+    """What a request for more accounts asks; the portal's form is this (the account is the signed-in one)."""
     category = SelectField("You are", choices=[SelectChoice(k, v) for k, v in policy.CATEGORIES.items()])
     accounts_wanted = IntegerField("How many accounts in all, counting this one",
                                    validators=[InputRequired(), NumberRange(min=1, max=services.MAX_ACCOUNTS)])
@@ -35,6 +33,12 @@ class MoreAccountsForm(FlaskForm):
             return
         if len((field.data or "").strip()) < services.MIN_NEED:
             raise ValidationError(f"Describe the business need in at least {services.MIN_NEED} characters.")
+
+
+class MoreAccountsForm(AccountsAskForm):
+    email = EmailField("Your account e-mail", validators=[DataRequired(), Email(), Length(max=254)])
+    login = StringField("Your account login (if several accounts use this e-mail)",
+                        validators=[Optional(), Length(max=120)])
 
 
 def _public_limit():

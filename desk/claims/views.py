@@ -17,7 +17,6 @@ from desk.extensions import db, limiter
 from desk.abuse.views import customer_section
 from desk.accounts.services import flags as account_flags
 from desk.money.views import customer_money
-from desk.policy.clauses import clause
 from desk.tickets import services as tickets
 from desk.tickets.links import make_token
 from desk.tickets.uploads import from_files
@@ -146,8 +145,7 @@ def claim_form():
     decision = services.evaluate(order, form.kind.data, form.current_count.data)
     if form.step.data != "file":
         form.step.data = "file"
-        return render_template("claims/claim_form.html", form=form, decision=decision, error=None,
-                               clauses=[clause(r) for r in decision.rules if clause(r)])
+        return render_template("claims/claim_form.html", form=form, decision=decision, error=None)
     try:
         claim, created = services.file_claim(
             order, form.kind.data, form.current_count.data, Actor("requester", None, form.email.data),
@@ -155,7 +153,6 @@ def claim_form():
             uploads=from_files(form.attachments.data))
     except DeskError as exc:
         db.session.rollback()
-        return render_template("claims/claim_form.html", form=form, decision=decision, error=exc.message,
-                               clauses=[clause(r) for r in decision.rules if clause(r)]), exc.status
+        return render_template("claims/claim_form.html", form=form, decision=decision, error=exc.message), exc.status
     return render_template("claims/claim_done.html", claim=claim, created=created,
                            link=url_for("public.requester_ticket", token=make_token(claim.ticket)))

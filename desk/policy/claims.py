@@ -27,6 +27,9 @@ from desk.policy.ledger import Return, return_owed
 
 CLAIM_WINDOW = timedelta(hours=72)
 KINDS = ("non_delivery", "wrong_quantity", "not_as_described", "refill", "cancel")
+# Order statuses as the panel and the Terms write them (Terms §9: "In Progress", "Partial").
+STATUS_NAMES = {"pending": "Pending", "in_progress": "In Progress", "completed": "Completed", "partial": "Partial",
+                "canceled": "Canceled"}
 DELIVERY_CLAIMS = ("non_delivery", "wrong_quantity", "not_as_described")
 FINISHED = ("completed", "partial", "canceled")
 ACTIVE = ("in_progress",)
@@ -320,9 +323,8 @@ def _cancel(order: OrderFacts) -> list[Reason]:
                                        "in the proportions it was paid.")]
     if order.status == "canceled":
         return [Reason(rule, REJECTED, f"Order {order.panel_id} is already Canceled.")]
-    status = {"in_progress": "In Progress", "completed": "Completed", "partial": "Partial"}[order.status]
-    return [Reason(rule, REJECTED, f"Order {order.panel_id} is {status}: once an order is active it cannot be "
-                                   "cancelled, and a Completed order is final.")]
+    return [Reason(rule, REJECTED, f"Order {order.panel_id} is {STATUS_NAMES[order.status]}: once an order is "
+                                   "active it cannot be cancelled, and a Completed order is final.")]
 
 
 def _not_finished(order: OrderFacts) -> list[Reason]:

@@ -11,15 +11,19 @@ from sqlalchemy.orm import selectinload
 
 from desk import jobs, pagination
 from desk.abuse import links
+from desk.accounts import services as accounts
+from desk.claims import services as claims
 from desk.claims.models import Customer, Order
 from desk.claims.orders import find_customer, find_order
 from desk.errors import DeskError
 from desk.extensions import db
 from desk.mail.outbound import compose, render
+from desk.money import requests as money
 from desk.money.models import MoneyRequest
 from desk.portal import sessions, tokens
 from desk.portal.models import SpentToken
 from desk.portal.tokens import MAX_PANEL_ID, Refused
+from desk.privacy import requests as privacy
 from desk.sla.display import lead_clock, local_time
 from desk.tickets import services as tickets
 from desk.tickets.models import Ticket
@@ -34,6 +38,18 @@ HIDDEN_KINDS = ("abuse", "rights", "chargeback")
 # The statuses in the customer's words.
 STATUS_WORDS = {"new": "Received", "open": "Open", "waiting": "Waiting for your reply", "on_hold": "On hold",
                 "resolved": "Resolved", "closed": "Closed"}
+# Ledger entries and money requests in the customer's words.
+ENTRY_WORDS = {
+    "deposit": "Deposit", "promo_credit": "Promotional Credit received", "return": "Returned from an order",
+    "refund_credit": "Refund to your Balance", "charge": "Order", "refund": "Refund to your payment method",
+    "withdrawal": "Withdrawal", "withdrawal_fee": "Withdrawal processing fee", "deduction": "Deducted from a payout",
+    "forfeiture": "Forfeited", "chargeback": "Chargeback", "adjustment": "Correction",
+}
+REQUEST_WORDS = {
+    "awaiting_confirmation": "Waiting for you to confirm the figures", "awaiting_verification": "Waiting for verification",
+    "pending_review": "With our billing team", "approved": "Approved", "declined": "Declined",
+    "rejected": "Not possible under the Terms", "kept_balance": "You kept your Balance", "cancelled": "Cancelled",
+}
 ERASED = Refused("erased", "This account's data was erased at the owner's request, so it can no longer sign in "
                            "(Privacy Policy §8).")
 
@@ -240,17 +256,81 @@ class NewQuestion:
     uploads: list
 
 
-def file_question(customer: Customer, data: NewQuestion) -> Ticket:
-    """A general question from the portal, filed for the account from its own address;
-    commits and hands the acknowledgement to RQ."""
+def address_of(customer: Customer) -> str:
+    """The account's e-mail, where every answer goes; a clear 409 when it has none."""
     if not customer.email:
         raise DeskError("Your account has no e-mail address on record, and we answer by e-mail. Please add one "
                         "in the panel, then ask again.", code="no_email", status=409)
+    return customer.email
+
+
+def file_question(customer: Customer, data: NewQuestion) -> Ticket:
+    """A general question from the portal, filed for the account from its own address;
+    commits and hands the acknowledgement to RQ."""
     ticket, _ = tickets.create_ticket(tickets.NewTicket(
-        subject=data.subject, body=data.body, requester_email=customer.email, requester_name=customer.login or "",
-        kind="general", channel="portal", customer=customer.panel_id, uploads=data.uploads),
-        sessions.actor_of(customer))
+        subject=data.subject, body=data.body, requester_email=address_of(customer),
+        requester_name=customer.login or "", kind="general", channel="portal", customer=customer.panel_id,
+        uploads=data.uploads), sessions.actor_of(customer))
     return ticket
+
+
+# -- the customer's requests: claims, money, more accounts, privacy -----------------------
+# Each calls the desk's own service for that request, as the customer, for the account
+# signed in: the portal decides nothing of its own.
+
+def file_claim(customer: Customer, order: Order, kind: str, current_count: int | None, description: str,
+               uploads: list):
+    """(claim, created) on the customer's own order; commits."""
+    return claims.file_claim(order, kind, current_count, sessions.actor_of(customer), description=description,
+                             requester_email=address_of(customer), requester_name=customer.login or "",
+                             channel="portal", uploads=uploads)
+
+
+def money_ask(customer: Customer, kind: str, *, method: str | None = None, order: str | None = None,
+              amount=None, description: str = "", shown=None) -> money.Ask:
+    """The customer's money request as the billing desk reads it (checked, for this account)."""
+    refund = kind == "refund"
+    return money.check_ask(money.Ask(
+        kind=kind, customer=customer.panel_id, method=method if refund else None,
+        order=(order or "").strip() or None if refund else None,
+        amount=amount if kind in ("refund", "withdrawal") else None, description=description,
+        requester_email=address_of(customer), confirmed_amount=shown))
+
+
+def file_money(customer: Customer, ask: money.Ask):
+    """(request, created): filed for exactly the figures the customer confirmed
+    (ask.confirmed_amount; terms-13-confirm), or FiguresChanged when the Terms now give
+    others. Commits."""
+    return money.file(ask, sessions.actor_of(customer), channel="portal")
+
+
+def answer_money(customer: Customer, request: MoneyRequest, choice: str, shown=None) -> None:
+    """The customer's answer on a request of theirs: confirm the figures, keep the Balance,
+    or cancel it. Commits."""
+    actor = sessions.actor_of(customer)
+    if choice == "cancel":
+        money.withdraw(request.id, actor)
+    else:
+        money.confirm(request.id, choice, actor, shown)
+
+
+def ask_for_accounts(customer: Customer, category: str, wanted: int, need: str):
+    """(request, created) for more than 10 accounts (terms-4-multi-account); commits."""
+    address_of(customer)
+    return accounts.file_request(customer, accounts.Ask(customer.panel_id, category, wanted, need),
+                                 sessions.actor_of(customer), channel="portal")
+
+
+def ask_privacy(customer: Customer, rights: list, jurisdiction: str, details: str):
+    """A privacy-rights request for the account (privacy-10-rights). Signing in to the portal
+    is not the identity check: the code goes to the account's address, as for every
+    request (privacy-10-verify), and the customer types it on the request's page. Commits."""
+    request = privacy.file(privacy.NewRequest(
+        email=address_of(customer), rights=rights, jurisdiction=jurisdiction, details=details,
+        name=customer.login or "", channel="portal", login=customer.login or ""), sessions.actor_of(customer))
+    db.session.commit()
+    jobs.dispatch()
+    return request
 
 
 def reply(customer: Customer, ticket: Ticket, body: str, uploads: list) -> None:

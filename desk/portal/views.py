@@ -168,3 +168,8 @@ def ticket(customer, reference):
 @customer_required
 def attachment(customer, reference, attachment_id):
     return send_attachment(_mine_or_404(customer, reference), attachment_id, include_internal=False)
+
+
+def register_routes() -> None:
+    """Import the portal's other page modules (they attach themselves to `bp`)."""
+    from desk.portal import asks, billing, orders  # noqa: F401

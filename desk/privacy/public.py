@@ -18,17 +18,21 @@ from desk.privacy.models import STATUS_LABELS
 bp = Blueprint("privacy_public", __name__)
 
 
-class RequestForm(FlaskForm):
+class RightsForm(FlaskForm):
+    """What a privacy request asks; the portal's form is this (the e-mail is the account's)."""
     rights = SelectMultipleField("What do you ask for?", choices=[SelectChoice(k, v) for k, v in policy.RIGHTS.items()],
                                  option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False),
                                  validators=[DataRequired("Choose at least one right.")])
     jurisdiction = SelectField("Where are you?", default="other",
                                choices=[SelectChoice(k, v) for k, v in policy.JURISDICTIONS.items()])
+    details = TextAreaField("Anything we should know (what to correct, which processing to stop)",
+                            validators=[Optional(), Length(max=5000)])
+
+
+class RequestForm(RightsForm):
     email = EmailField("The e-mail of your account", validators=[DataRequired(), Email(), Length(max=254)])
     login = StringField("Your login, if several accounts share the e-mail", validators=[Optional(), Length(max=120)])
     name = StringField("Your name", validators=[Optional(), Length(max=120)])
-    details = TextAreaField("Anything we should know (what to correct, which processing to stop)",
-                            validators=[Optional(), Length(max=5000)])
 
 
 class CodeForm(FlaskForm):
