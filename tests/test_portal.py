@@ -23,6 +23,7 @@ from desk import jobs
 from desk.audit.services import Actor
 from desk.claims.models import Customer
 from desk.extensions import db
+from desk.jobs import OutboxEntry
 from desk.mail.models import OutboundMail
 from desk.portal.models import SpentToken
 from desk.tickets.models import Message, Ticket
@@ -94,7 +95,12 @@ def link_in(mail: OutboundMail) -> str:
 
 
 def ask_for_link(client, email):
-    return post_form(client, "/portal/sign-in", {"email": email})
+    """Ask for a link, then let a worker run the job that looks the address up and mails."""
+    from desk.jobs import make_worker
+
+    response = post_form(client, "/portal/sign-in", {"email": email})
+    make_worker(client.application, simple=True).work(burst=True, with_scheduler=False)
+    return response
 
 
 def follow_link(client, path):
@@ -226,15 +232,34 @@ def test_a_changed_or_damaged_link_is_refused_with_a_page_not_a_500(app, client,
     assert response.status_code == 403 and "no longer has" in text_of(response)
 
 
-def test_the_answer_is_the_same_for_an_unknown_address_and_no_mail_goes(app, client, panel):
+def test_the_answer_is_the_same_for_an_unknown_address_and_no_mail_goes(app, client, panel, run_worker):
     panel.customer("alice")
+    # The request itself looks nobody up: a job does, so both answers take the same work.
+    post_form(client, "/portal/sign-in", {"email": email_of("alice")})
+    assert count(app, OutboundMail) == 0
+    with app.app_context():
+        [job] = db.session.execute(select(OutboxEntry)).scalars().all()
+        assert job.func == "workers.portal.send_sign_in_links" and job.args[0] == email_of("alice")
+    run_worker()
+    assert len(mails_to(app, email_of("alice"))) == 1
+
     known = ask_for_link(client, email_of("alice"))
     unknown = ask_for_link(client, "nobody@nowhere.example")
     assert known.status_code == unknown.status_code == 200
     assert text_of(known).replace(email_of("alice"), "ADDRESS") == \
         text_of(unknown).replace("nobody@nowhere.example", "ADDRESS")
-    assert count(app, OutboundMail) == 1
+    assert count(app, OutboundMail) == 2  # Alice's two requests; nothing to the unknown address
     assert mails_to(app, "nobody@nowhere.example") == []
+
+
+def test_the_link_job_run_twice_mails_once(app, panel):
+    from workers.portal import send_sign_in_links
+
+    panel.customer("alice")
+    with app.app_context():
+        send_sign_in_links(email_of("alice"), "request-1")
+        send_sign_in_links(email_of("alice"), "request-1")  # RQ ran it again (a retry, a relay twice)
+    assert len(mails_to(app, email_of("alice"))) == 1
 
 
 def test_a_bad_address_is_a_400_with_the_field_marked(client):
@@ -443,6 +468,28 @@ def test_signing_in_starts_a_fresh_session(app, client, panel):
     with client.session_transaction() as current:
         assert "portal_planted" not in current and "_user_id" not in current
         assert set(current["portal"]) == {"customer", "epoch"}
+
+
+def test_a_token_for_another_account_asks_before_switching(app, client, panel):
+    panel.customer("alice")
+    panel.customer("mallory")
+    signed_in(client, "alice")
+    # Mallory's own token, sent to Alice's browser from a page elsewhere.
+    token = sso_token(SECRET, "mallory")
+    page = client.get("/portal/sso", query_string={"token": token})
+    assert page.status_code == 200
+    assert "Switch to mallory?" in text_of(page) and "signed in to the help desk as <strong>alice</strong>" in \
+        text_of(page)
+    assert "Signed in as alice." in text_of(client.get("/portal"))  # nothing switched by following the link
+    assert count(app, SpentToken) == 1  # Alice's own sign-in only: Mallory's token is not spent yet
+    # Without the page's CSRF token the switch is refused; with it, it happens once.
+    refused = client.post("/portal/sso", data={"token": token})
+    assert refused.status_code == 400 and "Signed in as alice." in text_of(client.get("/portal"))
+    switched = client.post("/portal/sso", data={"token": token, "csrf_token": csrf_from(text_of(page))})
+    assert redirects_to(switched, "/portal")
+    assert "Signed in as mallory." in text_of(client.get("/portal"))
+    # The same customer's token again needs no question: it signs in (and is spent) at once.
+    assert redirects_to(sso(client, "mallory"), "/portal")
 
 
 def test_the_session_cookie_is_httponly_and_samesite_lax(make_app, panel):

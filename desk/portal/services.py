@@ -78,7 +78,7 @@ def forget_spent(now: datetime | None = None) -> int:
 
 # -- the mailed link ------------------------------------------------------------------
 
-def send_sign_in_links(email: str) -> int:
+def send_sign_in_links(email: str, asked: str) -> int:
     """One sign-in link per account with this address (any case), each naming its login;
     none for an erased account (privacy-8-erasure). The count is for the caller's log
     only: the page says the same whatever it is, so it tells nobody who has an account."""
@@ -93,8 +93,8 @@ def send_sign_in_links(email: str) -> int:
         token = tokens.link_token(customer)
         subject, body = render("portal_sign_in.txt", customer=customer, minutes=minutes,
                                link=links.public_url(f"/portal/link/{token}"), several=len(accounts) > 1)
-        # The same link twice (two requests in one second) is one mail.
-        mail = compose(f"portal-sign-in:{customer.id}:{tokens.link_jti(token)[:32]}", customer.email, subject, body)
+        # One mail per account and request (`asked`), however often the job runs.
+        mail = compose(f"portal-sign-in:{customer.id}:{asked}", customer.email, subject, body)
         jobs.enqueue("workers.mail.deliver", mail.id)
     return len(accounts)
 
@@ -133,9 +133,9 @@ def sign_in_by_link(token: str) -> Customer:
 
 # -- single sign-on from the panel ----------------------------------------------------
 
-def sign_in_by_sso(token, secret: str) -> Customer:
-    """Check the panel's token (desk.portal.tokens), find its customer, spend its nonce and
-    sign the browser in; commits. Refused for anything else."""
+def customer_of_sso(token, secret: str) -> tuple[tokens.SsoClaim, Customer]:
+    """The panel's token checked (desk.portal.tokens) and its customer found, nothing spent;
+    Refused for anything else."""
     claim = tokens.read_sso(token, secret, utcnow().timestamp())
     customer = find_customer(claim.customer)
     if customer is None:
@@ -143,6 +143,12 @@ def sign_in_by_sso(token, secret: str) -> Customer:
                                           "wait a minute and open the help desk from the panel again.")
     if customer.erased_at is not None:
         raise ERASED
+    return claim, customer
+
+
+def sign_in_by_sso(token, secret: str) -> Customer:
+    """Spend the token's nonce and sign the browser in as its customer; commits."""
+    claim, customer = customer_of_sso(token, secret)
     if not spend("sso", claim.nonce, datetime.fromtimestamp(claim.exp, timezone.utc)):
         db.session.rollback()
         raise Refused("replayed", "This sign-in link was already used; each works once. " + tokens.BACK)

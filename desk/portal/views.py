@@ -1,12 +1,14 @@
 """The portal's pages: sign-in (mailed link, single sign-on), "My tickets", a ticket's
 conversation with reply and downloads, and a new question. Thin: the work is in
 desk.portal.services; the session in desk.portal.sessions."""
+import secrets
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from desk import jobs
 from desk.errors import DeskError
 from desk.extensions import db, limiter
-from desk.portal import services, sessions
+from desk.portal import services, sessions, tokens
 from desk.portal.forms import ConfirmForm, QuestionForm, SignInForm
 from desk.portal.sessions import customer_required
 from desk.portal.tokens import Refused
@@ -45,7 +47,10 @@ def sign_in():
         return redirect(url_for(".my_tickets"))
     form = SignInForm()
     if form.validate_on_submit():
-        services.send_sign_in_links(form.email.data)
+        # Which accounts have the address is looked up by a job, never here: the answer
+        # and its timing are the same for every address.
+        jobs.enqueue("workers.portal.send_sign_in_links", form.email.data.strip().lower()[:254],
+                     secrets.token_hex(8))
         db.session.commit()
         jobs.dispatch()
         # The same page whether or not an account has the address.
@@ -74,15 +79,30 @@ def link(token):
     return render_template("portal/link.html", form=form, customer=customer)
 
 
-@bp.get("/sso")
+@bp.route("/sso", methods=["GET", "POST"])
 def sso():
+    """The panel sends the signed-in customer here. A browser already signed in to the
+    portal as another account is asked before it switches: a page elsewhere could send
+    this browser a token of someone else's account, and nobody should find themselves
+    writing into another account's tickets without having chosen to."""
     secret = current_app.config["PANEL_SSO_SECRET"]
     if not secret:
         return _refused(Refused("sso_off", "Single sign-on from the panel is not set up on this help desk. "
                                            "You can sign in with a link sent to your e-mail instead."),
                         status=404, title="Single sign-on is off")
+    token = request.values.get("token", "")
+    form = ConfirmForm()
     try:
-        services.sign_in_by_sso(request.args.get("token", ""), secret)
+        if request.method == "GET":
+            current = sessions.current_customer()
+            _, customer = services.customer_of_sso(token, secret)
+            if current is not None and current.id != customer.id:
+                return render_template("portal/switch.html", form=form, token=token, current=current,
+                                       customer=customer)
+        elif not form.validate_on_submit():
+            return _refused(Refused("csrf", "This sign-in could not be confirmed: the page was too old. "
+                                            + tokens.BACK), status=400)
+        services.sign_in_by_sso(token, secret)
     except Refused as exc:
         db.session.rollback()
         return _refused(exc)
