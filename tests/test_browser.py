@@ -202,3 +202,87 @@ def test_a_customer_signs_in_from_the_panel_asks_and_reads_the_answer(app, live,
     for watched in (customer, agent, other):
         watched.no_script_ran()
         watched.close()
+
+
+def test_a_customer_files_a_claim_from_the_portal_and_an_agent_answers_it(app, live, chromium, auth, panel,
+                                                                          run_worker, backend):
+    """Sign in from the panel, open an order from My orders, check a refill against the
+    Terms (the decision and its clause in plain words show before anything is sent), file
+    it; an agent accepts it; the customer reads the answer and replies. Also the Balance
+    and a withdrawal's figures, for their screenshots."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+    import secrets
+    import time
+    from datetime import timedelta
+
+    from conftest import iso, ledger_entry
+    from desk.types import utcnow
+
+    secret = "s" * 40
+    app.config["PANEL_SSO_SECRET"] = secret
+    panel.customer("2002", login="bob_shop", email="bob@example.com", email_verified=True)
+    panel.ledger(ledger_entry("bob-d1", "deposit", "80.00", "2002", processor_fee="2.00"),
+                 ledger_entry("bob-p1", "promo_credit", "5.00", "2002", source="WELCOME5"))
+    now = utcnow()
+    panel.order("7001", "2002", link="https://www.instagram.com/bob_shop/", start_count=3572, quantity=1000,
+                created_at=iso(now - timedelta(hours=30)), status_changed_at=iso(now - timedelta(hours=6)),
+                tool={"id": "9", "name": "Followers R30", "refill": True, "refill_days": 30})
+    claims = {"customer": "2002", "exp": int(time.time()) + 120, "nonce": secrets.token_urlsafe(16)}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    token = f"{payload}.{hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()}"
+
+    customer = Watched(chromium, "portal-claim", backend)
+    page = customer.page
+    page.goto(f"{live}/portal/sso?token={token}")
+    page.wait_for_url(re.compile(r".*/portal/?$"))
+    page.get_by_role("link", name="My orders").click()
+    page.wait_for_selector("text=Followers R30")
+    customer.shot("my-orders")
+    page.get_by_role("link", name="7001").click()
+    page.get_by_label("What is wrong?").select_option("refill")
+    page.get_by_label("Current count on the page (for a refill)").fill("4400")
+    page.get_by_role("button", name="Check my claim").click()
+    page.wait_for_selector("text=Your claim meets the Terms")
+    assert "Refill: 172." in page.inner_text(".decision-box")
+    assert "A refill tops an order back up" in page.inner_text(".decision-box")  # the clause in plain words
+    customer.shot("claim-checked")
+    page.get_by_role("button", name="File this claim").click()
+    page.wait_for_selector("text=Your claim is ticket")
+    reference = re.search(r"T-\d{2}-\d{6}", page.content()).group(0)
+    customer.shot("claim-filed")
+
+    auth.staff("agent", "agent@desk.test", "correct horse battery staple")
+    agent = Watched(chromium, "portal-claim-agent", backend)
+    staff_sign_in(agent, live, "agent@desk.test", "correct horse battery staple")
+    agent.page.get_by_role("link", name=reference).click()
+    agent.page.wait_for_selector("text=Refill claim on order 7001")
+    agent.shot("claim-ticket")
+    agent.page.get_by_label("Message to the customer (optional, added to the reply)").fill(
+        "Refill of 172 started.")
+    agent.page.get_by_role("button", name="Accept and reply").click()
+    agent.page.wait_for_selector("text=Claim accepted")
+    run_worker()
+
+    page.goto(f"{live}/portal")
+    page.get_by_role("link", name=reference).click()
+    page.wait_for_selector("text=Refill of 172 started.")
+    page.get_by_label("Your reply").fill("Thanks, the count is climbing.")
+    page.get_by_role("button", name="Send reply").click()
+    page.wait_for_selector("text=Thanks, the count is climbing.")
+    customer.shot("claim-answered")
+
+    page.get_by_role("link", name="Balance").click()
+    page.wait_for_selector("text=Deposited Funds")
+    assert "80.00" in page.inner_text(".balances") and "5.00" in page.inner_text(".balances")
+    customer.shot("balance")
+    page.get_by_role("link", name="Withdraw Deposited Funds").click()
+    page.get_by_label("Amount in USD (leave empty for all that is available)").fill("40.00")
+    page.get_by_role("button", name="Show me the figures").click()
+    page.wait_for_selector("text=Withdrawal fee rate in force")
+    customer.shot("withdrawal-figures")
+    for watched in (customer, agent):
+        watched.no_script_ran()
+        watched.close()
