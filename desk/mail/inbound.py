@@ -40,6 +40,9 @@ REFERENCE = re.compile(r"\[(T-\d{2}-\d{6})\]", re.IGNORECASE)
 ROUTES = ("privacy", "legal", "abuse", "billing", "support")
 ROUTE_LABELS = {"support": "Support", "billing": "Billing", "abuse": "Abuse reports",
                 "legal": "Rights holders (legal@)", "privacy": "Privacy requests"}
+# The kind of ticket a message to each desk opens (by the intakes, or as an automatic
+# message kept without one).
+ROUTE_KINDS = {"support": "general", "billing": "billing", "abuse": "abuse", "legal": "rights", "privacy": "privacy"}
 
 
 class TooLarge(DeskError):
@@ -293,16 +296,16 @@ def _filed(row: InboundMail, ticket: Ticket, detail: str) -> Outcome:
 
 
 def _file_ticket(row: InboundMail, parsed: parse.Parsed) -> Outcome:
-    kind = "billing" if row.route == "billing" else "general"
-    ticket, _ = tickets.open_ticket(_new_ticket(row, parsed, kind, acknowledge=True), _actor(parsed))
+    ticket, _ = tickets.open_ticket(_new_ticket(row, parsed, ROUTE_KINDS[row.route], acknowledge=True),
+                                    _actor(parsed))
     return _filed(row, ticket, f"new ticket {ticket.reference} in {ticket.queue}")
 
 
 def _file_automatic(row: InboundMail, parsed: parse.Parsed) -> Outcome:
     """Kept as a ticket in the desk it was sent to, but never acknowledged or worked by an
     intake that would write back (a privacy code, a report confirmation)."""
-    kind = {"billing": "billing", "abuse": "abuse", "legal": "rights", "privacy": "privacy"}.get(row.route, "general")
-    ticket, _ = tickets.open_ticket(_new_ticket(row, parsed, kind, acknowledge=False), _actor(parsed))
+    ticket, _ = tickets.open_ticket(_new_ticket(row, parsed, ROUTE_KINDS[row.route], acknowledge=False),
+                                    _actor(parsed))
     tickets.system_reply(ticket, f"An automatic message ({parsed.auto}): filed without an acknowledgement, so "
                          "no mail loop can start. Nothing was sent to the sender.", internal=True)
     return _filed(row, ticket, f"automatic message ({parsed.auto}) kept as {ticket.reference}, not acknowledged")
