@@ -207,10 +207,16 @@ def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload]
     db.session.flush()
     record(actor, "message.added", "ticket", ticket.reference, ticket_id=ticket.id, message=message.id,
            internal=False)
-    if ticket.status in ("waiting", "resolved", "closed"):
-        set_status(ticket, actor, "open")  # a reply reopens the ticket and its clocks run again
+    _reopen_on_reply(ticket, actor)
     db.session.commit()
     return message
+
+
+def _reopen_on_reply(ticket: Ticket, actor: Actor) -> None:
+    """A requester's reply (on the page or by mail) reopens a ticket that waited for them
+    or was resolved or closed, and its clocks run again."""
+    if ticket.status in ("waiting", "resolved", "closed"):
+        set_status(ticket, actor, "open")
 
 
 def mail_reply(ticket: Ticket, body: str, email: str, *, message_id: str | None, quoted: str = "",
@@ -228,8 +234,8 @@ def mail_reply(ticket: Ticket, body: str, email: str, *, message_id: str | None,
     actor = Actor("requester", None, email)
     record(actor, "message.added", "ticket", ticket.reference, ticket_id=ticket.id, message=message.id,
            internal=internal, channel="email")
-    if not internal and ticket.status in ("waiting", "resolved", "closed"):
-        set_status(ticket, actor, "open")
+    if not internal:
+        _reopen_on_reply(ticket, actor)
     return message
 
 
