@@ -15,11 +15,13 @@ mail systems cannot answer each other for ever.
 """
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from desk import jobs
 from desk.audit.services import SYSTEM, Actor, record
@@ -43,6 +45,11 @@ ROUTE_LABELS = {"support": "Support", "billing": "Billing", "abuse": "Abuse repo
 # The kind of ticket a message to each desk opens (by the intakes, or as an automatic
 # message kept without one).
 ROUTE_KINDS = {"support": "general", "billing": "billing", "abuse": "abuse", "legal": "rights", "privacy": "privacy"}
+# The queue whose readers may see a message sent to each desk (privacy@ mail is the
+# privacy officer's, abuse@ and legal@ trust & safety's); mail with no desk, or a desk not
+# listed, is Support's.
+ROUTE_QUEUES = {"support": "support", "billing": "billing", "abuse": "abuse", "legal": "legal",
+                "privacy": "privacy", "claims": "claims"}
 
 
 class TooLarge(DeskError):
@@ -482,10 +489,18 @@ def _reviewed(row: InboundMail, staff, status: str, note: str) -> None:
            note=note[:300])
 
 
-def counts(routes: list[str], unrouted: bool) -> dict[str, int]:
-    """How many messages wait for a person (held, quarantined), for these desks."""
-    where = InboundMail.route.in_(routes)
-    if unrouted:
-        where = or_(where, InboundMail.route.is_(None))
+def visible_to(queues: Collection[str]) -> ColumnElement[bool]:
+    """Which received messages a reader of these queues may see, as one query condition
+    (the log, its counts and each message's page all ask it): a message on a ticket goes
+    with the ticket's queue, one without a ticket with the desk it was sent to."""
+    by_route = InboundMail.route.in_([route for route, queue in ROUTE_QUEUES.items() if queue in queues])
+    if "support" in queues:
+        by_route = or_(by_route, InboundMail.route.is_(None), InboundMail.route.not_in(list(ROUTE_QUEUES)))
+    on_ticket = InboundMail.ticket.has(Ticket.queue.in_(sorted(queues)))
+    return or_(on_ticket, and_(InboundMail.ticket_id.is_(None), by_route))
+
+
+def counts(queues: Collection[str]) -> dict[str, int]:
+    """How many messages wait for a person (held, quarantined), of those these queues' readers see."""
     return dict(db.session.execute(select(InboundMail.status, func.count()).where(
-        InboundMail.status.in_(("held", "quarantined")), where).group_by(InboundMail.status)).all())
+        InboundMail.status.in_(("held", "quarantined")), visible_to(queues)).group_by(InboundMail.status)).all())
