@@ -366,6 +366,31 @@ def test_a_reply_from_a_stranger_is_held_and_an_agent_decides(app, runner, clien
     assert rows(app, InboundMail, InboundMail.id == second.id)[0].status == "rejected"
 
 
+def test_a_held_reply_keeps_its_preview_and_migration_0010_gives_one_to_those_held_before(app, runner, client, auth):
+    from flask_migrate import downgrade, upgrade
+    from desk.mail import parse
+
+    reference = ref(ingest(runner, mail(message_id="<h1@example.com>"), f"support@{DOMAIN}").output)
+    stranger = mail(frm="mallory@evil.example", subject=f"Re: [{reference}]", body="Send the refund to me instead.\n"
+                    + "x" * 2100, In_Reply_To="<h1@example.com>")
+    assert ingest(runner, stranger, f"support@{DOMAIN}").output.startswith(f"held {reference}")
+    (held,) = rows(app, InboundMail, InboundMail.status == "held")
+    assert held.preview == parse.preview(held.raw) and held.preview.endswith(" …") and len(held.preview) == 2002
+    with app.app_context():
+        db.session.remove()
+        downgrade(revision="0009")
+        try:
+            upgrade()  # 0010 reads the held reply's bytes once
+        finally:
+            upgrade()
+            db.engine.dispose()
+    (again,) = rows(app, InboundMail, InboundMail.id == held.id)
+    assert again.preview == held.preview
+    auth.login("agent")
+    page = text_of(client.get(f"/tickets/{reference}"))
+    assert "Send the refund to me instead." in page and held.preview[-40:] in page
+
+
 def test_held_replies_on_a_restricted_ticket_stay_with_its_desk(app, runner, client, auth):
     ingest(runner, mail(to=f"privacy@{DOMAIN}", frm="carol@example.net", subject="Access request",
                         body="Please send me a copy of my data.", message_id="<p1@example.net>"), f"privacy@{DOMAIN}")

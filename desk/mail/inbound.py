@@ -234,7 +234,7 @@ def _reply(row: InboundMail, parsed: parse.Parsed, ticket: Ticket, raw: bytes) -
         row.detail = f"an automatic message ({parsed.auto}) about {ticket.reference} from {parsed.sender}, not a party"
         return Outcome(row.status, row.detail, ticket=ticket.reference)
     if parsed.sender not in parties(ticket):
-        row.status, row.raw = "held", raw
+        row.status, row.raw, row.preview = "held", raw, parse.excerpt(parsed.new_text)
         row.detail = (f"A reply to {ticket.reference} from {parsed.sender}, who is not a party to the ticket: "
                       "held until an agent adds or rejects it.")
         db.session.flush()
@@ -413,19 +413,10 @@ def find(inbound_id: int) -> InboundMail | None:
     return db.session.get(InboundMail, inbound_id)
 
 
-def held_for(ticket: Ticket) -> list[tuple[InboundMail, str]]:
-    """The replies held on a ticket, each with the start of its text to decide on."""
-    rows = db.session.execute(select(InboundMail).where(InboundMail.ticket_id == ticket.id,
-                                                        InboundMail.status == "held").order_by(InboundMail.id)).scalars()
-    return [(row, preview(row)) for row in rows]
-
-
-def preview(row: InboundMail, limit: int = 2000) -> str:
-    try:
-        text = parse.read(row.raw or b"", lenient=True).new_text
-    except parse.Unreadable as exc:
-        return f"(cannot be read: {exc})"
-    return text if len(text) <= limit else text[:limit] + " …"
+def held_for(ticket: Ticket) -> list[InboundMail]:
+    """The replies held on a ticket, each with its preview (the start of its text) to decide on."""
+    return list(db.session.execute(select(InboundMail).where(
+        InboundMail.ticket_id == ticket.id, InboundMail.status == "held").order_by(InboundMail.id)).scalars())
 
 
 def accept_held(row: InboundMail, staff) -> Message:
@@ -484,7 +475,8 @@ def _dismiss(row: InboundMail, staff, expected: str, status: str, reason: str) -
 
 def _reviewed(row: InboundMail, staff, status: str, note: str) -> None:
     before = row.status
-    row.status, row.raw, row.reviewed_by_id, row.reviewed_at, row.review_note = status, None, staff.id, utcnow(), note
+    row.status, row.raw, row.preview = status, None, None
+    row.reviewed_by_id, row.reviewed_at, row.review_note = staff.id, utcnow(), note
     record(Actor.staff(staff), f"mail.{status}", "inbound_mail", row.id, ticket_id=row.ticket_id, before=before,
            note=note[:300])
 
