@@ -605,3 +605,18 @@ def test_the_mail_log_lists_what_each_role_may_open_and_counts_it(app, client, a
         assert f'Quarantined <span class="badge warn">{quarantined}</span>' in everything, role
         assert 'Held <span class="badge warn">1</span>' in everything, role
         auth.logout()
+
+
+@pytest.mark.parametrize("sender, ours", [
+    ("support@desk.localhost", True),  # MAIL_FROM itself
+    ("billing@desk.localhost", True),  # another published mailbox at our domain
+    ("billing+x@desk.localhost", True),
+    ("billing@example.com", False),  # the same mailbox name elsewhere is someone else
+    ("alice@desk.localhost", False),  # our domain, but not one of our mailboxes
+    ("alice@example.com", False),
+])
+def test_mail_from_the_desks_own_addresses_is_never_answered(app, sender, ours):
+    from desk.mail.inbound import _from_ourselves
+
+    with app.app_context():
+        assert _from_ourselves(sender) is ours

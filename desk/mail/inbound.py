@@ -193,8 +193,12 @@ def _handle(row: InboundMail, parsed: parse.Parsed, raw: bytes) -> Outcome:
 
 
 def _from_ourselves(sender: str) -> bool:
+    """Mail the desk itself sent: from its MAIL_FROM address, or from one of its published
+    mailboxes (support@, billing@, ...) at MAIL_FROM's domain."""
     ours = current_app.config["MAIL_FROM"].rsplit("<", 1)[-1].strip("> ").lower()
-    return sender == ours or route_of(sender) is not None and sender.rsplit("@", 1)[-1] == ours.rsplit("@", 1)[-1]
+    from_our_address = sender == ours
+    from_our_mailbox = route_of(sender) is not None and sender.rsplit("@", 1)[-1] == ours.rsplit("@", 1)[-1]
+    return from_our_address or from_our_mailbox
 
 
 # -- threading -----------------------------------------------------------------------
