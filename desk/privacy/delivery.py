@@ -11,8 +11,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from desk import jobs
-from desk.abuse import links
+from desk import jobs, links
 from desk.audit.services import SYSTEM, Actor, record
 from desk.errors import DeskError, require_reason
 from desk.extensions import db

@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from desk import jobs
-from desk.abuse import links
+from desk import jobs, links
 from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.models import Customer
 from desk.claims.orders import find_by_email
