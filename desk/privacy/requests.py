@@ -43,7 +43,7 @@ class NewRequest:
 def validate(data: NewRequest) -> NewRequest:
     fields = {}
     try:
-        data.email = tickets._clean_email(data.email or "").lower()
+        data.email = tickets.clean_email(data.email or "").lower()
     except ValidationError:
         fields["email"] = "a valid e-mail address is required"
     rights, unknown = policy.normalise_rights(data.rights if isinstance(data.rights, list) else [data.rights])

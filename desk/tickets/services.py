@@ -58,7 +58,8 @@ def clean_text(value) -> str:
     return (value or "").replace("\x00", "").strip()
 
 
-def _clean_email(value: str) -> str:
+def clean_email(value: str) -> str:
+    """An e-mail address as stored (normalised by email-validator); ValidationError if it is not one."""
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
@@ -93,7 +94,7 @@ def validate_new(data: NewTicket) -> NewTicket:
         if len(getattr(data, name) or "") > MAX_PANEL_ID:
             problems[name] = f"at most {MAX_PANEL_ID} characters"
     try:
-        data.requester_email = _clean_email(data.requester_email or "")
+        data.requester_email = clean_email(data.requester_email or "")
     except ValidationError as exc:
         problems.update(exc.fields)
     data.requester_name = clean_text(data.requester_name)[:120]
