@@ -305,7 +305,7 @@ def test_the_reporter_never_sees_the_account_the_actions_or_the_evidence(app, cl
     auth.logout()
     # The status link the reporter was given opens their report, and only its status.
     with app.app_context():
-        from desk.abuse import links
+        from desk import links
 
         report = db.session.execute(select(Report)).scalar_one()
         status_path = links.report_url(report).replace("http://desk.test", "")

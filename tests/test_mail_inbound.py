@@ -366,6 +366,31 @@ def test_a_reply_from_a_stranger_is_held_and_an_agent_decides(app, runner, clien
     assert rows(app, InboundMail, InboundMail.id == second.id)[0].status == "rejected"
 
 
+def test_a_held_reply_keeps_its_preview_and_migration_0010_gives_one_to_those_held_before(app, runner, client, auth):
+    from flask_migrate import downgrade, upgrade
+    from desk.mail import parse
+
+    reference = ref(ingest(runner, mail(message_id="<h1@example.com>"), f"support@{DOMAIN}").output)
+    stranger = mail(frm="mallory@evil.example", subject=f"Re: [{reference}]", body="Send the refund to me instead.\n"
+                    + "x" * 2100, In_Reply_To="<h1@example.com>")
+    assert ingest(runner, stranger, f"support@{DOMAIN}").output.startswith(f"held {reference}")
+    (held,) = rows(app, InboundMail, InboundMail.status == "held")
+    assert held.preview == parse.preview(held.raw) and held.preview.endswith(" …") and len(held.preview) == 2002
+    with app.app_context():
+        db.session.remove()
+        downgrade(revision="0009")
+        try:
+            upgrade()  # 0010 reads the held reply's bytes once
+        finally:
+            upgrade()
+            db.engine.dispose()
+    (again,) = rows(app, InboundMail, InboundMail.id == held.id)
+    assert again.preview == held.preview
+    auth.login("agent")
+    page = text_of(client.get(f"/tickets/{reference}"))
+    assert "Send the refund to me instead." in page and held.preview[-40:] in page
+
+
 def test_held_replies_on_a_restricted_ticket_stay_with_its_desk(app, runner, client, auth):
     ingest(runner, mail(to=f"privacy@{DOMAIN}", frm="carol@example.net", subject="Access request",
                         body="Please send me a copy of my data.", message_id="<p1@example.net>"), f"privacy@{DOMAIN}")
@@ -534,3 +559,64 @@ def test_when_the_database_is_down_the_mta_is_asked_to_try_again(app, make_app):
     finally:
         server.stop()
     assert answers == ["451 4.3.0 The desk cannot store mail just now; please try again later"] * 2
+
+
+def test_the_mail_log_lists_what_each_role_may_open_and_counts_it(app, client, auth, make_ticket):
+    """The log, its counts and each message's page ask one rule: a message on a ticket goes
+    with the ticket's queue, one without a ticket with the desk it was sent to. The rule is
+    in the query, so messages a role may not see do not crowd the ones it may out of a page."""
+    support = make_ticket()
+    private = make_ticket(kind="privacy", requester_email="carol@example.net")
+    with app.app_context():
+        def ticket_id(reference):
+            return db.session.execute(select(Ticket.id).where(Ticket.reference == reference)).scalar_one()
+
+        def add(key, status, route=None, ticket=None, sender="x@example.com"):
+            row = InboundMail(message_key=key, route=route, ticket_id=ticket_id(ticket) if ticket else None,
+                              recipients=[], sender=sender, status=status)
+            db.session.add(row)
+            db.session.flush()
+            return row.id
+
+        ids = {"unrouted": add("a", "quarantined", sender="unrouted@example.com"),
+               "privacy@": add("b", "quarantined", "privacy", sender="privacy@example.com"),
+               "abuse@": add("c", "quarantined", "abuse", sender="abuse@example.com"),
+               "held": add("d", "held", "support", support, sender="held@example.com")}
+        # Newer than all of them: 200 delivery reports (no desk) about mail on a privacy ticket.
+        for n in range(200):
+            add(f"bounce-{n}", "bounced", ticket=private, sender="mailer-daemon@example.com")
+        ids["bounce"] = add("e", "bounced", ticket=private, sender="bounce@example.com")
+        db.session.commit()
+
+    sees = {"admin": {"unrouted", "held"}, "supervisor": {"unrouted", "held"},
+            "trust_safety": {"unrouted", "abuse@", "held"},
+            "privacy_officer": {"unrouted", "privacy@", "held", "bounce"}}
+    for role, visible in sees.items():
+        auth.login(role, email=f"{role}@desk.test")
+        everything = text_of(client.get("/mail"))
+        # The privacy officer sees the 201 newer reports too, so the older messages are on the status tabs.
+        listing = everything if "bounce" not in visible else everything + "".join(
+            text_of(client.get(f"/mail?status={status}")) for status in ("quarantined", "held"))
+        for name, inbound_id in ids.items():
+            sender = "bounce@example.com" if name == "bounce" else f"{name.rstrip('@')}@example.com"
+            assert (sender in listing) == (name in visible), (role, name)
+            assert client.get(f"/mail/{inbound_id}").status_code == (200 if name in visible else 404), (role, name)
+        quarantined = len({"unrouted", "privacy@", "abuse@"} & visible)
+        assert f'Quarantined <span class="badge warn">{quarantined}</span>' in everything, role
+        assert 'Held <span class="badge warn">1</span>' in everything, role
+        auth.logout()
+
+
+@pytest.mark.parametrize("sender, ours", [
+    ("support@desk.localhost", True),  # MAIL_FROM itself
+    ("billing@desk.localhost", True),  # another published mailbox at our domain
+    ("billing+x@desk.localhost", True),
+    ("billing@example.com", False),  # the same mailbox name elsewhere is someone else
+    ("alice@desk.localhost", False),  # our domain, but not one of our mailboxes
+    ("alice@example.com", False),
+])
+def test_mail_from_the_desks_own_addresses_is_never_answered(app, sender, ours):
+    from desk.mail.inbound import _from_ourselves
+
+    with app.app_context():
+        assert _from_ourselves(sender) is ours

@@ -1,11 +1,13 @@
 """An access request from intake to download (privacy-10-export): verified by code, the
 export built by a real worker, reviewed (a file withheld, the approver recorded), the link
 mailed, a fresh code asked again before the ZIP is sent, the link expiring."""
+import hashlib
 import io
 import os
 import re
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -78,6 +80,9 @@ def test_access_request_is_reviewed_released_and_downloaded_after_a_fresh_code(a
     with app.app_context():
         export = db.session.get(PrivacyExport, export_id)
         assert export.status == "released" and export.reviewed_by_id and export.downloads == 1
+        # The rewritten ZIP's recorded size and hash are the file's, and what was downloaded.
+        assert export.sha256 == hashlib.sha256(response.data).hexdigest() == hashlib.sha256(
+            Path(export.path).read_bytes()).hexdigest() and export.size == len(response.data)
         assert export.redactions == [{"file": "messages.csv",
                                       "reason": "A third party's message, withheld under Art. 15(4)"}]
         request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))

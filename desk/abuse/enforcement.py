@@ -15,8 +15,8 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import select
 
-from desk import jobs
-from desk.abuse import intake, links, log
+from desk import jobs, links
+from desk.abuse import intake, log
 from desk.abuse.models import AbuseCase, Appeal, BlockedIdentifier, EnforcementAction
 from desk.accounts.identifiers import clean_value
 from desk.audit.services import Actor, record

@@ -14,8 +14,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from desk import jobs
-from desk.abuse import links, log
+from desk import jobs, links
+from desk.abuse import log
 from desk.abuse.models import AbuseCase, CaseSubject, MutedReporter, Report
 from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.models import Order

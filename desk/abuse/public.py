@@ -2,7 +2,8 @@
 confirmation and status link, and the account holder's appeal (aup-appeal)."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request
 
-from desk.abuse import enforcement, intake, links
+from desk import links
+from desk.abuse import enforcement, intake
 from desk.abuse.forms import AbuseReportForm, AddInfoForm, AppealForm, RightsReportForm
 from desk.abuse.models import EnforcementAction
 from desk.audit.services import Actor

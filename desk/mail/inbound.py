@@ -15,11 +15,13 @@ mail systems cannot answer each other for ever.
 """
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from desk import jobs
 from desk.audit.services import SYSTEM, Actor, record
@@ -40,6 +42,14 @@ REFERENCE = re.compile(r"\[(T-\d{2}-\d{6})\]", re.IGNORECASE)
 ROUTES = ("privacy", "legal", "abuse", "billing", "support")
 ROUTE_LABELS = {"support": "Support", "billing": "Billing", "abuse": "Abuse reports",
                 "legal": "Rights holders (legal@)", "privacy": "Privacy requests"}
+# The kind of ticket a message to each desk opens (by the intakes, or as an automatic
+# message kept without one).
+ROUTE_KINDS = {"support": "general", "billing": "billing", "abuse": "abuse", "legal": "rights", "privacy": "privacy"}
+# The queue whose readers may see a message sent to each desk (privacy@ mail is the
+# privacy officer's, abuse@ and legal@ trust & safety's); mail with no desk, or a desk not
+# listed, is Support's.
+ROUTE_QUEUES = {"support": "support", "billing": "billing", "abuse": "abuse", "legal": "legal",
+                "privacy": "privacy", "claims": "claims"}
 
 
 class TooLarge(DeskError):
@@ -183,8 +193,12 @@ def _handle(row: InboundMail, parsed: parse.Parsed, raw: bytes) -> Outcome:
 
 
 def _from_ourselves(sender: str) -> bool:
+    """Mail the desk itself sent: from its MAIL_FROM address, or from one of its published
+    mailboxes (support@, billing@, ...) at MAIL_FROM's domain."""
     ours = current_app.config["MAIL_FROM"].rsplit("<", 1)[-1].strip("> ").lower()
-    return sender == ours or route_of(sender) is not None and sender.rsplit("@", 1)[-1] == ours.rsplit("@", 1)[-1]
+    from_our_address = sender == ours
+    from_our_mailbox = route_of(sender) is not None and sender.rsplit("@", 1)[-1] == ours.rsplit("@", 1)[-1]
+    return from_our_address or from_our_mailbox
 
 
 # -- threading -----------------------------------------------------------------------
@@ -224,7 +238,7 @@ def _reply(row: InboundMail, parsed: parse.Parsed, ticket: Ticket, raw: bytes) -
         row.detail = f"an automatic message ({parsed.auto}) about {ticket.reference} from {parsed.sender}, not a party"
         return Outcome(row.status, row.detail, ticket=ticket.reference)
     if parsed.sender not in parties(ticket):
-        row.status, row.raw = "held", raw
+        row.status, row.raw, row.preview = "held", raw, parse.excerpt(parsed.new_text)
         row.detail = (f"A reply to {ticket.reference} from {parsed.sender}, who is not a party to the ticket: "
                       "held until an agent adds or rejects it.")
         db.session.flush()
@@ -293,16 +307,16 @@ def _filed(row: InboundMail, ticket: Ticket, detail: str) -> Outcome:
 
 
 def _file_ticket(row: InboundMail, parsed: parse.Parsed) -> Outcome:
-    kind = "billing" if row.route == "billing" else "general"
-    ticket, _ = tickets.open_ticket(_new_ticket(row, parsed, kind, acknowledge=True), _actor(parsed))
+    ticket, _ = tickets.open_ticket(_new_ticket(row, parsed, ROUTE_KINDS[row.route], acknowledge=True),
+                                    _actor(parsed))
     return _filed(row, ticket, f"new ticket {ticket.reference} in {ticket.queue}")
 
 
 def _file_automatic(row: InboundMail, parsed: parse.Parsed) -> Outcome:
     """Kept as a ticket in the desk it was sent to, but never acknowledged or worked by an
     intake that would write back (a privacy code, a report confirmation)."""
-    kind = {"billing": "billing", "abuse": "abuse", "legal": "rights", "privacy": "privacy"}.get(row.route, "general")
-    ticket, _ = tickets.open_ticket(_new_ticket(row, parsed, kind, acknowledge=False), _actor(parsed))
+    ticket, _ = tickets.open_ticket(_new_ticket(row, parsed, ROUTE_KINDS[row.route], acknowledge=False),
+                                    _actor(parsed))
     tickets.system_reply(ticket, f"An automatic message ({parsed.auto}): filed without an acknowledgement, so "
                          "no mail loop can start. Nothing was sent to the sender.", internal=True)
     return _filed(row, ticket, f"automatic message ({parsed.auto}) kept as {ticket.reference}, not acknowledged")
@@ -403,19 +417,10 @@ def find(inbound_id: int) -> InboundMail | None:
     return db.session.get(InboundMail, inbound_id)
 
 
-def held_for(ticket: Ticket) -> list[tuple[InboundMail, str]]:
-    """The replies held on a ticket, each with the start of its text to decide on."""
-    rows = db.session.execute(select(InboundMail).where(InboundMail.ticket_id == ticket.id,
-                                                        InboundMail.status == "held").order_by(InboundMail.id)).scalars()
-    return [(row, preview(row)) for row in rows]
-
-
-def preview(row: InboundMail, limit: int = 2000) -> str:
-    try:
-        text = parse.read(row.raw or b"", lenient=True).new_text
-    except parse.Unreadable as exc:
-        return f"(cannot be read: {exc})"
-    return text if len(text) <= limit else text[:limit] + " …"
+def held_for(ticket: Ticket) -> list[InboundMail]:
+    """The replies held on a ticket, each with its preview (the start of its text) to decide on."""
+    return list(db.session.execute(select(InboundMail).where(
+        InboundMail.ticket_id == ticket.id, InboundMail.status == "held").order_by(InboundMail.id)).scalars())
 
 
 def accept_held(row: InboundMail, staff) -> Message:
@@ -474,15 +479,24 @@ def _dismiss(row: InboundMail, staff, expected: str, status: str, reason: str) -
 
 def _reviewed(row: InboundMail, staff, status: str, note: str) -> None:
     before = row.status
-    row.status, row.raw, row.reviewed_by_id, row.reviewed_at, row.review_note = status, None, staff.id, utcnow(), note
+    row.status, row.raw, row.preview = status, None, None
+    row.reviewed_by_id, row.reviewed_at, row.review_note = staff.id, utcnow(), note
     record(Actor.staff(staff), f"mail.{status}", "inbound_mail", row.id, ticket_id=row.ticket_id, before=before,
            note=note[:300])
 
 
-def counts(routes: list[str], unrouted: bool) -> dict[str, int]:
-    """How many messages wait for a person (held, quarantined), for these desks."""
-    where = InboundMail.route.in_(routes)
-    if unrouted:
-        where = or_(where, InboundMail.route.is_(None))
+def visible_to(queues: Collection[str]) -> ColumnElement[bool]:
+    """Which received messages a reader of these queues may see, as one query condition
+    (the log, its counts and each message's page all ask it): a message on a ticket goes
+    with the ticket's queue, one without a ticket with the desk it was sent to."""
+    by_route = InboundMail.route.in_([route for route, queue in ROUTE_QUEUES.items() if queue in queues])
+    if "support" in queues:
+        by_route = or_(by_route, InboundMail.route.is_(None), InboundMail.route.not_in(list(ROUTE_QUEUES)))
+    on_ticket = InboundMail.ticket.has(Ticket.queue.in_(sorted(queues)))
+    return or_(on_ticket, and_(InboundMail.ticket_id.is_(None), by_route))
+
+
+def counts(queues: Collection[str]) -> dict[str, int]:
+    """How many messages wait for a person (held, quarantined), of those these queues' readers see."""
     return dict(db.session.execute(select(InboundMail.status, func.count()).where(
-        InboundMail.status.in_(("held", "quarantined")), where).group_by(InboundMail.status)).all())
+        InboundMail.status.in_(("held", "quarantined")), visible_to(queues)).group_by(InboundMail.status)).all())

@@ -65,6 +65,9 @@ class InboundMail(db.Model):
     outcome: Mapped[dict] = mapped_column(JSON, default=dict)
     # Kept only while someone has to look at it (held, quarantined); cleared once decided.
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A held reply's own words, their start (parse.excerpt): what the ticket page shows to
+    # decide on it, without reading the raw bytes again. Cleared with raw once decided.
+    preview: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -104,6 +104,19 @@ def digest_key(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def excerpt(text: str, limit: int = 2000) -> str:
+    """The start of a message's words, to decide on it without opening it (a held reply)."""
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def preview(raw: bytes) -> str:
+    """excerpt() of a stored message's own words, read leniently; or why it cannot be read."""
+    try:
+        return excerpt(read(raw, lenient=True).new_text)
+    except Unreadable as exc:
+        return f"(cannot be read: {exc})"
+
+
 def read(raw: bytes, envelope_sender: str | None = None, *, lenient: bool = False) -> Parsed:
     """Parse `raw`; `lenient` reads past broken structure (an admin releasing a quarantined
     message accepts what can be read)."""

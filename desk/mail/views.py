@@ -13,29 +13,18 @@ from desk.mail.models import InboundMail
 from desk.types import MAX_ID
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
-# The queue whose readers may see a message sent to each desk (privacy@ mail is the
-# privacy officer's, abuse@ and legal@ trust & safety's); mail with no desk is Support's.
-ROUTE_QUEUES = {"support": "support", "billing": "billing", "abuse": "abuse", "legal": "legal",
-                "privacy": "privacy", "claims": "claims", None: "support"}
 STATUSES = ("quarantined", "held", "filed", "threaded", "bounced", "ignored", "accepted", "rejected", "released",
             "discarded")
 
 
-def _visible_routes() -> list:
-    allowed = queues_for(current_user.role)
-    return [route for route, queue in ROUTE_QUEUES.items() if queue in allowed]
-
-
-def _may_see(row: InboundMail) -> bool:
-    if row.ticket is not None:
-        return can_see_ticket(current_user.role, row.ticket)
-    return ROUTE_QUEUES.get(row.route, "support") in queues_for(current_user.role)
+def _visible():
+    return inbound.visible_to(queues_for(current_user.role))
 
 
 def _row_or_404(inbound_id: int) -> InboundMail:
-    row = inbound.find(inbound_id)
     # A message for a desk this role may not open is indistinguishable from a missing one.
-    if row is None or not _may_see(row):
+    row = db.session.execute(select(InboundMail).where(InboundMail.id == inbound_id, _visible())).scalar_one_or_none()
+    if row is None:
         abort(404)
     return row
 
@@ -46,16 +35,12 @@ def log():
     status = request.args.get("status") or None
     if status not in STATUSES + (None,):
         status = None
-    routes = _visible_routes()
-    query = select(InboundMail).order_by(InboundMail.id.desc()).limit(200)
-    known = [r for r in routes if r is not None]
-    query = query.where(InboundMail.route.in_(known) | InboundMail.route.is_(None)) if None in routes \
-        else query.where(InboundMail.route.in_(known))
+    query = select(InboundMail).where(_visible()).order_by(InboundMail.id.desc()).limit(200)
     if status:
         query = query.where(InboundMail.status == status)
-    rows = [row for row in db.session.execute(query).scalars() if _may_see(row)]
+    rows = db.session.execute(query).scalars().all()
     return render_template("mail/log.html", rows=rows, status=status, statuses=STATUSES,
-                           labels=inbound.ROUTE_LABELS, waiting=inbound.counts(known, None in routes))
+                           labels=inbound.ROUTE_LABELS, waiting=inbound.counts(queues_for(current_user.role)))
 
 
 @bp.route(f"/<int(max={MAX_ID}):inbound_id>")

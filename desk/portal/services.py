@@ -9,8 +9,7 @@ from sqlalchemy import and_, delete, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from desk import jobs, pagination
-from desk.abuse import links
+from desk import jobs, links, pagination
 from desk.accounts import services as accounts
 from desk.claims import services as claims
 from desk.claims.models import Customer, Order

@@ -10,7 +10,7 @@ before anything in the payload is read), expiry, and that it lives at most
 SSO_MAX_AHEAD seconds. The caller looks the customer up and spends the nonce, so a
 token works once.
 
-**The mailed link** is the desk's one signed-link helper (desk.abuse.links) over the
+**The mailed link** is the desk's one signed-link helper (desk.links) over the
 customer's id and e-mail, valid PORTAL_LINK_MINUTES; its SHA-256 is what is spent.
 """
 import base64
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from desk.abuse import links
+from desk import links
 
 SSO_MAX_AHEAD = 10 * 60  # a token may live at most ten minutes
 MAX_TOKEN = 4096  # far more than any honest token needs

@@ -11,8 +11,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from desk import jobs
-from desk.abuse import links
+from desk import jobs, links
 from desk.audit.services import SYSTEM, Actor, record
 from desk.errors import DeskError, require_reason
 from desk.extensions import db
@@ -65,22 +64,37 @@ def _names(export: PrivacyExport) -> list[str]:
         return archive.namelist()
 
 
+class _HashingWriter:
+    """A write-only file that hashes what passes through it. It cannot seek or tell, so
+    zipfile writes each entry once, in order (sizes in data descriptors instead of headers
+    patched afterwards), and the hash is of the bytes the file ends with."""
+
+    def __init__(self, fh):
+        self._fh, self.digest = fh, hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self._fh.write(data)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+
 def _rewrite_without(export: PrivacyExport, withhold: list[str]) -> None:
-    """Copy the ZIP entry by entry, without the withheld files (streamed: flat memory)."""
+    """Copy the ZIP entry by entry, without the withheld files, hashing the copy as it is
+    written (streamed: flat memory, one pass)."""
     source = Path(export.path)
     target = source.with_suffix(".reviewed.tmp")
-    digest = hashlib.sha256()
-    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
-        for info in old.infolist():
-            if any(_covers(w, info.filename) for w in withhold):
-                continue
-            with old.open(info) as reader, new.open(info, "w") as writer:
-                shutil.copyfileobj(reader, writer, 1 << 16)
-    with open(target, "rb") as done:
-        for chunk in iter(lambda: done.read(1 << 16), b""):
-            digest.update(chunk)
+    with open(target, "wb") as fh:
+        out = _HashingWriter(fh)
+        with zipfile.ZipFile(source) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+            for info in old.infolist():
+                if any(_covers(w, info.filename) for w in withhold):
+                    continue
+                with old.open(info) as reader, new.open(info, "w") as writer:
+                    shutil.copyfileobj(reader, writer, 1 << 16)
     os.replace(target, source)
-    export.size, export.sha256 = source.stat().st_size, digest.hexdigest()
+    export.size, export.sha256 = source.stat().st_size, out.digest.hexdigest()
     export.manifest = {k: v for k, v in (export.manifest or {}).items() if k not in withhold}
 
 

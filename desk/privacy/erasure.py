@@ -213,7 +213,8 @@ class _Erasure:
         address); what it said goes, raw bytes of a held or quarantined copy included."""
         self.counts["mails_received"] += db.session.execute(update(InboundMail).where(
             func.lower(InboundMail.sender).in_(self.emails)).values(
-            raw=None, subject=ERASED_TEXT, message_key=literal("erased:") + cast(InboundMail.id, String))).rowcount
+            raw=None, preview=None, subject=ERASED_TEXT,
+            message_key=literal("erased:") + cast(InboundMail.id, String))).rowcount
 
     def _tickets_and_messages(self) -> None:
         self._received_mail()

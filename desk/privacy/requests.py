@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from desk import jobs
-from desk.abuse import links
+from desk import jobs, links
 from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.models import Customer
 from desk.claims.orders import find_by_email
@@ -44,7 +43,7 @@ class NewRequest:
 def validate(data: NewRequest) -> NewRequest:
     fields = {}
     try:
-        data.email = tickets._clean_email(data.email or "").lower()
+        data.email = tickets.clean_email(data.email or "").lower()
     except ValidationError:
         fields["email"] = "a valid e-mail address is required"
     rights, unknown = policy.normalise_rights(data.rights if isinstance(data.rights, list) else [data.rights])

@@ -58,7 +58,8 @@ def clean_text(value) -> str:
     return (value or "").replace("\x00", "").strip()
 
 
-def _clean_email(value: str) -> str:
+def clean_email(value: str) -> str:
+    """An e-mail address as stored (normalised by email-validator); ValidationError if it is not one."""
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
@@ -93,7 +94,7 @@ def validate_new(data: NewTicket) -> NewTicket:
         if len(getattr(data, name) or "") > MAX_PANEL_ID:
             problems[name] = f"at most {MAX_PANEL_ID} characters"
     try:
-        data.requester_email = _clean_email(data.requester_email or "")
+        data.requester_email = clean_email(data.requester_email or "")
     except ValidationError as exc:
         problems.update(exc.fields)
     data.requester_name = clean_text(data.requester_name)[:120]
@@ -207,10 +208,16 @@ def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload]
     db.session.flush()
     record(actor, "message.added", "ticket", ticket.reference, ticket_id=ticket.id, message=message.id,
            internal=False)
-    if ticket.status in ("waiting", "resolved", "closed"):
-        set_status(ticket, actor, "open")  # a reply reopens the ticket and its clocks run again
+    _reopen_on_reply(ticket, actor)
     db.session.commit()
     return message
+
+
+def _reopen_on_reply(ticket: Ticket, actor: Actor) -> None:
+    """A requester's reply (on the page or by mail) reopens a ticket that waited for them
+    or was resolved or closed, and its clocks run again."""
+    if ticket.status in ("waiting", "resolved", "closed"):
+        set_status(ticket, actor, "open")
 
 
 def mail_reply(ticket: Ticket, body: str, email: str, *, message_id: str | None, quoted: str = "",
@@ -228,8 +235,8 @@ def mail_reply(ticket: Ticket, body: str, email: str, *, message_id: str | None,
     actor = Actor("requester", None, email)
     record(actor, "message.added", "ticket", ticket.reference, ticket_id=ticket.id, message=message.id,
            internal=internal, channel="email")
-    if not internal and ticket.status in ("waiting", "resolved", "closed"):
-        set_status(ticket, actor, "open")
+    if not internal:
+        _reopen_on_reply(ticket, actor)
     return message
 
 

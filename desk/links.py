@@ -1,6 +1,9 @@
-"""Signed links for people without an account: a reporter confirms their e-mail and
-follows their report; an account holder contests an action. Each token names one row and
-one address, with its own salt, so no link opens anything but what it was sent for."""
+"""The desk's one signed-link helper, for people without an account: a reporter confirms
+their e-mail and follows their report, an account holder contests an action, a privacy
+requester follows their request and fetches their export, a customer signs in to the
+portal by a mailed link. Each token names one row and one address, with its own salt, so
+no link opens anything but what it was sent for. (A ticket's requester link, keyed by its
+reference, is still desk.tickets.links.)"""
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
