@@ -208,7 +208,7 @@ def test_an_expired_link_is_refused(app, client, panel, make_app):
     from desk.portal.tokens import LINK_SALT
 
     old = URLSafeTimedSerializer("test-secret", salt=LINK_SALT, signer=SixteenMinutesAgo).dumps(
-        {"i": ids[0], "e": ids[1]})
+        {"i": ids[0], "e": f"{ids[1]}#0"})
     response = follow_link(client, f"/portal/link/{old}")
     assert response.status_code == 403 and "expired" in text_of(response)
     assert client.get("/portal").status_code == 302
@@ -457,6 +457,21 @@ def test_sign_out_ends_this_browser_and_sign_out_everywhere_ends_them_all(app, p
     assert signed_in(tablet).get("/portal").status_code == 200
     with app.app_context():
         assert db.session.execute(select(Customer.portal_epoch).where(Customer.panel_id == "alice")).scalar() == 1
+
+
+def test_sign_out_everywhere_also_ends_links_not_used_yet(app, client, panel):
+    panel.customer("alice")
+    ask_for_link(client, email_of("alice"))
+    path = link_in(mails_to(app, email_of("alice"))[0])
+    browser = signed_in(app.test_client())
+    page = browser.get("/portal")
+    browser.post("/portal/sign-out-everywhere", data={"csrf_token": csrf_from(text_of(page))})
+    response = follow_link(client, path)
+    assert response.status_code == 403 and "signed out everywhere" in text_of(response)
+    assert client.get("/portal").status_code == 302
+    # A link asked for afterwards works.
+    ask_for_link(client, email_of("alice"))
+    assert redirects_to(follow_link(client, link_in(mails_to(app, email_of("alice"))[-1])), "/portal")
 
 
 def test_signing_in_starts_a_fresh_session(app, client, panel):

@@ -111,6 +111,9 @@ def customer_of_link(token: str) -> Customer:
     if customer is None or (customer.email or "").lower() != found[1]:
         raise Refused("changed", "This sign-in link is for an address the account no longer has. "
                                  "Ask for a new one below.")
+    if customer.portal_epoch != found[2]:
+        raise Refused("signed_out", "This sign-in link was sent before the account was signed out everywhere, "
+                                    "so it no longer works. Ask for a new one below.")
     used = db.session.execute(select(SpentToken.id).where(
         SpentToken.kind == "link", SpentToken.jti == tokens.link_jti(token))).first()
     if used is not None:

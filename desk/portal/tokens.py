@@ -87,14 +87,21 @@ def read_sso(token, secret: str, now: float) -> SsoClaim:
 
 
 def link_token(customer) -> str:
-    return links.make(LINK_SALT, customer.id, customer.email or "")
+    # The address and the account's portal_epoch are signed together ("address#epoch"), so
+    # "sign out everywhere" (which raises the epoch) also ends the links not used yet.
+    return links.make(LINK_SALT, customer.id, f"{customer.email or ''}#{customer.portal_epoch}")
 
 
-def read_link(token: str) -> tuple[int, str] | None:
-    """(customer id, e-mail) of a valid link younger than PORTAL_LINK_MINUTES; None otherwise."""
+def read_link(token: str) -> tuple[int, str, int] | None:
+    """(customer id, e-mail, portal epoch) of a valid link younger than PORTAL_LINK_MINUTES;
+    None otherwise."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN:
         return None
-    return links.read(LINK_SALT, token, current_app.config["PORTAL_LINK_MINUTES"] * 60)
+    found = links.read(LINK_SALT, token, current_app.config["PORTAL_LINK_MINUTES"] * 60)
+    if found is None:
+        return None
+    address, _, epoch = found[1].rpartition("#")  # "#" may be in an address; the epoch is after the last
+    return (found[0], address, int(epoch)) if epoch.isdigit() else None
 
 
 def link_jti(token: str) -> str:
