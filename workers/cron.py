@@ -11,6 +11,7 @@ from workers.outbox import relay_outbox
 from workers.portal import forget_spent_tokens
 from workers.privacy import expire_exports
 from workers.sla import sweep
+from workers.tickets import assign_waiting
 
 cron.register(sweep, "high", interval=60)  # reminders at 75%, escalation at breach
 cron.register(relay_outbox, "default", interval=30)  # jobs written while Redis was down
@@ -21,3 +22,6 @@ cron.register(dormancy_run, "low", cron="0 19 * * *")
 cron.register(expire_exports, "low", interval=3600)
 # Used portal sign-in tokens past their expiry: refused as expired anyway, so they can go.
 cron.register(forget_spent_tokens, "low", interval=3600)
+# Tickets waiting for an agent in queues that assign by themselves: handed out once
+# support opens, or when someone comes back or drops under their limit.
+cron.register(assign_waiting, "default", interval=300)

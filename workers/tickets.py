@@ -1,5 +1,5 @@
 """Ticket jobs."""
-from desk.tickets import notices
+from desk.tickets import assignment, notices
 
 
 def send_acknowledgement(ticket_id: int) -> str:
@@ -12,3 +12,9 @@ def notify_requester(message_id: int) -> str:
 
 def notify_status(ticket_id: int, status: str, change_id: int) -> str:
     return notices.notify_status(ticket_id, status, change_id)
+
+
+def assign_waiting() -> str:
+    """Hand out the unassigned tickets of queues that assign by themselves (those that came
+    while support was closed, or when everyone was away or at their limit)."""
+    return f"{assignment.assign_waiting()} ticket(s) assigned"

@@ -22,7 +22,7 @@ bp = Blueprint("abuse", __name__, url_prefix="/abuse")
 
 def _case_or_404(case_id: int) -> AbuseCase:
     case = db.session.get(AbuseCase, case_id)
-    if case is None or not can_see_ticket(current_user.role, case.ticket):
+    if case is None or not can_see_ticket(current_user, case.ticket):
         abort(404)
     return case
 

@@ -4,9 +4,9 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
 from sqlalchemy import select
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField, widgets
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from desk.admin import jobs as admin_jobs
 from desk.audit.models import AuditEvent
@@ -15,7 +15,9 @@ from desk.auth import services as auth_services
 from desk.auth.access import require
 from desk.auth.forms import StaffForm
 from desk.auth.models import ApiKey, Staff
-from desk.auth.roles import API_KEY_ROLES
+from desk.auth.roles import API_KEY_ROLES, queues_for
+from desk.tickets import assignment
+from desk.tickets.models import ASSIGNMENT_MODES, KIND_QUEUES, QueueSetting
 from desk.errors import DeskError
 from desk.extensions import db
 from desk.types import MAX_ID, parse_id
@@ -48,6 +50,68 @@ def staff():
         status = 400
     members = db.session.execute(select(Staff).order_by(Staff.email)).scalars().all()
     return render_template("admin/staff.html", form=form, members=members), status
+
+
+class WorkForm(FlaskForm):
+    queues = SelectMultipleField("Queues (none ticked: every queue the role opens)", choices=[],
+                                 option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False))
+    own_only = BooleanField("Only the tickets assigned to them (on every page, list, count and search)")
+    away = BooleanField("Away: not given tickets automatically")
+    max_open = IntegerField("Most open tickets held at once (empty: no limit)",
+                            validators=[Optional(), NumberRange(min=1, max=10_000)])
+    active = BooleanField("Active (may sign in)")
+
+
+@bp.route(f"/staff/<int(max={MAX_ID}):staff_id>", methods=["GET", "POST"])
+@require("admin.staff")
+def staff_member(staff_id):
+    member = db.get_or_404(Staff, staff_id)
+    form = WorkForm(obj=member if request.method == "GET" else None)
+    form.queues.choices = [SelectChoice(q, q) for q in sorted(queues_for(member.role))]
+    status = 200
+    if request.method == "GET":
+        form.queues.data = member.queues or []
+    elif form.validate_on_submit():
+        try:
+            auth_services.set_work(member, Actor.staff(current_user), queues=form.queues.data,
+                                   own_only=form.own_only.data, away=form.away.data, max_open=form.max_open.data,
+                                   active=form.active.data)
+        except DeskError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            status = exc.status
+        else:
+            flash(f"{member.label}: saved.", "info")
+            return redirect(url_for(".staff"))
+    else:
+        status = 400
+    return render_template("admin/staff_member.html", member=member, form=form,
+                           held=assignment.open_counts([member.id])[member.id]), status
+
+
+@bp.route("/assignment", methods=["GET", "POST"])
+@require("admin.staff")
+def assignment_modes():
+    """How each queue's new tickets find an agent."""
+    queues = sorted(set(KIND_QUEUES.values()))
+    if request.method == "POST":
+        form = FlaskForm()
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            for queue in queues:
+                wanted = request.form.get(queue)
+                if wanted is not None and wanted != assignment.mode_of(queue):
+                    assignment.set_mode(queue, wanted, current_user)
+        except DeskError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for(".assignment_modes"))
+        flash("Assignment saved.", "info")
+        return redirect(url_for(".assignment_modes"))
+    settings = {row.queue: row for row in db.session.execute(select(QueueSetting)).scalars()}
+    return render_template("admin/assignment.html", queues=queues, settings=settings, modes=ASSIGNMENT_MODES,
+                           form=FlaskForm())
 
 
 @bp.route("/api-keys", methods=["GET", "POST"])

@@ -4,7 +4,7 @@ from functools import wraps
 
 from flask import abort, current_app, request
 from flask_login import current_user
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 
 from desk.auth.models import ApiKey, Staff, hash_api_key
 from desk.auth.roles import allows, queues_for
@@ -40,8 +40,28 @@ def require(permission: str):
     return decorator
 
 
-def can_see_ticket(role: str | None, ticket) -> bool:
-    return ticket.queue in queues_for(role)
+def visible_queues(staff) -> frozenset[str]:
+    """The queues a staff member works: what the role opens, narrowed to the queues named on
+    the account (an admin's choice; none named: all the role opens)."""
+    allowed = queues_for(staff.role)
+    return allowed & frozenset(staff.queues) if staff.queues else allowed
+
+
+def can_see_ticket(staff, ticket) -> bool:
+    """Whether this staff member may open the ticket: its queue is one they work, and, for
+    someone limited to their own tickets, it is assigned to them. Every staff route that
+    names a ticket asks this; a ticket they may not open is a 404, like a missing one."""
+    if ticket.queue not in visible_queues(staff):
+        return False
+    return not staff.own_only or ticket.assignee_id == staff.id
+
+
+def ticket_scope(staff):
+    """can_see_ticket() as a SQL condition on tickets, for every list, count and search."""
+    from desk.tickets.models import Ticket
+
+    condition = Ticket.queue.in_(sorted(visible_queues(staff)))
+    return and_(condition, Ticket.assignee_id == staff.id) if staff.own_only else condition
 
 
 def _key_cache() -> dict:

@@ -4,7 +4,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, String
+from sqlalchemy import JSON, Boolean, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,6 +25,15 @@ class Staff(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where this person works, within what the role opens (desk.auth.access.visible_queues):
+    # None for every queue of the role, else the queues named.
+    queues: Mapped[list | None] = mapped_column(JSON)
+    # Limited to the tickets assigned to them, on every page, list, count and search.
+    own_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Marked away: automatic assignment passes them by.
+    away: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The most open tickets they hold at once (None: no limit).
+    max_open: Mapped[int | None] = mapped_column(Integer)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

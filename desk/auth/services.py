@@ -1,10 +1,12 @@
 """Staff accounts and API keys."""
+import secrets
+
 from sqlalchemy import func, select
 
 from desk.audit.services import Actor, record
 from desk.auth.access import forget_api_keys
 from desk.auth.models import ApiKey, Staff, hash_api_key
-from desk.auth.roles import API_KEY_ROLES, ROLES
+from desk.auth.roles import API_KEY_ROLES, ROLES, queues_for
 from desk.errors import ValidationError
 from desk.extensions import db
 from desk.types import utcnow
@@ -60,3 +62,38 @@ def revoke_api_key(api_key: ApiKey, actor: Actor) -> None:
         record(actor, "api_key.revoked", "api_key", api_key.id, name=api_key.name)
         db.session.commit()
         forget_api_keys()
+
+
+def set_work(staff: Staff, actor: Actor, *, queues: list[str] | None, own_only: bool, away: bool,
+             max_open: int | None, active: bool) -> None:
+    """Where and how much a staff member works (issue 10): queues within those the role
+    opens (none chosen: all of them), own tickets only, away, a limit of open tickets, and
+    whether the account may sign in at all; commits, audited."""
+    allowed = queues_for(staff.role)
+    chosen = sorted(set(queues or ()))
+    unknown = [q for q in chosen if q not in allowed]
+    if unknown:
+        raise ValidationError(f"A {staff.role.replace('_', ' ')} cannot work {', '.join(unknown)}.",
+                              {"queues": "outside the role"})
+    if max_open is not None and not 1 <= max_open <= 10_000:
+        raise ValidationError("The limit of open tickets is a number from 1 to 10,000, or empty for none.",
+                              {"max_open": "out of range"})
+    before = {"queues": staff.queues, "own_only": staff.own_only, "away": staff.away, "max_open": staff.max_open,
+              "active": staff.active}
+    staff.queues = chosen if chosen and set(chosen) != allowed else None
+    staff.own_only, staff.away, staff.max_open = own_only, away, max_open
+    if staff.active and not active:
+        staff.session_token = secrets.token_hex(16)  # signed out everywhere at once
+    staff.active = active
+    after = {"queues": staff.queues, "own_only": own_only, "away": away, "max_open": max_open, "active": active}
+    if before != after:
+        record(actor, "staff.work", "staff", staff.id, before=before, after=after)
+    db.session.commit()
+
+
+def set_away(staff: Staff, away: bool) -> None:
+    """A staff member marks themselves away (or back): automatic assignment passes them by."""
+    if staff.away != away:
+        staff.away = away
+        record(Actor.staff(staff), "staff.away", "staff", staff.id, after=away)
+    db.session.commit()

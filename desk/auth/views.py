@@ -1,8 +1,10 @@
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 
 from desk.auth.forms import LoginForm
-from desk.auth.services import authenticate
+from desk.auth.access import require
+from desk.auth.services import authenticate, set_away
 from desk.extensions import limiter
 
 bp = Blueprint("auth", __name__)
@@ -34,3 +36,17 @@ def logout():
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/me/away", methods=["POST"])
+@require("queue.view")
+def away():
+    """A staff member marks themselves away, or back: automatic assignment passes the away by."""
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    wanted = request.form.get("away") == "on"
+    set_away(current_user, wanted)
+    flash("You are marked away: no tickets are assigned to you automatically." if wanted else
+          "Welcome back: tickets are assigned to you again.", "info")
+    return redirect(url_for("tickets.queue"))

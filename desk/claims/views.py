@@ -60,7 +60,7 @@ def record_facts(reference):
 
 def _claim_ticket_or_404(reference):
     ticket = tickets.find_ticket(reference)
-    if ticket is None or not can_see_ticket(current_user.role, ticket) or ticket.claim is None:
+    if ticket is None or not can_see_ticket(current_user, ticket) or ticket.claim is None:
         abort(404)
     return ticket
 

@@ -4,8 +4,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from sqlalchemy import select
 
-from desk.auth.access import can_see_ticket, require
-from desk.auth.roles import queues_for
+from desk.auth.access import can_see_ticket, require, visible_queues
 from desk.errors import DeskError, require_reason
 from desk.extensions import db
 from desk.mail import inbound
@@ -18,7 +17,7 @@ STATUSES = ("quarantined", "held", "filed", "threaded", "bounced", "ignored", "a
 
 
 def _visible():
-    return inbound.visible_to(queues_for(current_user.role))
+    return inbound.visible_to(visible_queues(current_user))
 
 
 def _row_or_404(inbound_id: int) -> InboundMail:
@@ -40,7 +39,7 @@ def log():
         query = query.where(InboundMail.status == status)
     rows = db.session.execute(query).scalars().all()
     return render_template("mail/log.html", rows=rows, status=status, statuses=STATUSES,
-                           labels=inbound.ROUTE_LABELS, waiting=inbound.counts(queues_for(current_user.role)))
+                           labels=inbound.ROUTE_LABELS, waiting=inbound.counts(visible_queues(current_user)))
 
 
 @bp.route(f"/<int(max={MAX_ID}):inbound_id>")
@@ -103,6 +102,6 @@ def quarantine_action(inbound_id, action):
 def held_action(inbound_id, action):
     # Anyone who may answer the ticket may decide on a reply held on it.
     row = inbound.find(inbound_id)
-    if row is None or row.ticket is None or not can_see_ticket(current_user.role, row.ticket):
+    if row is None or row.ticket is None or not can_see_ticket(current_user, row.ticket):
         abort(404)
     return _decide(row, action)

@@ -135,7 +135,7 @@ def panel(money_request: MoneyRequest) -> dict:
 
 def _ticket_or_404(reference: str):
     ticket = tickets.find_ticket(reference)
-    if ticket is None or not can_see_ticket(current_user.role, ticket):
+    if ticket is None or not can_see_ticket(current_user, ticket):
         abort(404)
     return ticket
 

@@ -73,6 +73,11 @@ class Calendar:
         midnight = datetime.combine(day, time(0), self.tz)
         return _at(midnight, hours.opens, self.tz), _at(midnight, hours.closes, self.tz)
 
+    def is_open(self, instant: datetime) -> bool:
+        """Inside the support window of its local day (terms-33-support-hours)."""
+        window = self.window_on(self.local_date(instant))
+        return window is not None and window[0] <= instant.astimezone(timezone.utc) < window[1]
+
     def is_business_day(self, day: date) -> bool:
         """Mon–Fri and not a holiday (terms-33-legal)."""
         return day.weekday() < 5 and day not in self.holidays

@@ -20,7 +20,7 @@ bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
 def _request_or_404(request_id: int) -> PrivacyRequest:
     row = db.session.get(PrivacyRequest, request_id)
-    if row is None or row.ticket is None or not can_see_ticket(current_user.role, row.ticket):
+    if row is None or row.ticket is None or not can_see_ticket(current_user, row.ticket):
         abort(404)
     return row
 

@@ -8,6 +8,7 @@ safety at once (aup-5.6-serious-harm). One mail per event and person, sent once.
 from flask import current_app
 from sqlalchemy import select
 
+from desk.auth.access import visible_queues
 from desk.auth.models import Staff
 from desk.auth.roles import QUEUE_ACCESS
 from desk.extensions import db
@@ -19,14 +20,17 @@ from desk.tickets.models import Ticket
 
 
 def _working(queue: str, roles: set[str] | None = None) -> list[Staff]:
+    """Who works the queue: its roles, narrowed to the people whose queues include it and who
+    see more than their own tickets (one limited to their own cannot open an unassigned one)."""
     allowed = {role for role, queues in QUEUE_ACCESS.items() if queue in queues and role != "admin"}
     if roles is not None:
         allowed &= roles
     if not allowed:
         return []
-    return db.session.execute(
+    people = db.session.execute(
         select(Staff).where(Staff.active.is_(True), Staff.role.in_(sorted(allowed))).order_by(Staff.id)
     ).scalars().all()
+    return [s for s in people if queue in visible_queues(s) and not s.own_only]
 
 
 def recipients(event: SlaEvent, ticket: Ticket) -> list[Staff]:

@@ -13,8 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from desk import jobs
 from desk.audit.services import Actor
-from desk.auth.access import can_see_ticket, require
-from desk.auth.roles import queues_for
+from desk.auth.access import can_see_ticket, require, visible_queues
 from desk.errors import DeskError
 from desk.extensions import db
 from desk.policy import sla as policy
@@ -211,7 +210,7 @@ def save_switches():
 @bp.route("/dashboard")
 @require("sla.dashboard")
 def dashboard_page():
-    figures = dashboard.figures(queues_for(current_user.role))
+    figures = dashboard.figures(visible_queues(current_user))
     return render_template("sla/dashboard.html", f=figures, statuses=STATUSES, labels=STATUS_LABELS)
 
 
@@ -219,7 +218,7 @@ def dashboard_page():
 @require("sla.extend")
 def extend(reference, name):
     ticket = tickets.find_ticket(reference)
-    if ticket is None or not can_see_ticket(current_user.role, ticket):
+    if ticket is None or not can_see_ticket(current_user, ticket):
         abort(404)
     form = ExtendForm()
     if not form.validate_on_submit():

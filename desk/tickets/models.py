@@ -98,6 +98,21 @@ class Ticket(db.Model):
 Index("ix_tickets_requester_email_lower", func.lower(Ticket.requester_email))
 
 
+ASSIGNMENT_MODES = {"manual": "By hand", "round_robin": "Round robin", "least_loaded": "Least loaded"}
+
+
+class QueueSetting(db.Model):
+    """How a queue's new tickets find an agent (desk.tickets.assignment)."""
+
+    __tablename__ = "queue_settings"
+
+    queue: Mapped[str] = mapped_column(String(32), primary_key=True)
+    assignment: Mapped[str] = mapped_column(String(16), default="manual")
+    # Round robin: the agent who got the last ticket; the next goes to the one after.
+    last_assigned_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 class TicketTag(db.Model):
     __tablename__ = "ticket_tags"
 

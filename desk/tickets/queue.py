@@ -112,15 +112,17 @@ def page(f: QueueFilter, viewer: Staff, cursor: str | None, size: int) -> tuple[
     return rows[:size], next_cursor
 
 
-def counts_by_queue(queues: frozenset[str]) -> dict[str, int]:
-    """Open tickets per visible queue, shared for QUEUE_COUNTS_TTL seconds (desk.cache)."""
+def counts_by_queue(queues: frozenset[str], assignee_id: int | None = None) -> dict[str, int]:
+    """Open tickets per visible queue (only those assigned to `assignee_id`, for someone
+    limited to their own), shared for QUEUE_COUNTS_TTL seconds (desk.cache)."""
     names = sorted(queues)
 
     def count() -> dict[str, int]:
-        rows = db.session.execute(
-            select(Ticket.queue, func.count()).where(Ticket.queue.in_(names), Ticket.status.in_(OPEN_STATUSES))
-            .group_by(Ticket.queue)
-        ).all()
-        return {q: 0 for q in names} | {q: n for q, n in rows}
+        query = (select(Ticket.queue, func.count()).where(Ticket.queue.in_(names), Ticket.status.in_(OPEN_STATUSES))
+                 .group_by(Ticket.queue))
+        if assignee_id is not None:
+            query = query.where(Ticket.assignee_id == assignee_id)
+        return {q: 0 for q in names} | {q: n for q, n in db.session.execute(query).all()}
 
-    return cached_json("desk:queue-counts:" + ",".join(names), current_app.config["QUEUE_COUNTS_TTL"], count)
+    key = "desk:queue-counts:" + ",".join(names) + (f":assignee={assignee_id}" if assignee_id is not None else "")
+    return cached_json(key, current_app.config["QUEUE_COUNTS_TTL"], count)

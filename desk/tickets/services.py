@@ -17,7 +17,7 @@ from desk.policy.redaction import redact
 from desk.policy.sla import JURISDICTIONS
 from desk.sla import clocks
 from desk.sanitize import html_to_text, render_markdown, text_to_html
-from desk.tickets import attachments, notices
+from desk.tickets import assignment, attachments, notices
 from desk.tickets.models import (
     KIND_QUEUES, PRIORITIES, STATUSES, Attachment, Message, Ticket, TicketSequence, TicketTag,
 )
@@ -165,6 +165,7 @@ def open_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Mes
     clocks.page_if_serious(ticket, now)
     if attach is not None:
         attach(ticket)
+    assignment.auto_assign(ticket)  # by the queue's mode, among those on shift now
     if data.acknowledge:
         jobs.enqueue("workers.tickets.send_acknowledgement", ticket.id)
     return ticket, message
@@ -361,15 +362,12 @@ def normalise_tags(raw) -> set[str]:
 
 
 def assign(ticket: Ticket, staff, assignee) -> None:
-    """Give the ticket to `assignee` (a Staff row, or None to unassign)."""
-    actor = Actor.staff(staff)
-    before = ticket.assignee.email if ticket.assignee else None
-    after = assignee.email if assignee else None
-    if before == after:
-        return
-    ticket.assignee = assignee
-    record(actor, "ticket.assignee", "ticket", ticket.reference, ticket_id=ticket.id, before=before, after=after)
-    db.session.commit()
+    """Give the ticket to `assignee` (a Staff row, or None to unassign) within their queues
+    and limit of open tickets (desk.tickets.assignment); commits."""
+    if assignee is not None:
+        assignment.check_assignee(ticket, assignee)
+    if assignment.give(ticket, assignee, Actor.staff(staff)):
+        db.session.commit()
 
 
 def find_ticket(reference: str) -> Ticket | None:

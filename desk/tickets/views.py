@@ -6,9 +6,9 @@ from wtforms.fields.choices import SelectChoice
 
 from desk.audit.models import AuditEvent
 from desk.audit.services import Actor
-from desk.auth.access import can_see_ticket, require
+from desk.auth.access import can_see_ticket, require, visible_queues
 from desk.auth.models import Staff
-from desk.auth.roles import allows, queues_for
+from desk.auth.roles import allows
 from desk.errors import DeskError
 from desk.extensions import db
 from desk.tickets import queue as ticket_queue
@@ -25,14 +25,15 @@ bp = Blueprint("tickets", __name__)
 @bp.route("/queue")
 @require("queue.view")
 def queue():
-    visible = queues_for(current_user.role)
+    visible = visible_queues(current_user)
     args = request.args
     f = ticket_queue.QueueFilter(
         queues=visible,
         queue=args.get("queue") or None,
         status=args.get("status", "open") or None,
         kind=args.get("kind") or None,
-        assignee=args.get("assignee") or None,
+        # Someone limited to their own tickets sees nothing else, whatever the filter says.
+        assignee="me" if current_user.own_only else args.get("assignee") or None,
         tag=args.get("tag") or None,
         q=args.get("q") or None,
     )
@@ -42,7 +43,7 @@ def queue():
     return render_template(
         "tickets/queue.html", tickets=rows, filters=f, next_url=url_for(".queue", after=next_cursor, **next_args)
         if next_cursor else None, first_url=url_for(".queue", **next_args) if args.get("after") else None,
-        counts=ticket_queue.counts_by_queue(visible),
+        counts=ticket_queue.counts_by_queue(visible, current_user.id if current_user.own_only else None),
         statuses=STATUS_LABELS, kinds=KIND_LABELS, staff=active_staff(), args=args,
     )
 
@@ -64,7 +65,7 @@ def active_staff() -> list[Staff]:
 def _ticket_or_404(reference: str) -> Ticket:
     ticket = services.find_ticket(reference)
     # A ticket in a queue this role may not open is indistinguishable from a missing one.
-    if ticket is None or not can_see_ticket(current_user.role, ticket):
+    if ticket is None or not can_see_ticket(current_user, ticket):
         abort(404)
     return ticket
 
@@ -178,7 +179,10 @@ def assign(reference):
     giving_to_other = assignee is not None and assignee.id != current_user.id
     if (taking_from_other or giving_to_other) and not allows(current_user.role, "ticket.reassign_others"):
         abort(403)
-    services.assign(ticket, current_user, assignee)
+    try:
+        services.assign(ticket, current_user, assignee)
+    except DeskError as exc:
+        return refused(exc, reference)
     flash(f"Assigned to {assignee.label}." if assignee else "Unassigned.", "info")
     return redirect(url_for(".ticket", reference=ticket.reference))
 
