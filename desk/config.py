@@ -104,6 +104,7 @@ def settings_from_environment(instance_path: str) -> dict:
         "REQUESTER_LINK_MAX_AGE": _int("REQUESTER_LINK_MAX_AGE", 60 * 60 * 24 * 90),
         "QUEUE_PAGE_SIZE": _int("QUEUE_PAGE_SIZE", 50),
         "QUEUE_COUNTS_TTL": _int("QUEUE_COUNTS_TTL", 30),
+        "TAG_SUGGESTIONS_TTL": _int("TAG_SUGGESTIONS_TTL", 300),
         # The zone the Terms' support hours and business days are kept in (terms-33-support-hours).
         "SUPPORT_TIMEZONE": os.environ.get("SUPPORT_TIMEZONE", "Asia/Singapore"),
         # How long a process trusts the SLA calendar and targets it read (admins' changes).

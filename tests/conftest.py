@@ -138,6 +138,7 @@ def make_app(request, tmp_path, redis_server, backend):
             "RATELIMIT_ENABLED": False,
             "PUBLIC_URL": "http://desk.test",
             "QUEUE_COUNTS_TTL": 0,  # tests look at counts right after changing tickets
+            "TAG_SUGGESTIONS_TTL": 0,
         }
         config.update(overrides)
         app = create_app(config)
@@ -252,6 +253,15 @@ class Auth:
         response = post_form(self.client, "/login", {"email": email, "password": password})
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return response
+
+    def client_for(self, role="agent", email=None, password="correct horse battery staple"):
+        """A browser of its own, signed in as this staff member (created if new)."""
+        client = self.app.test_client()
+        email = email or f"{role}@desk.test"
+        self.staff(role, email, password)
+        response = post_form(client, "/login", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
 
     def logout(self):
         page = self.client.get("/queue")

@@ -98,11 +98,7 @@ def holder(app, reference):
 
 
 def signed_in_as(app, auth, email, role="agent"):
-    client = app.test_client()
-    staff_id = auth.staff(role, email, PASSWORD)
-    response = post_form(client, "/login", {"email": email, "password": PASSWORD})
-    assert response.status_code == 302
-    return client, staff_id
+    return auth.client_for(role, email), auth.staff(role, email)
 
 
 # --- automatic assignment -------------------------------------------------------------------

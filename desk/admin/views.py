@@ -4,7 +4,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
 from sqlalchemy import select
-from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -16,8 +16,8 @@ from desk.auth.access import require
 from desk.auth.forms import StaffForm
 from desk.auth.models import ApiKey, Staff
 from desk.auth.roles import API_KEY_ROLES, queues_for
-from desk.tickets import assignment
-from desk.tickets.models import ASSIGNMENT_MODES, KIND_QUEUES, QueueSetting
+from desk.tickets import assignment, fields
+from desk.tickets.models import ASSIGNMENT_MODES, FIELD_TYPES, KIND_LABELS, KIND_QUEUES, CustomField, QueueSetting
 from desk.errors import DeskError
 from desk.extensions import db
 from desk.types import MAX_ID, parse_id
@@ -112,6 +112,48 @@ def assignment_modes():
     settings = {row.queue: row for row in db.session.execute(select(QueueSetting)).scalars()}
     return render_template("admin/assignment.html", queues=queues, settings=settings, modes=ASSIGNMENT_MODES,
                            form=FlaskForm())
+
+
+class FieldForm(FlaskForm):
+    label = StringField("Label", validators=[DataRequired(), Length(max=80)])
+    key = StringField("Key (in filters: ?field=key:value)", validators=[DataRequired(), Length(max=40)])
+    kind = SelectField("On tickets of kind", choices=[])
+    type = SelectField("Type", choices=[SelectChoice(k, v) for k, v in FIELD_TYPES.items()])
+    choices = TextAreaField("Choices, one per line (for “one of a list”)", validators=[Length(max=10_000)])
+
+
+@bp.route("/fields", methods=["GET", "POST"])
+@require("admin.fields")
+def custom_fields():
+    form = FieldForm()
+    form.kind.choices = [SelectChoice("", "every kind")] + [SelectChoice(k, v) for k, v in KIND_LABELS.items()]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            created = fields.define(form.key.data, form.label.data, form.kind.data or None, form.type.data,
+                                    (form.choices.data or "").splitlines(), current_user)
+        except DeskError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            status = exc.status
+        else:
+            flash(f"Field {created.label} added.", "info")
+            return redirect(url_for(".custom_fields"))
+    elif form.is_submitted():
+        status = 400
+    rows = db.session.execute(select(CustomField).order_by(CustomField.kind, CustomField.id)).scalars().all()
+    return render_template("admin/fields.html", form=form, rows=rows, kinds=KIND_LABELS, types=FIELD_TYPES), status
+
+
+@bp.route(f"/fields/<int(max={MAX_ID}):field_id>/active", methods=["POST"])
+@require("admin.fields")
+def custom_field_active(field_id):
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    field = db.get_or_404(CustomField, field_id)
+    fields.set_active(field, request.form.get("active") == "on", current_user)
+    flash(f"Field {field.label} {'back in use' if field.active else 'retired'}.", "info")
+    return redirect(url_for(".custom_fields"))
 
 
 @bp.route("/api-keys", methods=["GET", "POST"])

@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin.staff": frozenset({"admin"}),
     "admin.api_keys": frozenset({"admin"}),
     "admin.sla": frozenset({"admin"}),  # support hours, holidays, targets
+    "admin.fields": frozenset({"admin"}),  # custom fields per ticket kind
     "admin.jobs": frozenset({"admin"}),  # failed jobs: retry or delete
     # Received mail that needs a person: quarantined messages (and the log of all mail), each
     # role seeing the desks its queues allow.

@@ -40,7 +40,8 @@ class StaffReplyForm(FlaskForm):
 class TicketUpdateForm(FlaskForm):
     status = SelectField("Status", choices=[SelectChoice(k, v) for k, v in STATUS_LABELS.items()])
     priority = SelectField("Priority", choices=[SelectChoice(p, p.title()) for p in PRIORITIES])
-    tags = StringField("Tags (comma-separated)", validators=[Optional(), Length(max=500)])
+    tags = StringField("Tags (comma-separated)", validators=[Optional(), Length(max=500)],
+                       render_kw={"list": "tag-suggestions"})
 
 
 class AssignForm(FlaskForm):

@@ -1,7 +1,7 @@
 """Tickets, their messages and attachments (DESIGN §3)."""
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, false, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, false, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.extensions import db
@@ -111,6 +111,36 @@ class QueueSetting(db.Model):
     # Round robin: the agent who got the last ticket; the next goes to the one after.
     last_assigned_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+FIELD_TYPES = {"text": "Text", "number": "Whole number", "choice": "One of a list"}
+
+
+class CustomField(db.Model):
+    """A field staff fill in on tickets of one kind (or of every kind), usable as a filter
+    of the queue and of saved views (desk.tickets.fields)."""
+
+    __tablename__ = "custom_fields"
+    __table_args__ = (Index("uq_custom_fields_key", "key", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40))  # in filters: ?field=key:value
+    label: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str | None] = mapped_column(String(32))  # a ticket kind; None: every kind
+    type: Mapped[str] = mapped_column(String(16), default="text")
+    choices: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketFieldValue(db.Model):
+    __tablename__ = "ticket_field_values"
+    # The filter's own lookup: tickets with this value in this field.
+    __table_args__ = (Index("ix_ticket_field_values_field_value", "field_id", "value"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    field_id: Mapped[int] = mapped_column(ForeignKey("custom_fields.id", ondelete="CASCADE"), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class TicketTag(db.Model):

@@ -14,7 +14,7 @@ from desk import pagination
 from desk.auth.models import Staff
 from desk.extensions import db
 from desk.cache import cached_json
-from desk.tickets.models import OPEN_STATUSES, STATUSES, Ticket, TicketTag
+from desk.tickets.models import OPEN_STATUSES, STATUSES, Ticket, TicketFieldValue, TicketTag
 from desk.types import parse_id
 
 
@@ -27,6 +27,7 @@ class QueueFilter:
     assignee: str | None = None  # a staff id, "me", or "none"
     tag: str | None = None
     q: str | None = None
+    field: tuple[int, str] | None = None  # (custom field id, value): desk.tickets.fields.parse_filter
 
 
 def encode_cursor(ticket: Ticket) -> str:
@@ -59,6 +60,10 @@ def _narrowed(query, f: QueueFilter, viewer: Staff):
         query = query.where(Ticket.assignee_id == staff_id if staff_id else false())
     if f.tag:
         query = query.where(Ticket.id.in_(select(TicketTag.ticket_id).where(TicketTag.tag == f.tag.strip().lower())))
+    if f.field:
+        field_id, value = f.field
+        query = query.where(Ticket.id.in_(select(TicketFieldValue.ticket_id).where(
+            TicketFieldValue.field_id == field_id, TicketFieldValue.value == value)))
     if f.q:
         text = f.q.strip()
         if text.upper().startswith("T-"):

@@ -1,6 +1,7 @@
 """Staff pages: the queue and the ticket page."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
@@ -11,6 +12,7 @@ from desk.auth.models import Staff
 from desk.auth.roles import allows
 from desk.errors import DeskError
 from desk.extensions import db
+from desk.tickets import fields
 from desk.tickets import queue as ticket_queue
 from desk.tickets import services
 from desk.tickets.attachments import path_for
@@ -37,6 +39,10 @@ def queue():
         tag=args.get("tag") or None,
         q=args.get("q") or None,
     )
+    try:
+        f.field = fields.parse_filter(args.get("field"))
+    except DeskError as exc:
+        flash(exc.message, "error")
     size = current_app.config["QUEUE_PAGE_SIZE"]
     rows, next_cursor = ticket_queue.page(f, current_user, args.get("after"), size)
     next_args = {k: v for k, v in args.items() if k != "after"}
@@ -111,11 +117,15 @@ def _render_ticket(ticket, reply_form=None, status=200):
         privacy_panel = privacy.panel(ticket.privacy_request)
     from desk.mail import inbound
 
+    kind_fields = fields.fields_for(ticket.kind)
     return render_template(
-        "tickets/ticket.html", ticket=ticket, held=inbound.held_for(ticket), abuse_panel=abuse_panel, privacy_panel=privacy_panel, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
+        "tickets/ticket.html", ticket=ticket, held=inbound.held_for(ticket), abuse_panel=abuse_panel,
+        privacy_panel=privacy_panel, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
         assign_form=assign_form, audit=audit, statuses=STATUS_LABELS, kinds=KIND_LABELS,
         claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
         money_panel=money_panel, case_panel=case_panel, account_panel=account_panel,
+        kind_fields=kind_fields, field_values=fields.values_of(ticket) if kind_fields else {},
+        tag_suggestions=fields.tag_suggestions(ticket.kind),
     ), status
 
 
@@ -159,6 +169,21 @@ def update(reference):
         flash(exc.message, "error")
         return _render_ticket(ticket, status=exc.status)
     flash("Ticket updated.", "info")
+    return redirect(url_for(".ticket", reference=ticket.reference))
+
+
+@bp.route("/tickets/<reference>/fields", methods=["POST"])
+@require("ticket.update")
+def set_fields(reference):
+    ticket = _ticket_or_404(reference)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        fields.set_values(ticket, current_user, {key[len("field-"):]: value for key, value in request.form.items()
+                                                 if key.startswith("field-")})
+    except DeskError as exc:
+        return refused(exc, reference)
+    flash("Fields saved.", "info")
     return redirect(url_for(".ticket", reference=ticket.reference))
 
 
