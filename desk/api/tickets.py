@@ -144,9 +144,9 @@ def _customer_files(customer, data: dict, kind: str | None):
         raise ValidationError(f"kind must be one of: {', '.join(portal.CUSTOMER_KINDS)}.",
                               {"kind": f"one of {', '.join(portal.CUSTOMER_KINDS)}"})
     named = string_field(data, "customer")
-    if named is not None:
+    if named:
         named_customer(named)
-    order = string_field(data, "order")
+    order = string_field(data, "order") or None
     if order is not None and portal.find_my_order(customer, order) is None:
         raise no_order(order)
     return portal.file_question(customer, portal.NewQuestion(
