@@ -4,12 +4,17 @@ lists, the API's listing operations).
 A cursor is the sort key of the last row shown, as base64url JSON: the next page starts
 after it, so page 1,000 costs what page 1 costs. `decode` checks each value against the
 kind the list sorts by and gives None for anything else (a damaged or forged cursor);
-the caller decides whether that starts from the top or is an error.
+the caller decides whether that starts from the top or is an error. `page` runs one
+page of a query, newest first, and raises the 400 `bad_cursor` for such a cursor.
 """
 import base64
 import json
 from datetime import datetime
 
+from sqlalchemy import tuple_
+
+from desk.errors import DeskError
+from desk.extensions import db
 from desk.types import MAX_ID
 
 
@@ -47,3 +52,25 @@ def decode(cursor: str | None, *kinds) -> tuple | None:
         return tuple(_value(kind, raw) for kind, raw in zip(kinds, values))
     except (ValueError, TypeError, OverflowError):  # binascii.Error and JSONDecodeError are ValueErrors
         return None
+
+
+def bad_cursor(what: str = "list") -> DeskError:
+    return DeskError(f"That page of the {what} could not be found: the cursor is damaged. Start again "
+                     "without one.", {"cursor": "damaged"}, code="bad_cursor", status=400)
+
+
+def page(query, columns, kinds, cursor: str | None, size: int, what: str = "list") -> tuple[list, str | None]:
+    """One page of `query` (a select of one model), descending by `columns` — whose last one
+    is unique, so no two rows share a key — and the next page's cursor (None on the last).
+    The next page starts after the last row shown: no OFFSET, no count. A damaged cursor is
+    the 400 bad_cursor."""
+    query = query.order_by(*(column.desc() for column in columns)).limit(size + 1)
+    if cursor is not None:
+        after = decode(cursor, *kinds)
+        if after is None:
+            raise bad_cursor(what)
+        query = query.where(tuple_(*columns) < after if len(columns) > 1 else columns[0] < after[0])
+    rows = db.session.execute(query).scalars().all()
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (encode(*(getattr(rows[-1], column.key) for column in columns)) if more else None)

@@ -1,7 +1,8 @@
 """The OpenAPI document (GET /api/v1/openapi.json) against the app: it is valid OpenAPI 3.1,
 it names every route of the `api` blueprint, and schemathesis finds the real answers as
 documented — no 5xx, documented status codes, content types and bodies — on SQLite and on
-PostgreSQL, with real keys and seeded data (a customer, orders, ledger entries, a ticket
+PostgreSQL, with real keys and a real customer session (signed in by the panel's single
+sign-on, with its CSRF token) and seeded data (a customer, orders, ledger entries, a ticket
 and a money request), so the happy paths are reached as well as the refusals."""
 import copy
 import itertools
@@ -21,8 +22,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from conftest import PanelFeed, _truncate_pg, iso, ledger_entry
-from desk.api import PUBLIC_ENDPOINTS
-from desk.api.openapi import DOCUMENT
+from desk.api import CSRF_HEADER, PUBLIC_ENDPOINTS, SESSION_ENDPOINTS
+from desk.api.openapi import DOCUMENT, takes_session
+from test_portal import SECRET, sso_token
 from desk.audit.services import Actor
 from desk.extensions import db
 from desk.types import utcnow
@@ -86,6 +88,14 @@ def test_the_public_operations_are_the_ones_documented_without_security(app):
     for (method, path), endpoint in routed_operations(app).items():
         security = DOCUMENT["paths"][path][method.lower()]["security"]
         assert (security == []) == (endpoint in PUBLIC_ENDPOINTS), (method, path, security)
+
+
+def test_the_operations_a_customer_session_takes_are_the_ones_documented_with_it(app):
+    for (method, path), endpoint in routed_operations(app).items():
+        security = DOCUMENT["paths"][path][method.lower()]["security"]
+        assert takes_session(security) == (endpoint in SESSION_ENDPOINTS), (method, path, security)
+        if takes_session(security) and method != "GET":  # unsafe: the CSRF header goes with the cookie
+            assert {"customerSession": [], "csrfToken": []} in security, (method, path)
 
 
 def test_every_operation_documents_its_errors_in_the_one_format():
@@ -174,9 +184,33 @@ def name_seeded_paths(context, path_parameters):
     return _name_seeded(path_parameters or {}, SEEDED_PATHS)
 
 
-@pytest.fixture(params=["panel", "staff"])
+@pytest.fixture
+def app(make_app):
+    # Single sign-on on, so the customer role signs in as the panel's pages would have it.
+    return make_app(PANEL_SSO_SECRET=SECRET)
+
+
+@pytest.fixture(params=["panel", "staff", "customer"])
 def role(request):
     return request.param
+
+
+def session_of(app, panel_id="alice") -> dict:
+    """What a browser signed in as the customer sends: the portal's session cookie and the
+    CSRF token GET /me gives (for the unsafe methods)."""
+    browser = app.test_client()
+    response = browser.get("/portal/sso", query_string={"token": sso_token(SECRET, panel_id)})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    token = browser.get(f"{PREFIX}/me").get_json()["csrf_token"]
+    return {"cookies": {"session": browser.get_cookie("session").value}, "headers": {CSRF_HEADER: token}}
+
+
+@pytest.fixture
+def caller(role, seeded_app, api_key) -> dict:
+    """The credentials a call of the role carries, as call_and_validate's keyword arguments."""
+    if role == "customer":
+        return session_of(seeded_app)
+    return {"headers": {"Authorization": f"Bearer {api_key(role)}"}}
 
 
 @pytest.fixture
@@ -195,9 +229,11 @@ def answers(role):
     if seen["failed"] or seen["operation"] is None:
         return  # the failure itself is the report
     method, path = seen["operation"]
-    roles = DOCUMENT["paths"][path][method.lower()].get("x-key-roles")
+    op = DOCUMENT["paths"][path][method.lower()]
+    roles = op.get("x-key-roles")
     successes = {status for status in seen["statuses"] if 200 <= status < 300}
-    if roles is None or role in roles:
+    allowed = takes_session(op["security"]) if role == "customer" else role in (roles or ())
+    if roles is None or allowed:
         assert successes, f"{method} {path} never succeeded for a {role} key: {sorted(seen['statuses'])}"
     else:
         assert not successes and 403 in seen["statuses"], (method, path, role, sorted(seen["statuses"]))
@@ -205,11 +241,13 @@ def answers(role):
 
 @schema.parametrize()
 @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
-def test_the_api_answers_as_documented(case, seeded_app, api_key, role, answers):
+def test_the_api_answers_as_documented(case, seeded_app, caller, answers):
     answers["operation"] = (case.operation.method.upper(), case.operation.path)
+    if "Authorization" not in caller.get("headers", {}) and case.headers:
+        # The document lets a key or a session in; the session's calls carry no generated key.
+        case.headers.pop("Authorization", None)
     try:
-        response = case.call_and_validate(app=seeded_app, headers={"Authorization": f"Bearer {api_key(role)}"},
-                                          checks=CHECKS)
+        response = case.call_and_validate(app=seeded_app, checks=CHECKS, **caller)
     except BaseException:
         answers["failed"] = True
         raise

@@ -531,7 +531,10 @@ def test_a_staff_session_opens_no_portal_page_and_a_portal_session_no_staff_page
     for path in ("/queue", f"/tickets/{reference}", "/admin/staff"):
         response = customer.get(path)
         assert urlparse(response.headers.get("Location", "")).path == "/login", (path, response.status_code)
-    assert customer.get(f"/api/v1/tickets/{reference}").status_code == 401
+    # The JSON API takes the portal session as that customer (issue 9), never as staff or a key.
+    answer = customer.get(f"/api/v1/tickets/{reference}")
+    assert answer.status_code == 200 and "tags" not in answer.get_json() and "assignee" not in answer.get_json()
+    assert customer.put("/api/v1/customers/alice", json={"login": "x"}).status_code == 403
 
 
 def test_after_sign_in_the_portal_never_follows_a_next_address(app, client, panel):

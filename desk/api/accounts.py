@@ -1,10 +1,9 @@
-"""Requests for more accounts over the API (terms-4-multi-account)."""
-from flask import g, jsonify, url_for
+"""Requests for more accounts over the API (terms-4-multi-account). A customer session asks
+for itself only: a `customer` naming anyone else is the 404 of an unknown customer."""
+from flask import jsonify, url_for
 
 from desk.accounts import services
-from desk.api import bp, json_body, require_key_role
-from desk.audit.services import Actor
-from desk.claims.orders import customer_or_404
+from desk.api import actor, bp, channel, json_body, named_customer, own_customer_field, require_key_role, with_clauses
 
 
 @bp.post("/account-requests")
@@ -12,10 +11,10 @@ def file_account_request():
     """File a request for more than 10 accounts; a customer's open request is answered
     (200) instead of a second ticket."""
     require_key_role("panel", "staff")
-    ask = services.parse_request(json_body())
-    customer = customer_or_404(ask.customer)
-    request, created = services.file_request(customer, ask, Actor.api(g.api_key))
-    response = jsonify(services.request_json(request, created))
+    ask = services.parse_request(own_customer_field(json_body()))
+    customer = named_customer(ask.customer)
+    request, created = services.file_request(customer, ask, actor(), channel=channel())
+    response = jsonify(with_clauses(services.request_json(request, created)))
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("api.get_ticket", reference=request.ticket.reference)
     return response

@@ -1,22 +1,27 @@
 """Money requests over the API (Terms §13–§15, §30): quotes that store nothing, filing a
 request on its ticket, the customer's confirmation (the panel's own pages ask the customer
-and pass the answer on), and the request's state."""
-from flask import g, jsonify, url_for
+and pass the answer on, or call with the customer's session), and the request's state.
+A customer session acts for itself only: a `customer` naming anyone else, or a request of
+someone else's, is the 404 of an unknown one."""
+from flask import jsonify, request as http, url_for
 
-from desk.api import bp, json_body, require_key_role
-from desk.audit.services import Actor
+from desk.api import (
+    actor, bp, channel, check_fields, json_body, named_customer, own_customer_field, page_args, page_json,
+    require_key_role, session_customer, with_clauses,
+)
 from desk.claims.parse import Fields
-from desk.errors import NotFound, ValidationError
+from desk.errors import NotFound
 from desk.extensions import db
 from desk.money import requests
 from desk.money.models import STATUS_LABELS, MoneyRequest
+from desk.portal.services import find_my_request
 from desk.types import MAX_ID
 
 PLURALS = {"refunds": "refund", "withdrawals": "withdrawal", "closures": "closure", "restorations": "restoration"}
 
 
 def request_json(request: MoneyRequest, created: bool | None = None) -> dict:
-    body = {
+    body = with_clauses({
         "id": request.id, "reference": request.ticket.reference, "kind": request.kind,
         "customer": request.customer.panel_id, "order": request.order_ref, "method": request.method,
         "status": request.status, "status_text": STATUS_LABELS[request.status], "decision": request.decision,
@@ -26,33 +31,58 @@ def request_json(request: MoneyRequest, created: bool | None = None) -> dict:
         "confirmed_at": request.confirmed_at.isoformat() if request.confirmed_at else None,
         "verification_required": request.verification_required,
         "created_at": request.created_at.isoformat(),
-    }
+    })
     if created is not None:
         body["created"] = created
     return body
 
 
+def _ask(kind: str) -> requests.Ask:
+    """The body as an Ask; under a customer session always its own (the customer named must
+    be itself, and answers go to the account's own address)."""
+    ask = requests.parse_ask(PLURALS[kind], own_customer_field(json_body()))
+    if session_customer() is not None:
+        named_customer(ask.customer)
+        ask.requester_email = None
+    return ask
+
+
 @bp.post("/<any(refunds, withdrawals, closures, restorations):kind>/quote")
 def quote_money(kind):
     require_key_role("panel", "staff")
-    ask = requests.parse_ask(PLURALS[kind], json_body())
-    return jsonify({"customer": ask.customer, **requests.quote(ask).to_dict()})
+    ask = _ask(kind)
+    return jsonify(with_clauses({"customer": ask.customer, **requests.quote(ask).to_dict()}))
 
 
 @bp.post("/<any(refunds, withdrawals, closures, restorations):kind>")
 def file_money(kind):
     require_key_role("panel", "staff")
-    ask = requests.parse_ask(PLURALS[kind], json_body())
-    request, created = requests.file(ask, Actor.api(g.api_key), channel="api")
+    ask = _ask(kind)
+    request, created = requests.file(ask, actor(), channel=channel())
     response = jsonify(request_json(request, created))
     response.status_code = 201 if created else 200
     response.headers["Location"] = url_for("api.get_money_request", request_id=request.id)
     return response
 
 
+@bp.get("/money-requests")
+def list_money_requests():
+    """A page of money requests, newest first: a key's of every customer or of the one it
+    names; a customer session's own."""
+    require_key_role("panel", "staff")
+    cursor, size = page_args("money requests")
+    f = Fields(http.args)
+    named = f.string("customer", max_len=64)
+    check_fields(f, "The filters")
+    customer = named_customer(named) if named is not None else session_customer()
+    rows, next_cursor = requests.requests_page(customer, cursor, size)
+    return jsonify(page_json([request_json(r) for r in rows], next_cursor))
+
+
 def _request_or_404(request_id: int) -> MoneyRequest:
-    request = db.session.get(MoneyRequest, request_id)
-    if request is None:
+    me = session_customer()
+    request = db.session.get(MoneyRequest, request_id) if me is None else find_my_request(me, request_id)
+    if request is None:  # someone else's is as missing as one that never was
         raise NotFound(f"No money request {request_id}.")
     return request
 
@@ -72,9 +102,8 @@ def confirm_money_request(request_id):
     f = Fields(json_body())
     choice = f.choice("choice", ("confirm", "keep_balance"), required=True)
     shown = f.money("amount")
-    if f.problems:
-        raise ValidationError("The answer has problems: " + ", ".join(sorted(f.problems)) + ".", f.problems)
-    request = requests.confirm(request_id, choice, Actor.api(g.api_key), shown)
+    check_fields(f, "The answer")
+    request = requests.confirm(request_id, choice, actor(), shown)
     return jsonify(request_json(request))
 
 
@@ -83,4 +112,4 @@ def cancel_money_request(request_id):
     """The customer takes back a request not decided yet."""
     require_key_role("panel")
     _request_or_404(request_id)
-    return jsonify(request_json(requests.withdraw(request_id, Actor.api(g.api_key))))
+    return jsonify(request_json(requests.withdraw(request_id, actor())))

@@ -7,7 +7,7 @@ kind shows here without a second list to keep."""
 from flask import jsonify
 
 from desk.accounts.services import MAX_ACCOUNTS, MAX_NEED, MIN_NEED
-from desk.api import bp
+from desk.api import CSRF_HEADER, DEFAULT_LIMIT, MAX_LIMIT, bp
 from desk.auth.roles import API_KEY_ROLES
 from desk.claims.ledger import MAX_BATCH
 from desk.claims.models import CUSTOMER_STATUSES, ORDER_STATUSES, TARGET_STATES
@@ -19,6 +19,7 @@ from desk.policy import claims as claims_policy
 from desk.policy import ledger as ledger_policy
 from desk.policy import money as money_policy
 from desk.policy import privacy as privacy_policy
+from desk.portal.services import CUSTOMER_KINDS
 from desk.privacy.models import STATUSES as PRIVACY_STATUSES
 from desk.tickets.models import CHANNELS, KIND_QUEUES, PRIORITIES, STATUSES as TICKET_STATUSES
 from desk.types import MAX_ID
@@ -29,25 +30,39 @@ TICKET_KINDS = [k for k in KIND_QUEUES if k not in ("abuse", "rights", "privacy"
 
 DESCRIPTION = f"""\
 The desk's JSON API: the panel pushes its customers, orders and ledger entries, asks the
-Terms for decisions on claims and money requests, and files and follows tickets. Anyone
+Terms for decisions on claims and money requests, and files and follows tickets; the
+panel's own pages call it for the signed-in customer with that customer's session. Anyone
 may file an abuse or rights-holder report or a privacy request through the public intakes.
 
 **Keys.** Send `Authorization: Bearer <key>`. Keys have a role: `panel` (the storefront)
-or `staff` (support tools); an operation names the roles it takes. No key or an unknown or
-revoked key is a 401, a key of the wrong role a 403. The public intakes and this document
-need no key.
+or `staff` (support tools); an operation names the roles it takes (`x-key-roles`). No key
+or an unknown or revoked key is a 401, a key of the wrong role a 403. The public intakes
+and this document need no key.
+
+**Customer session.** Without an `Authorization` header, the customer portal's session
+cookie (`customerSession`: the customer signed in at `/portal/sign-in` or by the panel's
+single sign-on, `/portal/sso`) is that customer — an `Authorization` header always wins
+over the cookie. `GET /me` answers with the account, its Balance and a `csrf_token`;
+every POST, PUT, PATCH or DELETE under a session carries it in the `{CSRF_HEADER}` header
+(`csrfToken`), or is a 403 `csrf_failed` that changes nothing. The operations whose
+`security` lists `customerSession` take a session, always for that customer alone: its own
+tickets (as the portal shows them: never trust & safety's cases, never internal notes),
+orders, Balance, quotes and money requests. A `customer` naming anyone else, or an id of
+someone else's ticket, order or request, is the same 404 as one that does not exist. Any
+other operation is a 403 `forbidden` to a session.
 
 **JSON.** Request bodies are JSON objects sent with `Content-Type: application/json`;
 anything else is a 400 `malformed_json`. Fields the desk does not know are ignored.
 
 **Errors.** Every error is a 4xx with one body: `{{"error": {{"code", "message",
 "fields"}}}}`. `code` is a stable word to branch on (`unauthorized`, `forbidden`,
-`malformed_json`, `invalid`, `invalid_kind`, `not_found`, `attachment_rejected`,
-`figures_changed`, `wrong_status`, `too_many_requests`, …); `message` is a sentence for
+`csrf_failed`, `malformed_json`, `bad_cursor`, `invalid`, `invalid_kind`, `not_found`,
+`attachment_rejected`, `figures_changed`, `wrong_status`, `no_email`, `too_many_requests`,
+…); `message` is a sentence for
 people; `fields` (present when input was at fault) maps each field at fault — with its
 path, as `entries[2].amount` or `tool.refill_days` — to what is wrong with it, so one
-answer lists every problem. 400: the body cannot be read (or a claim's `kind` is
-unknown); 404: nothing with that id is visible to the key; 409: the state changed (a
+answer lists every problem. 400: the body cannot be read, a claim's `kind` is unknown, or
+a cursor is damaged; 404: nothing with that id is visible to the caller; 409: the state changed (a
 request already decided, figures that moved); 413: too large; 415: an attachment type the
 desk does not take; 422: the input is readable but wrong; 429: rate limited, with
 `Retry-After` in seconds.
@@ -61,11 +76,22 @@ orders, ledger entries) are strings of at most 64 characters.
 their id. Filing a claim, a money request or a request for more accounts while the same
 one is open answers 200 with the open one instead of a second (201 when it was created).
 
-**Pagination.** No v1 operation answers with a paged list yet: every list inside an
-answer (a ticket's messages, an order's status history) is complete. Listing operations
-page by an opaque cursor, never by offset: an answer carries `next_cursor` (`null` on the
-last page), sent back as `?cursor=` for the next one. Batches sent to the desk are
-bounded instead (at most {MAX_BATCH} ledger entries per request).
+**Pagination.** The listing operations (`GET /tickets`, `GET /orders`,
+`GET /money-requests`) page by an opaque cursor, never by offset, and count nothing: an
+answer is `{{"items": [...], "next_cursor": ...}}`, and `next_cursor` (`null` on the last
+page) is sent back as `?cursor=` with the same filters for the next page, which starts
+after the last item shown — so a page costs the same however deep, and rows added
+meanwhile never shift a page. `?limit=` is 1-{MAX_LIMIT} ({DEFAULT_LIMIT} when left out); outside
+that range it is a 422, not clamped. A damaged cursor is a 400 `bad_cursor`. Lists are
+newest first: tickets by filing, orders by their time on the panel, money requests by
+filing. Every list inside an answer (a ticket's messages, an order's status history) is
+complete. Batches sent to the desk are bounded instead (at most {MAX_BATCH} ledger
+entries per request).
+
+**Decisions explain themselves.** Every answer that carries a decision's `rules` (claims,
+quotes, money requests, requests for more accounts) carries `clauses` too: for each rule,
+its clause's title, the Terms' own words and the same in plain words, ready to show the
+customer.
 
 **Rate limits.** Every operation is rate limited per client (the API limit); the public
 intakes also by the public forms' limit. Over it: 429 with `Retry-After`.
@@ -154,6 +180,16 @@ FIGURES = {
     "rules": ref("Rules"),
     "reasons": array(ref("Reason")),
 }
+CUSTOMER = {
+    "panel_id": string(),
+    "login": string("\"\" while the panel has not sent one."),
+    "email": nullable(string()),
+    "email_verified": {"type": "boolean"},
+    "country": nullable(string()),
+    "status": enum(CUSTOMER_STATUSES),
+    "balance": ref("Balance"),
+}
+CUSTOMER_REQUIRED = ("panel_id", "login", "email", "email_verified", "country", "status", "balance")
 FIGURES_REQUIRED = ("kind", "decision", "method", "order", "requested", "available_deposited",
                     "deductions", "amount", "confirmation_required", "verification_required", "rules", "reasons")
 
@@ -185,6 +221,14 @@ SCHEMAS: dict[str, dict] = {
         "text": string("The reason in words, with its figures."),
     }, required=("rule", "outcome", "text"), closed=True),
     "Rules": array(string(), "The rule ids behind the decision, each once, in the order of the reasons."),
+    "Clause": obj({
+        "rule": string("The rule id.", examples=["terms-7-claim-window"]),
+        "title": nullable(string("The clause's title, e.g. \"Terms §7 Claim Window\".")),
+        "words": nullable(string("The Terms' own words, verbatim.")),
+        "plain": nullable(string("The same in plain words for the customer.")),
+    }, required=("rule", "title", "words", "plain"), closed=True),
+    "Clauses": array(ref("Clause"), "Each rule of `rules`, in the same order, explained: what to show the "
+                                    "customer beside the decision."),
     "Decision": enum(OUTCOMES, "eligible, rejected, or needs_review (a person decides)."),
     "Requester": obj({
         "email": string("The requester's e-mail address.", format="email", maxLength=254),
@@ -254,7 +298,9 @@ SCHEMAS: dict[str, dict] = {
         "order": ref("PanelId"),
         "priority": enum(PRIORITIES, "normal by default."),
         "attachments": ref("Attachments"),
-    }, required=("subject", "body"), description="requester.email (or requester_email) is required too.",
+    }, required=("subject", "body"), description="requester.email (or requester_email) is required too, from a key. "
+                                                 "A customer session's ticket is its own: requester, customer and "
+                                                 "priority are the account's.",
         examples=[{"subject": "Order 1001 not delivered", "body": "Nothing arrived yet.",
                    "requester": {"email": "alice@alice-shop.example", "name": "Alice"}, "customer": "alice",
                    "order": "1001"}]),
@@ -281,15 +327,11 @@ SCHEMAS: dict[str, dict] = {
         "deposited": ref("Money"), "promotional": ref("Money"), "total": ref("Money"),
     }, required=("deposited", "promotional", "total"), closed=True,
         description="Deposited Funds and Promotional Credit, derived from the ledger."),
-    "Customer": obj({
-        "panel_id": string(),
-        "login": string("\"\" while the panel has not sent one."),
-        "email": nullable(string()),
-        "email_verified": {"type": "boolean"},
-        "country": nullable(string()),
-        "status": enum(CUSTOMER_STATUSES),
-        "balance": ref("Balance"),
-    }, required=("panel_id", "login", "email", "email_verified", "country", "status", "balance"), closed=True),
+    "Customer": obj(CUSTOMER, required=CUSTOMER_REQUIRED, closed=True),
+    "Me": obj({**CUSTOMER, "csrf_token": string(f"Send it in the {CSRF_HEADER} header of every POST, PUT, PATCH "
+                                                "and DELETE under this session.")},
+              required=(*CUSTOMER_REQUIRED, "csrf_token"), closed=True,
+              description="The signed-in customer, with the Balance split (Deposited Funds, Promotional Credit)."),
     "Tool": obj({
         "id": nullable(string(maxLength=64)),
         "name": nullable(string(maxLength=300)),
@@ -372,11 +414,14 @@ SCHEMAS: dict[str, dict] = {
         "order": ref("PanelId"),
         "kind": enum(claims_policy.KINDS, "An unknown kind is a 400 invalid_kind."),
         "current_count": integer("The count on the target now (refills)."),
-        "at": ref("TimeInput"),
+        "at": {**ref("TimeInput"), "description": "When the claim was made, if not now (the panel passing on a "
+                                                  "claim it took earlier). Not taken from a customer session: its "
+                                                  "claims are decided as of now."},
     }, required=("order", "kind"), examples=[{"order": "1001", "kind": "non_delivery"}]),
     "NewClaim": {"allOf": [ref("ClaimRequest"), obj({
         "description": string("The customer's words."),
-        "requester_email": string("Where the answer goes, when the customer has no e-mail on record.",
+        "requester_email": string("Where the answer goes, when the customer has no e-mail on record (keys only: a "
+                                  "customer session is answered at the account's address).",
                                   format="email"),
         "attachments": ref("Attachments"),
     })], "examples": [{"order": "1001", "kind": "refill", "current_count": 950}]},
@@ -388,22 +433,24 @@ SCHEMAS: dict[str, dict] = {
         "order": string(), "kind": enum(claims_policy.KINDS), "decision": ref("Decision"), "rules": ref("Rules"),
         "reasons": array(ref("Reason")),
         "refill_quantity": nullable(integer("How many to refill, for an eligible refill.")),
-        "expected_return": ref("ExpectedReturn"),
-    }, required=("order", "kind", "decision", "rules", "reasons", "refill_quantity"), closed=True),
+        "expected_return": ref("ExpectedReturn"), "clauses": ref("Clauses"),
+    }, required=("order", "kind", "decision", "rules", "reasons", "refill_quantity", "clauses"), closed=True),
     "ClaimReceipt": obj({
         "reference": string("The claim ticket's reference."), "claim": integer(minimum=1),
         "created": {"type": "boolean", "description": "false: the open claim on this order and kind."},
         "order": string(), "kind": enum(claims_policy.KINDS), "decision": ref("Decision"), "rules": ref("Rules"),
         "reasons": array(ref("Reason")), "refill_quantity": nullable(integer()),
-        "status": enum(("open", "accepted", "rejected")),
+        "status": enum(("open", "accepted", "rejected")), "clauses": ref("Clauses"),
     }, required=("reference", "claim", "created", "order", "kind", "decision", "rules", "reasons",
-                 "refill_quantity", "status"), closed=True),
+                 "refill_quantity", "status", "clauses"), closed=True),
 
     # --- money ----------------------------------------------------------------------------------
     "MoneyAsk": obj({
-        "customer": ref("PanelId"),
+        "customer": {**ref("PanelId"), "description": "Required with a key. A customer session may leave it out "
+                                                      "(itself); naming anyone else is a 404."},
         "description": string("The customer's words.", maxLength=10_000),
-        "requester_email": string("Where the answer goes, when the customer has no e-mail on record.",
+        "requester_email": string("Where the answer goes, when the customer has no e-mail on record (keys only: a "
+                                  "customer session is answered at the account's address).",
                                   format="email", maxLength=254),
         "confirmed_amount": {**ref("MoneyInput"), "description":
                              "Filing: the figure the customer was shown and accepted. A different one is a 409 "
@@ -427,7 +474,8 @@ SCHEMAS: dict[str, dict] = {
     }, required=("kind", "amount", "text"), closed=True),
     "Figures": obj(FIGURES, required=FIGURES_REQUIRED, closed=True,
                    description="The Terms' figures for a money request (desk.policy.money)."),
-    "Quote": obj({"customer": string(), **FIGURES}, required=("customer", *FIGURES_REQUIRED), closed=True,
+    "Quote": obj({"customer": string(), **FIGURES, "clauses": ref("Clauses")},
+                 required=("customer", *FIGURES_REQUIRED, "clauses"), closed=True,
                  description="The figures the customer would be shown now; nothing is stored."),
     "MoneyRequest": obj({
         "id": integer(minimum=1, maximum=MAX_ID),
@@ -448,9 +496,10 @@ SCHEMAS: dict[str, dict] = {
         "created_at": ref("Time"),
         "created": {"type": "boolean", "description": "Filing only: false when this is the open request for the "
                                                       "same thing."},
+        "clauses": ref("Clauses"),
     }, required=("id", "reference", "kind", "customer", "order", "method", "status", "status_text", "decision",
-                 "rules", "quote", "amount", "fee_rate", "confirmed_at", "verification_required", "created_at"),
-        closed=True),
+                 "rules", "quote", "amount", "fee_rate", "confirmed_at", "verification_required", "created_at",
+                 "clauses"), closed=True),
     "MoneyAnswer": obj({
         "choice": enum(("confirm", "keep_balance")),
         "amount": {**ref("MoneyInput"), "description": "The figure the customer was shown; when the Terms now give "
@@ -459,7 +508,8 @@ SCHEMAS: dict[str, dict] = {
 
     # --- accounts, reports, privacy ----------------------------------------------------------
     "AccountRequestInput": obj({
-        "customer": ref("PanelId"),
+        "customer": {**ref("PanelId"), "description": "Required with a key. A customer session may leave it out "
+                                                      "(itself); naming anyone else is a 404."},
         "category": enum(accounts_policy.CATEGORIES),
         "accounts_wanted": integer(f"Accounts in all: more than {accounts_policy.FREE_ACCOUNTS} (up to that many "
                                    "need no request).", minimum=accounts_policy.FREE_ACCOUNTS + 1,
@@ -472,9 +522,9 @@ SCHEMAS: dict[str, dict] = {
         "reference": string(), "id": integer(minimum=1), "created": {"type": "boolean"},
         "customer": nullable(string()), "category": enum(accounts_policy.CATEGORIES),
         "accounts_wanted": integer(), "decision": ref("Decision"), "rules": ref("Rules"),
-        "reasons": array(ref("Reason")),
+        "reasons": array(ref("Reason")), "clauses": ref("Clauses"),
     }, required=("reference", "id", "created", "customer", "category", "accounts_wanted", "decision", "rules",
-                 "reasons"), closed=True),
+                 "reasons", "clauses"), closed=True),
     "ReportInput": obj({
         "category": enum(abuse_policy.CATEGORIES, "The AUP section (3.1-4.8). Rights-holder notices are 3.4 by "
                                                   "default."),
@@ -535,6 +585,12 @@ SCHEMAS: dict[str, dict] = {
         closed=True, description="The same answer whether or not an account has the e-mail."),
 }
 
+for _item, _name in (("Ticket", "TicketPage"), ("Order", "OrderPage"), ("MoneyRequest", "MoneyRequestPage")):
+    SCHEMAS[_name] = obj({
+        "items": array(ref(_item), "At most `limit`, newest first."),
+        "next_cursor": nullable(string("Send it back as `?cursor=` for the next page; null on the last.")),
+    }, required=("items", "next_cursor"), closed=True, description="One page of a list (see Pagination).")
+
 
 def error_response(description: str, headers: dict | None = None) -> dict:
     response = {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
@@ -544,10 +600,14 @@ def error_response(description: str, headers: dict | None = None) -> dict:
 
 
 RESPONSES = {
-    "BadRequest": error_response("The body is not a JSON object sent as application/json (malformed_json)."),
-    "Unauthorized": error_response("No valid API key: `Authorization: Bearer <key>`."),
-    "Forbidden": error_response("The key's role may not do this."),
-    "NotFound": error_response("Nothing with that id is visible to this key."),
+    "BadRequest": error_response("The body is not a JSON object sent as application/json (malformed_json), or "
+                                 "the cursor is damaged (bad_cursor)."),
+    "Unauthorized": error_response("No valid API key (`Authorization: Bearer <key>`) and, where the operation "
+                                   "takes one, no customer session."),
+    "Forbidden": error_response("forbidden: the key's role, or a customer session, may not do this; "
+                                "csrf_failed: a customer session's unsafe call without a valid X-CSRFToken."),
+    "NotFound": error_response("Nothing with that id is visible to the caller (a customer session sees its "
+                               "own only)."),
     "Conflict": error_response("The state changed (already decided; figures that moved)."),
     "TooLarge": error_response("The body or an attachment is too large."),
     "UnsupportedType": error_response("An attachment is of a type the desk does not take."),
@@ -559,7 +619,15 @@ RESPONSES = {
 LOCATION = {"Location": {"description": "Where the ticket or request can be read.",
                          "schema": {"type": "string", "format": "uri-reference"}}}
 KEYED = [{"bearerAuth": []}]
+# A key, or the customer's session: reads need the cookie alone, writes the CSRF header too.
+KEY_OR_SESSION_READ = [{"bearerAuth": []}, {"customerSession": []}]
+KEY_OR_SESSION_WRITE = [{"bearerAuth": []}, {"customerSession": [], "csrfToken": []}]
+SESSION_ONLY = [{"customerSession": []}]
 PUBLIC: list = []
+
+
+def takes_session(security: list) -> bool:
+    return any("customerSession" in requirement for requirement in security)
 
 
 def _json(schema_name: str, description: str, headers: dict | None = None, links: dict | None = None) -> dict:
@@ -593,11 +661,12 @@ def operation(operation_id: str, summary: str, tag: str, responses: dict, *, err
               security=KEYED, parameters=None, description: str | None = None, roles=API_KEY_ROLES) -> dict:
     """One operation: `responses` are its successes, `errors` the codes of the shared error
     responses it can give (401 and 429 are added for keyed operations, 429 for all, 403 when
-    not every key role may call it). `x-key-roles`: the roles whose keys it takes."""
+    not every key role may call it, when it takes no customer session, and when a session's
+    call needs the CSRF header). `x-key-roles`: the roles whose keys it takes."""
     codes = set(errors) | {"429"}
     if security:
         codes.add("401")
-        if set(roles) != set(API_KEY_ROLES):
+        if set(roles) != set(API_KEY_ROLES) or security == KEY_OR_SESSION_WRITE or not takes_session(security):
             codes.add("403")
     if body:
         codes |= {"400", "413"}
@@ -633,6 +702,25 @@ REFERENCE = path_parameter("reference", {"type": "string", "minLength": 1}, "The
 REQUEST_ID = path_parameter("request_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                             "The money request's id.", 1)
 
+
+def query_parameter(name: str, schema: dict, description: str, example=None) -> dict:
+    parameter = {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+    if example is not None:
+        parameter["example"] = example
+    return parameter
+
+
+PAGE = [
+    query_parameter("cursor", {"type": "string"}, "The `next_cursor` of the page before; left out for the first "
+                                                  "page. A damaged one is a 400 bad_cursor."),
+    query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                    f"Items per page, 1-{MAX_LIMIT} ({DEFAULT_LIMIT} when left out); outside that a 422."),
+]
+CUSTOMER_FILTER = query_parameter(
+    "customer", {"type": "string", "minLength": 1, "maxLength": 64},
+    "The panel's customer id; an unknown one is a 404. A customer session may name only itself (anyone else is "
+    "the same 404) or leave it out.", "alice")
+
 MONEY_KINDS = {
     "refunds": ("refund", "RefundAsk", "A refund (Terms §13) to the payment method or, for an order, the Balance."),
     "withdrawals": ("withdrawal", "WithdrawalAsk", "A withdrawal of Deposited Funds (Terms §14), with its fee."),
@@ -649,32 +737,80 @@ def _paths() -> dict:
             {"200": {"description": "The OpenAPI 3.1 document.",
                      "content": {"application/json": {"schema": {"type": "object"}}}}},
             security=PUBLIC)},
-        "/tickets": {"post": operation(
-            "create_ticket", "File a ticket", "tickets",
-            {"201": _json("Ticket", "Filed; the requester is acknowledged by e-mail.", LOCATION, TICKET_LINKS)},
-            errors=("415", "422"), body="NewTicket",
-            description="Card numbers and such are redacted from the subject and body on intake.")},
+        "/me": {"get": operation(
+            "me", "The signed-in customer, its Balance and its CSRF token", "customer",
+            {"200": _json("Me", "The customer of the session.")}, security=SESSION_ONLY, roles=(),
+            description="Only for a customer session: a key has no customer of its own (403).")},
+        "/tickets": {
+            "get": operation(
+                "list_tickets", "A page of tickets, newest filed first", "tickets",
+                {"200": _json("TicketPage", "One page.")}, errors=("400", "404", "422"),
+                security=KEY_OR_SESSION_READ,
+                parameters=[*PAGE, {**CUSTOMER_FILTER, "description": CUSTOMER_FILTER["description"]
+                                    + " For a key: the tickets filed for that customer."},
+                            query_parameter("status", {"type": "string", "enum": list(TICKET_STATUSES)},
+                                            "Only tickets in this status."),
+                            query_parameter("kind", {"type": "string", "enum": list(KIND_QUEUES)},
+                                            "Only tickets of this kind.")],
+                description="A key lists the tickets of its queues (support, claims, billing); a customer "
+                            "session its own, as the portal shows them (filed for the account, or sent from "
+                            "its verified address; never trust & safety's cases, never internal notes). Filters "
+                            "combine."),
+            "post": operation(
+                "create_ticket", "File a ticket", "tickets",
+                {"201": _json("Ticket", "Filed; the requester is acknowledged by e-mail.", LOCATION, TICKET_LINKS)},
+                errors=("404", "409", "415", "422"), body="NewTicket", security=KEY_OR_SESSION_WRITE,
+                description="Card numbers and such are redacted from the subject and body on intake. A customer "
+                            f"session files for itself, from the account's own address, a question of kind "
+                            f"{' or '.join(CUSTOMER_KINDS)} (claims, money requests and more accounts have "
+                            "operations of their own: 422 naming them), about one of its own orders if any "
+                            "(someone else's: 404); requester, customer and priority are not its to set. "
+                            "409 no_email when the account has no address to answer.")},
         "/tickets/{reference}": {"get": operation(
             "get_ticket", "A ticket with its conversation", "tickets",
             {"200": _json("Ticket", "The ticket.", links={"AddMessage": TICKET_LINKS["AddMessage"]})},
-            errors=("404",), parameters=[REFERENCE],
-            description="A ticket outside the key's queues is a 404, as a missing one.")},
+            errors=("404",), parameters=[REFERENCE], security=KEY_OR_SESSION_READ,
+            description="A ticket outside the key's queues, or not the session's customer's, is a 404, as a "
+                        "missing one.")},
         "/tickets/{reference}/messages": {"post": operation(
             "add_message", "Reply on a ticket (or add an internal note)", "tickets",
             {"201": _json("Message", "Added; a reply reopens a waiting or resolved ticket.")},
             errors=("403", "404", "415", "422"), body="NewMessage", parameters=[REFERENCE],
-            description="A panel key replies as the requester; a staff key as staff, and only a staff key may "
-                        "add an internal note (403).")},
-        "/customers/{panel_id}": {"put": operation(
-            "put_customer", "Create or update a customer mirror", "mirror",
-            {"201": _json("Customer", "Created."), "200": _json("Customer", "Updated.")},
-            errors=("404", "422"), body="CustomerInput", parameters=[PANEL_ID], roles=("panel",))},
-        "/orders/{panel_id}": {"put": operation(
-            "put_order", "Create or update an order mirror", "mirror",
-            {"201": _json("Order", "Created."), "200": _json("Order", "Updated.")},
-            errors=("404", "422"), body="OrderInput", parameters=[{**PANEL_ID, "example": "1001"}], roles=("panel",),
-            description="A customer the desk has not seen gets a bare record a later PUT completes. The status "
-                        "history grows from successive updates.")},
+            security=KEY_OR_SESSION_WRITE,
+            description="A panel key or a customer session replies as the requester; a staff key as staff, and "
+                        "only a staff key may add an internal note (403).")},
+        "/customers/{panel_id}": {
+            "get": operation(
+                "get_customer", "A customer mirror with its balance", "mirror",
+                {"200": _json("Customer", "The customer.")}, errors=("404",), parameters=[PANEL_ID],
+                security=KEY_OR_SESSION_READ,
+                description="A customer session reads itself only; anyone else is the 404 of an unknown customer."),
+            "put": operation(
+                "put_customer", "Create or update a customer mirror", "mirror",
+                {"201": _json("Customer", "Created."), "200": _json("Customer", "Updated.")},
+                errors=("404", "422"), body="CustomerInput", parameters=[PANEL_ID], roles=("panel",))},
+        "/orders": {"get": operation(
+            "list_orders", "A page of a customer's orders, newest first", "mirror",
+            {"200": _json("OrderPage", "One page.")}, errors=("400", "404", "422"),
+            parameters=[*PAGE, {**CUSTOMER_FILTER, "description": "The panel's customer id: required with a key "
+                                "(422 without; an unknown one is a 404). A customer session lists its own and may "
+                                "name only itself (anyone else is the same 404)."}],
+            security=KEY_OR_SESSION_READ,
+            description="Newest first by the order's time on the panel.")},
+        "/orders/{panel_id}": {
+            "get": operation(
+                "get_order", "An order mirror with its status history", "mirror",
+                {"200": _json("Order", "The order.")}, errors=("404",),
+                parameters=[{**PANEL_ID, "example": "1001"}], security=KEY_OR_SESSION_READ,
+                description="A customer session reads its own orders only; someone else's is the 404 of a "
+                            "missing one."),
+            "put": operation(
+                "put_order", "Create or update an order mirror", "mirror",
+                {"201": _json("Order", "Created."), "200": _json("Order", "Updated.")},
+                errors=("404", "422"), body="OrderInput", parameters=[{**PANEL_ID, "example": "1001"}],
+                roles=("panel",),
+                description="A customer the desk has not seen gets a bare record a later PUT completes. The "
+                            "status history grows from successive updates.")},
         "/ledger": {"post": operation(
             "post_ledger", "Append ledger entries", "mirror",
             {"200": _json("LedgerResult", "Stored (entries already stored by id are skipped).")},
@@ -682,35 +818,51 @@ def _paths() -> dict:
             description="Idempotent by entry id; all or nothing per batch.")},
         "/claims/evaluate": {"post": operation(
             "evaluate_claim", "The Terms' decision on a claim, nothing stored", "claims",
-            {"200": _json("ClaimDecision", "The decision with its reasons.")},
-            errors=("404", "422"), body="ClaimRequest")},
+            {"200": _json("ClaimDecision", "The decision with its reasons and clauses.")},
+            errors=("404", "422"), body="ClaimRequest", security=KEY_OR_SESSION_WRITE,
+            description="A customer session asks about its own orders only (someone else's is the 404 of a "
+                        "missing one), as of now.")},
         "/claims": {"post": operation(
             "file_claim", "File a claim ticket with its decision", "claims",
             {"201": _json("ClaimReceipt", "Filed on a ticket in the Claims queue.", LOCATION, TICKET_LINKS),
              "200": _json("ClaimReceipt", "The open claim on this order and kind.", LOCATION, TICKET_LINKS)},
-            errors=("404", "415", "422"), body="NewClaim",
-            description="One open claim per order and kind.")},
+            errors=("404", "415", "422"), body="NewClaim", security=KEY_OR_SESSION_WRITE,
+            description="One open claim per order and kind. A customer session files on its own orders only "
+                        "(someone else's is the 404 of a missing one), as of now, answered at the account's "
+                        "address.")},
         "/account-requests": {"post": operation(
             "file_account_request", "Ask for more than 10 accounts (terms-4-multi-account)", "accounts",
             {"201": _json("AccountRequestReceipt", "Filed on a ticket in the Support queue.", LOCATION, TICKET_LINKS),
              "200": _json("AccountRequestReceipt", "The customer's open request.", LOCATION, TICKET_LINKS)},
-            errors=("404", "422"), body="AccountRequestInput")},
+            errors=("404", "422"), body="AccountRequestInput", security=KEY_OR_SESSION_WRITE,
+            description="A customer session asks for itself: `customer` may be left out, and naming anyone "
+                        "else is the 404 of an unknown customer.")},
+        "/money-requests": {"get": operation(
+            "list_money_requests", "A page of money requests, newest first", "money",
+            {"200": _json("MoneyRequestPage", "One page.")}, errors=("400", "404", "422"),
+            parameters=[*PAGE, {**CUSTOMER_FILTER, "description": CUSTOMER_FILTER["description"]
+                                + " A key without it lists every customer's."}],
+            security=KEY_OR_SESSION_READ, description="A customer session lists its own.")},
         "/money-requests/{request_id}": {"get": operation(
             "get_money_request", "A money request's state and figures", "money",
             {"200": _json("MoneyRequest", "The request.", links=MONEY_LINKS)}, errors=("404",),
-            parameters=[REQUEST_ID])},
+            parameters=[REQUEST_ID], security=KEY_OR_SESSION_READ,
+            description="Someone else's request is a 404 to a customer session, as a missing one.")},
         "/money-requests/{request_id}/confirm": {"post": operation(
             "confirm_money_request", "The customer's answer to the figures", "money",
             {"200": _json("MoneyRequest", "The request, moved on (verification, review) or closed "
                                           "(kept_balance).", links=MONEY_LINKS)},
             errors=("404", "409", "422"), body="MoneyAnswer", parameters=[REQUEST_ID], roles=("panel",),
-            description="The panel's pages ask the customer and pass the answer on. 409 wrong_status when the "
-                        "request is not awaiting confirmation; figures_changed when the figures moved (the new "
-                        "figure in fields.amount, and the customer is asked again).")},
+            security=KEY_OR_SESSION_WRITE,
+            description="The panel's pages ask the customer and pass the answer on (or the customer's session "
+                        "answers for its own request). 409 wrong_status when the request is not awaiting "
+                        "confirmation; figures_changed when the figures moved (the new figure in fields.amount, "
+                        "and the customer is asked again).")},
         "/money-requests/{request_id}/cancel": {"post": operation(
             "cancel_money_request", "The customer takes a request back", "money",
             {"200": _json("MoneyRequest", "Cancelled.")}, errors=("404", "409"), parameters=[REQUEST_ID],
-            roles=("panel",), description="409 once the request is decided. No body.")},
+            roles=("panel",), security=KEY_OR_SESSION_WRITE,
+            description="409 once the request is decided. No body. A customer session cancels its own only.")},
         "/reports/abuse": {"post": operation(
             "report_abuse", "Report abuse (AUP §3-§4)", "intake",
             {"202": _json("ReportReceipt", "Kept; the reporter confirms the e-mail by a link (serious harm is "
@@ -731,15 +883,20 @@ def _paths() -> dict:
     }
     for plural, (kind, body, summary) in MONEY_KINDS.items():
         paths[f"/{plural}/quote"] = {"post": operation(
-            f"quote_{kind}", f"Quote: {summary}", "money", {"200": _json("Quote", "The figures; nothing stored.")},
-            errors=("404", "422"), body=body)}
+            f"quote_{kind}", f"Quote: {summary}", "money",
+            {"200": _json("Quote", "The figures; nothing stored.")},
+            errors=("404", "422"), body=body, security=KEY_OR_SESSION_WRITE,
+            description="A customer session quotes for itself: `customer` may be left out, and naming anyone "
+                        "else is the 404 of an unknown customer.")}
         paths[f"/{plural}"] = {"post": operation(
             f"file_{kind}", f"File: {summary}", "money",
             {"201": _json("MoneyRequest", "Filed on a Billing ticket.", LOCATION, MONEY_LINKS),
              "200": _json("MoneyRequest", "The open request for the same thing.", LOCATION, MONEY_LINKS)},
-            errors=("404", "409", "422"), body=body,
+            errors=("404", "409", "422"), body=body, security=KEY_OR_SESSION_WRITE,
             description="One open request per customer and kind (refunds: per order). "
-                        "confirmed_amount other than the Terms' figure: 409 figures_changed.")}
+                        "confirmed_amount other than the Terms' figure: 409 figures_changed. A customer "
+                        "session files for itself (`customer` may be left out; anyone else is the 404 of an "
+                        "unknown customer), answered at the account's own address.")}
     return paths
 
 
@@ -748,8 +905,9 @@ DOCUMENT = {
     "info": {"title": "desk JSON API", "version": "1", "description": DESCRIPTION},
     "servers": [{"url": "/api/v1"}],
     "tags": [
+        {"name": "customer", "description": "The signed-in customer (customer session)."},
         {"name": "tickets", "description": "Tickets and their conversation."},
-        {"name": "mirror", "description": "The panel's customers, orders and ledger (panel keys)."},
+        {"name": "mirror", "description": "The panel's customers, orders and ledger (written by panel keys)."},
         {"name": "claims", "description": "Claims on orders (Terms §5, §7, §9-§11)."},
         {"name": "money", "description": "Refunds, withdrawals, closures, restorations (Terms §13-§18, §30)."},
         {"name": "accounts", "description": "More than 10 accounts (Terms §4)."},
@@ -759,10 +917,20 @@ DOCUMENT = {
     "security": KEYED,
     "paths": _paths(),
     "components": {
-        "securitySchemes": {"bearerAuth": {
-            "type": "http", "scheme": "bearer",
-            "description": f"An API key (roles: {', '.join(API_KEY_ROLES)}), made with "
-                           "`flask desk api-key create NAME --role ROLE`."}},
+        "securitySchemes": {
+            "bearerAuth": {
+                "type": "http", "scheme": "bearer",
+                "description": f"An API key (roles: {', '.join(API_KEY_ROLES)}), made with "
+                               "`flask desk api-key create NAME --role ROLE`."},
+            "customerSession": {
+                "type": "apiKey", "in": "cookie", "name": "session",
+                "description": "The customer portal's session cookie, set when the customer signs in "
+                               "(/portal/sign-in, or the panel's single sign-on at /portal/sso). Only without an "
+                               "Authorization header; the session acts for that customer alone."},
+            "csrfToken": {
+                "type": "apiKey", "in": "header", "name": CSRF_HEADER,
+                "description": "The csrf_token of GET /me: required with customerSession on every POST, PUT, "
+                               "PATCH and DELETE (403 csrf_failed without it)."}},
         "schemas": SCHEMAS,
         "responses": RESPONSES,
     },

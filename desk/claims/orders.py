@@ -26,11 +26,17 @@ def find_customer(panel_id: str) -> Customer | None:
     return db.session.execute(select(Customer).where(Customer.panel_id == panel_id)).scalar_one_or_none()
 
 
+def no_customer(panel_id: str) -> NotFound:
+    """The 404 of an unknown customer; a customer session naming someone else gets this same
+    answer, so the two cannot be told apart."""
+    return NotFound(f"No customer {panel_id} is known to the desk. The panel pushes customers with "
+                    f"PUT /api/v1/customers/{panel_id}; check the id.")
+
+
 def customer_or_404(panel_id: str) -> Customer:
     customer = find_customer(panel_id)
     if customer is None:
-        raise NotFound(f"No customer {panel_id} is known to the desk. The panel pushes customers with "
-                       f"PUT /api/v1/customers/{panel_id}; check the id.")
+        raise no_customer(panel_id)
     return customer
 
 

@@ -75,11 +75,17 @@ def parse_claim(body: dict) -> tuple[str, str, int | None, datetime | None]:
     return order_id, kind, current, at
 
 
+def no_order(order_id: str) -> NotFound:
+    """The 404 of an unknown order; a customer session naming someone else's order gets this
+    same answer, so the two cannot be told apart."""
+    return NotFound(f"No order {order_id} is known to the desk. The panel pushes orders with "
+                    f"PUT /api/v1/orders/{order_id}; check the order id.")
+
+
 def load_order(order_id: str) -> Order:
     order = find_order(order_id)
     if order is None:
-        raise NotFound(f"No order {order_id} is known to the desk. The panel pushes orders with "
-                       f"PUT /api/v1/orders/{order_id}; check the order id.")
+        raise no_order(order_id)
     return order
 
 

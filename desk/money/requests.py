@@ -16,8 +16,9 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
-from desk import jobs
+from desk import jobs, pagination
 from desk.abuse.log import open_cases_naming
 from desk.audit.services import SYSTEM, Actor, record
 from desk.auth.roles import allows
@@ -255,6 +256,15 @@ def _subject(kind: str, q: policy.Quote, order_ref: str | None) -> str:
 def open_key(kind: str, customer: Customer, order_ref: str | None) -> str:
     """One open request per customer and kind (refunds: per order, or of the Balance)."""
     return f"{kind}:{customer.panel_id}" + (f":{order_ref or '*'}" if kind == "refund" else "")
+
+
+def requests_page(customer: Customer | None, cursor: str | None, size: int) -> tuple[list[MoneyRequest], str | None]:
+    """One page of money requests — one customer's, or all — newest first, and the next
+    page's cursor. Keyset on the id (the primary key; with ix_money_requests_customer_id)."""
+    query = select(MoneyRequest).options(selectinload(MoneyRequest.ticket), selectinload(MoneyRequest.customer))
+    if customer is not None:
+        query = query.where(MoneyRequest.customer_id == customer.id)
+    return pagination.page(query, (MoneyRequest.id,), (int,), cursor, size, "money requests")
 
 
 def find_open(key: str) -> MoneyRequest | None:

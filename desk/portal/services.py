@@ -262,6 +262,14 @@ class NewQuestion:
     subject: str
     body: str
     uploads: list
+    kind: str = "general"  # the API's customer session may also ask a billing question (CUSTOMER_KINDS)
+    order: str | None = None  # one of the customer's own orders (the caller checks, find_my_order)
+
+
+# What a customer files as a plain ticket. Claims, money requests and requests for more
+# accounts have operations of their own that decide them; abuse and rights reports, privacy
+# requests and chargebacks have their own intakes.
+CUSTOMER_KINDS = ("general", "billing")
 
 
 def address_of(customer: Customer) -> str:
@@ -273,12 +281,12 @@ def address_of(customer: Customer) -> str:
 
 
 def file_question(customer: Customer, data: NewQuestion) -> Ticket:
-    """A general question from the portal, filed for the account from its own address;
-    commits and hands the acknowledgement to RQ."""
+    """A question from the portal (or the API's customer session), filed for the account from
+    its own address; commits and hands the acknowledgement to RQ."""
     ticket, _ = tickets.create_ticket(tickets.NewTicket(
         subject=data.subject, body=data.body, requester_email=address_of(customer),
-        requester_name=customer.login or "", kind="general", channel="portal", customer=customer.panel_id,
-        uploads=data.uploads), sessions.actor_of(customer))
+        requester_name=customer.login or "", kind=data.kind, channel="portal", customer=customer.panel_id,
+        order=data.order, uploads=data.uploads), sessions.actor_of(customer))
     return ticket
 
 

@@ -6,8 +6,9 @@ from datetime import datetime
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
-from desk import jobs
+from desk import jobs, pagination
 from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.models import Customer
@@ -368,6 +369,24 @@ def assign(ticket: Ticket, staff, assignee) -> None:
         assignment.check_assignee(ticket, assignee)
     if assignment.give(ticket, assignee, Actor.staff(staff)):
         db.session.commit()
+
+
+def tickets_page(scope, cursor: str | None, size: int, *, customer_id: int | None = None,
+                 status: str | None = None, kind: str | None = None) -> tuple[list[Ticket], str | None]:
+    """One page of the tickets `scope` (a SQL condition: a key's queues, a customer's own)
+    lets the caller see, newest filed first, optionally of one customer, status or kind; and
+    the next page's cursor. Keyset on the id (the primary key). Each ticket comes with what
+    its answer shows (messages and their files, clocks, tags, customer, assignee)."""
+    query = select(Ticket).where(scope).options(
+        selectinload(Ticket.messages).selectinload(Message.attachments), selectinload(Ticket.clocks),
+        selectinload(Ticket.tag_rows), selectinload(Ticket.customer), selectinload(Ticket.assignee))
+    if customer_id is not None:
+        query = query.where(Ticket.customer_id == customer_id)
+    if status is not None:
+        query = query.where(Ticket.status == status)
+    if kind is not None:
+        query = query.where(Ticket.kind == kind)
+    return pagination.page(query, (Ticket.id,), (int,), cursor, size, "tickets")
 
 
 def find_ticket(reference: str) -> Ticket | None:
