@@ -15,7 +15,7 @@ from desk import jobs
 from desk.audit.services import Actor, verify_chain
 from desk.auth import services as auth_services
 from desk.auth.roles import API_KEY_ROLES, ROLES
-from desk.errors import DeskError
+from desk.errors import DeskError, ValidationError
 from desk.extensions import db
 
 desk_cli = AppGroup("desk", help="Run and administer the desk.")
@@ -52,10 +52,15 @@ desk_cli.add_command(api_key_cli)
 @api_key_cli.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(API_KEY_ROLES), required=True)
-def api_key_create(name, role):
+@click.option("--staff", "staff_email", default=None,
+              help="A staff key's person: it then works within their queues and scope.")
+def api_key_create(name, role, staff_email):
     """Create an API key; the key is printed once, on the last line."""
     try:
-        api_key, key = auth_services.create_api_key(name, role, CLI_ACTOR)
+        person = auth_services.find_staff(staff_email) if staff_email else None
+        if staff_email and person is None:
+            raise ValidationError(f"No staff member {staff_email}.", {"staff": "unknown"})
+        api_key, key = auth_services.create_api_key(name, role, CLI_ACTOR, staff=person)
     except DeskError as exc:
         _fail(exc)
     click.echo(f"Created {role} key {api_key.name!r} (id {api_key.id}). It is shown once; only its hash is kept:")

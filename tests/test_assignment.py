@@ -310,3 +310,55 @@ def test_admins_set_where_people_work_and_how_queues_assign(app, auth):
     agent_client, _ = signed_in_as(app, auth, "agent@desk.test")
     assert agent_client.get("/admin/assignment").status_code == 403
     assert agent_client.get(url).status_code == 403
+
+
+# --- the API, with a key that belongs to a person -------------------------------------------
+
+def test_a_persons_api_key_works_only_within_their_queues_and_scope(app, auth, make_ticket, panel):
+    admin = auth.client_for("admin", "admin@desk.test")
+    claims_agent = staff(auth, app, "claims@desk.test", queues=["claims"])
+    page = text_of(admin.get("/admin/api-keys"))
+    response = admin.post("/admin/api-keys", data={"csrf_token": csrf_from(page), "name": "Ana's scripts",
+                                                   "role": "staff", "staff": str(claims_agent)})
+    key = re.search(r'<pre class="secret">([^<]+)</pre>', text_of(response)).group(1)
+    assert "claims@desk.test" in text_of(admin.get("/admin/api-keys"))
+    headers = {"Authorization": f"Bearer {key}"}
+    api = app.test_client()
+    support = make_ticket(subject="A support question")
+    claim = make_ticket(subject="A claim", kind="claim")
+    assert api.get(f"/api/v1/tickets/{support}", headers=headers).status_code == 404
+    assert api.get(f"/api/v1/tickets/{claim}", headers=headers).status_code == 200
+    listed_refs = {t["reference"] for t in api.get("/api/v1/tickets", headers=headers).get_json()["items"]}
+    assert listed_refs == {claim}
+    assert api.post(f"/api/v1/tickets/{support}/messages", json={"body": "x"}, headers=headers).status_code == 404
+    # Billing and Support operations are another queue's work.
+    panel.customer("alice")
+    response = api.post("/api/v1/withdrawals/quote", json={"customer": "alice"}, headers=headers)
+    assert response.status_code == 403 and "does not work the billing queue" in response.get_json()["error"]["message"]
+    assert api.get("/api/v1/money-requests", headers=headers).status_code == 403
+    # Own tickets only: the key follows the person.
+    with app.app_context():
+        db.session.get(Staff, claims_agent).own_only = True
+        db.session.commit()
+    from desk.auth.access import forget_api_keys
+
+    with app.app_context():
+        forget_api_keys()
+    assert api.get(f"/api/v1/tickets/{claim}", headers=headers).status_code == 404
+    assert api.get("/api/v1/tickets", headers=headers).get_json()["items"] == []
+    # And it stops with their account.
+    with app.app_context():
+        db.session.get(Staff, claims_agent).active = False
+        db.session.commit()
+        forget_api_keys()
+    assert api.get(f"/api/v1/tickets/{claim}", headers=headers).status_code == 401
+
+
+def test_only_a_staff_key_belongs_to_a_person(app, auth, runner):
+    staff(auth, app, "ana@desk.test")
+    result = runner.invoke(args=["desk", "api-key", "create", "panel", "--role", "panel", "--staff", "ana@desk.test"])
+    assert result.exit_code != 0 and "Only a staff key belongs to a person" in result.output
+    result = runner.invoke(args=["desk", "api-key", "create", "scripts", "--role", "staff", "--staff", "nobody@x.y"])
+    assert result.exit_code != 0 and "No staff member nobody@x.y" in result.output
+    result = runner.invoke(args=["desk", "api-key", "create", "scripts", "--role", "staff", "--staff", "ana@desk.test"])
+    assert result.exit_code == 0, result.output

@@ -28,6 +28,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 class ApiKeyForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     role = SelectField("Role", choices=[SelectChoice(r) for r in API_KEY_ROLES])
+    staff = SelectField("Belongs to (a staff key only: it then works within that person's queues)", choices=[],
+                        validate_choice=False)
 
 
 @bp.route("/staff", methods=["GET", "POST"])
@@ -160,11 +162,22 @@ def custom_field_active(field_id):
 @require("admin.api_keys")
 def api_keys():
     form = ApiKeyForm()
-    new_key = None
+    people = db.session.execute(select(Staff).where(Staff.active.is_(True)).order_by(Staff.email)).scalars().all()
+    form.staff.choices = [SelectChoice("", "nobody")] + [SelectChoice(str(p.id), p.email) for p in people]
+    new_key, status = None, 200
     if form.validate_on_submit():
-        _, new_key = auth_services.create_api_key(form.name.data, form.role.data, Actor.staff(current_user))
+        person = next((p for p in people if str(p.id) == form.staff.data), None)
+        try:
+            _, new_key = auth_services.create_api_key(form.name.data, form.role.data, Actor.staff(current_user),
+                                                      staff=person)
+        except DeskError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            status = exc.status
+    elif form.is_submitted():
+        status = 400
     keys = db.session.execute(select(ApiKey).order_by(ApiKey.id.desc())).scalars().all()
-    return render_template("admin/api_keys.html", form=form, keys=keys, new_key=new_key)
+    return render_template("admin/api_keys.html", form=form, keys=keys, new_key=new_key), status
 
 
 @bp.route(f"/api-keys/<int(max={MAX_ID}):key_id>/revoke", methods=["POST"])

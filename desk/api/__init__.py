@@ -13,7 +13,7 @@ from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError as CSRFInvalid
 
 from desk.audit.services import Actor
-from desk.auth.access import api_key_from_request
+from desk.auth.access import api_key_from_request, key_scope, key_sees, key_staff, visible_queues  # noqa: F401 - key_scope, key_sees for the route modules
 from desk.claims.models import Customer
 from desk.claims.orders import customer_or_404, no_customer
 from desk.claims.parse import Fields
@@ -117,6 +117,14 @@ def string_field(data: dict, name: str, required: bool = False) -> str | None:
     if isinstance(value, str) and "\x00" in value:  # PostgreSQL text cannot hold NUL: a 422 here, not a 500 there
         raise ValidationError(f"{name} must not contain NUL characters.", {name: "must not contain NUL characters"})
     return str(value)
+
+
+def require_queue(queue: str) -> None:
+    """A key that belongs to a person works only in that person's queues (the queue this
+    operation files into or reads from); other keys and customer sessions pass."""
+    person = key_staff(g.api_key) if g.api_key is not None else None
+    if person is not None and queue not in visible_queues(person):
+        raise DeskError(f"This key's staff member does not work the {queue} queue.", code="forbidden", status=403)
 
 
 def require_key_role(*roles: str) -> None:

@@ -4,7 +4,7 @@ one — and always as of now: `at` (when the claim was made, for the panel passi
 it took earlier) is the panel's to send, or a customer could file inside a closed window."""
 from flask import jsonify, url_for
 
-from desk.api import actor, bp, channel, json_body, session_customer, string_field, with_clauses
+from desk.api import actor, bp, channel, json_body, require_queue, session_customer, string_field, with_clauses
 from desk.claims import services
 from desk.portal.services import find_my_order
 from desk.tickets.uploads import from_json
@@ -27,6 +27,7 @@ def _order(order_id: str):
 
 @bp.post("/claims/evaluate")
 def evaluate_claim():
+    require_queue("claims")
     order_id, kind, current, at = _parse(json_body())
     if session_customer() is not None:
         _order(order_id)  # its own, or the 404 (a key's hot path skips the extra query)
@@ -36,6 +37,7 @@ def evaluate_claim():
 
 @bp.post("/claims")
 def file_claim():
+    require_queue("claims")
     body = json_body()
     order_id, kind, current, at = _parse(body)
     order = _order(order_id)

@@ -3,11 +3,11 @@ request on its ticket, the customer's confirmation (the panel's own pages ask th
 and pass the answer on, or call with the customer's session), and the request's state.
 A customer session acts for itself only: a `customer` naming anyone else, or a request of
 someone else's, is the 404 of an unknown one."""
-from flask import jsonify, request as http, url_for
+from flask import g, jsonify, request as http, url_for
 
 from desk.api import (
-    actor, bp, channel, check_fields, json_body, named_customer, own_customer_field, page_args, page_json,
-    require_key_role, session_customer, with_clauses,
+    actor, bp, channel, check_fields, json_body, key_scope, key_sees, named_customer, own_customer_field, page_args,
+    page_json, require_key_role, require_queue, session_customer, with_clauses,
 )
 from desk.claims.parse import Fields
 from desk.errors import NotFound
@@ -50,6 +50,7 @@ def _ask(kind: str) -> requests.Ask:
 @bp.post("/<any(refunds, withdrawals, closures, restorations):kind>/quote")
 def quote_money(kind):
     require_key_role("panel", "staff")
+    require_queue("billing")
     ask = _ask(kind)
     return jsonify(with_clauses({"customer": ask.customer, **requests.quote(ask).to_dict()}))
 
@@ -57,6 +58,7 @@ def quote_money(kind):
 @bp.post("/<any(refunds, withdrawals, closures, restorations):kind>")
 def file_money(kind):
     require_key_role("panel", "staff")
+    require_queue("billing")
     ask = _ask(kind)
     request, created = requests.file(ask, actor(), channel=channel())
     response = jsonify(request_json(request, created))
@@ -70,18 +72,22 @@ def list_money_requests():
     """A page of money requests, newest first: a key's of every customer or of the one it
     names; a customer session's own."""
     require_key_role("panel", "staff")
+    require_queue("billing")
     cursor, size = page_args("money requests")
     f = Fields(http.args)
     named = f.string("customer", max_len=64)
     check_fields(f, "The filters")
     customer = named_customer(named) if named is not None else session_customer()
-    rows, next_cursor = requests.requests_page(customer, cursor, size)
+    scope = key_scope(g.api_key) if g.api_key is not None and g.api_key.staff_id else None
+    rows, next_cursor = requests.requests_page(customer, cursor, size, scope)
     return jsonify(page_json([request_json(r) for r in rows], next_cursor))
 
 
 def _request_or_404(request_id: int) -> MoneyRequest:
     me = session_customer()
     request = db.session.get(MoneyRequest, request_id) if me is None else find_my_request(me, request_id)
+    if request is not None and g.api_key is not None and not key_sees(g.api_key, request.ticket):
+        request = None
     if request is None:  # someone else's is as missing as one that never was
         raise NotFound(f"No money request {request_id}.")
     return request

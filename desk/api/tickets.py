@@ -6,7 +6,7 @@ from flask import g, jsonify, request, url_for
 from desk.api import (
     actor, bp, check_fields, json_body, named_customer, page_args, page_json, session_customer, string_field,
 )
-from desk.auth.roles import queues_for_api_key
+from desk.auth.access import key_scope, key_sees
 from desk.claims.parse import Fields
 from desk.claims.services import no_order
 from desk.errors import DeskError, NotFound, ValidationError
@@ -14,7 +14,7 @@ from desk.policy.sla import describe as clock_target
 from desk.portal import services as portal
 from desk.tickets import services
 from desk.tickets.links import make_token
-from desk.tickets.models import KIND_QUEUES, NO_DUE, STATUSES, Ticket
+from desk.tickets.models import KIND_QUEUES, NO_DUE, STATUSES
 from desk.tickets.uploads import from_json
 
 
@@ -98,7 +98,7 @@ def list_tickets():
             named_customer(customer_id)  # itself, or the 404 of an unknown customer
         scope, customer_id = portal._mine(me), None  # the portal's one rule for "the customer's tickets"
     else:
-        scope = Ticket.queue.in_(queues_for_api_key(g.api_key.role))
+        scope = key_scope(g.api_key)
         customer_id = named_customer(customer_id).id if customer_id is not None else None
     rows, next_cursor = services.tickets_page(scope, cursor, size, customer_id=customer_id, status=status, kind=kind)
     return jsonify(page_json([ticket_json(t) for t in rows], next_cursor))
@@ -167,7 +167,7 @@ def _ticket(reference):
         ticket = portal.find_mine(me, reference)
     else:
         ticket = services.find_ticket(reference)
-        if ticket is not None and ticket.queue not in queues_for_api_key(g.api_key.role):
+        if ticket is not None and not key_sees(g.api_key, ticket):
             ticket = None
     # Outside the key's queues, or not the customer's, a ticket is indistinguishable from a missing one.
     if ticket is None:

@@ -4,11 +4,12 @@ from functools import wraps
 
 from flask import abort, current_app, request
 from flask_login import current_user
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from desk.auth.models import ApiKey, Staff, hash_api_key
-from desk.auth.roles import allows, queues_for
+from desk.auth.roles import allows, queues_for, queues_for_api_key
 from desk.extensions import db, login_manager
+from desk.tickets.models import Ticket
 from desk.types import utcnow
 
 
@@ -58,8 +59,6 @@ def can_see_ticket(staff, ticket) -> bool:
 
 def ticket_scope(staff):
     """can_see_ticket() as a SQL condition on tickets, for every list, count and search."""
-    from desk.tickets.models import Ticket
-
     condition = Ticket.queue.in_(sorted(visible_queues(staff)))
     return and_(condition, Ticket.assignee_id == staff.id) if staff.own_only else condition
 
@@ -89,8 +88,10 @@ def api_key_from_request():
     if cached and cached[0] > time.monotonic():
         return cached[1]
     row = db.session.execute(
-        select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.last_used_at)
-        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
+        select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.last_used_at, ApiKey.staff_id)
+        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None),
+               # A person's key stops with their account.
+               or_(ApiKey.staff_id.is_(None), ApiKey.staff_id.in_(select(Staff.id).where(Staff.active.is_(True)))))
     ).first()
     if row is not None and ttl:
         _key_cache()[digest] = (time.monotonic() + ttl, row)
@@ -101,3 +102,21 @@ def api_key_from_request():
             db.session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
             db.session.commit()
     return row
+
+
+def key_staff(key) -> Staff | None:
+    """The person a staff key belongs to (None for a key of no one)."""
+    return db.session.get(Staff, key.staff_id) if key.staff_id else None
+
+
+def key_scope(key):
+    """The tickets a key reaches, as a SQL condition: its person's (desk.auth.access.ticket_scope)
+    for a key that belongs to one, else the key role's queues."""
+    person = key_staff(key)
+    return ticket_scope(person) if person is not None else Ticket.queue.in_(sorted(queues_for_api_key(key.role)))
+
+
+def key_sees(key, ticket) -> bool:
+    """key_scope() for one ticket."""
+    person = key_staff(key)
+    return can_see_ticket(person, ticket) if person is not None else ticket.queue in queues_for_api_key(key.role)

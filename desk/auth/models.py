@@ -4,8 +4,8 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, Integer, String, false
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from desk.extensions import db
@@ -69,6 +69,11 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A staff key may belong to one staff member: it then reads and writes within that
+    # person's queues and scope (desk.auth.access.key_scope), and stops with their account.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    staff = relationship(Staff)
 
     @staticmethod
     def generate() -> str:

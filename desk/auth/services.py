@@ -41,17 +41,22 @@ def create_staff(email: str, role: str, password: str, actor: Actor, name: str =
     return staff
 
 
-def create_api_key(name: str, role: str, actor: Actor) -> tuple[ApiKey, str]:
-    """Returns the row and the key itself, which is never stored and cannot be shown again."""
+def create_api_key(name: str, role: str, actor: Actor, staff: Staff | None = None) -> tuple[ApiKey, str]:
+    """Returns the row and the key itself, which is never stored and cannot be shown again.
+    `staff`: the person a staff key belongs to (it works within their queues and scope)."""
     if role not in API_KEY_ROLES:
         raise ValidationError(f"API key role must be one of: {', '.join(API_KEY_ROLES)}.", {"role": "unknown"})
     if not name.strip():
         raise ValidationError("Give the key a name.", {"name": "required"})
+    if staff is not None and (role != "staff" or not staff.active):
+        raise ValidationError("Only a staff key belongs to a person, and only to an active one.", {"staff": "invalid"})
     key = ApiKey.generate()
-    api_key = ApiKey(name=name.strip(), role=role, prefix=key[:10], key_hash=hash_api_key(key))
+    api_key = ApiKey(name=name.strip(), role=role, prefix=key[:10], key_hash=hash_api_key(key),
+                     staff_id=staff.id if staff else None)
     db.session.add(api_key)
     db.session.flush()
-    record(actor, "api_key.created", "api_key", api_key.id, name=api_key.name, role=role)
+    record(actor, "api_key.created", "api_key", api_key.id, name=api_key.name, role=role,
+           staff=staff.email if staff else None)
     db.session.commit()
     return api_key, key
 

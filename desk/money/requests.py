@@ -258,12 +258,16 @@ def open_key(kind: str, customer: Customer, order_ref: str | None) -> str:
     return f"{kind}:{customer.panel_id}" + (f":{order_ref or '*'}" if kind == "refund" else "")
 
 
-def requests_page(customer: Customer | None, cursor: str | None, size: int) -> tuple[list[MoneyRequest], str | None]:
+def requests_page(customer: Customer | None, cursor: str | None, size: int,
+                  scope=None) -> tuple[list[MoneyRequest], str | None]:
     """One page of money requests — one customer's, or all — newest first, and the next
-    page's cursor. Keyset on the id (the primary key; with ix_money_requests_customer_id)."""
+    page's cursor. Keyset on the id (the primary key; with ix_money_requests_customer_id).
+    `scope`: a SQL condition on their tickets (a staff member's, desk.auth.access)."""
     query = select(MoneyRequest).options(selectinload(MoneyRequest.ticket), selectinload(MoneyRequest.customer))
     if customer is not None:
         query = query.where(MoneyRequest.customer_id == customer.id)
+    if scope is not None:
+        query = query.where(MoneyRequest.ticket_id.in_(select(Ticket.id).where(scope)))
     return pagination.page(query, (MoneyRequest.id,), (int,), cursor, size, "money requests")
 
 
