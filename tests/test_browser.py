@@ -82,6 +82,30 @@ class Watched:
         self.context.close()
 
 
+def sso_url(live: str, secret: str, customer: str) -> str:
+    """A single sign-on address for the customer, signed as the README's recipe signs it."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+    import secrets
+    import time
+
+    claims = {"customer": customer, "exp": int(time.time()) + 120, "nonce": secrets.token_urlsafe(16)}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{live}/portal/sso?token={payload}.{hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()}"
+
+
+def read_answer_and_reply(page, live: str, reference: str, answer: str, reply: str) -> None:
+    """The customer opens the ticket from My tickets, reads the agent's answer and replies."""
+    page.goto(f"{live}/portal")
+    page.get_by_role("link", name=reference).click()
+    page.wait_for_selector(f"text={answer}")
+    page.get_by_label("Your reply").fill(reply)
+    page.get_by_role("button", name="Send reply").click()
+    page.wait_for_selector(f"text={reply}")
+
+
 def staff_sign_in(watched: Watched, live: str, email: str, password: str) -> None:
     page = watched.page
     page.goto(f"{live}/login")
@@ -152,23 +176,14 @@ def test_stored_xss_never_runs_on_staff_pages(app, live, chromium, auth, make_ti
 
 def test_a_customer_signs_in_from_the_panel_asks_and_reads_the_answer(app, live, chromium, auth, panel, run_worker,
                                                                       backend):
-    import base64
-    import hashlib
-    import hmac
-    import json
-    import secrets
-    import time
-
     secret = "s" * 40
     app.config["PANEL_SSO_SECRET"] = secret
     panel.customer("1001", login="alice_ig", email="alice@example.com", email_verified=True)
-    claims = {"customer": "1001", "exp": int(time.time()) + 120, "nonce": secrets.token_urlsafe(16)}
-    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    token = f"{payload}.{hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()}"
+    sign_on = sso_url(live, secret, "1001")
 
     customer = Watched(chromium, "portal", backend)
     page = customer.page
-    page.goto(f"{live}/portal/sso?token={token}")
+    page.goto(sign_on)
     page.wait_for_url(re.compile(r".*/portal/?$"))
     customer.shot("my-tickets-empty")
     page.goto(f"{live}/portal/tickets/new")
@@ -188,16 +203,11 @@ def test_a_customer_signs_in_from_the_panel_asks_and_reads_the_answer(app, live,
     agent.page.wait_for_selector("text=Refill started for order 1001.")
     run_worker()
 
-    page.goto(f"{live}/portal")
-    page.get_by_role("link", name=reference).click()
-    page.wait_for_selector("text=Refill started for order 1001.")
-    page.get_by_label("Your reply").fill("Thanks, I see it climbing.")
-    page.get_by_role("button", name="Send reply").click()
-    page.wait_for_selector("text=Thanks, I see it climbing.")
+    read_answer_and_reply(page, live, reference, "Refill started for order 1001.", "Thanks, I see it climbing.")
     customer.shot("conversation")
     # The same token a second time is refused (replay), in the browser as anywhere.
     other = Watched(chromium, "portal-replay", backend)
-    response = other.page.goto(f"{live}/portal/sso?token={token}")
+    response = other.page.goto(sign_on)
     assert response.status == 403
     for watched in (customer, agent, other):
         watched.no_script_ran()
@@ -210,12 +220,6 @@ def test_a_customer_files_a_claim_from_the_portal_and_an_agent_answers_it(app, l
     Terms (the decision and its clause in plain words show before anything is sent), file
     it; an agent accepts it; the customer reads the answer and replies. Also the Balance
     and a withdrawal's figures, for their screenshots."""
-    import base64
-    import hashlib
-    import hmac
-    import json
-    import secrets
-    import time
     from datetime import timedelta
 
     from conftest import iso, ledger_entry
@@ -230,13 +234,9 @@ def test_a_customer_files_a_claim_from_the_portal_and_an_agent_answers_it(app, l
     panel.order("7001", "2002", link="https://www.instagram.com/bob_shop/", start_count=3572, quantity=1000,
                 created_at=iso(now - timedelta(hours=30)), status_changed_at=iso(now - timedelta(hours=6)),
                 tool={"id": "9", "name": "Followers R30", "refill": True, "refill_days": 30})
-    claims = {"customer": "2002", "exp": int(time.time()) + 120, "nonce": secrets.token_urlsafe(16)}
-    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    token = f"{payload}.{hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()}"
-
     customer = Watched(chromium, "portal-claim", backend)
     page = customer.page
-    page.goto(f"{live}/portal/sso?token={token}")
+    page.goto(sso_url(live, secret, "2002"))
     page.wait_for_url(re.compile(r".*/portal/?$"))
     page.get_by_role("link", name="My orders").click()
     page.wait_for_selector("text=Followers R30")
@@ -266,12 +266,7 @@ def test_a_customer_files_a_claim_from_the_portal_and_an_agent_answers_it(app, l
     agent.page.wait_for_selector("text=Claim accepted")
     run_worker()
 
-    page.goto(f"{live}/portal")
-    page.get_by_role("link", name=reference).click()
-    page.wait_for_selector("text=Refill of 172 started.")
-    page.get_by_label("Your reply").fill("Thanks, the count is climbing.")
-    page.get_by_role("button", name="Send reply").click()
-    page.wait_for_selector("text=Thanks, the count is climbing.")
+    read_answer_and_reply(page, live, reference, "Refill of 172 started.", "Thanks, the count is climbing.")
     customer.shot("claim-answered")
 
     page.get_by_role("link", name="Balance").click()

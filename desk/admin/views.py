@@ -25,6 +25,20 @@ from desk.types import MAX_ID, parse_id
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def submitted(form, do):
+    """Run the service call `do()` for a submitted, valid form: (its result, 200); or
+    (None, status) with the refusal flashed above the form and nothing kept; or (None, 200)
+    when the page was only opened."""
+    if not form.validate_on_submit():
+        return None, 400 if form.is_submitted() else 200
+    try:
+        return do(), 200
+    except DeskError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return None, exc.status
+
+
 class ApiKeyForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     role = SelectField("Role", choices=[SelectChoice(r) for r in API_KEY_ROLES])
@@ -36,20 +50,11 @@ class ApiKeyForm(FlaskForm):
 @require("admin.staff")
 def staff():
     form = StaffForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            created = auth_services.create_staff(form.email.data, form.role.data, form.password.data,
-                                                 Actor.staff(current_user), name=form.name.data or "")
-        except DeskError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            status = exc.status
-        else:
-            flash(f"Staff account {created.email} created.", "info")
-            return redirect(url_for(".staff"))
-    elif form.is_submitted():
-        status = 400
+    created, status = submitted(form, lambda: auth_services.create_staff(
+        form.email.data, form.role.data, form.password.data, Actor.staff(current_user), name=form.name.data or ""))
+    if created is not None:
+        flash(f"Staff account {created.email} created.", "info")
+        return redirect(url_for(".staff"))
     members = db.session.execute(select(Staff).order_by(Staff.email)).scalars().all()
     return render_template("admin/staff.html", form=form, members=members), status
 
@@ -70,23 +75,14 @@ def staff_member(staff_id):
     member = db.get_or_404(Staff, staff_id)
     form = WorkForm(obj=member if request.method == "GET" else None)
     form.queues.choices = [SelectChoice(q, q) for q in sorted(queues_for(member.role))]
-    status = 200
     if request.method == "GET":
         form.queues.data = member.queues or []
-    elif form.validate_on_submit():
-        try:
-            auth_services.set_work(member, Actor.staff(current_user), queues=form.queues.data,
-                                   own_only=form.own_only.data, away=form.away.data, max_open=form.max_open.data,
-                                   active=form.active.data)
-        except DeskError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            status = exc.status
-        else:
-            flash(f"{member.label}: saved.", "info")
-            return redirect(url_for(".staff"))
-    else:
-        status = 400
+    done, status = submitted(form, lambda: auth_services.set_work(
+        member, Actor.staff(current_user), queues=form.queues.data, own_only=form.own_only.data, away=form.away.data,
+        max_open=form.max_open.data, active=form.active.data))
+    if done is not None:
+        flash(f"{member.label}: saved.", "info")
+        return redirect(url_for(".staff"))
     return render_template("admin/staff_member.html", member=member, form=form,
                            held=assignment.open_counts([member.id])[member.id]), status
 
@@ -129,20 +125,12 @@ class FieldForm(FlaskForm):
 def custom_fields():
     form = FieldForm()
     form.kind.choices = [SelectChoice("", "every kind")] + [SelectChoice(k, v) for k, v in KIND_LABELS.items()]
-    status = 200
-    if form.validate_on_submit():
-        try:
-            created = fields.define(form.key.data, form.label.data, form.kind.data or None, form.type.data,
-                                    (form.choices.data or "").splitlines(), current_user)
-        except DeskError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            status = exc.status
-        else:
-            flash(f"Field {created.label} added.", "info")
-            return redirect(url_for(".custom_fields"))
-    elif form.is_submitted():
-        status = 400
+    created, status = submitted(form, lambda: fields.define(
+        form.key.data, form.label.data, form.kind.data or None, form.type.data,
+        (form.choices.data or "").splitlines(), current_user))
+    if created is not None:
+        flash(f"Field {created.label} added.", "info")
+        return redirect(url_for(".custom_fields"))
     rows = db.session.execute(select(CustomField).order_by(CustomField.kind, CustomField.id)).scalars().all()
     return render_template("admin/fields.html", form=form, rows=rows, kinds=KIND_LABELS, types=FIELD_TYPES), status
 
@@ -164,18 +152,10 @@ def api_keys():
     form = ApiKeyForm()
     people = db.session.execute(select(Staff).where(Staff.active.is_(True)).order_by(Staff.email)).scalars().all()
     form.staff.choices = [SelectChoice("", "nobody")] + [SelectChoice(str(p.id), p.email) for p in people]
-    new_key, status = None, 200
-    if form.validate_on_submit():
-        person = next((p for p in people if str(p.id) == form.staff.data), None)
-        try:
-            _, new_key = auth_services.create_api_key(form.name.data, form.role.data, Actor.staff(current_user),
-                                                      staff=person)
-        except DeskError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            status = exc.status
-    elif form.is_submitted():
-        status = 400
+    person = next((p for p in people if str(p.id) == form.staff.data), None)
+    created, status = submitted(form, lambda: auth_services.create_api_key(
+        form.name.data, form.role.data, Actor.staff(current_user), staff=person))
+    new_key = created[1] if created else None
     keys = db.session.execute(select(ApiKey).order_by(ApiKey.id.desc())).scalars().all()
     return render_template("admin/api_keys.html", form=form, keys=keys, new_key=new_key), status
 

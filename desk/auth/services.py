@@ -70,7 +70,7 @@ def revoke_api_key(api_key: ApiKey, actor: Actor) -> None:
 
 
 def set_work(staff: Staff, actor: Actor, *, queues: list[str] | None, own_only: bool, away: bool,
-             max_open: int | None, active: bool) -> None:
+             max_open: int | None, active: bool) -> Staff:
     """Where and how much a staff member works (issue 10): queues within those the role
     opens (none chosen: all of them), own tickets only, away, a limit of open tickets, and
     whether the account may sign in at all; commits, audited."""
@@ -94,6 +94,7 @@ def set_work(staff: Staff, actor: Actor, *, queues: list[str] | None, own_only: 
     if before != after:
         record(actor, "staff.work", "staff", staff.id, before=before, after=after)
     db.session.commit()
+    return staff
 
 
 def set_away(staff: Staff, away: bool) -> None:
