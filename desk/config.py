@@ -104,6 +104,12 @@ def settings_from_environment(instance_path: str) -> dict:
         "REQUESTER_LINK_MAX_AGE": _int("REQUESTER_LINK_MAX_AGE", 60 * 60 * 24 * 90),
         "QUEUE_PAGE_SIZE": _int("QUEUE_PAGE_SIZE", 50),
         "QUEUE_COUNTS_TTL": _int("QUEUE_COUNTS_TTL", 30),
+        # Saved views: how long their sidebar counts are shared through Redis, and where a
+        # count stops ("999+"): counting reads at most this many rows.
+        "VIEW_COUNTS_TTL": _int("VIEW_COUNTS_TTL", 30),
+        "VIEW_COUNT_CAP": _int("VIEW_COUNT_CAP", 1000),
+        # Search ranks the newest this-many text matches of the filters (desk.tickets.search).
+        "SEARCH_RANK_WINDOW": _int("SEARCH_RANK_WINDOW", 2000),
         # The zone the Terms' support hours and business days are kept in (terms-33-support-hours).
         "SUPPORT_TIMEZONE": os.environ.get("SUPPORT_TIMEZONE", "Asia/Singapore"),
         # How long a process trusts the SLA calendar and targets it read (admins' changes).
@@ -183,5 +189,8 @@ def check_settings(config) -> None:
                          "'import secrets; print(secrets.token_hex(32))')")
     if config.get("PORTAL_LINK_MINUTES", 15) < 1:
         raise ValueError(f"PORTAL_LINK_MINUTES must be at least 1, not {config['PORTAL_LINK_MINUTES']}")
+    for name, least in (("VIEW_COUNT_CAP", 2), ("SEARCH_RANK_WINDOW", 1)):
+        if config.get(name, least) < least:
+            raise ValueError(f"{name} must be at least {least}, not {config[name]}")
     if config.get("LOG_LEVEL", "INFO") not in LOG_LEVELS:
         raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {config['LOG_LEVEL']!r}")
