@@ -75,4 +75,4 @@ def require_key_role(*roles: str) -> None:
 
 def register_routes() -> None:
     """Import the route modules (they attach themselves to `bp`)."""
-    from desk.api import accounts, claims, mirror, money, openapi, privacy, reports, tickets  # noqa: F401
+    from desk.api import accounts, claims, mirror, money, openapi, privacy, reports, search, tickets  # noqa: F401
