@@ -11,8 +11,7 @@ UPDATEs of the privacy desk's erasure and of imports, which no ORM event sees.
 - PostgreSQL: a table of (ticket_id, tsvector) with a GIN index. The document is built by
   the view `ticket_search_source`, used by the triggers (statement-level, with transition
   tables: one set-based refresh per statement, however many rows it wrote) and by the
-  backfill below. Its rows are toasted from 128 bytes on, so the heap a search scans for
-  matching ids stays narrow.
+  backfill below.
 - SQLite: an FTS5 table (rowid = ticket id) kept by row triggers. Without FTS5 this
   migration stops with a message saying so.
 
@@ -206,7 +205,7 @@ def _upgrade_postgresql():
         CONSTRAINT pk_ticket_search PRIMARY KEY (ticket_id),
         CONSTRAINT fk_ticket_search_ticket_id_tickets FOREIGN KEY (ticket_id) REFERENCES tickets (id)
             ON DELETE CASCADE
-    ) WITH (toast_tuple_target = 128)""")
+    )""")
     op.execute(PG_SEARCH_TEXT)
     op.execute(PG_SOURCE)
     for statement in PG_FUNCTIONS:
