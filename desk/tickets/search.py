@@ -19,7 +19,7 @@ Results come in two tiers: first the tickets a single typed token names exactly 
 reference, the requester's address, an order id: indexed equality, instant), then the
 text matches ranked (ts_rank_cd; bm25 on SQLite), ties broken by the newest id. Ranking
 covers the newest SEARCH_RANK_WINDOW matches of the filters: a word in half a million
-tickets ranks the newest 2,000 of them rather than reading them all, and the page says
+tickets ranks the newest 500 of them rather than reading them all, and the page says
 so. Pages follow a cursor (tier, rank, id); no page counts the matches.
 
 Every query carries the viewer's queues (desk.tickets.queue.conditions) in its WHERE: a
@@ -173,22 +173,27 @@ def _exact(query: Query):
 
 
 def _postgresql(query: Query, internal: bool):
-    """(the FROM with tickets joined, the match, the rank) on PostgreSQL."""
+    """(the FROM with tickets joined, the ticket id, the match, the rank of a document) on PostgreSQL."""
     index = table("ticket_search", column("ticket_id"), column("document"))
     tsquery = func.websearch_to_tsquery(literal_column("'simple'::regconfig"), query.websearch())
-    document = index.c.document
-    match = document.bool_op("@@")(tsquery)
-    if not internal:
+
+    def searched(document):
         # Internal notes are the document's D part: left out of the match and the rank.
-        document = func.ts_filter(document, literal_column("'{a,b,c}'::\"char\"[]"))
-        match = and_(match, document.bool_op("@@")(tsquery))
+        return document if internal else func.ts_filter(document, literal_column("'{a,b,c}'::\"char\"[]"))
+
+    def rank(document):
+        # ts_rank_cd is a real; as a double it reaches Python and comes back in a cursor unchanged.
+        return cast(func.ts_rank_cd(searched(document), tsquery), Double)
+
+    match = index.c.document.bool_op("@@")(tsquery)
+    if not internal:
+        match = and_(match, searched(index.c.document).bool_op("@@")(tsquery))
     joined = index.join(Ticket.__table__, Ticket.id == index.c.ticket_id)
-    # ts_rank_cd is a real; as a double it reaches Python and comes back in a cursor unchanged.
-    return joined, index.c.ticket_id, match, cast(func.ts_rank_cd(document, tsquery), Double)
+    return joined, index.c.ticket_id, match, rank
 
 
 def _sqlite(query: Query, internal: bool):
-    """(the FROM with tickets joined, the match, the rank) on SQLite's FTS5."""
+    """(the FROM with tickets joined, the ticket id, the match, the rank) on SQLite's FTS5."""
     index = table("ticket_search", column("rowid"))
     columns = None if internal else FTS_COLUMNS[:-1]
     match = literal_column("ticket_search").op("MATCH")(query.fts5(columns))
@@ -205,13 +210,22 @@ def _ranked(query: Query, where: list, after, limit: int, internal: bool, window
     """[(id, rank)] of the text matches after the cursor, best first; and how many
     candidates were ranked (the newest `window` matches at most)."""
     joined, ticket_id, match, rank = _text_parts(query, internal)
-    candidates = select(ticket_id.label("id"), rank.label("rank")).select_from(joined).where(match, *where)
-    candidates = candidates.order_by(ticket_id.desc()).limit(window).subquery()
+    newest = select(ticket_id.label("id")).select_from(joined).where(match, *where).order_by(ticket_id.desc())
+    if db.engine.dialect.name == "postgresql":
+        # The newest matches' ids first (a sort of integers), then their documents, ranked:
+        # sorting the documents themselves spilled to disk past a few thousand matches.
+        ids = newest.limit(window).subquery()
+        document = table("ticket_search", column("ticket_id"), column("document")).alias("ranked")
+        candidates = (select(ids.c.id, rank(document.c.document).label("rank"))
+                      .join_from(ids, document, document.c.ticket_id == ids.c.id).subquery())
+    else:
+        candidates = newest.add_columns(rank.label("rank")).limit(window).subquery()
     ranked = select(candidates.c.id, candidates.c.rank, func.count().over().label("n")).subquery()
     stmt = select(ranked.c.id, ranked.c.rank, ranked.c.n)
     if after is not None:
         _, after_rank, after_id = after
         stmt = stmt.where(or_(ranked.c.rank < after_rank, and_(ranked.c.rank == after_rank, ranked.c.id < after_id)))
+    ticket_queue.plan_for_the_values()
     rows = db.session.execute(stmt.order_by(ranked.c.rank.desc(), ranked.c.id.desc()).limit(limit)).all()
     return [(row.id, float(row.rank)) for row in rows], (rows[0].n if rows else 0)
 
@@ -284,6 +298,7 @@ def count(f: ticket_queue.QueueFilter, viewer: Staff | None, cap: int, *, intern
         capped = select(Ticket.id).where(exact[0], *where).limit(cap).subquery()
         total = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
         where = where + [exact[1]]
+    ticket_queue.plan_for_the_values()
     if total < cap:
         joined, ticket_id, match, _ = _text_parts(query, internal)
         capped = select(ticket_id).select_from(joined).where(match, *where).limit(cap - total).subquery()
