@@ -263,3 +263,12 @@ def test_a_view_stores_only_queue_filter_fields(app):
 def test_views_need_the_forms_token(client, auth):
     auth.login("agent")
     assert client.post("/views", data={"name": "x"}).status_code == 400
+
+
+def test_a_views_name_is_shown_as_text(client, auth, make_ticket):
+    make_ticket()
+    auth.login("agent")
+    view = saved(client, '<img src=x onerror=alert(1)> "mine"', status="open")
+    page = get_ok(client, f"/queue?view={view}")
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt; &#34;mine&#34;" in page
