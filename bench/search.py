@@ -22,7 +22,8 @@ an e-mail address, an order id, a reference, a Cyrillic word, and a common word 
 filters — the second page of the common word and the API's search; then a saved view's page and its count (Redis
 cache off, so each count is computed). It prints median and p95 per case and over the
 search mix, and saves EXPLAIN (ANALYZE, BUFFERS) of every SQL statement of one request per
-case to bench/plans/search-<case>.txt (captured as the app sent them, parameters bound).
+case to bench/plans/search-<case>.txt at 1,000,000 tickets (another size: a folder in /tmp, or
+--plans DIR), captured as the app sent them, parameters bound.
 Exits non-zero when a page fails or a plan reads tickets or ticket_search sequentially at
 ≥ 100,000 tickets.
 """
@@ -43,7 +44,7 @@ ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "desk_bench_search"
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 REDIS_URL = "redis://127.0.0.1:6379/14"
-PLANS = Path(__file__).resolve().parent / "plans"
+PLANS = Path(__file__).resolve().parent / "plans"  # the million-ticket run's plans, kept in the repository
 STEP = 100_000
 PASSWORD = "bench-password-long"
 SEARCH_TARGET_MS, VIEW_TARGET_MS = 200.0, 50.0
@@ -279,10 +280,10 @@ class Statements:
         return list(self.captured)
 
 
-def explain(app, statements, name: str, tickets: int) -> list[str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of each statement that reads tickets, into bench/plans/search-<name>.txt;
+def explain(app, statements, name: str, tickets: int, folder: Path) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement that reads tickets, into <folder>/search-<name>.txt;
     the problems found (sequential reads of the big tables)."""
-    PLANS.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     out, problems = [], []
     with app.app_context():
         conn = db.engine.raw_connection()
@@ -300,7 +301,7 @@ def explain(app, statements, name: str, tickets: int) -> list[str]:
             conn.rollback()
         finally:
             conn.close()
-    (PLANS / f"search-{name}.txt").write_text(
+    (folder / f"search-{name}.txt").write_text(
         f"# bench/search.py, {tickets:,} tickets: EXPLAIN (ANALYZE, BUFFERS) of the statements of one request\n\n"
         + "\n".join(out))
     return problems
@@ -333,7 +334,10 @@ def main():
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept database of the same size")
+    parser.add_argument("--plans", type=Path, default=None,
+                        help="where the plans go (default: bench/plans at 1,000,000 tickets, else a folder in /tmp)")
     args = parser.parse_args()
+    plans = args.plans or (PLANS if args.tickets == 1_000_000 else Path(f"/tmp/desk-bench-search/plans-{args.tickets}"))
 
     started = time.perf_counter()
     if args.reuse and count_tickets() == args.tickets:
@@ -404,7 +408,7 @@ def main():
         rows.append((name, statistics.median(samples), p95(samples)))
         print(f"  {name:28} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms   "
               f"{found} on page 1 {window}", flush=True)
-        problems += explain(app, statements.during(lambda: client.get(url)), name, args.tickets)
+        problems += explain(app, statements.during(lambda: client.get(url)), name, args.tickets, plans)
     print(f"  {'the mix':28} median {statistics.median(mix):7.1f} ms   p95 {p95(mix):7.1f} ms "
           f"(target p95 ≤ {SEARCH_TARGET_MS:.0f} ms)")
     # The second page of a common word (the cursor's keyset on rank).
@@ -414,7 +418,7 @@ def main():
         url = more.group(1).replace("&amp;", "&")
         samples = timed(client, url, args.runs)
         print(f"  {'common-word, page 2':28} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms")
-        problems += explain(app, statements.during(lambda: client.get(url)), "common-word-page-2", args.tickets)
+        problems += explain(app, statements.during(lambda: client.get(url)), "common-word-page-2", args.tickets, plans)
     headers = {"Authorization": f"Bearer {key}"}
     samples = timed(client, "/api/v1/search/tickets?q=followers", args.runs, headers)
     print(f"  {'API, common word':28} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms")
@@ -429,7 +433,7 @@ def main():
         samples = timed(client, url, args.runs)
         print(f"  {name + ', page':36} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms",
               flush=True)
-        problems += explain(app, statements.during(lambda: client.get(url)), name + "-page", args.tickets)
+        problems += explain(app, statements.during(lambda: client.get(url)), name + "-page", args.tickets, plans)
         count_samples = []
         with app.app_context():
             viewer = db.session.get(Staff, agent_id)
@@ -443,9 +447,9 @@ def main():
             captured = statements.during(lambda: ticket_queue.count_capped(f, viewer, app.config["VIEW_COUNT_CAP"]))
         print(f"  {name + ', count':36} median {statistics.median(count_samples):7.1f} ms   "
               f"p95 {p95(count_samples):7.1f} ms   ({n:,} counted, shown as {label})")
-        problems += explain(app, captured, name + "-count", args.tickets)
+        problems += explain(app, captured, name + "-count", args.tickets, plans)
 
-    print(f"\nplans saved to {PLANS}/search-*.txt; whole run {time.perf_counter() - started:.0f} s")
+    print(f"\nplans saved to {plans}/search-*.txt; whole run {time.perf_counter() - started:.0f} s")
     if problems:
         print("sequential reads of the big tables:\n  " + "\n  ".join(problems))
         sys.exit(1)
