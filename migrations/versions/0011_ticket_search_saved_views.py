@@ -13,7 +13,10 @@ UPDATEs of the privacy desk's erasure and of imports, which no ORM event sees.
   tables: one set-based refresh per statement, however many rows it wrote) and by the
   backfill below.
 - SQLite: an FTS5 table (rowid = ticket id) kept by row triggers. Without FTS5 this
-  migration stops with a message saying so.
+  migration stops with a message saying so. SQLite will not rename a table that a trigger
+  names, so a later migration that rebuilds tickets, messages or orders there (a
+  batch_alter_table table copy) must drop SQLITE_TRIGGERS first and create them again
+  after; tests/test_search.py checks that they are all in place.
 
 Text search configuration 'simple' (lower-case, no stemming, no stop words): the desk's
 text is in many languages and full of addresses, links, handles and order ids, which an
