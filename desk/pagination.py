@@ -9,6 +9,7 @@ page of a query, newest first, and raises the 400 `bad_cursor` for such a cursor
 """
 import base64
 import json
+import math
 from datetime import datetime
 
 from sqlalchemy import tuple_
@@ -34,6 +35,11 @@ def _value(kind, raw):
         if type(raw) is not int or not 0 < raw <= MAX_ID:
             raise ValueError("not a row id")
         return raw
+    if kind is float:
+        # A search's rank: a finite number as JSON wrote it (json reads 1e400 as inf).
+        if type(raw) not in (int, float) or not math.isfinite(raw):
+            raise ValueError("not a rank")
+        return float(raw)
     if kind is str:
         if not isinstance(raw, str) or len(raw) > 256 or "\x00" in raw:
             raise ValueError("not a key")
@@ -42,7 +48,7 @@ def _value(kind, raw):
 
 
 def decode(cursor: str | None, *kinds) -> tuple | None:
-    """The values of a cursor made by `encode`, one per kind (datetime, int, str), or None."""
+    """The values of a cursor made by `encode`, one per kind (datetime, int, float, str), or None."""
     if not cursor or not isinstance(cursor, str) or len(cursor) > 1024:
         return None
     try:

@@ -89,6 +89,9 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # The search tables (migration 0011) have no model: autogenerate must not drop them.
+    from desk.tickets.search import include_name
+    conf_args.setdefault("include_name", include_name)
 
     connectable = get_engine()
 

@@ -198,4 +198,4 @@ def page_json(items: list, next_cursor: str | None) -> dict:
 
 def register_routes() -> None:
     """Import the route modules (they attach themselves to `bp`)."""
-    from desk.api import accounts, claims, mirror, money, openapi, privacy, reports, tickets  # noqa: F401
+    from desk.api import accounts, claims, mirror, money, openapi, privacy, reports, search, tickets  # noqa: F401

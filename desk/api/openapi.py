@@ -21,7 +21,10 @@ from desk.policy import money as money_policy
 from desk.policy import privacy as privacy_policy
 from desk.portal.services import CUSTOMER_KINDS
 from desk.privacy.models import STATUSES as PRIVACY_STATUSES
+from desk.config import QUEUES
 from desk.tickets.models import CHANNELS, KIND_QUEUES, PRIORITIES, STATUSES as TICKET_STATUSES
+from desk.tickets.queue import MAX_TAG
+from desk.tickets.search import MAX_QUERY
 from desk.types import MAX_ID
 
 OUTCOMES = [claims_policy.ELIGIBLE, claims_policy.REJECTED, claims_policy.NEEDS_REVIEW]
@@ -77,8 +80,9 @@ their id. Filing a claim, a money request or a request for more accounts while t
 one is open answers 200 with the open one instead of a second (201 when it was created).
 
 **Pagination.** The listing operations (`GET /tickets`, `GET /orders`,
-`GET /money-requests`) page by an opaque cursor, never by offset, and count nothing: an
-answer is `{{"items": [...], "next_cursor": ...}}`, and `next_cursor` (`null` on the last
+`GET /money-requests`, `GET /search/tickets`) page by an opaque cursor, never by offset, and count nothing: an
+answer is `{{"items": [...], "next_cursor": ...}}` (the ticket search's is `results`, exact
+matches first, then by rank), and `next_cursor` (`null` on the last
 page) is sent back as `?cursor=` with the same filters for the next page, which starts
 after the last item shown — so a page costs the same however deep, and rows added
 meanwhile never shift a page. `?limit=` is 1-{MAX_LIMIT} ({DEFAULT_LIMIT} when left out); outside
@@ -309,6 +313,44 @@ SCHEMAS: dict[str, dict] = {
         "internal": {"type": "boolean", "default": False, "description": "An internal note (staff keys only)."},
         "attachments": ref("Attachments"),
     }, required=("body",), examples=[{"body": "Any news on this?"}]),
+
+    "SearchHit": obj({
+        "reference": string(pattern=r"^T-[0-9]{2}-[0-9]{6,}$"),
+        "url": string("The ticket in this API.", format="uri-reference"),
+        "subject": string(),
+        "kind": enum(KIND_QUEUES),
+        "queue": enum(sorted(set(KIND_QUEUES.values()))),
+        "status": enum(TICKET_STATUSES),
+        "priority": enum(PRIORITIES),
+        "requester": obj({"email": string(), "name": string()}, required=("email", "name"), closed=True),
+        "order": nullable(string("The panel's order id.")),
+        "assignee": nullable(string("The assignee's e-mail.")),
+        "tags": array(string()),
+        "due_at": nullable(ref("Time")),
+        "created_at": ref("Time"),
+        "updated_at": ref("Time"),
+        "match": enum(("reference", "e-mail", "order", "text"),
+                      "What matched: the query named the ticket's reference, requester address or order id "
+                      "exactly (these come first), or its words are in the ticket."),
+        "rank": nullable({"type": "number", "description": "A text match's relevance (higher is better); "
+                                                           "null for an exact match."}),
+        "highlight": obj({
+            "subject": string("The subject as HTML: escaped, the words found in <mark>."),
+            "requester": string("The requester's name (or address) the same way."),
+            "snippet": nullable(string("Pieces of the conversation around the words found, the same way.")),
+            "snippet_from": enum(("messages", "internal_note")),
+        }, required=("subject", "requester", "snippet", "snippet_from"), closed=True),
+    }, required=("reference", "url", "subject", "kind", "queue", "status", "priority", "requester", "order",
+                 "assignee", "tags", "due_at", "created_at", "updated_at", "match", "rank", "highlight"),
+        closed=True),
+    "SearchResults": obj({
+        "query": string("The query as read."),
+        "results": array(ref("SearchHit"), "Exact matches first (newest first), then text matches by rank."),
+        "next_cursor": nullable(string("Send back as ?cursor= for the next page; null on the last.")),
+        "ranked_within": nullable(integer("Set when more text matched than are ranked: the ranking covered the "
+                                          "newest this-many matches (SEARCH_RANK_WINDOW). Add words or filters "
+                                          "to narrow.", minimum=1)),
+    }, required=("query", "results", "next_cursor", "ranked_within"), closed=True),
 
     # --- the panel's mirror -------------------------------------------------------------------
     "CustomerInput": obj({
@@ -695,6 +737,28 @@ def path_parameter(name: str, schema: dict, description: str, example=None) -> d
     return parameter
 
 
+def query_parameter(name: str, schema: dict, description: str, required: bool = False, example=None) -> dict:
+    parameter = {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+    if example is not None:
+        parameter["example"] = example
+    return parameter
+
+
+SEARCH_PARAMETERS = [
+    query_parameter("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY},
+                    "What to look for, as in a web search: words (all of them), \"a phrase\", -left-out, "
+                    "`or` between words; or a ticket reference, an e-mail address or an order id, found exactly.",
+                    required=True, example="refund"),
+    query_parameter("queue", enum(QUEUES), "Only this queue (within the key's queues)."),
+    query_parameter("status", enum(("open", "any", *TICKET_STATUSES)), "open: every open status; any (the "
+                                                                      "default): every status."),
+    query_parameter("kind", enum(KIND_QUEUES), "Only this kind of ticket."),
+    query_parameter("assignee", string(pattern="^(none|[0-9]+)$"), "A staff id, or none: unassigned."),
+    query_parameter("tag", string(maxLength=MAX_TAG), "Only tickets with this tag."),
+    query_parameter("cursor", string(), "The next_cursor of the page before."),
+    query_parameter("limit", integer(minimum=1, maximum=100), "Results per page (50 by default)."),
+]
+
 PANEL_ID = path_parameter("panel_id", {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^/]+$"},
                           "The panel's id for the record.", "alice")
 REFERENCE = path_parameter("reference", {"type": "string", "minLength": 1}, "The ticket's reference (any case).",
@@ -779,6 +843,14 @@ def _paths() -> dict:
             security=KEY_OR_SESSION_WRITE,
             description="A panel key or a customer session replies as the requester; a staff key as staff, and "
                         "only a staff key may add an internal note (403).")},
+        "/search/tickets": {"get": operation(
+            "search_tickets", "Search tickets", "tickets",
+            {"200": _json("SearchResults", "One page of results; no total is counted.")},
+            errors=("422",), parameters=SEARCH_PARAMETERS, roles=("staff",),
+            description="Full-text search over subjects, messages and internal notes, requesters, references, "
+                        "order ids and links, within the key's queues; the same search as the staff queue's. "
+                        "A query with nothing to look for (no letters or digits, only left-out words) is a 422 "
+                        "invalid_query.")},
         "/customers/{panel_id}": {
             "get": operation(
                 "get_customer", "A customer mirror with its balance", "mirror",

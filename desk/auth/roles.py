@@ -17,6 +17,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ticket.assign": frozenset({"agent", "supervisor", "trust_safety", "privacy_officer", "admin"}),
     "ticket.reassign_others": frozenset({"supervisor", "admin"}),
     "audit.view": frozenset({"supervisor", "admin"}),
+    # Saved views of the queue: everyone keeps their own and may share them; supervisors and
+    # admins may also delete a colleague's shared view (renaming stays with its owner).
+    "view.manage_shared": frozenset({"supervisor", "admin"}),
     "customer.view": frozenset({"agent", "supervisor", "trust_safety", "privacy_officer", "admin"}),
     "claim.decide": frozenset({"agent", "supervisor", "admin"}),
     "claim.override": frozenset({"supervisor", "admin"}),

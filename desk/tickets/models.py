@@ -1,7 +1,7 @@
 """Tickets, their messages and attachments (DESIGN §3)."""
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, false, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, false, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.extensions import db
@@ -50,6 +50,8 @@ class Ticket(db.Model):
         # The queue's own query: filter by queue and status, order by due time then age.
         Index("ix_tickets_queue_status_due", "queue", "status", "due_at", "created_at", "id"),
         Index("ix_tickets_status_due", "status", "due_at", "created_at", "id"),
+        # The same ranges newest (or oldest) first: a saved view sorted by age.
+        Index("ix_tickets_queue_status_created", "queue", "status", "created_at", "id"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
     )
 
@@ -193,3 +195,23 @@ class Attachment(db.Model):
 
     message: Mapped[Message] = relationship(back_populates="attachments")
     ticket: Mapped[Ticket] = relationship()
+
+
+class SavedView(db.Model):
+    """A staff member's named filter and sort of the queue (desk.tickets.saved_views), for
+    themselves or shared with every colleague. `filters` holds QueueFilter's fields (never
+    `queues`: each viewer's own queues always bound what a view shows)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner = relationship("Staff")

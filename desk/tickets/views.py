@@ -14,7 +14,7 @@ from desk.errors import DeskError
 from desk.extensions import db
 from desk.tickets import fields
 from desk.tickets import queue as ticket_queue
-from desk.tickets import services
+from desk.tickets import saved_views, search, services
 from desk.tickets.attachments import path_for
 from desk.tickets.forms import AssignForm, StaffReplyForm, TicketUpdateForm
 from desk.tickets.models import Attachment, KIND_LABELS, STATUS_LABELS, Ticket
@@ -24,34 +24,123 @@ from desk.types import MAX_ID, parse_id
 bp = Blueprint("tickets", __name__)
 
 
+def _filter_from_args(args) -> ticket_queue.QueueFilter:
+    """The queue's filter from the query string (lenient: an unknown value matches nothing).
+    A search looks at every status unless one is asked for; the plain queue at open tickets."""
+    q = args.get("q") or None
+    f = ticket_queue.QueueFilter(
+        queues=visible_queues(current_user),
+        queue=args.get("queue") or None,
+        status=(args.get("status") or None) if "status" in args else (None if q else "open"),
+        kind=args.get("kind") or None,
+        assignee=args.get("assignee") or None,
+        tag=args.get("tag") or None,
+        q=q,
+        sort=args.get("sort") if args.get("sort") in ticket_queue.SORTS else "due",
+        field=args.get("field") or None,
+    )
+    try:
+        ticket_queue.with_field(f)
+    except DeskError as exc:
+        flash(exc.message, "error")
+        f.field = None
+    return ticket_queue.scoped(f, current_user)
+
+
 @bp.route("/queue")
 @require("queue.view")
 def queue():
-    visible = visible_queues(current_user)
+    view = None
+    if request.args.get("view"):
+        view = saved_views.find(request.args["view"], current_user)
+        if view is None:
+            abort(404)
+        f = saved_views.to_filter(view, current_user)
+    else:
+        f = _filter_from_args(request.args)
+    return _queue_page(f, view)
+
+
+def _queue_page(f: ticket_queue.QueueFilter, view=None, status: int = 200, error: str | None = None):
+    """The queue (or a search, or a saved view) with the sidebar; `error` said above it."""
     args = request.args
-    f = ticket_queue.QueueFilter(
-        queues=visible,
-        queue=args.get("queue") or None,
-        status=args.get("status", "open") or None,
-        kind=args.get("kind") or None,
-        # Someone limited to their own tickets sees nothing else, whatever the filter says.
-        assignee="me" if current_user.own_only else args.get("assignee") or None,
-        tag=args.get("tag") or None,
-        q=args.get("q") or None,
-    )
-    try:
-        f.field = fields.parse_filter(args.get("field"))
-    except DeskError as exc:
-        flash(exc.message, "error")
     size = current_app.config["QUEUE_PAGE_SIZE"]
-    rows, next_cursor = ticket_queue.page(f, current_user, args.get("after"), size)
-    next_args = {k: v for k, v in args.items() if k != "after"}
+    rows, results, next_cursor = [], None, None
+    if f.q:
+        try:
+            results = search.page(f, current_user, args.get("after"), size)
+            next_cursor = results.next_cursor
+        except search.SearchError as exc:
+            status, error = 400, exc.message
+    else:
+        rows, next_cursor = ticket_queue.page(f, current_user, args.get("after"), size)
+    here = {"view": view.id} if view is not None else {k: v for k, v in args.items() if k not in ("after", "view")}
     return render_template(
-        "tickets/queue.html", tickets=rows, filters=f, next_url=url_for(".queue", after=next_cursor, **next_args)
-        if next_cursor else None, first_url=url_for(".queue", **next_args) if args.get("after") else None,
-        counts=ticket_queue.counts_by_queue(visible, current_user.id if current_user.own_only else None),
-        statuses=STATUS_LABELS, kinds=KIND_LABELS, staff=active_staff(), args=args,
-    )
+        "tickets/queue.html", tickets=rows, results=results, filters=f, view=view, error=error,
+        next_url=url_for(".queue", after=next_cursor, **here) if next_cursor else None,
+        first_url=url_for(".queue", **here) if args.get("after") else None,
+        counts=ticket_queue.counts_by_queue(f.queues, current_user.id if current_user.own_only else None),
+        views=saved_views.sidebar(current_user),
+        may_rename=view is not None and saved_views.may_rename(view, current_user),
+        may_delete=view is not None and saved_views.may_delete(view, current_user),
+        statuses=STATUS_LABELS, kinds=KIND_LABELS, sorts=ticket_queue.SORT_LABELS, staff=active_staff(), args=args,
+    ), status
+
+
+@bp.route("/views", methods=["POST"])
+@require("queue.view")
+def create_view():
+    form = request.form
+    filters = {name: form.get(name, "") for name in ticket_queue.FILTER_FIELDS}
+    try:
+        view = saved_views.create(current_user, form.get("name"), filters, shared=form.get("shared") == "y")
+    except DeskError as exc:
+        db.session.rollback()
+        try:
+            f = ticket_queue.queue_filter(ticket_queue.checked_filters(filters), visible_queues(current_user))
+        except DeskError:
+            f = ticket_queue.QueueFilter(queues=visible_queues(current_user))
+        f = ticket_queue.scoped(f, current_user)
+        return _queue_page(f, status=exc.status, error=exc.message)
+    flash(f"Saved the view “{view.name}”" + (", shared with your colleagues." if view.shared else "."), "info")
+    return redirect(url_for(".queue", view=view.id))
+
+
+def _view_or_404(view_id):
+    view = saved_views.find(view_id, current_user)
+    if view is None:
+        abort(404)
+    return view
+
+
+@bp.route(f"/views/<int(max={MAX_ID}):view_id>/rename", methods=["POST"])
+@require("queue.view")
+def rename_view(view_id):
+    view = _view_or_404(view_id)
+    try:
+        saved_views.rename(view, current_user, request.form.get("name"))
+    except DeskError as exc:
+        db.session.rollback()
+        if exc.status == 403:
+            abort(403)
+        view = _view_or_404(view_id)
+        return _queue_page(saved_views.to_filter(view, current_user), view, status=exc.status, error=exc.message)
+    flash("View renamed.", "info")
+    return redirect(url_for(".queue", view=view.id))
+
+
+@bp.route(f"/views/<int(max={MAX_ID}):view_id>/delete", methods=["POST"])
+@require("queue.view")
+def delete_view(view_id):
+    view = _view_or_404(view_id)
+    name = view.name
+    try:
+        saved_views.delete(view, current_user)
+    except DeskError as exc:
+        db.session.rollback()
+        abort(exc.status if exc.status == 403 else 400)
+    flash(f"Deleted the view “{name}”.", "info")
+    return redirect(url_for(".queue"))
 
 
 def refused(exc: DeskError, reference: str):
