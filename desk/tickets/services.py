@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from desk import jobs
 from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, Actor, record
+from desk.auth.roles import allows
 from desk.claims.models import Customer
 from desk.errors import ValidationError
 from desk.extensions import db
@@ -253,6 +254,16 @@ def add_requester_message(ticket: Ticket, body: str, email: str, *, internal: bo
 def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(), status: str | None = None,
                 staff=None) -> Message:
     """A reply (Markdown) or internal note from staff: a signed-in `staff` member or a staff API key."""
+    message = add_staff_reply(ticket, actor, body, internal=internal, uploads=uploads, status=status, staff=staff)
+    db.session.commit()
+    jobs.dispatch()
+    return message
+
+
+def add_staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(),
+                    status: str | None = None, staff=None) -> Message:
+    """staff_reply() inside the caller's transaction: nothing is committed (a macro sends
+    its reply together with its other actions)."""
     body = clean_text(body)
     if not body:
         raise ValidationError("Please write a message.", {"body": "required"})
@@ -275,8 +286,6 @@ def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uplo
     clocks.staff_acted(ticket, message.created_at, public_reply=not internal)
     if status and status != ticket.status:
         set_status(ticket, actor, status)
-    db.session.commit()
-    jobs.dispatch()
     return message
 
 
@@ -342,16 +351,20 @@ def update_ticket(ticket: Ticket, staff, *, status=None, priority=None, tags=Non
     if priority is not None:
         set_priority(ticket, actor, priority)
     if tags is not None:
-        wanted = normalise_tags(tags)
-        current = set(ticket.tags)
-        if wanted != current:
-            ticket.tag_rows = [row for row in ticket.tag_rows if row.tag in wanted] + [
-                TicketTag(tag=tag) for tag in sorted(wanted - current)
-            ]
-            record(actor, "ticket.tags", "ticket", ticket.reference, ticket_id=ticket.id,
-                   before=sorted(current), after=sorted(wanted))
+        set_tags(ticket, actor, normalise_tags(tags))
     db.session.commit()
     jobs.dispatch()
+
+
+def set_tags(ticket: Ticket, actor: Actor, wanted: set[str]) -> None:
+    """The ticket's tags become `wanted` (normalised), audited; in the caller's transaction."""
+    current = set(ticket.tags)
+    if wanted != current:
+        ticket.tag_rows = [row for row in ticket.tag_rows if row.tag in wanted] + [
+            TicketTag(tag=tag) for tag in sorted(wanted - current)
+        ]
+        record(actor, "ticket.tags", "ticket", ticket.reference, ticket_id=ticket.id,
+               before=sorted(current), after=sorted(wanted))
 
 
 def normalise_tags(raw) -> set[str]:
@@ -362,14 +375,27 @@ def normalise_tags(raw) -> set[str]:
 
 def assign(ticket: Ticket, staff, assignee) -> None:
     """Give the ticket to `assignee` (a Staff row, or None to unassign)."""
-    actor = Actor.staff(staff)
+    set_assignee(ticket, staff, assignee)
+    db.session.commit()
+
+
+def may_assign(staff, ticket: Ticket, assignee) -> bool:
+    """Taking a ticket from someone else, or giving it to someone else, is for roles with
+    ticket.reassign_others; anyone who may assign takes a free ticket or lets theirs go."""
+    taking_from_other = ticket.assignee_id not in (None, staff.id)
+    giving_to_other = assignee is not None and assignee.id != staff.id
+    return not (taking_from_other or giving_to_other) or allows(staff.role, "ticket.reassign_others")
+
+
+def set_assignee(ticket: Ticket, staff, assignee) -> None:
+    """assign() inside the caller's transaction: nothing is committed."""
     before = ticket.assignee.email if ticket.assignee else None
     after = assignee.email if assignee else None
     if before == after:
         return
     ticket.assignee = assignee
-    record(actor, "ticket.assignee", "ticket", ticket.reference, ticket_id=ticket.id, before=before, after=after)
-    db.session.commit()
+    record(Actor.staff(staff), "ticket.assignee", "ticket", ticket.reference, ticket_id=ticket.id, before=before,
+           after=after)
 
 
 def find_ticket(reference: str) -> Ticket | None:

@@ -174,9 +174,7 @@ def assign(reference):
     if value and (assignee is None or not assignee.active):
         flash("No such active staff member.", "error")
         return _render_ticket(ticket, status=400)
-    taking_from_other = ticket.assignee_id not in (None, current_user.id)
-    giving_to_other = assignee is not None and assignee.id != current_user.id
-    if (taking_from_other or giving_to_other) and not allows(current_user.role, "ticket.reassign_others"):
+    if not services.may_assign(current_user, ticket, assignee):
         abort(403)
     services.assign(ticket, current_user, assignee)
     flash(f"Assigned to {assignee.label}." if assignee else "Unassigned.", "info")
