@@ -156,6 +156,9 @@ def settings_from_environment(instance_path: str) -> dict:
         "PORTAL_LINK_MINUTES": _int("PORTAL_LINK_MINUTES", 15),
         "PANEL_SSO_SECRET": os.environ.get("PANEL_SSO_SECRET") or None,
         "PORTAL_PAGE_SIZE": _int("PORTAL_PAGE_SIZE", 20),
+        # Automatic mail (acknowledgements, notices, surveys) to one address per rolling hour;
+        # more is kept but never sent, so a looping mailbox cannot make the desk flood anyone.
+        "AUTO_REPLY_MAX_PER_HOUR": _int("AUTO_REPLY_MAX_PER_HOUR", 5),
     }
 
 
@@ -183,5 +186,8 @@ def check_settings(config) -> None:
                          "'import secrets; print(secrets.token_hex(32))')")
     if config.get("PORTAL_LINK_MINUTES", 15) < 1:
         raise ValueError(f"PORTAL_LINK_MINUTES must be at least 1, not {config['PORTAL_LINK_MINUTES']}")
+    for name in ("AUTO_REPLY_MAX_PER_HOUR",):
+        if config.get(name, 1) < 1:
+            raise ValueError(f"{name} must be at least 1, not {config[name]}")
     if config.get("LOG_LEVEL", "INFO") not in LOG_LEVELS:
         raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {config['LOG_LEVEL']!r}")
