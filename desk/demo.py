@@ -12,6 +12,7 @@ from desk.claims.models import Customer, Order
 from desk.claims.orders import upsert_order
 from desk.policy.ledger import return_owed
 from desk.extensions import db
+from desk.macros.services import seed_claim_macros
 from desk.sla import clocks
 from desk.tickets import services
 from desk.types import utcnow
@@ -86,6 +87,9 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
         _play_clocks(rng, ticket, status, now)
         db.session.commit()
         progress(1)
+    # The Claims queue's "Accept claim" and "Reject claim" macros (their words come from
+    # desk.claims.replies when applied); a second seed leaves them as they are.
+    seed_claim_macros()
 
 
 def _play_clocks(rng, ticket, status, now) -> None:

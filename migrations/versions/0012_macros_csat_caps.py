@@ -22,9 +22,34 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table('macros',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('queue', sa.String(length=32), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('set_status', sa.String(length=16), nullable=True),
+    sa.Column('add_tags', sa.JSON(), nullable=False),
+    sa.Column('assign', sa.String(length=8), server_default='', nullable=False),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('claim_outcome', sa.String(length=16), nullable=True),
+    sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', desk.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', desk.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['assignee_id'], ['staff.id'], name=op.f('fk_macros_assignee_id_staff')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff.id'], name=op.f('fk_macros_created_by_id_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_macros'))
+    )
+    with op.batch_alter_table('macros', schema=None) as batch_op:
+        batch_op.create_index('ix_macros_active_queue', ['active', 'queue'], unique=False)
+
     # An expression index (as 0004's ix_customers_email_lower), written out for both databases.
     op.execute("CREATE INDEX ix_outbound_mail_to_lower_created ON outbound_mail (lower(to_addr), created_at)")
 
 
 def downgrade():
     op.execute("DROP INDEX ix_outbound_mail_to_lower_created")
+    with op.batch_alter_table('macros', schema=None) as batch_op:
+        batch_op.drop_index('ix_macros_active_queue')
+
+    op.drop_table('macros')
