@@ -159,6 +159,8 @@ def settings_from_environment(instance_path: str) -> dict:
         # Automatic mail (acknowledgements, notices, surveys) to one address per rolling hour;
         # more is kept but never sent, so a looping mailbox cannot make the desk flood anyone.
         "AUTO_REPLY_MAX_PER_HOUR": _int("AUTO_REPLY_MAX_PER_HOUR", 5),
+        # How long a satisfaction survey's links work; an answer inside it replaces the last.
+        "CSAT_WINDOW_DAYS": _int("CSAT_WINDOW_DAYS", 7),
     }
 
 
@@ -186,7 +188,7 @@ def check_settings(config) -> None:
                          "'import secrets; print(secrets.token_hex(32))')")
     if config.get("PORTAL_LINK_MINUTES", 15) < 1:
         raise ValueError(f"PORTAL_LINK_MINUTES must be at least 1, not {config['PORTAL_LINK_MINUTES']}")
-    for name in ("AUTO_REPLY_MAX_PER_HOUR",):
+    for name in ("AUTO_REPLY_MAX_PER_HOUR", "CSAT_WINDOW_DAYS"):
         if config.get(name, 1) < 1:
             raise ValueError(f"{name} must be at least 1, not {config[name]}")
     if config.get("LOG_LEVEL", "INFO") not in LOG_LEVELS:

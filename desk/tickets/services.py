@@ -12,6 +12,7 @@ from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, Actor, record
 from desk.auth.roles import allows
 from desk.claims.models import Customer
+from desk.csat import services as csat
 from desk.errors import ValidationError
 from desk.extensions import db
 from desk.policy.redaction import redact
@@ -322,8 +323,8 @@ def set_priority(ticket: Ticket, actor: Actor, priority: str) -> None:
 
 
 def set_status(ticket: Ticket, actor: Actor, status: str) -> AuditEvent | None:
-    """Every status change goes through here, so the clocks pause, resume and stop with it.
-    Returns the change's audit event (None when the status was already `status`)."""
+    """Every status change goes through here, so the clocks pause, resume and stop with it
+    (and a ticket staff resolve gets its satisfaction survey). Returns the change's audit event (None when the status was already `status`)."""
     before = ticket.status
     if before == status:
         return None
@@ -332,6 +333,7 @@ def set_status(ticket: Ticket, actor: Actor, status: str) -> AuditEvent | None:
     if actor.kind == "staff":
         clocks.staff_acted(ticket, now, public_reply=False)
     clocks.status_changed(ticket, before, status, now)
+    csat.after_status_change(ticket, actor, before, status)
     return event
 
 

@@ -110,6 +110,7 @@ def render_ticket(ticket, reply_form=None, status=200, macro_preview=None):
         from desk.privacy import views as privacy
 
         privacy_panel = privacy.panel(ticket.privacy_request)
+    from desk.csat import services as csat
     from desk.macros import services as macros
     from desk.mail import inbound
     from desk.mail.outbound import find as find_mail
@@ -120,7 +121,7 @@ def render_ticket(ticket, reply_form=None, status=200, macro_preview=None):
         claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
         money_panel=money_panel, case_panel=case_panel, account_panel=account_panel,
         macros=macros.available(ticket) if allows(current_user.role, "ticket.reply") else [],
-        macro_preview=macro_preview, ack_mail=find_mail(f"ack:{ticket.reference}"),
+        macro_preview=macro_preview, survey=csat.for_ticket(ticket), ack_mail=find_mail(f"ack:{ticket.reference}"),
     ), status
 
 

@@ -43,12 +43,35 @@ def upgrade():
     with op.batch_alter_table('macros', schema=None) as batch_op:
         batch_op.create_index('ix_macros_active_queue', ['active', 'queue'], unique=False)
 
+    op.create_table('csat_surveys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('agent_id', sa.Integer(), nullable=True),
+    sa.Column('queue', sa.String(length=32), nullable=False),
+    sa.Column('sent_at', desk.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('rating', sa.String(length=8), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('answered_at', desk.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['agent_id'], ['staff.id'], name=op.f('fk_csat_surveys_agent_id_staff')),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_csat_surveys_ticket_id_tickets'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_csat_surveys')),
+    sa.UniqueConstraint('ticket_id', name=op.f('uq_csat_surveys_ticket_id'))
+    )
+    with op.batch_alter_table('csat_surveys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_csat_surveys_agent_id'), ['agent_id'], unique=False)
+        batch_op.create_index('ix_csat_surveys_answered_queue', ['answered_at', 'queue'], unique=False)
+
     # An expression index (as 0004's ix_customers_email_lower), written out for both databases.
     op.execute("CREATE INDEX ix_outbound_mail_to_lower_created ON outbound_mail (lower(to_addr), created_at)")
 
 
 def downgrade():
     op.execute("DROP INDEX ix_outbound_mail_to_lower_created")
+    with op.batch_alter_table('csat_surveys', schema=None) as batch_op:
+        batch_op.drop_index('ix_csat_surveys_answered_queue')
+        batch_op.drop_index(batch_op.f('ix_csat_surveys_agent_id'))
+
+    op.drop_table('csat_surveys')
     with op.batch_alter_table('macros', schema=None) as batch_op:
         batch_op.drop_index('ix_macros_active_queue')
 
