@@ -19,12 +19,7 @@ from desk.jobs import OutboxEntry
 from desk.mail.models import OutboundMail
 from desk.tickets.models import Ticket
 from desk.types import utcnow
-
-
-def browser(app, role, email=None):
-    client = app.test_client()
-    Auth(app, client).login(role, email)
-    return client
+from test_staff_ui import signed_in
 
 
 def resolve_by_reply(client, ref, body="All done."):
@@ -107,17 +102,17 @@ def test_resolving_mails_the_requester_a_survey(app, auth, client, make_ticket, 
 
 
 def test_the_assignee_is_rated_rather_than_whoever_resolved_it(app, make_ticket, run_worker):
-    agent = browser(app, "agent", "ana@desk.test")
+    agent = signed_in(app, "agent", "ana@desk.test")
     ref = make_ticket()
     post_form(agent, f"/tickets/{ref}", {"assignee": str(Auth(app, agent).staff("agent", "ana@desk.test"))},
               post_url=f"/tickets/{ref}/assign")
-    resolve_by_reply(browser(app, "supervisor"), ref)
+    resolve_by_reply(signed_in(app, "supervisor"), ref)
     run_worker()
     assert survey_of(app, ref).agent_id == Auth(app, agent).staff("agent", "ana@desk.test")
 
 
 def test_one_survey_per_ticket_and_none_once_reopened(app, make_ticket, run_worker):
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     ref = make_ticket()
     set_status(agent, ref, "resolved")
     set_status(agent, ref, "open")  # reopened before the worker ran: nothing to rate yet
@@ -167,7 +162,7 @@ def test_the_desk_resolving_a_ticket_itself_sends_no_survey(app, make_ticket):
 # --- answering ----------------------------------------------------------------
 
 def test_a_link_only_opens_the_page_and_the_button_records(app, client, make_ticket, run_worker):
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     ref, links = surveyed(app, agent, make_ticket, run_worker)
     # A mail scanner fetching every link (and fetching them twice) records nothing.
     scanner = app.test_client()
@@ -192,7 +187,7 @@ def test_a_link_only_opens_the_page_and_the_button_records(app, client, make_tic
 
 
 def test_a_later_answer_replaces_the_earlier_within_the_window(app, client, make_ticket, run_worker):
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     ref, links = surveyed(app, agent, make_ticket, run_worker)
     answer(client, links["bad"], "bad", "Slow.")
     page = get_ok(client, links["good"])
@@ -216,7 +211,7 @@ def test_a_later_answer_replaces_the_earlier_within_the_window(app, client, make
 
 
 def test_bad_links_and_answers_are_clear_4xx(app, client, make_ticket, run_worker):
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     ref, links = surveyed(app, agent, make_ticket, run_worker)
     token_path = links["good"].rsplit("/", 1)[0]
     assert client.get(token_path + "x/good").status_code == 404  # a forged token
@@ -234,7 +229,7 @@ def test_bad_links_and_answers_are_clear_4xx(app, client, make_ticket, run_worke
 
 
 def test_the_comment_is_inert_text_and_loses_card_numbers(app, client, make_ticket, run_worker):
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     ref, links = surveyed(app, agent, make_ticket, run_worker)
     answer(client, links["good"], "good", "<script>alert(1)</script> paid with 4111 1111 1111 1111")
     survey = survey_of(app, ref)
@@ -260,7 +255,7 @@ def csat_tables(page: str) -> dict[str, dict[str, list[str]]]:
 
 def test_the_dashboard_shows_results_per_queue_and_agent(make_app, make_ticket, run_worker):
     app = make_app(DASHBOARD_TTL=60)
-    ana, bo = browser(app, "agent", "ana@desk.test"), browser(app, "agent", "bo@desk.test")
+    ana, bo = signed_in(app, "agent", "ana@desk.test"), signed_in(app, "agent", "bo@desk.test")
     requester = app.test_client()
     answers = [(ana, "good"), (ana, "good"), (ana, "bad"), (bo, "good")]
     refs = []
@@ -274,7 +269,7 @@ def test_the_dashboard_shows_results_per_queue_and_agent(make_app, make_ticket, 
         db.session.execute(update(Survey).where(Survey.ticket_id == ticket_id)
                            .values(answered_at=utcnow() - timedelta(days=10)))
         db.session.commit()
-    sup = browser(app, "supervisor")
+    sup = signed_in(app, "supervisor")
     tables = csat_tables(get_ok(sup, "/dashboard"))
     assert tables["Per queue"] == {"Support": ["66.7% of 3", "75.0% of 4"]}
     assert tables["Per agent"] == {"ana@desk.test": ["66.7% of 3", "66.7% of 3"],

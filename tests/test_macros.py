@@ -10,24 +10,17 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import Auth, csrf_from, field_error, get_ok, iso, text_of
-from desk.audit.models import AuditEvent
 from desk.claims.models import Claim
 from desk.extensions import db
 from desk.macros import placeholders
 from desk.macros.models import Macro
 from desk.policy.clauses import CLAUSES
-from desk.tickets.models import Message, Ticket
 from desk.types import utcnow
+from test_claims_ui import claim_of, events, messages_of
+from test_staff_ui import signed_in, ticket_row
 
 
 # --- helpers ------------------------------------------------------------------
-
-def browser(app, role, email=None):
-    """A fresh test client signed in as `role`."""
-    client = app.test_client()
-    Auth(app, client).login(role, email)
-    return client
-
 
 def staff_id(app, email):
     from desk.auth.services import find_staff
@@ -67,36 +60,6 @@ def apply(client, ref, macro, body):
                        data={"csrf_token": csrf_from(page), "macro": str(macro), "body": body})
 
 
-def ticket_of(app, ref) -> Ticket:
-    with app.app_context():
-        ticket = db.session.execute(select(Ticket).where(Ticket.reference == ref)).scalar_one()
-        _ = ticket.tags, ticket.assignee_id, [m.body_text for m in ticket.messages]
-        db.session.expunge_all()
-        return ticket
-
-
-def last_message(app, ref) -> Message:
-    with app.app_context():
-        found = db.session.execute(select(Message).join(Ticket).where(Ticket.reference == ref)
-                                   .order_by(Message.id.desc()).limit(1)).scalar_one()
-        db.session.expunge_all()
-        return found
-
-
-def count_messages(app, ref) -> int:
-    with app.app_context():
-        return db.session.execute(select(func.count()).select_from(Message).join(Ticket)
-                                  .where(Ticket.reference == ref)).scalar_one()
-
-
-def events(app, action) -> list[AuditEvent]:
-    with app.app_context():
-        found = db.session.execute(select(AuditEvent).where(AuditEvent.action == action)
-                                   .order_by(AuditEvent.id)).scalars().all()
-        db.session.expunge_all()
-        return found
-
-
 def flash_error(page: str) -> str:
     match = re.search(r'<div class="flash error" role="alert"[^>]*>(.*?)</div>', page, re.S)
     return html.unescape(match.group(1)) if match else ""
@@ -112,7 +75,7 @@ def seed(app):
 # --- keeping macros -----------------------------------------------------------
 
 def test_a_supervisor_creates_edits_and_deactivates_a_macro(app):
-    sup = browser(app, "supervisor")
+    sup = signed_in(app, "supervisor")
     response = save_macro(sup, name="Refill on its way", queue="claims", body="Hi {requester_name}, {favourite}",
                           set_status="waiting", add_tags="Refill, Sent ", assign="me")
     assert response.status_code == 302
@@ -140,7 +103,7 @@ def test_a_supervisor_creates_edits_and_deactivates_a_macro(app):
 
 
 def test_an_agent_cannot_manage_macros(app):
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     assert agent.get("/admin/macros").status_code == 403
     page = get_ok(agent, "/queue")
     assert agent.post("/admin/macros", data={"csrf_token": csrf_from(page), "name": "x", "body": "y"}).status_code == 403
@@ -158,7 +121,7 @@ def test_an_agent_cannot_manage_macros(app):
     ({"queue": "billing", "claim_outcome": "accepted"}, "claim_outcome"),
 ])
 def test_bad_macro_input_is_a_clear_4xx(app, fields, problem):
-    admin = browser(app, "admin")
+    admin = signed_in(app, "admin")
     response = save_macro(admin, **fields)
     assert response.status_code in (400, 422)
     assert field_error(text_of(response), problem)  # said under the field
@@ -167,7 +130,7 @@ def test_bad_macro_input_is_a_clear_4xx(app, fields, problem):
 
 
 def test_two_macros_of_one_queue_cannot_share_a_name(app):
-    admin = browser(app, "admin")
+    admin = signed_in(app, "admin")
     assert save_macro(admin, name="Thanks", queue="support").status_code == 302
     response = save_macro(admin, name="thanks", queue="support")
     assert response.status_code == 422
@@ -182,12 +145,12 @@ def test_the_preview_fills_the_placeholders_and_flags_the_rest(app, make_ticket,
     panel.customer("alice")
     ref = make_ticket(requester_name="Alice Smith", customer="alice", order="1001")
     bare = make_ticket(requester_name="", requester_email="bob@example.com")
-    sup = browser(app, "supervisor")
+    sup = signed_in(app, "supervisor")
     save_macro(sup, name="All of them", body="Hi {requester_name} ({customer_login}), about order {order_id} "
                                               "on {ticket_reference}: {favourite_colour}. {claim_clause}\n"
                                               "{agent_name}")
     mid = macro_id(app, "All of them")
-    agent = browser(app, "agent", "ana@desk.test")
+    agent = signed_in(app, "agent", "ana@desk.test")
     page = text_of(preview(agent, ref, mid))
     assert reply_box(page) == (f"Hi Alice Smith (alice), about order 1001 on {ref}: {{favourite_colour}}. "
                                "{claim_clause}\nana@desk.test")
@@ -195,7 +158,7 @@ def test_the_preview_fills_the_placeholders_and_flags_the_rest(app, make_ticket,
     assert "<code>{favourite_colour}</code>: not a placeholder the desk knows" in warnings
     assert "<code>{claim_clause}</code>: this ticket has no claim" in warnings
     # Nothing is sent by a preview.
-    assert count_messages(app, ref) == 1
+    assert len(messages_of(app, ref)) == 1
     page = text_of(preview(agent, bare, mid))
     assert reply_box(page).startswith("Hi {requester_name} ({customer_login}), about order {order_id} on ")
     assert "<code>{requester_name}</code>: the requester gave no name" in page
@@ -204,11 +167,11 @@ def test_the_preview_fills_the_placeholders_and_flags_the_rest(app, make_ticket,
 
 def test_sending_applies_the_reply_and_every_action_together(app, make_ticket, run_worker):
     ref = make_ticket(requester_name="Alice")
-    sup = browser(app, "supervisor")
+    sup = signed_in(app, "supervisor")
     save_macro(sup, name="Done", queue="support", body="Sorted, {requester_name}.", set_status="resolved",
                add_tags="macro-test, solved", assign="me")
     mid = macro_id(app, "Done")
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     page = text_of(preview(agent, ref, mid))
     actions = page.split('class="macro-actions">', 1)[1].split("</ul>", 1)[0]
     assert re.findall(r"<li>(.*?)</li>", actions) == [
@@ -216,10 +179,10 @@ def test_sending_applies_the_reply_and_every_action_together(app, make_ticket, r
     response = apply(agent, ref, mid, reply_box(page) + "\n\nAnything else, just reply.")
     assert response.status_code == 302
     assert "Reply sent with the macro “Done”." in get_ok(agent, f"/tickets/{ref}")
-    ticket = ticket_of(app, ref)
+    ticket = ticket_row(app, ref)
     assert ticket.status == "resolved" and ticket.tags == ["macro-test", "solved"]
     assert ticket.assignee_id == staff_id(app, "agent@desk.test")
-    reply = last_message(app, ref)
+    reply = messages_of(app, ref)[-1]
     assert (reply.author_kind, reply.internal) == ("staff", False)
     assert reply.body_text == "Sorted, Alice.\n\nAnything else, just reply."
     [applied] = events(app, "macro.applied")
@@ -240,38 +203,38 @@ def test_sending_applies_the_reply_and_every_action_together(app, make_ticket, r
 
 def test_a_macro_that_gives_the_ticket_to_someone_else_needs_a_supervisor(app, make_ticket):
     ref = make_ticket()
-    admin = browser(app, "admin")
+    admin = signed_in(app, "admin")
     bob = Auth(app, app.test_client()).staff("agent", "bob@desk.test")
     save_macro(admin, name="To Bob", body="Bob will take this.", assign=str(bob), set_status="on_hold")
     mid = macro_id(app, "To Bob")
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     page = text_of(preview(agent, ref, mid))
     assert "needs a supervisor" in page  # said before sending
     response = apply(agent, ref, mid, "Bob will take this.")
     assert response.status_code == 403
     assert "This macro gives the ticket to someone else" in flash_error(text_of(response))
-    ticket = ticket_of(app, ref)
+    ticket = ticket_row(app, ref)
     assert (ticket.assignee_id, ticket.status, len(ticket.messages)) == (None, "new", 1)  # nothing half-done
-    sup = browser(app, "supervisor")
+    sup = signed_in(app, "supervisor")
     assert apply(sup, ref, mid, "Bob will take this.").status_code == 302
-    ticket = ticket_of(app, ref)
+    ticket = ticket_row(app, ref)
     assert (ticket.assignee_id, ticket.status) == (bob, "on_hold")
 
 
 def test_a_macro_of_another_queue_cannot_be_applied(app, make_ticket):
     ref = make_ticket(kind="general")  # Support
-    sup = browser(app, "supervisor")
+    sup = signed_in(app, "supervisor")
     save_macro(sup, name="Billing only", queue="billing", body="About your invoice.", set_status="resolved")
     save_macro(sup, name="Everywhere", queue="", body="Hello.")
     billing, everywhere = macro_id(app, "Billing only"), macro_id(app, "Everywhere")
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     page = get_ok(agent, f"/tickets/{ref}")
     options = page.split('id="macro-pick"', 1)[1].split("</select>", 1)[0]
     assert "Everywhere (every queue)" in options and "Billing only" not in options
     for response in (preview(agent, ref, billing), apply(agent, ref, billing, "About your invoice.")):
         assert response.status_code == 403
         assert flash_error(text_of(response)) == "The macro “Billing only” is for the Billing queue, not Support."
-    assert count_messages(app, ref) == 1 and ticket_of(app, ref).status == "new"
+    assert len(messages_of(app, ref)) == 1 and ticket_row(app, ref).status == "new"
     assert events(app, "macro.applied") == []
     # A deactivated macro is gone from the ticket, and refused if posted anyway.
     page = get_ok(sup, "/admin/macros")
@@ -286,23 +249,23 @@ def test_a_macro_of_another_queue_cannot_be_applied(app, make_ticket):
 
 def test_an_empty_reply_is_refused_and_the_preview_kept(app, make_ticket):
     ref = make_ticket()
-    save_macro(browser(app, "admin"), name="Close", body="Closing.", set_status="closed")
+    save_macro(signed_in(app, "admin"), name="Close", body="Closing.", set_status="closed")
     mid = macro_id(app, "Close")
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     response = apply(agent, ref, mid, "   ")
     assert response.status_code == 422
     page = text_of(response)
     assert flash_error(page) == "Please write a message." and 'id="macro-body"' in page
-    assert ticket_of(app, ref).status == "new" and count_messages(app, ref) == 1
+    assert ticket_row(app, ref).status == "new" and len(messages_of(app, ref)) == 1
 
 
 def test_placeholder_payloads_stay_inert_text(app, make_ticket):
     ref = make_ticket(requester_name='<img src=x onerror="alert(1)">{agent_name}')
-    save_macro(browser(app, "admin"), name="Payloads",
+    save_macro(signed_in(app, "admin"), name="Payloads",
                body="{__class__} {{7*7}} {{ config }} <script>alert(1)</script> [x](javascript:alert(1)) "
                     "Dear {requester_name}")
     mid = macro_id(app, "Payloads")
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     page = text_of(preview(agent, ref, mid))
     box = reply_box(page)
     assert box == ('{__class__} {{7*7}} {{ config }} <script>alert(1)</script> [x](javascript:alert(1)) '
@@ -310,7 +273,7 @@ def test_placeholder_payloads_stay_inert_text(app, make_ticket):
     assert "<script>alert(1)</script>" not in page and '<img src=x' not in page  # escaped in the box
     assert "<code>{__class__}</code>: not a placeholder the desk knows" in page
     assert apply(agent, ref, mid, box).status_code == 302
-    reply = last_message(app, ref)
+    reply = messages_of(app, ref)[-1]
     # Nothing evaluated: the braces are text (Markdown reads __class__ as bold, nothing more).
     assert "49" not in reply.body_text and "{{7*7}}" in reply.body_text and "{{ config }}" in reply.body_text
     assert "{<strong>class</strong>}" in reply.body_html
@@ -343,18 +306,11 @@ def late_claim(panel) -> str:
     return response.get_json()["reference"]
 
 
-def claim_of(app, ref) -> Claim:
-    with app.app_context():
-        claim = db.session.execute(select(Claim).join(Ticket).where(Ticket.reference == ref)).scalar_one()
-        db.session.expunge_all()
-        return claim
-
-
 def test_accept_claim_quotes_the_clause_verbatim_and_closes_the_claim(app, panel):
     ref = refill_claim(panel)
     assert seed(app) == 2 and seed(app) == 0  # the seed runs once
     mid = macro_id(app, "Accept claim")
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     page = text_of(preview(agent, ref, mid))
     assert 'id="placeholder-warnings"' not in page and 'id="macro-problem"' not in page
     assert "<li>Close the claim as accepted</li>" in page
@@ -362,9 +318,9 @@ def test_accept_claim_quotes_the_clause_verbatim_and_closes_the_claim(app, panel
     claim = claim_of(app, ref)
     assert (claim.status, claim.overridden, claim.decided_by_id) == ("accepted", False,
                                                                       staff_id(app, "agent@desk.test"))
-    ticket = ticket_of(app, ref)
+    ticket = ticket_row(app, ref)
     assert ticket.status == "resolved" and "claim-accepted" in ticket.tags
-    reply = last_message(app, ref)
+    reply = messages_of(app, ref)[-1]
     assert reply.body_text.startswith("Hello,\n\nYour claim on order 1001 has been accepted.")
     assert "We will refill 172 on this order." in reply.body_text
     for rule in ("terms-10-refill",):
@@ -385,19 +341,19 @@ def test_accept_claim_quotes_the_clause_verbatim_and_closes_the_claim(app, panel
 def test_reject_claim_quotes_the_claim_window(app, panel):
     ref = late_claim(panel)
     seed(app)
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     mid = macro_id(app, "Reject claim")
     page = text_of(preview(agent, ref, mid))
     assert apply(agent, ref, mid, reply_box(page)).status_code == 302
     assert claim_of(app, ref).status == "rejected"
     title, words = CLAUSES["terms-7-claim-window"]
-    assert f"{title}: {words}" in last_message(app, ref).body_text
+    assert f"{title}: {words}" in messages_of(app, ref)[-1].body_text
 
 
 def test_a_claim_macro_against_the_terms_decision_is_refused(app, panel, make_ticket):
     ref = late_claim(panel)
     seed(app)
-    agent = browser(app, "agent")
+    agent = signed_in(app, "agent")
     mid = macro_id(app, "Accept claim")
     page = text_of(preview(agent, ref, mid))
     problem = ("The Terms' decision on this claim is rejected: closing it as accepted is an override, made in the "
@@ -405,7 +361,7 @@ def test_a_claim_macro_against_the_terms_decision_is_refused(app, panel, make_ti
     assert html.unescape(page.split('id="macro-problem">', 1)[1].split("</div>", 1)[0]) == problem
     response = apply(agent, ref, mid, reply_box(page))
     assert response.status_code == 409 and flash_error(text_of(response)) == problem
-    assert claim_of(app, ref).status == "open" and ticket_of(app, ref).status == "new"
+    assert claim_of(app, ref).status == "open" and ticket_row(app, ref).status == "new"
     # A claim macro on a ticket with no claim is refused as clearly.
     other = make_ticket()
     response = apply(agent, other, mid, "Hello")
@@ -415,7 +371,7 @@ def test_a_claim_macro_against_the_terms_decision_is_refused(app, panel, make_ti
     assert response.status_code == 422
     assert flash_error(text_of(response)) == "This macro closes a claim, and this ticket has none."
     # Roles that reply on the Claims queue but do not decide claims get a 403.
-    ts = browser(app, "trust_safety")
+    ts = signed_in(app, "trust_safety")
     response = apply(ts, late_claim_again(panel), macro_id(app, "Reject claim"), "Sorry.")
     assert response.status_code == 403 and flash_error(text_of(response)) == "Your role does not decide claims."
 
