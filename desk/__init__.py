@@ -70,7 +70,9 @@ def _import_models():
     import desk.audit.models  # noqa: F401
     import desk.auth.models  # noqa: F401
     import desk.claims.models  # noqa: F401
+    import desk.csat.models  # noqa: F401
     import desk.jobs  # noqa: F401
+    import desk.macros.models  # noqa: F401
     import desk.mail.models  # noqa: F401
     import desk.money.models  # noqa: F401
     import desk.portal.models  # noqa: F401
@@ -102,6 +104,8 @@ def register_blueprints(app):
     from desk.api import bp as api_bp, register_routes
     from desk.auth.views import bp as auth_bp
     from desk.claims.views import bp as claims_bp
+    from desk.csat.views import bp as csat_bp
+    from desk.macros.views import bp as macros_bp
     from desk.mail.views import bp as mail_bp
     from desk.money.views import bp as money_bp
     from desk.portal.views import bp as portal_bp, register_routes as register_portal_routes
@@ -114,7 +118,7 @@ def register_blueprints(app):
     register_routes()
     register_portal_routes()
     for bp in (public_bp, reports_bp, privacy_public_bp, portal_bp, auth_bp, tickets_bp, claims_bp, money_bp,
-               accounts_bp, abuse_bp, privacy_bp, sla_bp, mail_bp, admin_bp, api_bp):
+               accounts_bp, abuse_bp, privacy_bp, sla_bp, mail_bp, admin_bp, api_bp, macros_bp, csat_bp):
         app.register_blueprint(bp)
 
 

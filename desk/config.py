@@ -164,6 +164,11 @@ def settings_from_environment(instance_path: str) -> dict:
         "PORTAL_LINK_MINUTES": _int("PORTAL_LINK_MINUTES", 15),
         "PANEL_SSO_SECRET": os.environ.get("PANEL_SSO_SECRET") or None,
         "PORTAL_PAGE_SIZE": _int("PORTAL_PAGE_SIZE", 20),
+        # Automatic mail (acknowledgements, notices, surveys) to one address per rolling hour;
+        # more is kept but never sent, so a looping mailbox cannot make the desk flood anyone.
+        "AUTO_REPLY_MAX_PER_HOUR": _int("AUTO_REPLY_MAX_PER_HOUR", 5),
+        # How long a satisfaction survey's links work; an answer inside it replaces the last.
+        "CSAT_WINDOW_DAYS": _int("CSAT_WINDOW_DAYS", 7),
     }
 
 
@@ -191,7 +196,8 @@ def check_settings(config) -> None:
                          "'import secrets; print(secrets.token_hex(32))')")
     if config.get("PORTAL_LINK_MINUTES", 15) < 1:
         raise ValueError(f"PORTAL_LINK_MINUTES must be at least 1, not {config['PORTAL_LINK_MINUTES']}")
-    for name, least in (("VIEW_COUNT_CAP", 2), ("SEARCH_RANK_WINDOW", 1)):
+    for name, least in (("VIEW_COUNT_CAP", 2), ("SEARCH_RANK_WINDOW", 1), ("AUTO_REPLY_MAX_PER_HOUR", 1),
+                        ("CSAT_WINDOW_DAYS", 1)):
         if config.get(name, least) < least:
             raise ValueError(f"{name} must be at least {least}, not {config[name]}")
     if config.get("LOG_LEVEL", "INFO") not in LOG_LEVELS:

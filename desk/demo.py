@@ -12,6 +12,7 @@ from desk.claims.models import Customer, Order
 from desk.claims.orders import upsert_order
 from desk.policy.ledger import return_owed
 from desk.extensions import db
+from desk.macros.services import seed_claim_macros
 from desk.sla import clocks
 from desk.tickets import services
 from desk.types import utcnow
@@ -84,8 +85,24 @@ def seed(count: int = 300, seed_value: int = 7, progress=lambda n: None) -> None
         data.received_at = now - timedelta(minutes=rng.randint(5, hours * 60))
         ticket, _ = services.create_ticket(data, DEMO)
         _play_clocks(rng, ticket, status, now)
+        if status == "resolved" and not ticket.serious_harm and rng.random() < .6:
+            _answer_survey(rng, ticket, now)
         db.session.commit()
         progress(1)
+    # The Claims queue's "Accept claim" and "Reject claim" macros (their words come from
+    # desk.claims.replies when applied); a second seed leaves them as they are.
+    seed_claim_macros()
+
+
+def _answer_survey(rng, ticket, now) -> None:
+    """A satisfaction answer on a resolved demo ticket, so the dashboard shows figures."""
+    from desk.csat.models import Survey
+
+    if db.session.query(Survey.id).filter_by(ticket_id=ticket.id).first():
+        return
+    sent = ticket.updated_at if ticket.updated_at <= now else now
+    db.session.add(Survey(ticket=ticket, queue=ticket.queue, sent_at=sent, rating=rng.choice(["good"] * 4 + ["bad"]),
+                          answered_at=min(sent + timedelta(hours=rng.randint(1, 48)), now)))
 
 
 def _play_clocks(rng, ticket, status, now) -> None:

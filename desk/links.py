@@ -1,13 +1,14 @@
 """The desk's one signed-link helper, for people without an account: a reporter confirms
 their e-mail and follows their report, an account holder contests an action, a privacy
 requester follows their request and fetches their export, a customer signs in to the
-portal by a mailed link. Each token names one row and one address, with its own salt, so
+portal by a mailed link, a requester answers a satisfaction survey. Each token names one row and one address, with its own salt, so
 no link opens anything but what it was sent for. (A ticket's requester link, keyed by its
 reference, is still desk.tickets.links.)"""
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 CONFIRM, REPORT, APPEAL = "desk.report-confirm", "desk.report-link", "desk.appeal"
+SURVEY = "desk.csat-survey"
 
 
 def make(salt: str, row_id: int, email: str) -> str:
@@ -41,3 +42,7 @@ def confirm_url(report) -> str:
 
 def appeal_url(action) -> str:
     return public_url(f"/appeals/{make(APPEAL, action.id, action.customer.email or '')}")
+
+
+def survey_url(survey, rating: str) -> str:
+    return public_url(f"/survey/{make(SURVEY, survey.id, survey.ticket.requester_email)}/{rating}")

@@ -151,7 +151,7 @@ def test_agent_reply_threads_on_the_acknowledgement_and_is_not_auto_submitted(ma
     staff_reply(agent, ref, "We have **refilled** the order.", status="resolved")
     run_worker(mail_app)
 
-    ack, reply = smtp.messages()
+    ack, reply, survey = smtp.messages()
     assert reply["Subject"] == f"[{ref}] Refill for order 1001"  # the reference once, not twice
     assert reply["In-Reply-To"] == ack["Message-ID"]
     assert reply["References"] == ack["Message-ID"]
@@ -160,9 +160,11 @@ def test_agent_reply_threads_on_the_acknowledgement_and_is_not_auto_submitted(ma
     body = reply.get_content()
     assert "We have refilled the order." in body  # the Markdown as text
     assert f"Reply or follow {ref} here:\nhttp://desk.test/t/" in body
-    # Resolved by the reply itself: the reply is the only mail that change sends.
-    assert [r.dedupe_key.split(":")[0] for r in rows(mail_app)] == ["ack", "reply"]
+    # Resolved by the reply itself: the reply is the only notice of that change; the
+    # satisfaction survey (desk.csat) follows it, automatic.
+    assert [r.dedupe_key.split(":")[0] for r in rows(mail_app)] == ["ack", "reply", "csat"]
     assert rows(mail_app, "reply:")[0].auto is False
+    assert survey["Subject"] == f"[{ref}] How did we do?" and survey["Auto-Submitted"] == "auto-generated"
 
 
 def test_reply_answers_the_requesters_latest_email_and_references_the_thread(mail_app, smtp, api_key,
@@ -187,7 +189,8 @@ def test_reply_answers_the_requesters_latest_email_and_references_the_thread(mai
     assert second["References"].split() == [ack["Message-ID"], first["Message-ID"], "<CAF-friday@mail.example.com>"]
 
 
-def test_references_keep_the_first_message_and_the_latest(app, make_ticket):
+def test_references_keep_the_first_message_and_the_latest(make_app, make_ticket):
+    app = make_app(AUTO_REPLY_MAX_PER_HOUR=100)  # twelve notices in a row: the cap is not this test's
     ref = make_ticket(requester_email=REQUESTER)
     with app.app_context():
         ticket_id = db.session.execute(select(Ticket.id).where(Ticket.reference == ref)).scalar_one()
@@ -211,7 +214,7 @@ def test_status_change_notice_once_per_change(mail_app, smtp, api_key, run_worke
     update(agent, ref, "resolved")
     run_worker(mail_app)
 
-    ack, resolved = smtp.messages()
+    ack, resolved, survey = smtp.messages()  # the survey (desk.csat) comes after the notice
     assert resolved["Subject"] == f"[{ref}] Resolved: Refill for order 1001"
     assert resolved["Auto-Submitted"] == "auto-generated" and resolved["X-Auto-Response-Suppress"] == "All"
     assert resolved["In-Reply-To"] == ack["Message-ID"]
@@ -225,18 +228,18 @@ def test_status_change_notice_once_per_change(mail_app, smtp, api_key, run_worke
             OutboxEntry.func == "workers.tickets.notify_status")).scalar_one()
         jobs.queue_for("default").enqueue(entry.func, *entry.args, job_id="again")
     run_worker(mail_app)
-    assert len(smtp.messages()) == 2
+    assert len(smtp.messages()) == 3
 
     update(agent, ref, "closed")  # resolved → closed: Bob has heard already
     update(agent, ref, "open")
     update(agent, ref, "closed")  # closed again after reopening: a new change, a new notice
     run_worker(mail_app)
     *_, closed = smtp.messages()
-    assert len(smtp.messages()) == 3
+    assert len(smtp.messages()) == 4
     assert closed["Subject"] == f"[{ref}] Closed: Refill for order 1001"
     assert f'Your request "Refill for order 1001" ({ref}) is now closed.' in closed.get_content()
-    assert closed["References"].split() == [ack["Message-ID"], resolved["Message-ID"]]
-    assert [r.dedupe_key.split(":")[0] for r in rows(mail_app)] == ["ack", "status", "status"]
+    assert closed["References"].split() == [ack["Message-ID"], resolved["Message-ID"], survey["Message-ID"]]
+    assert [r.dedupe_key.split(":")[0] for r in rows(mail_app)] == ["ack", "status", "csat", "status"]
 
 
 def test_status_notice_not_sent_when_reopened_before_it_went(mail_app, smtp, api_key, run_worker):

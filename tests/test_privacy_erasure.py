@@ -20,7 +20,8 @@ from desk.extensions import db
 from desk.mail.models import InboundMail, OutboundMail
 from desk.privacy.models import PrivacyExport, PrivacyRequest
 from desk.tickets.attachments import Upload
-from desk.tickets.models import Attachment
+from desk.tickets.models import Attachment, Ticket
+from desk.types import utcnow
 
 EMAIL = "Alice.Smith@Example.com"
 LOGIN = "alice_ig"
@@ -104,7 +105,15 @@ def traces(app, needles, words=()):
 
 
 def test_erasure_leaves_no_trace_and_keeps_pseudonymised_ledger(app, client, panel, make_ticket, auth, run_worker):
-    seed(app, panel, make_ticket, auth)
+    mine, _ = seed(app, panel, make_ticket, auth)
+    # Her answer to a satisfaction survey (desk.csat): the rating stays, her words go.
+    from desk.csat.models import Survey
+
+    with app.app_context():
+        ticket = db.session.execute(select(Ticket).where(Ticket.reference == mine)).scalar_one()
+        db.session.add(Survey(ticket=ticket, queue=ticket.queue, sent_at=utcnow(), rating="good",
+                              comment=f"Thanks from {LOGIN}", answered_at=utcnow()))
+        db.session.commit()
     # A message of hers the desk could not read: quarantined with its raw bytes.
     broken = (f"From: {EMAIL}\r\nSubject: my data\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n"
               f"I am {LOGIN}").encode()
@@ -144,6 +153,7 @@ def test_erasure_leaves_no_trace_and_keeps_pseudonymised_ledger(app, client, pan
         assert db.session.execute(select(Order.link).where(Order.panel_id == "6001")).scalar_one() == \
             "https://www.instagram.com/p/BOBPOST/"
         assert db.session.execute(select(Attachment)).scalars().all() == []
+        assert [(a.rating, a.comment) for a in db.session.execute(select(Survey)).scalars()] == [("good", None)]
         assert not os.path.exists(copy_path)
         # The quarantined message stays as a record that mail came, without its bytes.
         [received] = db.session.execute(select(InboundMail)).scalars().all()

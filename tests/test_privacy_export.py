@@ -43,7 +43,7 @@ BOB = {
     "request": "T-26-990002",
 }
 DATASETS = ("account", "identifiers", "orders", "order_status_history", "tickets", "messages", "attachments",
-            "ledger", "privacy_requests", "claims", "money_requests", "reports")
+            "ledger", "privacy_requests", "claims", "money_requests", "satisfaction", "reports")
 
 
 def seed(app, panel, make_ticket, auth) -> dict:
@@ -154,7 +154,7 @@ def test_the_export_holds_the_persons_data_in_json_and_csv_and_nothing_else(app,
         assert len(rows) == len(table) == row["manifest"][f"{name}.json"] == row["manifest"][f"{name}.csv"], name
     expected = {"account": 1, "identifiers": 2, "orders": 2, "order_status_history": 3, "tickets": 2,
                 "messages": 3, "attachments": 1, "ledger": 3, "privacy_requests": 2, "claims": 0,
-                "money_requests": 0, "reports": 0}
+                "money_requests": 0, "satisfaction": 0, "reports": 0}
     assert {name: row["manifest"][f"{name}.json"] for name in DATASETS} == expected
     assert row["manifest"]["attachments/"] == 1
 
@@ -324,7 +324,7 @@ def test_a_requester_without_an_account_gets_the_tickets_of_their_address_only(a
     # Both her tickets are found by her address (in any case); the account's data is not read.
     assert counts == {"account": 0, "identifiers": 0, "orders": 0, "order_status_history": 0, "tickets": 2,
                       "messages": 3, "attachments": 1, "ledger": 0, "privacy_requests": 2, "claims": 0,
-                      "money_requests": 0, "reports": 0}
+                      "money_requests": 0, "satisfaction": 0, "reports": 0}
     assert dataset(files, "account") == ([], [])
     assert json.loads(files["orders.json"]) == [] and files["orders.csv"].decode().strip() == (
         "order,tool,link,quantity,charge,charge_deposited,charge_promo,start_count,remains,status,"
@@ -383,6 +383,15 @@ def test_the_export_holds_their_claims_money_requests_and_reports(app, client, p
     client.post("/api/v1/reports/abuse", json={
         "category": "4.1", "links": ["https://www.instagram.com/p/ALICEPOST1/"],
         "description": "Her account attacks my page.", "reporter": {"email": "critic@example.org"}})
+    # Her answer to a satisfaction survey (desk.csat) is hers; Bob's is not.
+    from desk.csat.models import Survey
+
+    with app.app_context():
+        for ref, comment in ((seeded["mine"], "Quick, thanks"), (seeded["theirs"], "Bob was unhappy")):
+            ticket = db.session.execute(select(Ticket).where(Ticket.reference == ref)).scalar_one()
+            db.session.add(Survey(ticket=ticket, queue=ticket.queue, sent_at=utcnow(), rating="good",
+                                  comment=comment, answered_at=utcnow()))
+        db.session.commit()
     export_id = new_export(app, customer_id=seeded["alice_id"])
     run_export(app, run_worker, export_id)
     files = read_zip(export_row(app, export_id)["path"])
@@ -392,5 +401,9 @@ def test_the_export_holds_their_claims_money_requests_and_reports(app, client, p
     assert [m["kind"] for m in money] == ["withdrawal"] and len(money_csv) == 1
     reports, _ = dataset(files, "reports")
     assert [r["links"] for r in reports] == [["https://www.instagram.com/p/SCAMMER/"]]
+    satisfaction, _ = dataset(files, "satisfaction")
+    assert [(a["ticket"], a["rating"], a["comment"]) for a in satisfaction] == [(seeded["mine"], "good",
+                                                                                 "Quick, thanks")]
     everything = b"".join(files.values())
     assert b"critic@example.org" not in everything and b"attacks my page" not in everything
+    assert b"Bob was unhappy" not in everything

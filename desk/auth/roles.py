@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # role seeing the desks its queues allow.
     "mail.review": frozenset({"supervisor", "admin", "trust_safety", "privacy_officer"}),
     "sla.dashboard": frozenset({"supervisor", "admin"}),
+    # Canned replies (issue 10): supervisors and admins keep them; whoever may reply applies them.
+    "macro.manage": frozenset({"supervisor", "admin"}),
     # Statutory extensions (privacy-10-gdpr/ccpa) are for those who work privacy requests.
     "sla.extend": frozenset({"supervisor", "privacy_officer"}),
 }

@@ -1,33 +1,50 @@
 """The answer a customer gets when a claim is closed: the decision in plain words, each
-rule's sentence with its figures, and the clause of the Terms that decided it."""
+rule's sentence with its figures, and the clause of the Terms that decided it.
+
+The claim panel's Accept/Reject buttons send compose(); a macro's {claim_decision} and
+{claim_clause} placeholders (desk.macros.placeholders) are its two halves, so both say
+the same words."""
 from desk.policy.clauses import clause
 
 OPENING = {
     "accepted": "Your claim on order {order} has been accepted.",
     "rejected": "We are sorry, but your claim on order {order} cannot be accepted.",
 }
+OUTCOMES = tuple(OPENING)
 
 
-def compose(claim, outcome: str, note: str = "") -> str:
-    """Markdown for the reply; `note` is the agent's own words (an override's reason is
-    internal and is not passed here)."""
+def _relevant(claim, outcome: str) -> list[dict]:
+    # Quote only the rules that point the way the claim was closed: an override closes it
+    # against them, and quoting them would contradict the answer.
+    return [r for r in claim.reasons if (r["outcome"] == "eligible") == (outcome == "accepted")]
+
+
+def decision_text(claim, outcome: str, note: str = "") -> str:
+    """The decision in a sentence, the refill, the agent's `note`, and each rule's
+    sentence with its figures (Markdown)."""
     lines = [OPENING[outcome].format(order=claim.order.panel_id), ""]
     if outcome == "accepted" and claim.kind == "refill" and claim.refill_quantity:
         lines += [f"We will refill **{claim.refill_quantity}** on this order.", ""]
     if note:
         lines += [note.strip(), ""]
-    # Quote only the rules that point the way the claim was closed: an override closes it
-    # against them, and quoting them would contradict the answer.
-    relevant = [r for r in claim.reasons if (r["outcome"] == "eligible") == (outcome == "accepted")]
-    if not relevant:
-        return "\n".join(lines).rstrip()
-    lines.append("How the Terms apply:")
-    lines.append("")
-    for reason in relevant:
-        lines.append(f"- {reason['text']}")
+    relevant = _relevant(claim, outcome)
+    if relevant:
+        lines += ["How the Terms apply:", ""] + [f"- {reason['text']}" for reason in relevant]
+    return "\n".join(lines).rstrip()
+
+
+def clause_text(claim, outcome: str) -> str:
+    """The Terms' own words of each rule behind the outcome, quoted (Markdown), or ''."""
     quoted = []
-    for rule in dict.fromkeys(r["rule"] for r in relevant):
+    for rule in dict.fromkeys(r["rule"] for r in _relevant(claim, outcome)):
         found = clause(rule)
         if found:
-            quoted += ["", f"> **{found[0]}**: {found[1]}"]
-    return "\n".join(lines + quoted)
+            quoted.append(f"> **{found[0]}**: {found[1]}")
+    return "\n\n".join(quoted)
+
+
+def compose(claim, outcome: str, note: str = "") -> str:
+    """Markdown for the reply; `note` is the agent's own words (an override's reason is
+    internal and is not passed here)."""
+    text, quoted = decision_text(claim, outcome, note), clause_text(claim, outcome)
+    return f"{text}\n\n{quoted}" if quoted else text

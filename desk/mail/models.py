@@ -2,7 +2,7 @@
 and every message it receives (so none is lost, and a second delivery is known)."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, false, true
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.extensions import db
@@ -26,7 +26,7 @@ class OutboundMail(db.Model):
     # A notice no person wrote is marked Auto-Submitted (RFC 3834); an agent's reply is not.
     auto: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # pending, sent, logged, failed (refused for good), bounced (a DSN came back),
-    # dropped (to an erased address)
+    # dropped (to an erased address), suppressed (over AUTO_REPLY_MAX_PER_HOUR: never sent)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -35,6 +35,10 @@ class OutboundMail(db.Model):
     forget_recipient: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# The auto-reply cap counts one address's mail of the last hour, in any case.
+Index("ix_outbound_mail_to_lower_created", func.lower(OutboundMail.to_addr), OutboundMail.created_at)
 
 
 class InboundMail(db.Model):

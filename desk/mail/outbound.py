@@ -7,6 +7,7 @@ attempt and raises the error on, so RQ retries the job with backoff (JOB_RETRY_I
 and is not retried. A mail that has gone (or failed for good) is never sent again."""
 import logging
 import smtplib
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -28,6 +29,10 @@ MAX_REFERENCES = 10  # the thread's first message and the latest ones
 # automatic notice is auto-generated.
 AUTO_REPLIES = ("ack:", "report-ack:")
 SUBJECT_MAX = 300
+# Notices to the desk's own staff (SLA reminders, escalations, serious-harm pages under
+# aup-5.6-serious-harm) are never capped: they answer no one, and a page must not wait.
+STAFF_NOTICES = ("sla:",)
+CAP_WINDOW = timedelta(hours=1)
 
 
 # What sending can raise. deliver() records the attempt and raises the temporary ones on,
@@ -82,9 +87,30 @@ def compose(dedupe_key: str, to_addr: str, subject: str, body_text: str, ticket_
         ticket_id=ticket_id, message_id=make_msgid(domain=domain), in_reply_to=in_reply_to,
         references=references, auto=auto,
     )
+    if auto and not dedupe_key.startswith(STAFF_NOTICES):
+        _cap(mail)
     db.session.add(mail)
     db.session.flush()
     return mail
+
+
+def _cap(mail: OutboundMail) -> None:
+    """At most AUTO_REPLY_MAX_PER_HOUR automatic mails to one address in any hour (RFC 3834
+    §2: an automatic responder must not answer a loop with a flood). Beyond it the row is
+    kept, marked suppressed with the reason, and never sent; mail a person wrote is not
+    counted and never held back. Counted from this table (the rows that will go out), so
+    SQLite and PostgreSQL behave alike and a rolled-back notice counts for nothing."""
+    limit = current_app.config["AUTO_REPLY_MAX_PER_HOUR"]
+    since = utcnow() - CAP_WINDOW
+    sent = db.session.execute(select(func.count()).select_from(OutboundMail).where(
+        func.lower(OutboundMail.to_addr) == mail.to_addr.strip().lower(), OutboundMail.created_at >= since,
+        OutboundMail.auto.is_(True), OutboundMail.status != "suppressed")).scalar_one()
+    if sent >= limit:
+        mail.status = "suppressed"
+        mail.last_error = (f"suppressed: {sent} automatic mails to this address in the last hour already "
+                           f"(AUTO_REPLY_MAX_PER_HOUR={limit})")
+        log.warning("mail %s to %s suppressed: %s automatic mails in the last hour (AUTO_REPLY_MAX_PER_HOUR=%s)",
+                    mail.dedupe_key, mail.to_addr, sent, limit)
 
 
 def find(dedupe_key: str) -> OutboundMail | None:

@@ -29,6 +29,7 @@ from desk.accounts.models import AccountRequest, CustomerIdentifier
 from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, digest_of, record
 from desk.claims.models import Claim, Customer, LedgerEntry, Order
+from desk.csat.models import Survey
 from desk.extensions import db, for_update
 from desk.mail.models import InboundMail, OutboundMail
 from desk.mail.outbound import compose, render
@@ -239,6 +240,8 @@ class _Erasure:
             self.counts["mails"] += db.session.execute(delete(OutboundMail).where(
                 OutboundMail.ticket_id.in_(chunk))).rowcount
             self._scrub_rows(TicketClock, TicketClock.ticket_id.in_(chunk), ("extension_reason",))
+            # A satisfaction answer keeps its rating (it rates the desk's work), not their words.
+            db.session.execute(update(Survey).where(Survey.ticket_id.in_(chunk)).values(comment=None))
             self._scrub_rows(SlaEvent, SlaEvent.ticket_id.in_(chunk), ("data",))
         self.kept.add("tickets")
         self.counts["mails"] += db.session.execute(delete(OutboundMail).where(

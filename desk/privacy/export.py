@@ -4,7 +4,7 @@
 account and its privacy flags, the identifiers it was seen with (IP addresses, e-mail
 domains, payment fingerprints), their orders and each order's status history, their
 tickets with the messages they could read, the files they attached, their ledger, their
-claims and money requests, the reports they sent, and their privacy requests. Every dataset is there twice, as JSON (an array of objects) and
+claims and money requests, their satisfaction answers, the reports they sent, and their privacy requests. Every dataset is there twice, as JSON (an array of objects) and
 as CSV, with a README.txt that says what each file holds.
 
 Who the person is: the request's account (`request.customer`, None when the requester
@@ -55,6 +55,7 @@ from desk.accounts.models import CustomerIdentifier
 from desk.audit.services import SYSTEM, record
 from desk.abuse.models import Report
 from desk.claims.models import Claim, Customer, LedgerEntry, Order, OrderStatusChange
+from desk.csat.models import Survey
 from desk.money.models import MoneyRequest
 from desk.extensions import db, for_update
 from desk.policy.privacy import EXPORT_RULE
@@ -254,6 +255,13 @@ def _money_requests(person: Person) -> Iterator[Sequence]:
                        .order_by(MoneyRequest.created_at, MoneyRequest.id))
 
 
+def _satisfaction(person: Person) -> Iterator[Sequence]:
+    yield from _stream(select(Ticket.reference, Survey.rating, Survey.comment, Survey.sent_at, Survey.answered_at)
+                       .join(Ticket, Ticket.id == Survey.ticket_id)
+                       .where(person.tickets(), Survey.answered_at.is_not(None))
+                       .order_by(Survey.answered_at, Survey.id))
+
+
 def _reports(person: Person) -> Iterator[Sequence]:
     """The abuse and rights reports they made (never reports about them: AUP §5.6 allows
     no notice, and a reporter's identity is not the reported person's to read)."""
@@ -333,6 +341,10 @@ DATASETS = (
         ("method", "where a refund goes"), ("order", "the order it concerns"), ("requested", "the amount asked"),
         ("amount", "the amount shown to you"), ("status", "where it stands"), ("created_at", "asked"),
         ("decided_at", "decided"), ("decision_reason", "the reason given")), _money_requests),
+    Dataset("satisfaction", "your answers to our satisfaction surveys", (
+        ("ticket", "the ticket reference"), ("rating", "good or bad"), ("comment", "what you wrote"),
+        ("asked_at", "when the survey was mailed"), ("answered_at", "when you answered (the latest answer)")),
+        _satisfaction),
     Dataset("reports", "the abuse and rights-holder reports you sent us", (
         ("reference", "the report reference"), ("sent_at", "when"), ("kind", "abuse or rights"),
         ("category", "the AUP category"), ("links", "the links reported"), ("description", "what you wrote"),

@@ -1,6 +1,6 @@
 """The supervisors' dashboard: open work per queue and status, SLA compliance over the
-last 7 and 30 days, breaches by ticket kind, and the median first response in support
-hours. Figures are shared for DASHBOARD_TTL seconds (desk.cache), so the page costs one
+last 7 and 30 days, breaches by ticket kind, the median first response in support
+hours, and customer satisfaction per queue and agent (desk.csat). Figures are shared for DASHBOARD_TTL seconds (desk.cache), so the page costs one
 count per minute however many supervisors keep it open."""
 import statistics
 from datetime import datetime, timedelta
@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from desk.cache import cached_json
+from desk.csat import services as csat
 from desk.extensions import db
 from desk.sla.models import SlaEvent, TicketClock
 from desk.tickets.models import KIND_LABELS, OPEN_STATUSES, STATUSES, Ticket
@@ -77,4 +78,5 @@ def compute(queues: list[str], now: datetime) -> dict:
         "breaches_by_kind": [[KIND_LABELS.get(kind, kind), n] for kind, n in breaches],
         "late_now": late_now,
         "first_response": {"median_seconds": statistics.median(first) if first else None, "count": len(first)},
+        "csat": csat.results(queues, now),
     }

@@ -11,7 +11,9 @@ from sqlalchemy.orm import selectinload
 from desk import jobs, pagination
 from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, Actor, record
+from desk.auth.roles import allows
 from desk.claims.models import Customer
+from desk.csat import services as csat
 from desk.errors import ValidationError
 from desk.extensions import db
 from desk.policy.redaction import redact
@@ -255,6 +257,16 @@ def add_requester_message(ticket: Ticket, body: str, email: str, *, internal: bo
 def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(), status: str | None = None,
                 staff=None) -> Message:
     """A reply (Markdown) or internal note from staff: a signed-in `staff` member or a staff API key."""
+    message = add_staff_reply(ticket, actor, body, internal=internal, uploads=uploads, status=status, staff=staff)
+    db.session.commit()
+    jobs.dispatch()
+    return message
+
+
+def add_staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(),
+                    status: str | None = None, staff=None) -> Message:
+    """staff_reply() inside the caller's transaction: nothing is committed (a macro sends
+    its reply together with its other actions)."""
     body = clean_text(body)
     if not body:
         raise ValidationError("Please write a message.", {"body": "required"})
@@ -277,8 +289,6 @@ def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uplo
     clocks.staff_acted(ticket, message.created_at, public_reply=not internal)
     if status and status != ticket.status:
         set_status(ticket, actor, status)
-    db.session.commit()
-    jobs.dispatch()
     return message
 
 
@@ -315,8 +325,8 @@ def set_priority(ticket: Ticket, actor: Actor, priority: str) -> None:
 
 
 def set_status(ticket: Ticket, actor: Actor, status: str) -> AuditEvent | None:
-    """Every status change goes through here, so the clocks pause, resume and stop with it.
-    Returns the change's audit event (None when the status was already `status`)."""
+    """Every status change goes through here, so the clocks pause, resume and stop with it
+    (and a ticket staff resolve gets its satisfaction survey). Returns the change's audit event (None when the status was already `status`)."""
     before = ticket.status
     if before == status:
         return None
@@ -325,6 +335,7 @@ def set_status(ticket: Ticket, actor: Actor, status: str) -> AuditEvent | None:
     if actor.kind == "staff":
         clocks.staff_acted(ticket, now, public_reply=False)
     clocks.status_changed(ticket, before, status, now)
+    csat.after_status_change(ticket, actor, before, status)
     return event
 
 
@@ -344,16 +355,20 @@ def update_ticket(ticket: Ticket, staff, *, status=None, priority=None, tags=Non
     if priority is not None:
         set_priority(ticket, actor, priority)
     if tags is not None:
-        wanted = normalise_tags(tags)
-        current = set(ticket.tags)
-        if wanted != current:
-            ticket.tag_rows = [row for row in ticket.tag_rows if row.tag in wanted] + [
-                TicketTag(tag=tag) for tag in sorted(wanted - current)
-            ]
-            record(actor, "ticket.tags", "ticket", ticket.reference, ticket_id=ticket.id,
-                   before=sorted(current), after=sorted(wanted))
+        set_tags(ticket, actor, normalise_tags(tags))
     db.session.commit()
     jobs.dispatch()
+
+
+def set_tags(ticket: Ticket, actor: Actor, wanted: set[str]) -> None:
+    """The ticket's tags become `wanted` (normalised), audited; in the caller's transaction."""
+    current = set(ticket.tags)
+    if wanted != current:
+        ticket.tag_rows = [row for row in ticket.tag_rows if row.tag in wanted] + [
+            TicketTag(tag=tag) for tag in sorted(wanted - current)
+        ]
+        record(actor, "ticket.tags", "ticket", ticket.reference, ticket_id=ticket.id,
+               before=sorted(current), after=sorted(wanted))
 
 
 def normalise_tags(raw) -> set[str]:
@@ -365,10 +380,23 @@ def normalise_tags(raw) -> set[str]:
 def assign(ticket: Ticket, staff, assignee) -> None:
     """Give the ticket to `assignee` (a Staff row, or None to unassign) within their queues
     and limit of open tickets (desk.tickets.assignment); commits."""
+    set_assignee(ticket, staff, assignee)
+    db.session.commit()
+
+
+def may_assign(staff, ticket: Ticket, assignee) -> bool:
+    """Taking a ticket from someone else, or giving it to someone else, is for roles with
+    ticket.reassign_others; anyone who may assign takes a free ticket or lets theirs go."""
+    taking_from_other = ticket.assignee_id not in (None, staff.id)
+    giving_to_other = assignee is not None and assignee.id != staff.id
+    return not (taking_from_other or giving_to_other) or allows(staff.role, "ticket.reassign_others")
+
+
+def set_assignee(ticket: Ticket, staff, assignee) -> None:
+    """assign() inside the caller's transaction: nothing is committed."""
     if assignee is not None:
         assignment.check_assignee(ticket, assignee)
-    if assignment.give(ticket, assignee, Actor.staff(staff)):
-        db.session.commit()
+    assignment.give(ticket, assignee, Actor.staff(staff))
 
 
 def tickets_page(scope, cursor: str | None, size: int, *, customer_id: int | None = None,

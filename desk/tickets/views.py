@@ -157,7 +157,7 @@ def active_staff() -> list[Staff]:
     return list(db.session.execute(select(Staff).where(Staff.active.is_(True)).order_by(Staff.email)).scalars())
 
 
-def _ticket_or_404(reference: str) -> Ticket:
+def ticket_or_404(reference: str) -> Ticket:
     ticket = services.find_ticket(reference)
     # A ticket in a queue this role may not open is indistinguishable from a missing one.
     if ticket is None or not can_see_ticket(current_user, ticket):
@@ -165,7 +165,9 @@ def _ticket_or_404(reference: str) -> Ticket:
     return ticket
 
 
-def _render_ticket(ticket, reply_form=None, status=200):
+def render_ticket(ticket, reply_form=None, status=200, macro_preview=None):
+    """The ticket page; `macro_preview` (desk.macros.services.Preview) puts a macro's reply
+    and actions in the reply box."""
     update_form = TicketUpdateForm(status=ticket.status, priority=ticket.priority, tags=", ".join(ticket.tags))
     assign_form = AssignForm(assignee=str(ticket.assignee_id or ""))
     assign_form.assignee.choices = [SelectChoice("", "— unassigned —")] + [
@@ -204,7 +206,10 @@ def _render_ticket(ticket, reply_form=None, status=200):
         from desk.privacy import views as privacy
 
         privacy_panel = privacy.panel(ticket.privacy_request)
+    from desk.csat import services as csat
+    from desk.macros import services as macros
     from desk.mail import inbound
+    from desk.mail.outbound import find as find_mail
 
     kind_fields = fields.fields_for(ticket.kind)
     return render_template(
@@ -215,29 +220,31 @@ def _render_ticket(ticket, reply_form=None, status=200):
         money_panel=money_panel, case_panel=case_panel, account_panel=account_panel,
         kind_fields=kind_fields, field_values=fields.values_of(ticket) if kind_fields else {},
         tag_suggestions=fields.tag_suggestions(ticket.kind),
+        macros=macros.available(ticket) if allows(current_user.role, "ticket.reply") else [],
+        macro_preview=macro_preview, survey=csat.for_ticket(ticket), ack_mail=find_mail(f"ack:{ticket.reference}"),
     ), status
 
 
 @bp.route("/tickets/<reference>")
 @require("queue.view")
 def ticket(reference):
-    return _render_ticket(_ticket_or_404(reference))
+    return render_ticket(ticket_or_404(reference))
 
 
 @bp.route("/tickets/<reference>/reply", methods=["POST"])
 @require("ticket.reply")
 def reply(reference):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     form = StaffReplyForm()
     if not form.validate_on_submit():
-        return _render_ticket(ticket, form, 400)
+        return render_ticket(ticket, form, 400)
     try:
         services.staff_reply(ticket, Actor.staff(current_user), form.body.data, staff=current_user, internal=form.internal.data,
                              uploads=from_files(form.attachments.data), status=form.status.data or None)
     except DeskError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return _render_ticket(ticket, form, exc.status)
+        return render_ticket(ticket, form, exc.status)
     flash("Internal note added." if form.internal.data else "Reply sent.", "info")
     return redirect(url_for(".ticket", reference=ticket.reference))
 
@@ -245,18 +252,18 @@ def reply(reference):
 @bp.route("/tickets/<reference>/update", methods=["POST"])
 @require("ticket.update")
 def update(reference):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     form = TicketUpdateForm()
     if not form.validate_on_submit():
         flash("Could not update the ticket: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()), "error")
-        return _render_ticket(ticket, status=400)
+        return render_ticket(ticket, status=400)
     try:
         services.update_ticket(ticket, current_user, status=form.status.data, priority=form.priority.data,
                                tags=form.tags.data or "")
     except DeskError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return _render_ticket(ticket, status=exc.status)
+        return render_ticket(ticket, status=exc.status)
     flash("Ticket updated.", "info")
     return redirect(url_for(".ticket", reference=ticket.reference))
 
@@ -264,7 +271,7 @@ def update(reference):
 @bp.route("/tickets/<reference>/fields", methods=["POST"])
 @require("ticket.update")
 def set_fields(reference):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
@@ -279,19 +286,17 @@ def set_fields(reference):
 @bp.route("/tickets/<reference>/assign", methods=["POST"])
 @require("ticket.assign")
 def assign(reference):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     form = AssignForm()
     if not form.validate_on_submit():
-        return _render_ticket(ticket, status=400)
+        return render_ticket(ticket, status=400)
     value = form.assignee.data or ""
     staff_id = parse_id(value)
     assignee = db.session.get(Staff, staff_id) if staff_id else None
     if value and (assignee is None or not assignee.active):
         flash("No such active staff member.", "error")
-        return _render_ticket(ticket, status=400)
-    taking_from_other = ticket.assignee_id not in (None, current_user.id)
-    giving_to_other = assignee is not None and assignee.id != current_user.id
-    if (taking_from_other or giving_to_other) and not allows(current_user.role, "ticket.reassign_others"):
+        return render_ticket(ticket, status=400)
+    if not services.may_assign(current_user, ticket, assignee):
         abort(403)
     try:
         services.assign(ticket, current_user, assignee)
@@ -304,7 +309,7 @@ def assign(reference):
 @bp.route(f"/tickets/<reference>/attachments/<int(max={MAX_ID}):attachment_id>")
 @require("queue.view")
 def attachment(reference, attachment_id):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     return send_attachment(ticket, attachment_id, include_internal=True)
 
 
