@@ -156,6 +156,8 @@ def settings_from_environment(instance_path: str) -> dict:
         "PORTAL_LINK_MINUTES": _int("PORTAL_LINK_MINUTES", 15),
         "PANEL_SSO_SECRET": os.environ.get("PANEL_SSO_SECRET") or None,
         "PORTAL_PAGE_SIZE": _int("PORTAL_PAGE_SIZE", 20),
+        # Merge and split (desk.tickets.merge): how long an agent may undo one.
+        "MERGE_UNDO_MINUTES": _int("MERGE_UNDO_MINUTES", 30),
     }
 
 
@@ -183,5 +185,7 @@ def check_settings(config) -> None:
                          "'import secrets; print(secrets.token_hex(32))')")
     if config.get("PORTAL_LINK_MINUTES", 15) < 1:
         raise ValueError(f"PORTAL_LINK_MINUTES must be at least 1, not {config['PORTAL_LINK_MINUTES']}")
+    if config.get("MERGE_UNDO_MINUTES", 30) < 0:
+        raise ValueError(f"MERGE_UNDO_MINUTES must be 0 (no undo) or more, not {config['MERGE_UNDO_MINUTES']}")
     if config.get("LOG_LEVEL", "INFO") not in LOG_LEVELS:
         raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {config['LOG_LEVEL']!r}")
