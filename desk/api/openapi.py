@@ -237,11 +237,15 @@ SCHEMAS: dict[str, dict] = {
         "clocks": array(ref("Clock")),
         "created_at": ref("Time"),
         "requester_url": string("The requester's own page for the ticket (a signed link).", format="uri"),
-        "messages": array(ref("Message"), "Every message, oldest first; internal notes only for staff keys."),
+        "merged_into": nullable(string("Set when the ticket was merged into another (it is closed and takes no "
+                                       "more messages: 409 merged): that ticket's reference, when this key may "
+                                       "read it.")),
+        "messages": array(ref("Message"), "Every message, in time order; internal notes only for staff keys."),
         "tags": array(string(), "Staff keys only."),
         "assignee": nullable(string("The assignee's e-mail. Staff keys only.")),
     }, required=("reference", "kind", "channel", "subject", "status", "priority", "queue", "requester",
-                 "customer", "order", "due_at", "clocks", "created_at", "requester_url", "messages"), closed=True),
+                 "customer", "order", "due_at", "clocks", "created_at", "requester_url", "merged_into",
+                 "messages"), closed=True),
     "NewTicket": obj({
         "subject": string(maxLength=200),
         "body": string("Plain text.", maxLength=100_000),
@@ -662,9 +666,10 @@ def _paths() -> dict:
         "/tickets/{reference}/messages": {"post": operation(
             "add_message", "Reply on a ticket (or add an internal note)", "tickets",
             {"201": _json("Message", "Added; a reply reopens a waiting or resolved ticket.")},
-            errors=("403", "404", "415", "422"), body="NewMessage", parameters=[REFERENCE],
+            errors=("403", "404", "409", "415", "422"), body="NewMessage", parameters=[REFERENCE],
             description="A panel key replies as the requester; a staff key as staff, and only a staff key may "
-                        "add an internal note (403).")},
+                        "add an internal note (403). A ticket merged into another takes no more: 409 merged "
+                        "(its merged_into names the one to write on).")},
         "/customers/{panel_id}": {"put": operation(
             "put_customer", "Create or update a customer mirror", "mirror",
             {"201": _json("Customer", "Created."), "200": _json("Customer", "Updated.")},

@@ -6,7 +6,7 @@ from desk.audit.services import Actor
 from desk.auth.roles import queues_for_api_key
 from desk.errors import DeskError, NotFound, ValidationError
 from desk.policy.sla import describe as clock_target
-from desk.tickets import services
+from desk.tickets import merge, services
 from desk.tickets.links import make_token
 from desk.tickets.models import NO_DUE
 from desk.tickets.uploads import from_json
@@ -57,12 +57,19 @@ def ticket_json(ticket) -> dict:
         "clocks": [clock_json(c) for c in ticket.clocks],
         "created_at": ticket.created_at.isoformat(),
         "requester_url": url_for("public.requester_ticket", token=make_token(ticket), _external=True),
+        # Merged (issue 10): the ticket it lives on as, when this key may read that one.
+        "merged_into": _merged_into(ticket),
         "messages": [message_json(m) for m in messages],
     }
     if is_staff_key():
         body["tags"] = ticket.tags
         body["assignee"] = ticket.assignee.email if ticket.assignee else None
     return body
+
+
+def _merged_into(ticket) -> str | None:
+    target = merge.final(ticket)
+    return target.reference if target is not ticket and target.queue in queues_for_api_key(g.api_key.role) else None
 
 
 # Kinds with an intake of their own: filed here they would skip what that intake does

@@ -11,7 +11,7 @@ from desk import jobs
 from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.models import Customer
-from desk.errors import ValidationError
+from desk.errors import DeskError, ValidationError
 from desk.extensions import db
 from desk.policy.redaction import redact
 from desk.policy.sla import JURISDICTIONS
@@ -197,7 +197,15 @@ def _add_message(ticket, body, *, author_kind, author_email=None, author_staff=N
     return message
 
 
+def check_not_merged(ticket: Ticket) -> None:
+    """A merged ticket takes nothing more: its pages lead to the ticket it was merged into."""
+    if ticket.merged_into_id is not None:
+        raise DeskError(f"{ticket.reference} was merged into another ticket and takes no more replies or changes.",
+                        code="merged", status=409)
+
+
 def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload], actor: Actor) -> Message:
+    check_not_merged(ticket)
     body = clean_text(body)
     if not body:
         raise ValidationError("Please write a message.", {"body": "required"})
@@ -254,6 +262,7 @@ def add_requester_message(ticket: Ticket, body: str, email: str, *, internal: bo
 def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(), status: str | None = None,
                 staff=None) -> Message:
     """A reply (Markdown) or internal note from staff: a signed-in `staff` member or a staff API key."""
+    check_not_merged(ticket)
     body = clean_text(body)
     if not body:
         raise ValidationError("Please write a message.", {"body": "required"})
@@ -331,6 +340,7 @@ def update_ticket(ticket: Ticket, staff, *, status=None, priority=None, tags=Non
     """Staff change the status, priority or tags. Resolving or closing a ticket this way
     (no reply goes with it) tells the requester by e-mail; a reply that resolves it
     (staff_reply with a status) is the only mail that change sends."""
+    check_not_merged(ticket)
     actor = Actor.staff(staff)
     if status is not None:
         if status not in STATUSES:
@@ -364,6 +374,7 @@ def normalise_tags(raw) -> set[str]:
 def assign(ticket: Ticket, staff, assignee) -> None:
     """Give the ticket to `assignee` (a Staff row, or None to unassign) within their queues
     and limit of open tickets (desk.tickets.assignment); commits."""
+    check_not_merged(ticket)
     if assignee is not None:
         assignment.check_assignee(ticket, assignee)
     if assignment.give(ticket, assignee, Actor.staff(staff)):
