@@ -439,6 +439,60 @@ def test_a_merge_merged_on_must_have_the_later_one_undone_first(app, auth, make_
         text_of(response))
 
 
+# --- duplicate claims -----------------------------------------------------------------------
+
+def contact(client, email, kind="claim", order="1001", body="Still nothing arrived."):
+    page = post_form(client, "/contact", {"name": "Alice", "email": email, "kind": kind, "order": order,
+                                          "subject": "Where is my order", "body": body})
+    assert page.status_code == 200, text_of(page)[:300]
+    return re.search(r"T-\d{2}-\d{6}", text_of(page)).group(0)
+
+
+def test_a_second_claim_ticket_on_an_order_is_merged_into_the_open_claim(app, client, panel):
+    panel.customer("alice", email="alice@example.com")
+    panel.order("1001")
+    filed = panel.post("/claims", {"order": "1001", "kind": "non_delivery"})
+    assert filed.status_code == 201
+    claim_ticket = filed.get_json()["reference"]
+    # The API's own answer is unchanged: the open claim, 200, no second row.
+    again = panel.post("/claims", {"order": "1001", "kind": "wrong_quantity"})
+    assert again.status_code == 201  # another kind is another claim
+    repeat = panel.post("/claims", {"order": "1001", "kind": "non_delivery"})
+    assert repeat.status_code == 200 and repeat.get_json()["reference"] == claim_ticket
+
+    duplicate = contact(client, "Alice@Example.com", body="Order 1001: still nothing arrived.")
+    with app.app_context():
+        d, c = ticket(duplicate), ticket(claim_ticket)
+        assert (d.status, d.merged_into_id) == ("closed", c.id)
+        assert "Order 1001: still nothing arrived." in [m.body_text for m in c.messages]
+        assert db.session.execute(select(Claim.id).where(Claim.kind == "non_delivery")).scalars().all() == [c.claim.id]
+        move = db.session.execute(select(TicketMove)).scalar_one()
+        assert move.staff_id is None and not move.cross_party
+    event = audit(app, "ticket.merged", duplicate)[0]
+    assert event["automatic"] is True and event["into"] == claim_ticket
+    with app.app_context():
+        actor = db.session.execute(select(AuditEvent.actor_label).where(
+            AuditEvent.action == "ticket.merged")).scalar_one()
+        assert actor == "claims engine"
+    # Someone else naming the order, or another kind of request, is left alone.
+    strangers = contact(client, "mallory@example.com")
+    refill = contact(client, "alice@example.com", kind="refill")
+    with app.app_context():
+        assert ticket(strangers).merged_into_id is None and ticket(refill).merged_into_id is None
+
+
+def test_a_claim_filed_after_a_plain_claim_ticket_takes_it_in(app, client, panel):
+    panel.customer("alice", email="alice@example.com")
+    panel.order("1001")
+    earlier = contact(client, "alice@example.com", body="Written before the claim.")
+    filed = panel.post("/claims", {"order": "1001", "kind": "not_as_described"})
+    assert filed.status_code == 201
+    with app.app_context():
+        claim_ticket = ticket(filed.get_json()["reference"])
+        assert ticket(earlier).merged_into_id == claim_ticket.id
+        assert [m.body_text for m in claim_ticket.messages][0] == "Written before the claim."
+
+
 def test_replies_held_for_review_go_with_the_merge_and_come_back_with_its_undo(app, auth, make_ticket):
     agent = signed_in(app, auth, "ana@desk.test")
     target = make_ticket()

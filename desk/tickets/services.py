@@ -165,6 +165,10 @@ def open_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Mes
     clocks.page_if_serious(ticket, now)
     if attach is not None:
         attach(ticket)
+    if data.order:
+        from desk.claims.services import merge_duplicates
+
+        merge_duplicates(data.order, data.kind)  # a second claim ticket on an order joins the first
     assignment.auto_assign(ticket)  # by the queue's mode, among those on shift now
     if data.acknowledge:
         jobs.enqueue("workers.tickets.send_acknowledgement", ticket.id)
