@@ -35,6 +35,8 @@ class StaffReplyForm(FlaskForm):
     status = SelectField("Then set status", choices=[SelectChoice("", "— keep —")] + [SelectChoice(k, v) for k, v in STATUS_LABELS.items()],
                          validators=[Optional()])
     attachments = MultipleFileField("Attachments")
+    # The newest public message the page showed: sending warns when someone wrote since.
+    seen = HiddenField()
 
 
 class MergeForm(FlaskForm):

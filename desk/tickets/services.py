@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from desk import jobs
@@ -263,10 +263,42 @@ def add_requester_message(ticket: Ticket, body: str, email: str, *, internal: bo
     return message
 
 
+class StaleReply(DeskError):
+    """Someone wrote on the ticket after the page the reply was typed on was shown."""
+
+    status = 409
+    code = "stale_reply"
+
+
+def latest_public_id(ticket: Ticket) -> int:
+    """The id of the ticket's newest public message (0 for none): a reply form carries it,
+    so sending can tell whether someone wrote since the page was shown."""
+    return db.session.execute(select(Message.id).where(Message.ticket_id == ticket.id, Message.internal.is_(False))
+                              .order_by(Message.id.desc()).limit(1)).scalar_one_or_none() or 0
+
+
+def check_not_stale(ticket: Ticket, seen: int, staff) -> None:
+    """A StaleReply when a public message by anyone else came after message `seen`."""
+    query = select(Message).where(Message.ticket_id == ticket.id, Message.internal.is_(False), Message.id > seen)
+    if staff is not None:
+        query = query.where(or_(Message.author_staff_id.is_(None), Message.author_staff_id != staff.id))
+    newer = db.session.execute(query.order_by(Message.id.desc()).limit(1)).scalar_one_or_none()
+    if newer is None:
+        return
+    who = {"staff": newer.author_staff.label if newer.author_staff else "Another agent",
+           "requester": newer.author_email or "The requester", "system": "The desk"}[newer.author_kind]
+    raise StaleReply(f"{who} wrote on this ticket after you opened it. Nothing was sent: read the new message "
+                     "below, then send your reply again if it still stands.", {"body": "someone wrote since"})
+
+
 def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(), status: str | None = None,
-                staff=None) -> Message:
-    """A reply (Markdown) or internal note from staff: a signed-in `staff` member or a staff API key."""
+                staff=None, seen: int | None = None) -> Message:
+    """A reply (Markdown) or internal note from staff: a signed-in `staff` member or a staff API key.
+    `seen`: the newest public message the reply's page showed; a public reply is refused
+    (StaleReply) when someone else wrote since, so no one answers blindly."""
     check_not_merged(ticket)
+    if seen is not None and not internal:
+        check_not_stale(ticket, seen, staff)
     body = clean_text(body)
     if not body:
         raise ValidationError("Please write a message.", {"body": "required"})

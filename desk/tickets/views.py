@@ -1,5 +1,5 @@
 """Staff pages: the queue and the ticket page."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from desk.auth.models import Staff
 from desk.auth.roles import allows
 from desk.errors import DeskError
 from desk.extensions import db
-from desk.tickets import merge, services
+from desk.tickets import merge, presence, services
 from desk.tickets import queue as ticket_queue
 from desk.tickets.attachments import path_for
 from desk.tickets.forms import AssignForm, MergeForm, SplitForm, StaffReplyForm, TicketUpdateForm
@@ -73,6 +73,8 @@ def _ticket_or_404(reference: str) -> Ticket:
 
 def _render_ticket(ticket, reply_form=None, status=200, merge_form=None):
     reply_form = reply_form or StaffReplyForm()
+    # What the reply is typed against: sending warns if someone writes meanwhile.
+    reply_form.seen.data = str(services.latest_public_id(ticket))
     update_form = TicketUpdateForm(status=ticket.status, priority=ticket.priority, tags=", ".join(ticket.tags))
     assign_form = AssignForm(assignee=str(ticket.assignee_id or ""))
     assign_form.assignee.choices = [SelectChoice("", "— unassigned —")] + [
@@ -119,7 +121,7 @@ def _render_ticket(ticket, reply_form=None, status=200, merge_form=None):
         assign_form=assign_form, audit=audit, statuses=STATUS_LABELS, kinds=KIND_LABELS,
         claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
         money_panel=money_panel, case_panel=case_panel, account_panel=account_panel,
-        moves=moves,
+        present=presence.words(presence.visit(ticket.id, current_user)), moves=moves,
         undoable={m.id for m in moves if merge.can_undo(m) and can_see_ticket(current_user, m.source)
                   and can_see_ticket(current_user, m.target)}, undo_until=merge.undo_until,
         origins=merge.origins(ticket), sla_history=merge.sla_history(ticket), merge_form=merge_form or MergeForm(),
@@ -161,9 +163,11 @@ def reply(reference):
     form = StaffReplyForm()
     if not form.validate_on_submit():
         return _render_ticket(ticket, form, 400)
+    seen = form.seen.data or ""
     try:
         services.staff_reply(ticket, Actor.staff(current_user), form.body.data, staff=current_user, internal=form.internal.data,
-                             uploads=from_files(form.attachments.data), status=form.status.data or None)
+                             uploads=from_files(form.attachments.data), status=form.status.data or None,
+                             seen=0 if seen == "0" else parse_id(seen))
     except DeskError as exc:
         return _refused_here(ticket, exc, reply_form=form)
     flash("Internal note added." if form.internal.data else "Reply sent.", "info")
@@ -258,6 +262,18 @@ def undo_move(reference, move_id):
     what = "merge" if move.kind == "merge" else "split"
     flash(f"The {what} of {move.source.reference} and {move.target.reference} was undone.", "info")
     return redirect(url_for(".ticket", reference=move.source.reference))
+
+
+@bp.route("/tickets/<reference>/presence", methods=["GET", "POST"])
+@require("queue.view")
+def ticket_presence(reference):
+    """Who else has this ticket open, as JSON for the page's script; asking marks the asker
+    too (POST state=replying while they type). CSRF-checked like every POST."""
+    ticket = _ticket_or_404(reference)
+    state = "replying" if request.method == "POST" and request.form.get("state") == "replying" else None
+    others = presence.visit(ticket.id, current_user, state)
+    lines = presence.words(others)
+    return jsonify({"others": [{**other, "text": line} for other, line in zip(others, lines)]})
 
 
 @bp.route(f"/tickets/<reference>/attachments/<int(max={MAX_ID}):attachment_id>")
