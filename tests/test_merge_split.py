@@ -120,7 +120,12 @@ def test_a_duplicate_merges_with_its_conversation_attachments_tags_and_the_soone
         assert all(c.stopped_at is not None for c in s.clocks)
         assert {e.kind for e in db.session.execute(select(SlaEvent).where(SlaEvent.ticket_id == s.id)).scalars()} \
             == {"merged"}
-    assert "Clocks of merged tickets" in page
+    assert "Clocks of merged tickets" in page and "stopped at the merge, when it was due" in page
+    with app.app_context():
+        from desk.sla.dashboard import compute
+
+        # The duplicate's promise goes on on the target: its clocks count once, there, not as met at the merge.
+        assert compute(["support"], utcnow())["compliance"]["7"] == {"met": 0, "missed": 0, "rate": None}
     assert audit(app, "ticket.merged", source)[0]["into"] == target
     assert audit(app, "ticket.merge_received", target)[0]["source"] == source
 

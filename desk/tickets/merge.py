@@ -131,9 +131,10 @@ def origins(ticket: Ticket) -> dict[int, str]:
     return found
 
 
-def sla_history(ticket: Ticket) -> list[tuple[Ticket, list[TicketClock], list[SlaEvent]]]:
+def sla_history(ticket: Ticket) -> list[tuple[Ticket, list[tuple[TicketClock, bool]], list[SlaEvent]]]:
     """The clocks and SLA events of every ticket merged into this one (through chains too),
-    so a merge keeps them within reach of the ticket they live on as."""
+    so a merge keeps them within reach of the ticket they live on as: (ticket, [(clock,
+    whether the merge stopped it)], events)."""
     found, seen, todo = [], {ticket.id}, [ticket]
     while todo:
         current = todo.pop(0)
@@ -144,7 +145,8 @@ def sla_history(ticket: Ticket) -> list[tuple[Ticket, list[TicketClock], list[Sl
             seen.add(source.id)
             events = list(db.session.execute(select(SlaEvent).where(SlaEvent.ticket_id == source.id)
                                              .order_by(SlaEvent.at, SlaEvent.id)).scalars())
-            found.append((source, list(source.clocks), events))
+            stopped = {e.clock_id for e in events if e.kind == "merged"}
+            found.append((source, [(c, c.id in stopped) for c in source.clocks], events))
             todo.append(source)
     return found
 
