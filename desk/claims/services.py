@@ -167,7 +167,8 @@ def merge_duplicates(order_ref: str | None, ticket_kind: str) -> list[TicketMove
     if order is None:
         return []
     claim = db.session.execute(select(Claim).where(Claim.order_id == order.id, Claim.kind.in_(kinds),
-                                                   Claim.status == "open").order_by(Claim.id).limit(1)).scalar_one_or_none()
+                                                   Claim.status == "open").order_by(Claim.id).limit(1)
+                               ).scalar_one_or_none()
     if claim is None or not claim.ticket.is_open or claim.ticket.merged_into_id is not None:
         return []
     duplicates = db.session.execute(select(Ticket).where(

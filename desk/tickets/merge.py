@@ -52,7 +52,7 @@ from desk.mail.models import InboundMail
 from desk.policy.redaction import redact
 from desk.sla import clocks
 from desk.sla.models import SlaEvent, TicketClock
-from desk.tickets import assignment
+from desk.tickets import assignment, services
 from desk.tickets.models import Attachment, Message, Ticket, TicketMove, TicketTag
 from desk.types import utcnow
 
@@ -226,7 +226,7 @@ def merge(source: Ticket, target: Ticket, actor: Actor, *, staff=None, confirm_p
                 moved["target_clocks"][str(theirs[clock.name].id)] = change
     clocks.refresh_due(target)
     source.merged_into = target
-    _set_status(source, actor, "closed")  # stops the source's clocks: the target carries on
+    services.set_status(source, actor, "closed")  # stops the source's clocks: the target carries on
     for clock in running:
         db.session.add(SlaEvent(ticket_id=source.id, clock=clock, kind="merged", at=now,
                                 data={"rule": clock.rule, "into": target.reference}))
@@ -257,11 +257,10 @@ def merge_into(source: Ticket, reference: str, staff, *, confirm_parties: bool =
 def find_visible(reference: str, staff) -> Ticket:
     """The ticket with this reference if this staff member may open it; a 404 otherwise, the
     same for one they may not open as for none."""
-    from desk.tickets.services import find_ticket
-
-    ticket = find_ticket(reference[:32])
+    ticket = services.find_ticket(reference[:32])
     if ticket is None or not can_see_ticket(staff, ticket):
-        raise NotFound(f"There is no ticket {reference.strip().upper()[:32]} that you can open.", {"target": "not found"})
+        raise NotFound(f"There is no ticket {reference.strip().upper()[:32]} that you can open.",
+                       {"target": "not found"})
     return ticket
 
 
@@ -274,18 +273,10 @@ def _held_on(ticket_id: int, ids: list[int] | None = None) -> list[InboundMail]:
     return list(db.session.execute(query if ids is None else query.where(InboundMail.id.in_(ids))).scalars())
 
 
-def _set_status(ticket: Ticket, actor: Actor, status: str) -> None:
-    from desk.tickets.services import set_status
-
-    set_status(ticket, actor, status)
-
-
 # -- split ----------------------------------------------------------------------------
 
 def split(origin: Ticket, message_id: int | None, staff, subject: str = "") -> Ticket:
     """Move one message of `origin` (and its attachments) into a new ticket; commits."""
-    from desk.tickets.services import MAX_SUBJECT, clean_text, next_reference
-
     message = db.session.get(Message, message_id) if message_id else None
     if message is None or message.ticket_id != origin.id:
         raise NotFound("That message is not on this ticket.", {"message": "not found"})
@@ -297,11 +288,12 @@ def split(origin: Ticket, message_id: int | None, staff, subject: str = "") -> T
     if origin.messages and origin.messages[0].id == message.id:
         raise ValidationError("The first message is the ticket itself: it cannot be split out.",
                               {"message": "the first message"})
-    subject = redact(clean_text(subject) or f"{origin.subject} (split from {origin.reference})").text[:MAX_SUBJECT]
+    subject = services.clean_text(subject) or f"{origin.subject} (split from {origin.reference})"
+    subject = redact(subject).text[:services.MAX_SUBJECT]
     now = utcnow()
     actor = Actor.staff(staff)
     _locked(origin)
-    new = Ticket(reference=next_reference(now), kind=origin.kind, channel=origin.channel, subject=subject,
+    new = Ticket(reference=services.next_reference(now), kind=origin.kind, channel=origin.channel, subject=subject,
                  requester_email=origin.requester_email, requester_name=origin.requester_name,
                  customer_id=origin.customer_id, order_ref=origin.order_ref, queue=origin.queue, status="new",
                  priority=origin.priority, jurisdiction=origin.jurisdiction, serious_harm=origin.serious_harm,
@@ -366,7 +358,8 @@ def undo(move: TicketMove, staff) -> None:
         extra = [m.id for m in move.target.messages if m.id not in move.moved["messages"]]
         if extra:
             raise Refused(f"{move.target.reference} has messages of its own since the split, so it is not undone: "
-                          f"merge {move.target.reference} back into {move.source.reference} instead.", code="undo_split")
+                          f"merge {move.target.reference} back into {move.source.reference} instead.",
+                          code="undo_split")
     # Of two undos at once, one wins: the row changes only while it is not undone.
     won = db.session.execute(update(TicketMove).where(TicketMove.id == move.id, TicketMove.undone_at.is_(None))
                              .values(undone_at=now, undone_by_id=staff.id)
@@ -405,7 +398,7 @@ def _undo_merge(move: TicketMove, actor: Actor, now) -> None:
     added = set(moved["tags"])
     target.tag_rows = [row for row in target.tag_rows if row.tag not in added]
     source.merged_into = None
-    _set_status(source, actor, moved["status"])
+    services.set_status(source, actor, moved["status"])
     # The source's clocks exactly as they were: the target carried them meanwhile.
     for clock in source.clocks:
         state = moved["source_clocks"].get(str(clock.id))
@@ -425,4 +418,4 @@ def _undo_split(move: TicketMove, actor: Actor, now) -> None:
     origin, new = move.source, move.target
     _move_back(move, origin)
     new.merged_into = origin  # its links and pages lead back to where the message is
-    _set_status(new, actor, "closed")
+    services.set_status(new, actor, "closed")
