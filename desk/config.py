@@ -169,6 +169,12 @@ def settings_from_environment(instance_path: str) -> dict:
         "AUTO_REPLY_MAX_PER_HOUR": _int("AUTO_REPLY_MAX_PER_HOUR", 5),
         # How long a satisfaction survey's links work; an answer inside it replaces the last.
         "CSAT_WINDOW_DAYS": _int("CSAT_WINDOW_DAYS", 7),
+        # Merge and split (desk.tickets.merge): how long an agent may undo one.
+        "MERGE_UNDO_MINUTES": _int("MERGE_UNDO_MINUTES", 30),
+        # Who else has a ticket open (desk.tickets.presence): an agent's mark lasts this long
+        # after their page last asked, and the page asks every PRESENCE_POLL_SECONDS.
+        "PRESENCE_SECONDS": _int("PRESENCE_SECONDS", 60),
+        "PRESENCE_POLL_SECONDS": _int("PRESENCE_POLL_SECONDS", 12),
     }
 
 
@@ -200,5 +206,10 @@ def check_settings(config) -> None:
                         ("CSAT_WINDOW_DAYS", 1)):
         if config.get(name, least) < least:
             raise ValueError(f"{name} must be at least {least}, not {config[name]}")
+    if config.get("MERGE_UNDO_MINUTES", 30) < 0:
+        raise ValueError(f"MERGE_UNDO_MINUTES must be 0 (no undo) or more, not {config['MERGE_UNDO_MINUTES']}")
+    if not 0 < config.get("PRESENCE_POLL_SECONDS", 12) < config.get("PRESENCE_SECONDS", 60):
+        raise ValueError("PRESENCE_POLL_SECONDS must be at least 1 and less than PRESENCE_SECONDS, or a page "
+                         "that is still open would drop out between two polls")
     if config.get("LOG_LEVEL", "INFO") not in LOG_LEVELS:
         raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {config['LOG_LEVEL']!r}")

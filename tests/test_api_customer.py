@@ -230,8 +230,16 @@ def check_account_request(me, mine, theirs, victim):
              me.post("/account-requests", {**body, "customer": "nobody"}), victim, "nobody")
 
 
+def check_staff_search(me, mine, theirs, victim):
+    # The staff search is for staff keys: a session learns nothing from it, not even whether it matched.
+    for words in (victim, me.panel_id):
+        response = me.get("/search/tickets", q=words)
+        assert response.status_code == 403 and error_code(response) == "forbidden", words
+
+
 MATRIX = {
     "api.me": check_me,
+    "api.search_tickets": check_staff_search,
     "api.list_tickets": check_list_tickets,
     "api.create_ticket": check_create_ticket,
     "api.get_ticket": check_get_ticket,

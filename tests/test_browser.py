@@ -281,3 +281,38 @@ def test_a_customer_files_a_claim_from_the_portal_and_an_agent_answers_it(app, l
     for watched in (customer, agent):
         watched.no_script_ran()
         watched.close()
+
+
+def test_an_agent_sees_another_open_the_same_ticket_without_reloading(app, live, chromium, auth, make_ticket,
+                                                                     backend):
+    """Collision detection (issue 10): Ben has the ticket open; Ana opens it, and Ben's page
+    says so by itself (presence.js asks the desk), then that she is replying as she types."""
+    from desk.auth.models import Staff
+    from desk.extensions import db
+
+    app.config["PRESENCE_POLL_SECONDS"] = 1  # the page asks every second instead of every 12
+    reference = make_ticket(subject="Order 1001 not delivered", body="Nothing arrived yet.")
+    for email, name in (("ana@desk.test", "Ana"), ("ben@desk.test", "Ben")):
+        staff_id = auth.staff("agent", email, "correct horse battery staple")
+        with app.app_context():
+            db.session.get(Staff, staff_id).name = name
+            db.session.commit()
+    ben = Watched(chromium, "presence-ben", backend)
+    staff_sign_in(ben, live, "ben@desk.test", "correct horse battery staple")
+    ben.page.goto(f"{live}/tickets/{reference}")
+    ben.page.wait_for_selector("text=Nothing arrived yet.")
+    assert ben.page.inner_text("#presence").strip() == ""
+
+    ana = Watched(chromium, "presence-ana", backend)
+    staff_sign_in(ana, live, "ana@desk.test", "correct horse battery staple")
+    ana.page.goto(f"{live}/tickets/{reference}")
+    assert "Ben is viewing" in ana.page.inner_text("#presence")  # in the page as it was made
+    # Ben's page was not reloaded: its script saw Ana arrive.
+    ben.page.wait_for_selector("#presence >> text=Ana is viewing", timeout=10_000)
+    ben.shot("ana-is-viewing")
+    ana.page.get_by_label("Message (Markdown)").fill("We are checking the order now.")
+    ben.page.wait_for_selector("#presence >> text=Ana is replying", timeout=10_000)
+    ben.shot("ana-is-replying")
+    for watched in (ana, ben):
+        watched.no_script_ran()
+        watched.close()

@@ -285,11 +285,15 @@ SCHEMAS: dict[str, dict] = {
         "clocks": array(ref("Clock")),
         "created_at": ref("Time"),
         "requester_url": string("The requester's own page for the ticket (a signed link).", format="uri"),
-        "messages": array(ref("Message"), "Every message, oldest first; internal notes only for staff keys."),
+        "merged_into": nullable(string("Set when the ticket was merged into another (it is closed and takes no "
+                                       "more messages: 409 merged): that ticket's reference, when this key may "
+                                       "read it.")),
+        "messages": array(ref("Message"), "Every message, in time order; internal notes only for staff keys."),
         "tags": array(string(), "Staff keys only."),
         "assignee": nullable(string("The assignee's e-mail. Staff keys only.")),
     }, required=("reference", "kind", "channel", "subject", "status", "priority", "queue", "requester",
-                 "customer", "order", "due_at", "clocks", "created_at", "requester_url", "messages"), closed=True),
+                 "customer", "order", "due_at", "clocks", "created_at", "requester_url", "merged_into",
+                 "messages"), closed=True),
     "NewTicket": obj({
         "subject": string(maxLength=200),
         "body": string("Plain text.", maxLength=100_000),
@@ -839,10 +843,11 @@ def _paths() -> dict:
         "/tickets/{reference}/messages": {"post": operation(
             "add_message", "Reply on a ticket (or add an internal note)", "tickets",
             {"201": _json("Message", "Added; a reply reopens a waiting or resolved ticket.")},
-            errors=("403", "404", "415", "422"), body="NewMessage", parameters=[REFERENCE],
+            errors=("403", "404", "409", "415", "422"), body="NewMessage", parameters=[REFERENCE],
             security=KEY_OR_SESSION_WRITE,
             description="A panel key or a customer session replies as the requester; a staff key as staff, and "
-                        "only a staff key may add an internal note (403).")},
+                        "only a staff key may add an internal note (403). A ticket merged into another takes no "
+                        "more: 409 merged (its merged_into names the one to write on).")},
         "/search/tickets": {"get": operation(
             "search_tickets", "Search tickets", "tickets",
             {"200": _json("SearchResults", "One page of results; no total is counted.")},

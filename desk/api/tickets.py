@@ -12,7 +12,7 @@ from desk.claims.services import no_order
 from desk.errors import DeskError, NotFound, ValidationError
 from desk.policy.sla import describe as clock_target
 from desk.portal import services as portal
-from desk.tickets import services
+from desk.tickets import merge, services
 from desk.tickets.links import make_token
 from desk.tickets.models import KIND_QUEUES, NO_DUE, STATUSES
 from desk.tickets.uploads import from_json
@@ -63,12 +63,23 @@ def ticket_json(ticket) -> dict:
         "clocks": [clock_json(c) for c in ticket.clocks],
         "created_at": ticket.created_at.isoformat(),
         "requester_url": url_for("public.requester_ticket", token=make_token(ticket), _external=True),
+        # Merged (issue 10): the ticket it lives on as, when this key may read that one.
+        "merged_into": _merged_into(ticket),
         "messages": [message_json(m) for m in messages],
     }
     if is_staff_key():
         body["tags"] = ticket.tags
         body["assignee"] = ticket.assignee.email if ticket.assignee else None
     return body
+
+
+def _merged_into(ticket) -> str | None:
+    target = merge.final(ticket)
+    if target is ticket:
+        return None
+    me = session_customer()
+    visible = portal.find_mine(me, target.reference) is not None if me is not None else key_sees(g.api_key, target)
+    return target.reference if visible else None
 
 
 # Kinds with an intake of their own: filed here they would skip what that intake does

@@ -15,7 +15,9 @@ from desk.errors import DeskError, NotFound, ValidationError
 from desk.extensions import db
 from desk.policy import claims as policy
 from desk.policy import ledger as ledger_policy
+from desk.tickets import merge
 from desk.tickets import services as tickets
+from desk.tickets.models import OPEN_STATUSES, Ticket, TicketMove
 from desk.types import utcnow
 
 KIND_LABELS = {
@@ -29,6 +31,7 @@ CUSTOMER_KIND_LABELS = {
     "cancel": "Cancel the order",
 }
 TICKET_KINDS = {"refill": "refill", "cancel": "cancel"}  # the rest are "claim" tickets
+CLAIMS_ENGINE = Actor("system", None, "claims engine")
 
 
 ORDER_FACT_COLUMNS = (
@@ -153,11 +156,48 @@ def file_claim(order: Order, kind: str, current_count: int | None, actor: Actor,
     return claim, True
 
 
+def claim_kinds(ticket_kind: str) -> tuple[str, ...]:
+    """The claim kinds a ticket of this kind is about (a "claim" ticket: any but refill and cancel)."""
+    return tuple(k for k in policy.KINDS if TICKET_KINDS.get(k, "claim") == ticket_kind)
+
+
+def merge_duplicates(order_ref: str | None, ticket_kind: str) -> list[TicketMove]:
+    """One open claim per order and kind (issue 10). file_claim never files a second claim,
+    but a plain ticket of a claim's kind naming its order still arrives — from the contact
+    form or POST /api/v1/tickets, before or after the claim. Each such open ticket from the
+    claim's own requester (merge.same_party: nobody else's words join a customer's claim)
+    is merged into the open claim's ticket, by the desk, audited. In the caller's
+    transaction; a merge the rules refuse is left for an agent."""
+    kinds = claim_kinds(ticket_kind)
+    order = find_order(order_ref) if order_ref and kinds else None
+    if order is None:
+        return []
+    claim = db.session.execute(select(Claim).where(Claim.order_id == order.id, Claim.kind.in_(kinds),
+                                                   Claim.status == "open").order_by(Claim.id).limit(1)
+                               ).scalar_one_or_none()
+    if claim is None or not claim.ticket.is_open or claim.ticket.merged_into_id is not None:
+        return []
+    duplicates = db.session.execute(select(Ticket).where(
+        Ticket.order_ref == order.panel_id, Ticket.kind == ticket_kind, Ticket.id != claim.ticket_id,
+        Ticket.merged_into_id.is_(None), Ticket.status.in_(OPEN_STATUSES), ~Ticket.claim.has()).order_by(Ticket.id)
+    ).scalars().all()
+    moves = []
+    for duplicate in duplicates:
+        if not merge.same_party(duplicate, claim.ticket):
+            continue
+        try:
+            with db.session.begin_nested():
+                moves.append(merge.merge(duplicate, claim.ticket, CLAIMS_ENGINE, automatic=True))
+        except DeskError:
+            continue  # the rules said no (a case of its own, another queue): an agent decides
+    return moves
+
+
 def _attach(claim: Claim, ticket, decision: policy.Decision) -> None:
     claim.ticket = ticket
     db.session.add(claim)
     db.session.flush()
-    record(Actor("system", None, "claims engine"), "claim.decided", "claim", claim.id, ticket_id=ticket.id,
+    record(CLAIMS_ENGINE, "claim.decided", "claim", claim.id, ticket_id=ticket.id,
            decision=decision.decision, rules=decision.rules)
 
 

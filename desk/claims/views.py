@@ -20,7 +20,7 @@ from desk.money.views import customer_money
 from desk.tickets import services as tickets
 from desk.tickets.links import make_token
 from desk.tickets.uploads import from_files
-from desk.tickets.views import refused
+from desk.tickets.views import form_problems, refused
 from desk.types import parse_id
 
 bp = Blueprint("claims", __name__)
@@ -46,8 +46,7 @@ def record_facts(reference):
     ticket = _claim_ticket_or_404(reference)
     form = FactsForm()
     if not form.validate_on_submit():
-        flash("Could not record the facts: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()),
-              "error")
+        flash("Could not record the facts: " + form_problems(form), "error")
         return redirect(url_for("tickets.ticket", reference=reference))
     try:
         services.record_facts(ticket.claim, current_user, target_state=form.target_state.data,

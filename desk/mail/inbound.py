@@ -30,7 +30,7 @@ from desk.errors import DeskError, ValidationError
 from desk.extensions import db
 from desk.mail import guess, parse
 from desk.mail.models import InboundMail, OutboundMail
-from desk.tickets import attachments
+from desk.tickets import attachments, merge
 from desk.tickets import services as tickets
 from desk.tickets.models import Message, Ticket
 from desk.types import utcnow
@@ -204,7 +204,9 @@ def _from_ourselves(sender: str) -> bool:
 # -- threading -----------------------------------------------------------------------
 
 def thread_of(parsed: parse.Parsed) -> Ticket | None:
-    """The ticket a reply belongs to: by the messages it answers, then by the reference."""
+    """The ticket a reply belongs to: by the messages it answers, then by the reference; a
+    ticket merged into another leads to that one (desk.tickets.merge)."""
+    ticket = None
     ids = parsed.thread_ids
     if ids:
         ticket_id = db.session.execute(
@@ -214,9 +216,11 @@ def thread_of(parsed: parse.Parsed) -> Ticket | None:
                 select(OutboundMail.ticket_id).where(OutboundMail.message_id.in_(ids),
                                                      OutboundMail.ticket_id.is_not(None)).limit(1)).scalar_one_or_none()
         if ticket_id is not None:
-            return db.session.get(Ticket, ticket_id)
-    match = REFERENCE.search(parsed.subject)
-    return tickets.find_ticket(match.group(1)) if match else None
+            ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        match = REFERENCE.search(parsed.subject)
+        ticket = tickets.find_ticket(match.group(1)) if match else None
+    return merge.final(ticket) if ticket is not None else None
 
 
 def parties(ticket: Ticket) -> set[str]:

@@ -24,6 +24,7 @@ from desk.portal.models import SpentToken
 from desk.portal.tokens import MAX_PANEL_ID, Refused
 from desk.privacy import requests as privacy
 from desk.sla.display import lead_clock, local_time
+from desk.tickets import merge
 from desk.tickets import services as tickets
 from desk.tickets.models import Ticket
 from desk.types import MAX_ID, utcnow
@@ -205,6 +206,14 @@ def find_mine(customer: Customer, reference: str) -> Ticket | None:
         return None
     return db.session.execute(select(Ticket).where(
         Ticket.reference == reference.strip().upper(), _mine(customer))).scalar_one_or_none()
+
+
+def moved_to(customer: Customer, ticket: Ticket) -> Ticket | None:
+    """The customer's ticket a ticket of theirs was merged into, which its page leads to;
+    None when it was not merged, or not into one of theirs (then they keep reading their
+    own conversation on it, and nothing of the other)."""
+    home = merge.final(ticket, requester=True)
+    return find_mine(customer, home.reference) if home is not ticket else None
 
 
 def my_orders(customer: Customer, cursor: str | None, size: int) -> tuple[list[Order], str | None]:

@@ -167,6 +167,9 @@ def new_ticket(customer):
 @customer_required
 def ticket(customer, reference):
     ticket = _mine_or_404(customer, reference)
+    moved = services.moved_to(customer, ticket)
+    if moved is not None:
+        return redirect(url_for(".ticket", reference=moved.reference))
     form = RequesterReplyForm()
     error = None
     if form.validate_on_submit():

@@ -214,6 +214,60 @@ def extend(ticket: Ticket, name: str, reason: str, actor: Actor, now: datetime) 
     return clock
 
 
+# -- merges (desk.tickets.merge) -------------------------------------------------------
+# A clock's state as a merge may change it, kept in the merge's record so its undo puts it back.
+STATE = ("started_at", "resumed_at", "budget_seconds", "due_at", "warn_at", "next_check_at", "paused_at",
+         "stopped_at", "met", "used_seconds", "reminded_at", "breached_at")
+RUN = ("started_at", "resumed_at", "budget_seconds", "paused_at", "stopped_at")  # what people's actions change
+TIMES = frozenset(("started_at", "resumed_at", "due_at", "warn_at", "next_check_at", "paused_at", "stopped_at",
+                   "reminded_at", "breached_at"))
+
+
+def snapshot(clock: TicketClock) -> dict:
+    """The clock's state as plain JSON values."""
+    return {name: (value.isoformat() if name in TIMES and value is not None else value)
+            for name, value in ((name, getattr(clock, name)) for name in STATE)}
+
+
+def restore(clock: TicketClock, state: dict) -> None:
+    """Put back a state snapshot() took (the caller refreshes the ticket's due time)."""
+    for name in STATE:
+        value = state.get(name)
+        setattr(clock, name, datetime.fromisoformat(value) if name in TIMES and value is not None else value)
+
+
+def adopt_sooner(clock: TicketClock, other: TicketClock, now: datetime) -> dict | None:
+    """A merge: the target's `clock` runs on to the sooner of its own due time and that of
+    the source's clock of the same target (`other`), when both run and measure alike (a
+    paused or stopped clock has no due time to compare). The lateness already told (a
+    reminder, a breach) is carried over, so the sweep does not tell it twice. Returns
+    {"before", "after"} snapshots for the undo, or None when nothing changed."""
+    if not (clock.running and other.running and clock.measure == other.measure):
+        return None
+    if clock.due_at is None or other.due_at is None or other.due_at >= clock.due_at:
+        return None
+    before = snapshot(clock)
+    cal = settings.current().calendar
+    clock.budget_seconds = _left_at(other, now, cal)
+    clock.resumed_at, clock.paused_at = now, None
+    clock.reminded_at = clock.reminded_at or other.reminded_at
+    clock.breached_at = clock.breached_at or other.breached_at
+    schedule(clock, cal)
+    return {"before": before, "after": snapshot(clock)}
+
+
+def give_back(clock: TicketClock, change: dict) -> bool:
+    """Undo adopt_sooner(): the clock's own due time again, with its own reminder and breach
+    marks, if no one paused, resumed or stopped it since the merge (then that newer state
+    stands; the sweep's marks do not count). True if put back."""
+    now = snapshot(clock)
+    if any(now[name] != change["after"][name] for name in RUN):
+        return False
+    restore(clock, change["before"])
+    schedule(clock, settings.current().calendar)
+    return True
+
+
 def nominal_due(clock: TicketClock) -> datetime:
     """The due time to tell people: the running deadline, or the calendar's one when paused."""
     if clock.due_at is not None:

@@ -43,7 +43,9 @@ def compute(queues: list[str], now: datetime) -> dict:
         select(TicketClock.stopped_at, TicketClock.met, TicketClock.name, TicketClock.measure,
                TicketClock.used_seconds)
         .join(Ticket, Ticket.id == TicketClock.ticket_id)
-        .where(TicketClock.stopped_at >= since, Ticket.queue.in_(queues))
+        # A merged ticket's clocks stopped at the merge, and the ticket it was merged into
+        # carries the promise on (desk.tickets.merge): counted there, not twice.
+        .where(TicketClock.stopped_at >= since, Ticket.queue.in_(queues), Ticket.merged_into_id.is_(None))
     ).all()
     compliance = {}
     for days in WINDOWS:

@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
@@ -35,6 +35,19 @@ class StaffReplyForm(FlaskForm):
     status = SelectField("Then set status", choices=[SelectChoice("", "— keep —")] + [SelectChoice(k, v) for k, v in STATUS_LABELS.items()],
                          validators=[Optional()])
     attachments = MultipleFileField("Attachments")
+    # The newest public message the page showed: sending warns when someone wrote since.
+    seen = HiddenField()
+
+
+class MergeForm(FlaskForm):
+    target = StringField("Merge this ticket into", validators=[Optional(), Length(max=32)])
+    confirm = BooleanField("Merge even if the other ticket is another requester's (neither will see the other's "
+                           "messages)")
+
+
+class SplitForm(FlaskForm):
+    message = HiddenField()
+    subject = StringField("Subject of the new ticket", validators=[Optional(), Length(max=200)])
 
 
 class TicketUpdateForm(FlaskForm):

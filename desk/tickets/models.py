@@ -73,14 +73,20 @@ class Ticket(db.Model):
     jurisdiction: Mapped[str | None] = mapped_column(String(8))  # privacy requests: eu, ca, other
     serious_harm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # aup-5.6-serious-harm
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the ticket was merged into another (desk.tickets.merge): it is closed, and its
+    # pages, links and mail lead to that one.
+    # (No ON DELETE: tickets are never deleted, and SQLite adds the column only without one.)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     assignee = relationship("Staff")
     customer = relationship("Customer")
+    merged_into: Mapped["Ticket | None"] = relationship(remote_side=[id])
+    # In time order: a merge brings in messages written before the ticket's own.
     messages: Mapped[list["Message"]] = relationship(
-        back_populates="ticket", order_by="Message.id", cascade="all, delete-orphan"
+        back_populates="ticket", order_by="[Message.created_at, Message.id]", cascade="all, delete-orphan"
     )
     tag_rows: Mapped[list["TicketTag"]] = relationship(cascade="all, delete-orphan", order_by="TicketTag.tag")
     clocks: Mapped[list["TicketClock"]] = relationship(  # noqa: F821  (desk.sla.models)
@@ -143,6 +149,33 @@ class TicketFieldValue(db.Model):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
     field_id: Mapped[int] = mapped_column(ForeignKey("custom_fields.id", ondelete="CASCADE"), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+MOVE_KINDS = ("merge", "split")
+
+
+class TicketMove(db.Model):
+    """A merge (source into target) or a split (a message of the source out into the new
+    target), with exactly what it moved in `moved`, so that an undo within
+    MERGE_UNDO_MINUTES puts back that and nothing else (desk.tickets.merge)."""
+
+    __tablename__ = "ticket_moves"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    source_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # None: the desk did it (a duplicate claim)
+    # A merge of two requesters' tickets, confirmed by the agent: nothing moved (see merge.py).
+    cross_party: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    moved: Mapped[dict] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+    source: Mapped[Ticket] = relationship(foreign_keys=[source_id])
+    target: Mapped[Ticket] = relationship(foreign_keys=[target_id])
+    staff = relationship("Staff", foreign_keys=[staff_id])
 
 
 class TicketTag(db.Model):

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from desk.audit.services import Actor
 from desk.errors import DeskError
 from desk.extensions import db, limiter
-from desk.tickets import services
+from desk.tickets import merge, services
 from desk.tickets.forms import ContactForm, RequesterReplyForm
 from desk.tickets.links import make_token, read_token
 from desk.tickets.uploads import from_files
@@ -60,6 +60,9 @@ def ticket_for_token(token):
 @limiter.limit(_public_limit, methods=["POST"])
 def requester_ticket(token):
     ticket = ticket_for_token(token)
+    home = merge.final(ticket, requester=True)
+    if home is not ticket:  # merged into a ticket of theirs: it goes on there
+        return redirect(url_for(".requester_ticket", token=make_token(home)))
     form = RequesterReplyForm()
     error = None
     if form.validate_on_submit():

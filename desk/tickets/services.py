@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -14,7 +14,7 @@ from desk.audit.services import SYSTEM, Actor, record
 from desk.auth.roles import allows
 from desk.claims.models import Customer
 from desk.csat import services as csat
-from desk.errors import ValidationError
+from desk.errors import DeskError, ValidationError
 from desk.extensions import db
 from desk.policy.redaction import redact
 from desk.policy.sla import JURISDICTIONS
@@ -168,6 +168,10 @@ def open_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Mes
     clocks.page_if_serious(ticket, now)
     if attach is not None:
         attach(ticket)
+    if data.order:
+        from desk.claims.services import merge_duplicates
+
+        merge_duplicates(data.order, data.kind)  # a second claim ticket on an order joins the first
     assignment.auto_assign(ticket)  # by the queue's mode, among those on shift now
     if data.acknowledge:
         jobs.enqueue("workers.tickets.send_acknowledgement", ticket.id)
@@ -200,7 +204,15 @@ def _add_message(ticket, body, *, author_kind, author_email=None, author_staff=N
     return message
 
 
+def check_not_merged(ticket: Ticket) -> None:
+    """A merged ticket takes nothing more: its pages lead to the ticket it was merged into."""
+    if ticket.merged_into_id is not None:
+        raise DeskError(f"{ticket.reference} was merged into another ticket and takes no more replies or changes.",
+                        code="merged", status=409)
+
+
 def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload], actor: Actor) -> Message:
+    check_not_merged(ticket)
     body = clean_text(body)
     if not body:
         raise ValidationError("Please write a message.", {"body": "required"})
@@ -254,19 +266,53 @@ def add_requester_message(ticket: Ticket, body: str, email: str, *, internal: bo
     return message
 
 
+class StaleReply(DeskError):
+    """Someone wrote on the ticket after the page the reply was typed on was shown."""
+
+    status = 409
+    code = "stale_reply"
+
+
+def latest_public_id(ticket: Ticket) -> int:
+    """The id of the ticket's newest public message (0 for none): a reply form carries it,
+    so sending can tell whether someone wrote since the page was shown."""
+    return db.session.execute(select(Message.id).where(Message.ticket_id == ticket.id, Message.internal.is_(False))
+                              .order_by(Message.id.desc()).limit(1)).scalar_one_or_none() or 0
+
+
+def check_not_stale(ticket: Ticket, seen: int, staff) -> None:
+    """A StaleReply when a public message by anyone else came after message `seen`."""
+    query = select(Message).where(Message.ticket_id == ticket.id, Message.internal.is_(False), Message.id > seen)
+    if staff is not None:
+        query = query.where(or_(Message.author_staff_id.is_(None), Message.author_staff_id != staff.id))
+    newer = db.session.execute(query.order_by(Message.id.desc()).limit(1)).scalar_one_or_none()
+    if newer is None:
+        return
+    who = {"staff": newer.author_staff.label if newer.author_staff else "Another agent",
+           "requester": newer.author_email or "The requester", "system": "The desk"}[newer.author_kind]
+    raise StaleReply(f"{who} wrote on this ticket after you opened it. Nothing was sent: read the new message "
+                     "below, then send your reply again if it still stands.", {"body": "someone wrote since"})
+
+
 def staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(), status: str | None = None,
-                staff=None) -> Message:
-    """A reply (Markdown) or internal note from staff: a signed-in `staff` member or a staff API key."""
-    message = add_staff_reply(ticket, actor, body, internal=internal, uploads=uploads, status=status, staff=staff)
+                staff=None, seen: int | None = None) -> Message:
+    """A reply (Markdown) or internal note from staff: a signed-in `staff` member or a staff API key.
+    `seen`: the newest public message the reply's page showed; a public reply is refused
+    (StaleReply) when someone else wrote since, so no one answers blindly."""
+    message = add_staff_reply(ticket, actor, body, internal=internal, uploads=uploads, status=status, staff=staff,
+                              seen=seen)
     db.session.commit()
     jobs.dispatch()
     return message
 
 
 def add_staff_reply(ticket: Ticket, actor: Actor, body: str, *, internal: bool, uploads=(),
-                    status: str | None = None, staff=None) -> Message:
+                    status: str | None = None, staff=None, seen: int | None = None) -> Message:
     """staff_reply() inside the caller's transaction: nothing is committed (a macro sends
     its reply together with its other actions)."""
+    check_not_merged(ticket)
+    if seen is not None and not internal:
+        check_not_stale(ticket, seen, staff)
     body = clean_text(body)
     if not body:
         raise ValidationError("Please write a message.", {"body": "required"})
@@ -343,6 +389,7 @@ def update_ticket(ticket: Ticket, staff, *, status=None, priority=None, tags=Non
     """Staff change the status, priority or tags. Resolving or closing a ticket this way
     (no reply goes with it) tells the requester by e-mail; a reply that resolves it
     (staff_reply with a status) is the only mail that change sends."""
+    check_not_merged(ticket)
     actor = Actor.staff(staff)
     if status is not None:
         if status not in STATUSES:
@@ -394,6 +441,7 @@ def may_assign(staff, ticket: Ticket, assignee) -> bool:
 
 def set_assignee(ticket: Ticket, staff, assignee) -> None:
     """assign() inside the caller's transaction: nothing is committed."""
+    check_not_merged(ticket)
     if assignee is not None:
         assignment.check_assignee(ticket, assignee)
     assignment.give(ticket, assignee, Actor.staff(staff))

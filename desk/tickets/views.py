@@ -1,5 +1,5 @@
 """Staff pages: the queue and the ticket page."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -14,9 +14,9 @@ from desk.errors import DeskError
 from desk.extensions import db
 from desk.tickets import fields
 from desk.tickets import queue as ticket_queue
-from desk.tickets import saved_views, search, services
+from desk.tickets import merge, presence, saved_views, search, services
 from desk.tickets.attachments import path_for
-from desk.tickets.forms import AssignForm, StaffReplyForm, TicketUpdateForm
+from desk.tickets.forms import AssignForm, MergeForm, SplitForm, StaffReplyForm, TicketUpdateForm
 from desk.tickets.models import Attachment, KIND_LABELS, STATUS_LABELS, Ticket
 from desk.tickets.uploads import from_files
 from desk.types import MAX_ID, parse_id
@@ -165,9 +165,12 @@ def ticket_or_404(reference: str) -> Ticket:
     return ticket
 
 
-def render_ticket(ticket, reply_form=None, status=200, macro_preview=None):
+def render_ticket(ticket, reply_form=None, status=200, macro_preview=None, merge_form=None):
     """The ticket page; `macro_preview` (desk.macros.services.Preview) puts a macro's reply
     and actions in the reply box."""
+    reply_form = reply_form or StaffReplyForm()
+    # What the reply is typed against: sending warns if someone writes meanwhile.
+    reply_form.seen.data = str(services.latest_public_id(ticket))
     update_form = TicketUpdateForm(status=ticket.status, priority=ticket.priority, tags=", ".join(ticket.tags))
     assign_form = AssignForm(assignee=str(ticket.assignee_id or ""))
     assign_form.assignee.choices = [SelectChoice("", "— unassigned —")] + [
@@ -212,9 +215,10 @@ def render_ticket(ticket, reply_form=None, status=200, macro_preview=None):
     from desk.mail.outbound import find as find_mail
 
     kind_fields = fields.fields_for(ticket.kind)
+    moves = merge.moves_of(ticket)
     return render_template(
         "tickets/ticket.html", ticket=ticket, held=inbound.held_for(ticket), abuse_panel=abuse_panel,
-        privacy_panel=privacy_panel, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
+        privacy_panel=privacy_panel, reply_form=reply_form, update_form=update_form,
         assign_form=assign_form, audit=audit, statuses=STATUS_LABELS, kinds=KIND_LABELS,
         claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
         money_panel=money_panel, case_panel=case_panel, account_panel=account_panel,
@@ -222,13 +226,39 @@ def render_ticket(ticket, reply_form=None, status=200, macro_preview=None):
         tag_suggestions=fields.tag_suggestions(ticket.kind),
         macros=macros.available(ticket) if allows(current_user.role, "ticket.reply") else [],
         macro_preview=macro_preview, survey=csat.for_ticket(ticket), ack_mail=find_mail(f"ack:{ticket.reference}"),
+        present=presence.words(presence.visit(ticket.id, current_user)), moves=moves,
+        undoable={m.id for m in moves if merge.can_undo(m) and can_see_ticket(current_user, m.source)
+                  and can_see_ticket(current_user, m.target)}, undo_until=merge.undo_until,
+        origins=merge.origins(ticket), sla_history=merge.sla_history(ticket), merge_form=merge_form or MergeForm(),
+        split_form=SplitForm(), undo_form=FlaskForm(),
     ), status
+
+
+def form_problems(form) -> str:
+    """A form's errors in one line, field by field, for the message above the page."""
+    return "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items())
+
+
+def _refused_here(ticket, exc: DeskError, **forms):
+    """A change the services refused: rolled back, and the ticket page again with the
+    reason above it and the refusal's status (a 403 stays a 403)."""
+    db.session.rollback()
+    if exc.status == 403:
+        abort(403)
+    flash(exc.message, "error")
+    return render_ticket(ticket, status=exc.status, **forms)
 
 
 @bp.route("/tickets/<reference>")
 @require("queue.view")
 def ticket(reference):
-    return render_ticket(ticket_or_404(reference))
+    ticket = ticket_or_404(reference)
+    if ticket.merged_into_id is not None:
+        target = merge.final(ticket)
+        if can_see_ticket(current_user, target):
+            flash(f"{ticket.reference} was merged into {target.reference}.", "info")
+            return redirect(url_for(".ticket", reference=target.reference))
+    return render_ticket(ticket)
 
 
 @bp.route("/tickets/<reference>/reply", methods=["POST"])
@@ -238,13 +268,13 @@ def reply(reference):
     form = StaffReplyForm()
     if not form.validate_on_submit():
         return render_ticket(ticket, form, 400)
+    seen = form.seen.data or ""
     try:
         services.staff_reply(ticket, Actor.staff(current_user), form.body.data, staff=current_user, internal=form.internal.data,
-                             uploads=from_files(form.attachments.data), status=form.status.data or None)
+                             uploads=from_files(form.attachments.data), status=form.status.data or None,
+                             seen=0 if seen == "0" else parse_id(seen))
     except DeskError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return render_ticket(ticket, form, exc.status)
+        return _refused_here(ticket, exc, reply_form=form)
     flash("Internal note added." if form.internal.data else "Reply sent.", "info")
     return redirect(url_for(".ticket", reference=ticket.reference))
 
@@ -255,15 +285,13 @@ def update(reference):
     ticket = ticket_or_404(reference)
     form = TicketUpdateForm()
     if not form.validate_on_submit():
-        flash("Could not update the ticket: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items()), "error")
+        flash("Could not update the ticket: " + form_problems(form), "error")
         return render_ticket(ticket, status=400)
     try:
         services.update_ticket(ticket, current_user, status=form.status.data, priority=form.priority.data,
                                tags=form.tags.data or "")
     except DeskError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return render_ticket(ticket, status=exc.status)
+        return _refused_here(ticket, exc)
     flash("Ticket updated.", "info")
     return redirect(url_for(".ticket", reference=ticket.reference))
 
@@ -304,6 +332,66 @@ def assign(reference):
         return refused(exc, reference)
     flash(f"Assigned to {assignee.label}." if assignee else "Unassigned.", "info")
     return redirect(url_for(".ticket", reference=ticket.reference))
+
+
+@bp.route("/tickets/<reference>/merge", methods=["POST"])
+@require("ticket.update")
+def merge_ticket(reference):
+    ticket = ticket_or_404(reference)
+    form = MergeForm()
+    if not form.validate_on_submit():
+        flash("Could not merge: " + form_problems(form), "error")
+        return render_ticket(ticket, status=400, merge_form=form)
+    try:
+        move = merge.merge_into(ticket, form.target.data, current_user, confirm_parties=form.confirm.data)
+    except DeskError as exc:
+        return _refused_here(ticket, exc, merge_form=form)
+    minutes = current_app.config["MERGE_UNDO_MINUTES"]
+    flash(f"{ticket.reference} was merged into {move.target.reference}."
+          + (f" You can undo it here for {minutes} minutes." if minutes else ""), "info")
+    return redirect(url_for(".ticket", reference=move.target.reference))
+
+
+@bp.route("/tickets/<reference>/split", methods=["POST"])
+@require("ticket.update")
+def split(reference):
+    ticket = ticket_or_404(reference)
+    form = SplitForm()
+    if not form.validate_on_submit():
+        flash("Could not split: " + form_problems(form), "error")
+        return render_ticket(ticket, status=400)
+    try:
+        new = merge.split(ticket, parse_id(form.message.data), current_user, form.subject.data or "")
+    except DeskError as exc:
+        return _refused_here(ticket, exc)
+    flash(f"The message is now ticket {new.reference}, split from {ticket.reference}.", "info")
+    return redirect(url_for(".ticket", reference=new.reference))
+
+
+@bp.route(f"/tickets/<reference>/moves/<int(max={MAX_ID}):move_id>/undo", methods=["POST"])
+@require("ticket.update")
+def undo_move(reference, move_id):
+    ticket = ticket_or_404(reference)  # (CSRFProtect has checked the form's token)
+    try:
+        move = merge.find_move(ticket, move_id)
+        merge.undo(move, current_user)
+    except DeskError as exc:
+        return _refused_here(ticket, exc)
+    what = "merge" if move.kind == "merge" else "split"
+    flash(f"The {what} of {move.source.reference} and {move.target.reference} was undone.", "info")
+    return redirect(url_for(".ticket", reference=move.source.reference))
+
+
+@bp.route("/tickets/<reference>/presence", methods=["GET", "POST"])
+@require("queue.view")
+def ticket_presence(reference):
+    """Who else has this ticket open, as JSON for the page's script; asking marks the asker
+    too (POST state=replying while they type). CSRF-checked like every POST."""
+    ticket = ticket_or_404(reference)
+    state = "replying" if request.method == "POST" and request.form.get("state") == "replying" else None
+    others = presence.visit(ticket.id, current_user, state)
+    lines = presence.words(others)
+    return jsonify({"others": [{**other, "text": line} for other, line in zip(others, lines)]})
 
 
 @bp.route(f"/tickets/<reference>/attachments/<int(max={MAX_ID}):attachment_id>")
