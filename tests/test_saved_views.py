@@ -11,7 +11,7 @@ from conftest import Auth, csrf_from, get_ok, post_form, text_of
 from desk.audit.models import AuditEvent
 from desk.errors import ValidationError
 from desk.extensions import db
-from desk.tickets.models import SavedView
+from desk.tickets.models import SavedView, Ticket
 
 REF_RE = re.compile(r'class="ref">(T-\d{2}-\d{6})</a>')
 VIEW_RE = re.compile(r'data-view="(\d+)">\s*<span>(.*?)(?: <span class="shared"[^>]*>shared</span>)?</span>\s*'
@@ -272,3 +272,37 @@ def test_a_views_name_is_shown_as_text(client, auth, make_ticket):
     page = get_ok(client, f"/queue?view={view}")
     assert "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(1)&gt; &#34;mine&#34;" in page
+
+
+def test_a_person_limited_to_a_queue_or_their_own_tickets_finds_nothing_else(app, auth, make_ticket):
+    """issue 10: an agent limited to a queue cannot find its tickets through search, views
+    or counts; one limited to their own tickets finds only those."""
+    from desk.auth.models import Staff
+
+    support = make_ticket(subject="Refund for the pineapple order")
+    claim = make_ticket(kind="claim", subject="Pineapple followers dropped")
+    mine = make_ticket(kind="claim", subject="Pineapple likes missing")
+    supervisor = browser(app, "supervisor")
+    everything = saved(supervisor, "All pineapples", shared=True, q="pineapple", status="any")
+    open_view = saved(supervisor, "Everything open", shared=True, status="open")
+    claims_agent = browser(app, "agent", "claims@desk.test")
+    with app.app_context():
+        person = db.session.execute(select(Staff).where(Staff.email == "claims@desk.test")).scalar_one()
+        person.queues = ["claims"]
+        db.session.commit()
+        claims_id = person.id
+    assert sorted(refs(claims_agent, "/queue?q=pineapple")) == sorted([claim, mine])
+    assert support not in refs(claims_agent, "/queue?q=refund+pineapple")
+    assert sorted(refs(claims_agent, f"/queue?view={everything}")) == sorted([claim, mine])
+    assert sidebar(claims_agent) == {"All pineapples": "2", "Everything open": "2"}
+
+    # Own tickets only: the same searches, views and counts shrink to what is assigned to them.
+    with app.app_context():
+        db.session.get(Staff, claims_id).own_only = True
+        ticket = db.session.execute(select(Ticket).where(Ticket.reference == mine)).scalar_one()
+        ticket.assignee_id = claims_id
+        db.session.commit()
+    assert refs(claims_agent, "/queue?q=pineapple") == [mine]
+    assert refs(claims_agent, "/queue?q=pineapple&assignee=none") == [mine]  # the filter cannot widen it
+    assert refs(claims_agent, f"/queue?view={open_view}") == [mine]
+    assert sidebar(claims_agent) == {"All pineapples": "1", "Everything open": "1"}
