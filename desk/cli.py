@@ -15,6 +15,7 @@ from desk import jobs
 from desk.audit.services import Actor, verify_chain
 from desk.auth import services as auth_services
 from desk.auth.roles import API_KEY_ROLES, ROLES
+from desk.claims.models import Customer
 from desk.errors import DeskError, ValidationError
 from desk.extensions import db
 
@@ -372,7 +373,9 @@ def serve(host, port):
     for email, role, password in logins:
         click.echo(f"  {role:15} {email}  password: {password}")
     click.echo(f"  public contact form: {url}/contact    abuse report: {url}/report/abuse")
-    click.echo(f"  customer portal: {url}/portal/sign-in (e.g. a demo account's address; the link is in this log)")
+    example = db.session.execute(select(Customer.email).where(Customer.panel_id == "demo-1")).scalar()
+    click.echo(f"  customer portal: {url}/portal/sign-in as {example or 'a demo account’s address'} "
+               "(the sign-in link is written to this log)")
     click.echo(f"  mail in: SMTP on 127.0.0.1:{MAIL_PORT} (support@, billing@, abuse@, legal@, privacy@)")
     click.echo("=" * 60 + "\n")
     try:
