@@ -73,10 +73,12 @@ def _import_models():
     import desk.jobs  # noqa: F401
     import desk.mail.models  # noqa: F401
     import desk.money.models  # noqa: F401
+    import desk.panel.models  # noqa: F401
     import desk.portal.models  # noqa: F401
     import desk.privacy.models  # noqa: F401
     import desk.sla.models  # noqa: F401
     import desk.tickets.models  # noqa: F401
+    import desk.webhooks.models  # noqa: F401
 
 
 def register_feed_receivers():
