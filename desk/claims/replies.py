@@ -8,12 +8,20 @@ OPENING = {
 }
 
 
-def compose(claim, outcome: str, note: str = "") -> str:
+PANEL_UNDER_WAY = {
+    "refill": "We have asked the panel to refill it and will write again when the refill is done.",
+    "cancel": "We have asked the panel to cancel it and will write again when it is cancelled.",
+}
+
+
+def compose(claim, outcome: str, note: str = "", panel_action: str | None = None) -> str:
     """Markdown for the reply; `note` is the agent's own words (an override's reason is
-    internal and is not passed here)."""
+    internal and is not passed here); `panel_action` the call the panel was asked to make."""
     lines = [OPENING[outcome].format(order=claim.order.panel_id), ""]
     if outcome == "accepted" and claim.kind == "refill" and claim.refill_quantity:
         lines += [f"We will refill **{claim.refill_quantity}** on this order.", ""]
+    if panel_action:
+        lines += [PANEL_UNDER_WAY[panel_action], ""]
     if note:
         lines += [note.strip(), ""]
     # Quote only the rules that point the way the claim was closed: an override closes it

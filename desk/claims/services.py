@@ -6,6 +6,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from desk import jobs
 from desk.audit.services import Actor, record
 from desk.auth.roles import allows
 from desk.claims.models import TARGET_STATES, Claim, LedgerEntry, Order
@@ -13,6 +14,7 @@ from desk.claims.orders import find_order
 from desk.claims.parse import Fields
 from desk.errors import DeskError, NotFound, ValidationError
 from desk.extensions import db
+from desk.panel import actions as panel_actions
 from desk.policy import claims as policy
 from desk.policy import ledger as ledger_policy
 from desk.tickets import services as tickets
@@ -161,10 +163,11 @@ def _attach(claim: Claim, ticket, decision: policy.Decision) -> None:
            decision=decision.decision, rules=decision.rules)
 
 
-def decide(claim: Claim, staff, outcome: str, reason: str = "", commit: bool = True) -> None:
+def decide(claim: Claim, staff, outcome: str, reason: str = "", commit: bool = True):
     """Staff close a claim. Closing it against the engine's decision is an override: it
     needs the claim.override permission and a written reason, and both the decision and
-    the override stay in the audit log."""
+    the override stay in the audit log. An accepted refill or cancel is handed to the panel
+    (desk.panel.actions): the queued PanelCall is returned (None when there is none)."""
     if outcome not in ("accepted", "rejected"):
         raise ValidationError("Outcome must be accepted or rejected.", {"outcome": "accepted or rejected"})
     if claim.status != "open":
@@ -196,8 +199,11 @@ def decide(claim: Claim, staff, outcome: str, reason: str = "", commit: bool = T
     claim.decided_at = utcnow()
     record(Actor.staff(staff), "claim.overridden" if not agrees else f"claim.{outcome}", "claim", claim.id,
            ticket_id=claim.ticket_id, decision=claim.decision, outcome=outcome, reason=reason or None)
+    call = panel_actions.for_claim(claim, staff)
     if commit:
         db.session.commit()
+        jobs.dispatch()
+    return call
 
 
 def returns_check(limit: int = 200, after_id: int = 0) -> list[tuple[Order, ledger_policy.ReturnCheck]]:

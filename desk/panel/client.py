@@ -33,7 +33,8 @@ MAX_ORDERS = 100  # ids per multi-order status or cancel call (API v2)
 MAX_BACKOFF = 30.0  # seconds: the longest wait between two attempts
 EXCERPT = 300  # characters of an unreadable answer kept in the error
 CENT = Decimal("0.01")
-RETRYABLE_WRITE_STATUSES = (502, 503, 504)  # a proxy or the panel saying it did not take the request
+RETRYABLE_WRITE_STATUSES = (502, 503, 504)
+OFF = "Panel integration is off: set PANEL_API_URL and PANEL_API_KEY."  # a proxy or the panel saying it did not take the request
 
 
 class PanelError(Exception):
@@ -125,13 +126,14 @@ class PanelClient:
                  per_minute: int = 0, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         if not url or not key:
-            raise PanelOff("Panel integration is off: set PANEL_API_URL and PANEL_API_KEY.")
+            raise PanelOff(OFF)
         self.url = url
         self._key = key
         self.retries = max(0, retries)
         self.backoff = max(0.0, backoff)
         self.pacer = Pacer(per_minute, sleep)
         self._sleep = sleep
+        self.last_attempts = 0  # the HTTP requests the latest call made (each retry is one)
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False,
                                   headers={"User-Agent": "desk-panel-client/1"}, transport=transport)
 
@@ -167,6 +169,7 @@ class PanelClient:
         attempt = 0
         while True:
             attempt += 1
+            self.last_attempts = attempt
             self.pacer.wait()
             problem, sent, again = None, True, False
             try:

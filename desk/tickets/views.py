@@ -115,6 +115,11 @@ def _render_ticket(ticket, reply_form=None, status=200):
         from desk.privacy import views as privacy
 
         privacy_panel = privacy.panel(ticket.privacy_request)
+    panel_card = None
+    if ticket.order_ref:
+        from desk.panel.views import card
+
+        panel_card = card(ticket)
     from desk.mail import inbound
 
     kind_fields = fields.fields_for(ticket.kind)
@@ -122,7 +127,7 @@ def _render_ticket(ticket, reply_form=None, status=200):
         "tickets/ticket.html", ticket=ticket, held=inbound.held_for(ticket), abuse_panel=abuse_panel,
         privacy_panel=privacy_panel, reply_form=reply_form or StaffReplyForm(), update_form=update_form,
         assign_form=assign_form, audit=audit, statuses=STATUS_LABELS, kinds=KIND_LABELS,
-        claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
+        claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form, panel_card=panel_card,
         money_panel=money_panel, case_panel=case_panel, account_panel=account_panel,
         kind_fields=kind_fields, field_values=fields.values_of(ticket) if kind_fields else {},
         tag_suggestions=fields.tag_suggestions(ticket.kind),
