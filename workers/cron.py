@@ -13,6 +13,7 @@ from workers.portal import forget_spent_tokens
 from workers.privacy import expire_exports
 from workers.sla import sweep
 from workers.tickets import assign_waiting
+from workers.webhooks import sweep as webhooks_sweep
 
 cron.register(sweep, "high", interval=60)  # reminders at 75%, escalation at breach
 cron.register(relay_outbox, "default", interval=30)  # jobs written while Redis was down
@@ -30,3 +31,5 @@ cron.register(assign_waiting, "default", interval=300)
 # integration is off), and refills whose next check was lost with Redis.
 cron.register(refresh_open, "low", interval=600)
 cron.register(panel_sweep, "low", interval=300)
+# Webhook retries whose scheduled job was lost with Redis.
+cron.register(webhooks_sweep, "low", interval=300)

@@ -19,6 +19,7 @@ from desk.policy import claims as policy
 from desk.policy import ledger as ledger_policy
 from desk.tickets import services as tickets
 from desk.types import utcnow
+from desk.webhooks import services as webhooks
 
 KIND_LABELS = {
     "non_delivery": "Not delivered", "wrong_quantity": "Wrong quantity", "not_as_described": "Not as described",
@@ -199,6 +200,9 @@ def decide(claim: Claim, staff, outcome: str, reason: str = "", commit: bool = T
     claim.decided_at = utcnow()
     record(Actor.staff(staff), "claim.overridden" if not agrees else f"claim.{outcome}", "claim", claim.id,
            ticket_id=claim.ticket_id, decision=claim.decision, outcome=outcome, reason=reason or None)
+    webhooks.emit_ticket("claim.decided", claim.ticket, claim=claim.id, claim_kind=claim.kind,
+                         decision=claim.decision, outcome=outcome, overridden=claim.overridden,
+                         rules=sorted({r["rule"] for r in claim.reasons}), refill_quantity=claim.refill_quantity)
     call = panel_actions.for_claim(claim, staff)
     if commit:
         db.session.commit()
