@@ -86,6 +86,17 @@ def enqueue_in(seconds: float, func: str, *args, queue: str = "default") -> None
         target.enqueue(func, *args, **options)
 
 
+def claim(model, row_id: int, *conditions, **values) -> bool:
+    """A job's step, made once: the row moves on (`values`) only if it still meets
+    `conditions`, committed before the job does what cannot be taken back (calling the
+    panel, posting a webhook). Of two deliveries of the same job one claims the row; the
+    other is told False and does nothing."""
+    won = db.session.execute(update(model).where(model.id == row_id, *conditions).values(**values)
+                             .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return bool(won)
+
+
 def dispatch() -> int:
     """After a commit: try to hand this session's new outbox rows to Redis at once."""
     entries = db.session.info.pop("outbox", [])

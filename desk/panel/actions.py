@@ -136,10 +136,7 @@ def retry(call: PanelCall, staff) -> None:
 
 def run(call_id: int) -> str:
     """Make a queued call (the job workers.panel.run_call). Run twice, it calls once."""
-    claimed = db.session.execute(
-        update(PanelCall).where(PanelCall.id == call_id, PanelCall.status == "queued")
-        .values(status="sending", updated_at=utcnow()).execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
+    claimed = jobs.claim(PanelCall, call_id, PanelCall.status == "queued", status="sending", updated_at=utcnow())
     call = db.session.get(PanelCall, call_id)
     if not claimed:
         return f"call {call_id}: {call.status if call else 'gone'}, not sent again"
@@ -203,11 +200,8 @@ def follow(call_id: int, poll: int) -> str:
     """Check a refill's status once (the job workers.panel.follow_refill, check number
     `poll`); it schedules the next check until the refill ends or PANEL_REFILL_MAX_POLLS.
     Run twice for the same check, it checks once."""
-    claimed = db.session.execute(
-        update(PanelCall).where(PanelCall.id == call_id, PanelCall.status == "following",
-                                PanelCall.polls == poll - 1)
-        .values(polls=poll, updated_at=utcnow()).execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
+    claimed = jobs.claim(PanelCall, call_id, PanelCall.status == "following", PanelCall.polls == poll - 1,
+                         polls=poll, updated_at=utcnow())
     call = db.session.get(PanelCall, call_id)
     if not claimed:
         return f"call {call_id}: check {poll} not due, nothing done"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from desk import jobs, panel
@@ -144,10 +144,8 @@ def run(run_id: int, progress: Callable[[int, int], None] | None = None) -> Pane
     `progress(done, total)`) after each. A run happens once: run again, it does nothing.
     A call that fails ends the run as failed, with what was done kept and the reason said;
     the next run starts over."""
-    claimed = db.session.execute(
-        update(PanelRefresh).where(PanelRefresh.id == run_id, PanelRefresh.status == "queued")
-        .values(status="started", started_at=utcnow()).execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
+    claimed = jobs.claim(PanelRefresh, run_id, PanelRefresh.status == "queued", status="started",
+                         started_at=utcnow())
     row = db.session.get(PanelRefresh, run_id)
     if not claimed:
         return row

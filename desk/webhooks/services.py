@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from desk import jobs
 from desk.audit.services import Actor, record
@@ -216,11 +216,8 @@ def deliver(delivery_id: int, attempt: int) -> str:
     """Attempt number `attempt` of a delivery (the job workers.webhooks.deliver). Run twice
     for the same attempt, it posts once. A failure schedules the next attempt, until
     WEBHOOK_RETRY_INTERVALS run out."""
-    claimed = db.session.execute(
-        update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempt - 1,
-                                      WebhookDelivery.status.in_(("pending", "retrying")))
-        .values(attempts=attempt, next_retry_at=None).execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
+    claimed = jobs.claim(WebhookDelivery, delivery_id, WebhookDelivery.attempts == attempt - 1,
+                         WebhookDelivery.status.in_(("pending", "retrying")), attempts=attempt, next_retry_at=None)
     delivery = db.session.get(WebhookDelivery, delivery_id)
     if not claimed:
         return f"delivery {delivery_id}: attempt {attempt} not due, nothing sent"
