@@ -234,3 +234,37 @@ def test_the_pacer_spaces_calls_evenly():
         pacer.wait()
     assert waits[0] == pytest.approx(1.0, abs=0.05) and waits[1] == pytest.approx(2.0, abs=0.05)
     assert Pacer(0).interval == 0
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"PANEL_API_URL": f"https://panel.example/api/v2?key={KEY}"}, "must not carry the key"),
+    ({"PANEL_API_URL": "https://admin:pw@panel.example/api/v2"}, "must not carry the key or a password"),
+    ({"PANEL_API_URL": "ftp://panel.example/api/v2"}, "must be an http(s) address"),
+    ({"PANEL_API_TIMEOUT": 0}, "PANEL_API_TIMEOUT must be more than 0"),
+    ({"PANEL_REFILL_MAX_POLLS": 0}, "PANEL_REFILL_MAX_POLLS must be at least 1"),
+    ({"WEBHOOK_RETRY_INTERVALS": (60, -1)}, "WEBHOOK_RETRY_INTERVALS must be seconds"),
+])
+def test_the_desk_refuses_to_start_on_panel_settings_that_leak_or_make_no_sense(tmp_path, settings, message):
+    from desk import create_app
+
+    with pytest.raises(ValueError) as refused:
+        create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "t",
+                    "PANEL_API_KEY": KEY, **settings})
+    assert message in str(refused.value) and KEY not in str(refused.value)
+
+
+def test_settings_from_the_environment(monkeypatch, tmp_path):
+    from desk.config import settings_from_environment
+
+    monkeypatch.setenv("PANEL_API_URL", "https://panel.example/api/v2")
+    monkeypatch.setenv("PANEL_API_TIMEOUT", "2.5")
+    monkeypatch.setenv("WEBHOOK_RETRY_INTERVALS", "10,20")
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE", "yes")
+    monkeypatch.delenv("PANEL_API_KEY", raising=False)
+    config = settings_from_environment(str(tmp_path))
+    assert config["PANEL_API_URL"] == "https://panel.example/api/v2" and config["PANEL_API_KEY"] is None
+    assert config["PANEL_API_TIMEOUT"] == 2.5 and config["WEBHOOK_RETRY_INTERVALS"] == (10, 20)
+    assert config["WEBHOOK_ALLOW_PRIVATE"] is True and config["PANEL_API_RATE"] == 60
+    from desk import panel
+
+    assert not panel.enabled(config)  # a URL without a key: off
