@@ -312,7 +312,8 @@ def test_an_endpoint_gets_only_its_events_and_none_once_turned_off(app, auth, ap
     ("http://[::1]/hooks", "::1"),
     ("http://[::ffff:192.168.1.1]/x", "192.168.1.1"),
     ("http://0.0.0.0/", "0.0.0.0"),
-    ("https://panel.example:99999/x", "port"),
+    ("https://panel.example:99999/x", "its port (1 to 65535)"),
+    ("http://[::1/hooks", "cannot be read"),
 ])
 def test_urls_that_could_reach_the_desks_own_network_are_refused(make_app, url, problem):
     app = make_app(WEBHOOK_ALLOW_PRIVATE=False)

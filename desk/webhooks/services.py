@@ -57,7 +57,12 @@ MAX_URL = 2048
 def check_url(url: str, allow_private: bool | None = None) -> str:
     """The URL as stored, or a ValidationError saying what is wrong with it."""
     url = (url or "").strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        raise ValidationError("The URL cannot be read: check its host (an IPv6 address goes in [brackets]) and "
+                              "its port (1 to 65535).", {"url": "unreadable"}) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("A webhook URL is an http:// or https:// address, such as "
                               "https://panel.example/hooks/desk.", {"url": "http(s) only"})
@@ -66,10 +71,6 @@ def check_url(url: str, allow_private: bool | None = None) -> str:
     if parts.username or parts.password:
         raise ValidationError("Leave the user name and password out of the URL: the signature shows the request "
                               "came from the desk.", {"url": "no credentials"})
-    try:
-        parts.port  # noqa: B018 - raises on a port out of range
-    except ValueError:
-        raise ValidationError("The URL's port is not a number from 1 to 65535.", {"url": "bad port"}) from None
     problem = _address_problem(parts.hostname, allow_private)
     if problem:
         raise ValidationError(f"Refused: {problem}.", {"url": "not allowed"})
