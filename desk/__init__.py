@@ -75,10 +75,12 @@ def _import_models():
     import desk.macros.models  # noqa: F401
     import desk.mail.models  # noqa: F401
     import desk.money.models  # noqa: F401
+    import desk.panel.models  # noqa: F401
     import desk.portal.models  # noqa: F401
     import desk.privacy.models  # noqa: F401
     import desk.sla.models  # noqa: F401
     import desk.tickets.models  # noqa: F401
+    import desk.webhooks.models  # noqa: F401
 
 
 def register_feed_receivers():
@@ -108,6 +110,7 @@ def register_blueprints(app):
     from desk.macros.views import bp as macros_bp
     from desk.mail.views import bp as mail_bp
     from desk.money.views import bp as money_bp
+    from desk.panel.views import bp as panel_bp
     from desk.portal.views import bp as portal_bp, register_routes as register_portal_routes
     from desk.privacy.public import bp as privacy_public_bp
     from desk.privacy.views import bp as privacy_bp
@@ -118,7 +121,7 @@ def register_blueprints(app):
     register_routes()
     register_portal_routes()
     for bp in (public_bp, reports_bp, privacy_public_bp, portal_bp, auth_bp, tickets_bp, claims_bp, money_bp,
-               accounts_bp, abuse_bp, privacy_bp, sla_bp, mail_bp, admin_bp, api_bp, macros_bp, csat_bp):
+               accounts_bp, abuse_bp, privacy_bp, sla_bp, mail_bp, panel_bp, admin_bp, api_bp, macros_bp, csat_bp):
         app.register_blueprint(bp)
 
 

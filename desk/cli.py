@@ -140,6 +140,33 @@ def import_orders_command(file, fmt, batch):
         sys.exit(1)
 
 
+@desk_cli.command("panel-refresh")
+def panel_refresh():
+    """Refresh from the panel (API v2) the status of every order an open ticket is about,
+    100 per call, as the schedule does every 10 minutes. The exit code is 1 when the run
+    failed or some orders could not be refreshed."""
+    from desk import panel
+    from desk.panel import refresh
+    from desk.panel.client import OFF
+
+    if not panel.enabled():
+        raise click.ClickException(OFF)
+    row = refresh.start("cli")
+    db.session.commit()
+    with click.progressbar(length=1, label="Refreshing order statuses", file=sys.stderr) as bar:
+        def progress(done, total):
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        row = refresh.run(row.id, progress)
+    if row.message:
+        click.echo(row.message, err=True)
+    click.echo(f"Refresh {row.id} {row.status}: {row.done} of {row.total} order(s) in {row.calls} call(s); "
+               f"{row.changed} changed, {row.unchanged} unchanged, {row.errors} not refreshed.")
+    if row.status != "finished" or row.errors:
+        sys.exit(1)
+
+
 @desk_cli.command("relay-outbox")
 def relay_outbox():
     """Hand pending outbox jobs to Redis (after an outage)."""

@@ -39,6 +39,15 @@ def _ints(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(part) for part in value.split(",")) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")
+
+
 def _decimal(name: str, default: str) -> Decimal:
     return parse_decimal(name, os.environ.get(name) or default)
 
@@ -175,6 +184,22 @@ def settings_from_environment(instance_path: str) -> dict:
         # after their page last asked, and the page asks every PRESENCE_POLL_SECONDS.
         "PRESENCE_SECONDS": _int("PRESENCE_SECONDS", 60),
         "PRESENCE_POLL_SECONDS": _int("PRESENCE_POLL_SECONDS", 12),
+        # The panel's API v2 (desk.panel): both unset, the integration is off and the pages say
+        # so. The key goes in each request's POST body, never in a URL or a log line.
+        "PANEL_API_URL": os.environ.get("PANEL_API_URL") or None,
+        "PANEL_API_KEY": os.environ.get("PANEL_API_KEY") or None,
+        "PANEL_API_TIMEOUT": _float("PANEL_API_TIMEOUT", 10.0),  # seconds per request (connect: at most 5)
+        "PANEL_API_RETRIES": _int("PANEL_API_RETRIES", 2),  # further attempts after a network error or a 5xx
+        "PANEL_API_BACKOFF": _float("PANEL_API_BACKOFF", 1.0),  # seconds before the first retry, doubling, jittered
+        "PANEL_API_RATE": _int("PANEL_API_RATE", 60),  # requests per minute from one process; 0: no limit
+        # Following an accepted refill (refill_status): how often, and how many times at most.
+        "PANEL_REFILL_POLL_SECONDS": _int("PANEL_REFILL_POLL_SECONDS", 600),
+        "PANEL_REFILL_MAX_POLLS": _int("PANEL_REFILL_MAX_POLLS", 288),
+        # Webhooks out (desk.webhooks): seconds per attempt, the waits between attempts (their
+        # number + 1 is the most attempts), and whether loopback/private addresses are allowed.
+        "WEBHOOK_TIMEOUT": _float("WEBHOOK_TIMEOUT", 5.0),
+        "WEBHOOK_RETRY_INTERVALS": _ints("WEBHOOK_RETRY_INTERVALS", (60, 300, 1800, 7200, 21600)),
+        "WEBHOOK_ALLOW_PRIVATE": _flag("WEBHOOK_ALLOW_PRIVATE"),
     }
 
 
@@ -211,5 +236,31 @@ def check_settings(config) -> None:
     if not 0 < config.get("PRESENCE_POLL_SECONDS", 12) < config.get("PRESENCE_SECONDS", 60):
         raise ValueError("PRESENCE_POLL_SECONDS must be at least 1 and less than PRESENCE_SECONDS, or a page "
                          "that is still open would drop out between two polls")
+    check_panel_settings(config)
     if config.get("LOG_LEVEL", "INFO") not in LOG_LEVELS:
         raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {config['LOG_LEVEL']!r}")
+
+
+def check_panel_settings(config) -> None:
+    """The panel's URL is an http(s) address that carries no key: the key goes in
+    PANEL_API_KEY, which is sent in the POST body (a URL ends up in access logs)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    url = config.get("PANEL_API_URL")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("PANEL_API_URL must be an http(s) address such as https://panel.example/api/v2")
+        if parts.username or parts.password or "key" in parse_qs(parts.query):
+            raise ValueError("PANEL_API_URL must not carry the key or a password: set PANEL_API_KEY, which is "
+                             "sent in the POST body")
+    for name in ("PANEL_API_TIMEOUT", "WEBHOOK_TIMEOUT"):
+        if config.get(name, 1) <= 0:
+            raise ValueError(f"{name} must be more than 0 seconds, not {config[name]}")
+    for name in ("PANEL_API_RETRIES", "PANEL_API_RATE", "PANEL_REFILL_POLL_SECONDS"):
+        if config.get(name, 0) < 0:
+            raise ValueError(f"{name} must be at least 0, not {config[name]}")
+    if config.get("PANEL_REFILL_MAX_POLLS", 1) < 1:
+        raise ValueError(f"PANEL_REFILL_MAX_POLLS must be at least 1, not {config['PANEL_REFILL_MAX_POLLS']}")
+    if any(seconds < 0 for seconds in config.get("WEBHOOK_RETRY_INTERVALS", ())):
+        raise ValueError("WEBHOOK_RETRY_INTERVALS must be seconds of at least 0, such as 60,300,1800")

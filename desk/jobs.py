@@ -10,7 +10,7 @@ once per worker (`DeskWorker`).
 """
 import logging
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask, current_app
 from redis import Redis
@@ -70,6 +70,31 @@ def enqueue(func: str, *args, queue: str = "default") -> OutboxEntry:
     db.session.add(entry)
     db.session.info.setdefault("outbox", []).append(entry)
     return entry
+
+
+def enqueue_in(seconds: float, func: str, *args, queue: str = "default") -> None:
+    """A job for later, straight to Redis: the next step of something a job is following
+    (a refill's next check, a webhook's next try). Only a job calls it, after committing
+    the row that records when that step is due, so a step lost with Redis is found again
+    from the row by a periodic sweep; the job checks the row and runs a step once. At once
+    when `seconds` is 0; later needs the worker's scheduler (`--with-scheduler`)."""
+    target = queue_for(queue)
+    options = {"job_timeout": current_app.config["RQ_DEFAULT_TIMEOUT"]}
+    if seconds > 0:
+        target.enqueue_in(timedelta(seconds=seconds), func, *args, **options)
+    else:
+        target.enqueue(func, *args, **options)
+
+
+def claim(model, row_id: int, *conditions, **values) -> bool:
+    """A job's step, made once: the row moves on (`values`) only if it still meets
+    `conditions`, committed before the job does what cannot be taken back (calling the
+    panel, posting a webhook). Of two deliveries of the same job one claims the row; the
+    other is told False and does nothing."""
+    won = db.session.execute(update(model).where(model.id == row_id, *conditions).values(**values)
+                             .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return bool(won)
 
 
 def dispatch() -> int:

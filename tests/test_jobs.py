@@ -171,7 +171,8 @@ def test_the_periodic_schedule(app, run_worker):
     """workers/cron.py, as `rq cron` loads it: the SLA sweep every minute, the outbox relay
     every 30 s, the dormancy run daily at 19:00 UTC (03:00 in Singapore, outside support
     hours), expired privacy exports and spent portal tokens hourly, waiting tickets handed out
-    every 5 minutes; the jobs it enqueues run on a real worker."""
+    every 5 minutes, the panel's status refresh every 10 minutes and the panel's and webhooks'
+    sweeps of lost retries every 5; the jobs it enqueues run on a real worker."""
     from datetime import timezone
     from zoneinfo import ZoneInfo
 
@@ -189,6 +190,9 @@ def test_the_periodic_schedule(app, run_worker):
             "workers.privacy.expire_exports": ("low", 3600, None),
             "workers.portal.forget_spent_tokens": ("low", 3600, None),
             "workers.tickets.assign_waiting": ("default", 300, None),
+            "workers.panel.refresh_open": ("low", 600, None),
+            "workers.panel.sweep": ("low", 300, None),
+            "workers.webhooks.sweep": ("low", 300, None),
         }
         daily = plan["workers.money.dormancy_run"].get_next_enqueue_time().astimezone(timezone.utc)
         assert (daily.hour, daily.minute) == (19, 0)

@@ -8,10 +8,12 @@ from rq import cron
 
 from workers.money import dormancy_run
 from workers.outbox import relay_outbox
+from workers.panel import refresh_open, sweep as panel_sweep
 from workers.portal import forget_spent_tokens
 from workers.privacy import expire_exports
 from workers.sla import sweep
 from workers.tickets import assign_waiting
+from workers.webhooks import sweep as webhooks_sweep
 
 cron.register(sweep, "high", interval=60)  # reminders at 75%, escalation at breach
 cron.register(relay_outbox, "default", interval=30)  # jobs written while Redis was down
@@ -25,3 +27,9 @@ cron.register(forget_spent_tokens, "low", interval=3600)
 # Tickets waiting for an agent in queues that assign by themselves: handed out once
 # support opens, or when someone comes back or drops under their limit.
 cron.register(assign_waiting, "default", interval=300)
+# The panel's status of every order an open ticket is about, 100 per call (nothing while the
+# integration is off), and refills whose next check was lost with Redis.
+cron.register(refresh_open, "low", interval=600)
+cron.register(panel_sweep, "low", interval=300)
+# Webhook retries whose scheduled job was lost with Redis.
+cron.register(webhooks_sweep, "low", interval=300)

@@ -31,6 +31,7 @@ from desk.policy.clauses import clause
 from desk.sla import clocks
 from desk.tickets import services as tickets
 from desk.types import utcnow
+from desk.webhooks import services as webhooks
 
 ACCOUNT_STATUS = {"suspend": "suspended", "terminate": "terminated"}
 # What block_identifier can block ("block access by identifier (such as payment method or
@@ -183,6 +184,11 @@ def _apply(row: EnforcementAction, case: AbuseCase, staff) -> None:
     record(actor, "enforcement.taken", "enforcement_action", row.id, ticket_id=case.ticket_id, measure=row.action,
            rule=row.rule, reason=row.reason, amount=str(row.amount) if row.amount is not None else None,
            approved_by=row.approved_by.email if row.approved_by else None, notified=row.notified_at is not None)
+    # The panel carries out what the desk decided: the action, its rule and whom it is on, never the
+    # reason (it may quote the report) nor anything of the reporters.
+    webhooks.emit("enforcement.taken", {"action": row.id, "measure": row.action, "rule": row.rule,
+                                        "customer": customer.panel_id if customer else None, "order": row.order_ref,
+                                        "amount": str(row.amount) if row.amount is not None else None})
     who = customer.panel_id if customer else row.order_ref
     amount = f" ({row.amount})" if row.amount is not None else ""
     tickets.system_reply(case.ticket, f"Action taken: {label}{amount} on {who} ({row.rule}); {told}.\n\n{row.reason}",

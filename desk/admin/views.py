@@ -21,6 +21,8 @@ from desk.tickets.models import ASSIGNMENT_MODES, FIELD_TYPES, KIND_LABELS, KIND
 from desk.errors import DeskError
 from desk.extensions import db
 from desk.types import MAX_ID, parse_id
+from desk.webhooks import services as webhooks
+from desk.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -167,6 +169,62 @@ def revoke_api_key(key_id):
     auth_services.revoke_api_key(api_key, Actor.staff(current_user))
     flash(f"Key {api_key.name} revoked.", "info")
     return redirect(url_for(".api_keys"))
+
+
+class WebhookForm(FlaskForm):
+    url = StringField("URL (https://…, outside the desk's network)", validators=[DataRequired(), Length(max=2048)])
+    description = StringField("What it is for", validators=[Optional(), Length(max=200)])
+    events = SelectMultipleField("Events", choices=[SelectChoice(k, f"{k}: {v}") for k, v in webhooks.EVENTS.items()],
+                                 option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False))
+
+
+@bp.route("/webhooks", methods=["GET", "POST"])
+@require("admin.webhooks")
+def webhooks_page():
+    form = WebhookForm()
+    status, created, secret = 200, None, None
+    if form.validate_on_submit():
+        try:
+            created, secret = webhooks.create_endpoint(form.url.data, form.events.data, form.description.data or "",
+                                                       current_user)
+        except DeskError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            status = exc.status
+        else:
+            form = WebhookForm(formdata=None)
+    elif form.is_submitted():
+        status = 400
+    endpoint_id = parse_id(request.args.get("hook"))
+    before = parse_id(request.args.get("before"))
+    log = webhooks.deliveries(endpoint_id, before, limit=50)
+    older = url_for(".webhooks_page", hook=endpoint_id, before=log[-1].id) if len(log) == 50 else None
+    return render_template("admin/webhooks.html", form=form, endpoints=webhooks.endpoints(), created=created,
+                           secret=secret, deliveries=log, older=older, endpoint_id=endpoint_id,
+                           events=webhooks.EVENTS), status
+
+
+@bp.route(f"/webhooks/<int(max={MAX_ID}):endpoint_id>/active", methods=["POST"])
+@require("admin.webhooks")
+def webhook_active(endpoint_id):
+    endpoint = db.get_or_404(WebhookEndpoint, endpoint_id)
+    webhooks.set_active(endpoint, request.form.get("active") == "on", current_user)
+    flash(f"Webhook {endpoint.url} {'on' if endpoint.active else 'off'}.", "info")
+    return redirect(url_for(".webhooks_page"))
+
+
+@bp.route(f"/webhooks/deliveries/<int(max={MAX_ID}):delivery_id>/resend", methods=["POST"])
+@require("admin.webhooks")
+def webhook_resend(delivery_id):
+    delivery = db.get_or_404(WebhookDelivery, delivery_id)
+    try:
+        again = webhooks.resend(delivery, current_user)
+    except DeskError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"Event {delivery.event.uid} is being sent again (delivery {again.id}).", "info")
+    return redirect(url_for(".webhooks_page", hook=delivery.endpoint_id))
 
 
 @bp.route("/audit")

@@ -44,6 +44,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin.sla": frozenset({"admin"}),  # support hours, holidays, targets
     "admin.fields": frozenset({"admin"}),  # custom fields per ticket kind
     "admin.jobs": frozenset({"admin"}),  # failed jobs: retry or delete
+    # The panel's API v2 (issue 12): anyone who sees customers may ask for an order's status
+    # now; trying a failed refill or cancel again is deciding claims (claim.decide); the
+    # refresh's runs and webhooks out are the admins'.
+    "panel.refresh": frozenset({"agent", "supervisor", "trust_safety", "privacy_officer", "admin"}),
+    "admin.panel": frozenset({"admin"}),
+    "admin.webhooks": frozenset({"admin"}),
     # Received mail that needs a person: quarantined messages (and the log of all mail), each
     # role seeing the desks its queues allow.
     "mail.review": frozenset({"supervisor", "admin", "trust_safety", "privacy_officer"}),

@@ -198,6 +198,15 @@ def parse_order(body: dict, prefix: str = "") -> tuple[dict, dict]:
     return data, problems
 
 
+def data_of(order: Order) -> dict:
+    """A stored order as parse_order gives one, sending no history: change a few of its
+    values and hand it to apply_batch, and the update takes the one path every update takes
+    (status history, finished_at, the audit trail). status_changed_at is None: kept as stored."""
+    data = {key: getattr(order, key) for key in ORDER_FIELDS + ("created_at", "tool")}
+    data.update(customer=order.customer.panel_id, status_changed_at=None, history=[])
+    return data
+
+
 def upsert_order(panel_id: str, body: dict, actor: Actor, commit: bool = True) -> tuple[Order, bool]:
     """Create or update the mirror of one order. The status history grows from successive
     updates (or the `history` sent); the tool's flags are kept as they were at order time."""

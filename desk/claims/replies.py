@@ -13,18 +13,26 @@ OPENING = {
 OUTCOMES = tuple(OPENING)
 
 
+PANEL_UNDER_WAY = {
+    "refill": "We have asked the panel to refill it and will write again when the refill is done.",
+    "cancel": "We have asked the panel to cancel it and will write again when it is cancelled.",
+}
+
+
 def _relevant(claim, outcome: str) -> list[dict]:
     # Quote only the rules that point the way the claim was closed: an override closes it
     # against them, and quoting them would contradict the answer.
     return [r for r in claim.reasons if (r["outcome"] == "eligible") == (outcome == "accepted")]
 
 
-def decision_text(claim, outcome: str, note: str = "") -> str:
-    """The decision in a sentence, the refill, the agent's `note`, and each rule's
-    sentence with its figures (Markdown)."""
+def decision_text(claim, outcome: str, note: str = "", panel_action: str | None = None) -> str:
+    """The decision in a sentence, the refill, what the panel was asked to do
+    (`panel_action`), the agent's `note`, and each rule's sentence with its figures (Markdown)."""
     lines = [OPENING[outcome].format(order=claim.order.panel_id), ""]
     if outcome == "accepted" and claim.kind == "refill" and claim.refill_quantity:
         lines += [f"We will refill **{claim.refill_quantity}** on this order.", ""]
+    if panel_action:
+        lines += [PANEL_UNDER_WAY[panel_action], ""]
     if note:
         lines += [note.strip(), ""]
     relevant = _relevant(claim, outcome)
@@ -43,8 +51,8 @@ def clause_text(claim, outcome: str) -> str:
     return "\n\n".join(quoted)
 
 
-def compose(claim, outcome: str, note: str = "") -> str:
+def compose(claim, outcome: str, note: str = "", panel_action: str | None = None) -> str:
     """Markdown for the reply; `note` is the agent's own words (an override's reason is
-    internal and is not passed here)."""
-    text, quoted = decision_text(claim, outcome, note), clause_text(claim, outcome)
+    internal and is not passed here); `panel_action` the call the panel was asked to make."""
+    text, quoted = decision_text(claim, outcome, note, panel_action), clause_text(claim, outcome)
     return f"{text}\n\n{quoted}" if quoted else text

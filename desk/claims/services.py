@@ -6,6 +6,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from desk import jobs
 from desk.audit.services import Actor, record
 from desk.auth.roles import allows
 from desk.claims.models import TARGET_STATES, Claim, LedgerEntry, Order
@@ -13,12 +14,14 @@ from desk.claims.orders import find_order
 from desk.claims.parse import Fields
 from desk.errors import DeskError, NotFound, ValidationError
 from desk.extensions import db
+from desk.panel import actions as panel_actions
 from desk.policy import claims as policy
 from desk.policy import ledger as ledger_policy
 from desk.tickets import merge
 from desk.tickets import services as tickets
 from desk.tickets.models import OPEN_STATUSES, Ticket, TicketMove
 from desk.types import utcnow
+from desk.webhooks import services as webhooks
 
 KIND_LABELS = {
     "non_delivery": "Not delivered", "wrong_quantity": "Wrong quantity", "not_as_described": "Not as described",
@@ -201,10 +204,11 @@ def _attach(claim: Claim, ticket, decision: policy.Decision) -> None:
            decision=decision.decision, rules=decision.rules)
 
 
-def decide(claim: Claim, staff, outcome: str, reason: str = "", commit: bool = True) -> None:
+def decide(claim: Claim, staff, outcome: str, reason: str = "", commit: bool = True):
     """Staff close a claim. Closing it against the engine's decision is an override: it
     needs the claim.override permission and a written reason, and both the decision and
-    the override stay in the audit log."""
+    the override stay in the audit log. An accepted refill or cancel is handed to the panel
+    (desk.panel.actions): the queued PanelCall is returned (None when there is none)."""
     if outcome not in ("accepted", "rejected"):
         raise ValidationError("Outcome must be accepted or rejected.", {"outcome": "accepted or rejected"})
     if claim.status != "open":
@@ -236,8 +240,14 @@ def decide(claim: Claim, staff, outcome: str, reason: str = "", commit: bool = T
     claim.decided_at = utcnow()
     record(Actor.staff(staff), "claim.overridden" if not agrees else f"claim.{outcome}", "claim", claim.id,
            ticket_id=claim.ticket_id, decision=claim.decision, outcome=outcome, reason=reason or None)
+    webhooks.emit_ticket("claim.decided", claim.ticket, claim=claim.id, claim_kind=claim.kind,
+                         decision=claim.decision, outcome=outcome, overridden=claim.overridden,
+                         rules=sorted({r["rule"] for r in claim.reasons}), refill_quantity=claim.refill_quantity)
+    call = panel_actions.for_claim(claim, staff)
     if commit:
         db.session.commit()
+        jobs.dispatch()
+    return call
 
 
 def returns_check(limit: int = 200, after_id: int = 0) -> list[tuple[Order, ledger_policy.ReturnCheck]]:

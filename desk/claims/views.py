@@ -14,6 +14,7 @@ from desk.claims import ledger, orders, replies, services
 from desk.claims.models import TARGET_STATES, Order
 from desk.errors import DeskError
 from desk.extensions import db, limiter
+from desk import panel
 from desk.abuse.views import customer_section
 from desk.accounts.services import flags as account_flags
 from desk.money.views import customer_money
@@ -74,15 +75,27 @@ def decide(reference):
         return redirect(url_for("tickets.ticket", reference=reference))
     claim = ticket.claim
     try:
-        # The decision and the reply commit together (staff_reply commits): never one without the other.
-        services.decide(claim, current_user, form.outcome.data, form.reason.data or "", commit=False)
-        body = replies.compose(claim, form.outcome.data, form.note.data or "")
-        tickets.staff_reply(ticket, Actor.staff(current_user), body, internal=False, status="resolved",
-                            staff=current_user)
+        # The decision, the panel call it calls for and the reply commit together (staff_reply
+        # commits): never one without the others.
+        call = services.decide(claim, current_user, form.outcome.data, form.reason.data or "", commit=False)
+        body = replies.compose(claim, form.outcome.data, form.note.data or "",
+                               panel_action=call.action if call else None)
+        # Handed to the panel, the ticket waits for it (on hold) and is resolved when the panel is done.
+        tickets.staff_reply(ticket, Actor.staff(current_user), body, internal=False,
+                            status="on_hold" if call else "resolved", staff=current_user)
     except DeskError as exc:
         return refused(exc, reference)
-    flash(f"Claim {form.outcome.data}; the customer has been answered.", "info")
+    flash(f"Claim {form.outcome.data}; the customer has been answered." + _panel_note(claim, call), "info")
     return redirect(url_for("tickets.ticket", reference=reference))
+
+
+def _panel_note(claim, call) -> str:
+    if call is not None:
+        return (f" The panel has been asked to {call.action} order {call.order_ref}; the ticket is resolved when "
+                "it is done.")
+    if claim.status == "accepted" and claim.kind in ("refill", "cancel") and not panel.enabled():
+        return f" Panel integration is off: {claim.kind} order {claim.order.panel_id} on the panel by hand."
+    return ""
 
 
 @bp.route("/customers/<panel_id>")

@@ -228,9 +228,13 @@ def apply(ticket: Ticket, macro: Macro, staff, body: str) -> Message:
     if refusal is not None:
         raise refusal
     actor = Actor.staff(staff)
-    if macro.claim_outcome:
-        claims.decide(ticket.claim, staff, macro.claim_outcome, commit=False)
-    message = tickets.add_staff_reply(ticket, actor, body, internal=False, status=macro.set_status, staff=staff)
+    call = claims.decide(ticket.claim, staff, macro.claim_outcome, commit=False) if macro.claim_outcome else None
+    if call is not None:
+        # Handed to the panel (desk.panel.actions), the ticket waits for it, as after the
+        # claim panel's buttons; the reply says so.
+        body = f"{body.rstrip()}\n\n{replies.PANEL_UNDER_WAY[call.action]}"
+    status = "on_hold" if call is not None else macro.set_status
+    message = tickets.add_staff_reply(ticket, actor, body, internal=False, status=status, staff=staff)
     if macro.add_tags:
         tickets.set_tags(ticket, actor, set(ticket.tags) | set(macro.add_tags))
     if macro.assign:

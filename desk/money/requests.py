@@ -38,6 +38,7 @@ from desk.policy.ledger import ZERO, balances
 from desk.tickets import services as tickets
 from desk.tickets.models import OPEN_STATUSES as OPEN_TICKET, Ticket
 from desk.types import utcnow
+from desk.webhooks import services as webhooks
 
 
 
@@ -580,6 +581,8 @@ def approve(request_id: int, staff, reason: str = "", now: datetime | None = Non
     record(actor, "money.approved", "money_request", request.id, ticket_id=request.ticket_id, kind=request.kind,
            amount=str(q.amount), rules=q.rules, reason=request.decision_reason,
            override=request.override_reason)
+    webhooks.emit_ticket("money_request.approved", request.ticket, request=request.id, request_kind=request.kind,
+                         amount=str(q.amount), rules=list(q.rules))
     tickets.staff_reply(request.ticket, actor, _approved_text(request, q), internal=False, status="resolved",
                         staff=staff)
     return request

@@ -342,3 +342,19 @@ def _not_finished(order: OrderFacts) -> list[Reason]:
                               "If it cannot complete for reasons on our side, it is resolved as Canceled or "
                               "Partial and the amount returns to the Balance."))
     return reasons
+
+
+# What the panel is asked to do once staff accept a claim (issue 12), and the rule it
+# carries out: an accepted refill is refilled on the panel, an accepted cancel cancelled.
+PANEL_ACTIONS = {"refill": ("refill", "terms-10-refill"), "cancel": ("cancel", "terms-9-finality")}
+
+
+def panel_action(kind: str, status: str, decision: str, overridden: bool) -> tuple[str, str] | None:
+    """(action, rule) for a closed claim, or None: only an accepted refill or cancel, and
+    only when accepting it agrees with the Terms' decision (eligible, or needs_review that
+    staff decided) or is a supervisor's override of it."""
+    if status != "accepted" or kind not in PANEL_ACTIONS:
+        return None
+    if decision == REJECTED and not overridden:
+        return None
+    return PANEL_ACTIONS[kind]

@@ -25,6 +25,7 @@ from desk.tickets.models import (
     KIND_QUEUES, PRIORITIES, STATUSES, Attachment, Message, Ticket, TicketSequence, TicketTag,
 )
 from desk.types import utcnow
+from desk.webhooks import services as webhooks
 
 MAX_SUBJECT = 200
 MAX_BODY = 100_000
@@ -165,6 +166,7 @@ def open_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Mes
     db.session.flush()
     record(actor, "ticket.created", "ticket", ticket.reference, ticket_id=ticket.id,
            kind=ticket.kind, queue=queue, channel=data.channel, redacted=message.redaction_note is not None)
+    webhooks.emit_ticket("ticket.created", ticket, channel=data.channel, status=ticket.status)
     clocks.page_if_serious(ticket, now)
     if attach is not None:
         attach(ticket)
@@ -377,6 +379,7 @@ def set_status(ticket: Ticket, actor: Actor, status: str) -> AuditEvent | None:
     if before == status:
         return None
     event = _set(ticket, actor, "status", status)
+    webhooks.emit_ticket("ticket.status_changed", ticket, before=before, after=status)
     now = utcnow()
     if actor.kind == "staff":
         clocks.staff_acted(ticket, now, public_reply=False)

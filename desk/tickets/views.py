@@ -209,6 +209,11 @@ def render_ticket(ticket, reply_form=None, status=200, macro_preview=None, merge
         from desk.privacy import views as privacy
 
         privacy_panel = privacy.panel(ticket.privacy_request)
+    panel_card = None
+    if ticket.order_ref:
+        from desk.panel.views import card
+
+        panel_card = card(ticket)
     from desk.csat import services as csat
     from desk.macros import services as macros
     from desk.mail import inbound
@@ -220,7 +225,7 @@ def render_ticket(ticket, reply_form=None, status=200, macro_preview=None, merge
         "tickets/ticket.html", ticket=ticket, held=inbound.held_for(ticket), abuse_panel=abuse_panel,
         privacy_panel=privacy_panel, reply_form=reply_form, update_form=update_form,
         assign_form=assign_form, audit=audit, statuses=STATUS_LABELS, kinds=KIND_LABELS,
-        claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form,
+        claim_panel=claim_panel, decide_form=decide_form, facts_form=facts_form, panel_card=panel_card,
         money_panel=money_panel, case_panel=case_panel, account_panel=account_panel,
         kind_fields=kind_fields, field_values=fields.values_of(ticket) if kind_fields else {},
         tag_suggestions=fields.tag_suggestions(ticket.kind),
