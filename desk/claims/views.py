@@ -9,7 +9,7 @@ from sqlalchemy import select
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from desk.audit.services import Actor
-from desk.auth.access import can_see_ticket, require
+from desk.auth.access import require
 from desk.claims import ledger, orders, replies, services
 from desk.claims.models import TARGET_STATES, Order
 from desk.errors import DeskError
@@ -21,7 +21,7 @@ from desk.money.views import customer_money
 from desk.tickets import services as tickets
 from desk.tickets.links import make_token
 from desk.tickets.uploads import from_files
-from desk.tickets.views import form_problems, refused
+from desk.tickets.views import form_problems, refused, ticket_or_404
 from desk.types import parse_id
 
 bp = Blueprint("claims", __name__)
@@ -59,8 +59,8 @@ def record_facts(reference):
 
 
 def _claim_ticket_or_404(reference):
-    ticket = tickets.find_ticket(reference)
-    if ticket is None or not can_see_ticket(current_user, ticket) or ticket.claim is None:
+    ticket = ticket_or_404(reference)
+    if ticket.claim is None:
         abort(404)
     return ticket
 

@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from desk.audit.services import Actor, record
-from desk.auth.access import can_see_ticket, require
+from desk.auth.access import require
 from desk.auth.roles import allows
 from desk.claims.models import Customer
 from desk.claims.orders import find_by_email, find_customer
@@ -21,9 +21,8 @@ from desk.money import chargebacks, dormancy, requests
 from desk.money.models import KIND_LABELS, STATUS_LABELS, BillingCase, MoneyRequest
 from desk.policy.money import negative
 from desk.policy.clauses import clause
-from desk.tickets import services as tickets
 from desk.tickets.public import ticket_for_token
-from desk.tickets.views import refused
+from desk.tickets.views import refused, ticket_or_404
 from desk.types import MAX_ID
 
 bp = Blueprint("money", __name__)
@@ -133,13 +132,6 @@ def panel(money_request: MoneyRequest) -> dict:
     }
 
 
-def _ticket_or_404(reference: str):
-    ticket = tickets.find_ticket(reference)
-    if ticket is None or not can_see_ticket(current_user, ticket):
-        abort(404)
-    return ticket
-
-
 STAFF_ACTIONS = {"approve": "money.decide", "decline": "money.decide", "verify": "money.verify",
                  "override": "money.override"}
 DONE = {"approve": "Approved; the customer has been answered.", "decline": "Declined; the customer has been told.",
@@ -151,7 +143,7 @@ DONE = {"approve": "Approved; the customer has been answered.", "decline": "Decl
 def staff_action(reference, action):
     if not allows(current_user.role, STAFF_ACTIONS[action]):
         abort(403)
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     if ticket.money_request is None:
         abort(404)
     text = request.form.get("reason", "")
@@ -174,7 +166,7 @@ def staff_action(reference, action):
 @bp.route("/tickets/<reference>/case", methods=["POST"])
 @require("billing.chargeback")
 def resolve_case(reference):
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     if ticket.billing_case is None:
         abort(404)
     try:
@@ -191,7 +183,7 @@ def resolve_case(reference):
 def case_snapshot(reference, seq):
     from desk.abuse.views import snapshot_download
 
-    ticket = _ticket_or_404(reference)
+    ticket = ticket_or_404(reference)
     if ticket.billing_case is None:
         abort(404)
     return snapshot_download(ticket.billing_case, seq)
