@@ -128,6 +128,7 @@ def _wants_json() -> bool:
 
 def register_error_handlers(app):
     from desk.errors import DeskError
+    from desk.storage import Missing, StorageUnavailable
 
     messages = {
         400: "The request could not be understood.",
@@ -153,6 +154,16 @@ def register_error_handlers(app):
     @app.errorhandler(DeskError)
     def desk_error(exc):
         return render(exc.status, exc.message, exc.code)
+
+    @app.errorhandler(Missing)
+    def file_missing(exc):
+        return render(404, "This file is no longer stored.", "not_found")
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(exc):
+        app.logger.error("file storage unavailable: %s", exc)
+        return render(503, "The desk's file storage cannot be reached just now. Nothing was lost; "
+                           "please try again in a minute.", "storage_unavailable")
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -264,6 +264,7 @@ def ingest_mail(recipient, sender):
     from sqlalchemy.exc import SQLAlchemyError
 
     from desk.mail import inbound
+    from desk.storage import StorageUnavailable
 
     unknown = [r for r in recipient if inbound.route_of(r) is None]
     if unknown:
@@ -280,7 +281,7 @@ def ingest_mail(recipient, sender):
     except inbound.TooLarge as exc:
         click.echo(f"5.3.4 {exc.message}", err=True)
         sys.exit(EX_DATAERR)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, StorageUnavailable) as exc:
         click.echo(f"4.3.0 the desk cannot store mail just now ({type(exc).__name__}); try again later", err=True)
         sys.exit(EX_TEMPFAIL)
     click.echo(str(outcome))

@@ -1,16 +1,19 @@
-"""Attachments: checked before anything is written, stored once by content (SHA-256).
+"""Attachments: checked before anything is written, stored once by content (SHA-256)
+through desk.storage.
 
 The type is sniffed from the bytes; the client's filename and Content-Type are not trusted.
 """
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import filetype
 from flask import current_app
 
 from desk.errors import AttachmentError
+from desk.extensions import db
+from desk.storage import get_storage
+from desk.tickets.models import Attachment
 
 ALLOWED_TYPES = {
     "image/png", "image/jpeg", "image/gif", "image/webp",
@@ -97,17 +100,35 @@ def sort_out(uploads: list[Upload]) -> tuple[list[Upload], list[str]]:
     return kept, refused
 
 
+def key_for(digest: str) -> str:
+    """Where an attachment's bytes are kept (desk.storage): the layout ATTACHMENT_DIR always had."""
+    return f"attachments/{digest[:2]}/{digest[2:4]}/{digest}"
+
+
 def store(data: bytes) -> str:
     """Write the bytes under their SHA-256 (once) and return the digest."""
     digest = hashlib.sha256(data).hexdigest()
-    path = path_for(digest)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+    storage = get_storage()
+    if not storage.exists(key_for(digest)):
+        storage.put(key_for(digest), data)
     return digest
 
 
-def path_for(digest: str) -> Path:
-    return Path(current_app.config["ATTACHMENT_DIR"]) / digest[:2] / digest[2:4] / digest
+def add(ticket, message, *, filename: str, content_type: str, size: int, sha256: str) -> Attachment:
+    """The one way an attachment row is made, in the caller's transaction."""
+    attachment = Attachment(ticket=ticket, message=message, filename=filename, content_type=content_type,
+                            size=size, sha256=sha256)
+    db.session.add(attachment)
+    return attachment
+
+
+def remove_bytes(digest: str) -> bool:
+    """Delete a digest's stored bytes; True when there were any."""
+    return get_storage().delete(key_for(digest))
+
+
+def send(attachment: Attachment):
+    """The file as a download with its sniffed type: never rendered as a page."""
+    # A file no longer stored (erased) raises desk.storage.Missing: a 404 page says so.
+    return get_storage().send(key_for(attachment.sha256), mimetype=attachment.content_type,
+                              download_name=attachment.filename)
