@@ -221,9 +221,10 @@ def register_template_helpers(app):
     from desk.policy.clauses import explain
     from desk.privacy.requests import flags_of
     from desk.sla.display import clock_view, lead_clock
-    from desk.tickets.attachments import human_size
+    from desk.tickets.attachments import human_size, view as file_view
 
     app.add_template_filter(human_size, "filesize")
+    app.add_template_global(file_view, "file_view")
     app.add_template_global(clock_view)
     app.add_template_global(lead_clock)
     app.add_template_global(flags_of, "privacy_flags")

@@ -151,6 +151,18 @@ def relay_outbox():
         sys.exit(1)
 
 
+@desk_cli.command("scan-attachments")
+def scan_attachments():
+    """Queue a virus scan of every attachment not scanned yet (stored before CLAMD_SOCKET or
+    CLAMD_HOST was set) or whose scan failed; one job per file."""
+    from desk.clamd import Clamd
+    from desk.tickets import scans
+
+    if Clamd.from_config(current_app.config) is None:
+        raise click.ClickException("Scanning is off: set CLAMD_SOCKET or CLAMD_HOST first.")
+    click.echo(f"Queued {scans.queue_unscanned()} scan(s).")
+
+
 @desk_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--simple", is_flag=True, help="Run jobs in this process instead of forking.")

@@ -106,6 +106,12 @@ def settings_from_environment(instance_path: str) -> dict:
         "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID") or None,
         "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
         "S3_PREFIX": os.environ.get("S3_PREFIX") or "",
+        # A ClamAV daemon scans every attachment (desk.tickets.scans) where one is named: a
+        # unix socket, or a host and port. Neither: scanning is off.
+        "CLAMD_SOCKET": os.environ.get("CLAMD_SOCKET") or None,
+        "CLAMD_HOST": os.environ.get("CLAMD_HOST") or None,
+        "CLAMD_PORT": _int("CLAMD_PORT", 3310),
+        "CLAMD_TIMEOUT": _int("CLAMD_TIMEOUT", 60),
         "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR") or str(instance / "attachments"),
         "ATTACHMENT_MAX_BYTES": _int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
         "ATTACHMENT_MAX_FILES": _int("ATTACHMENT_MAX_FILES", 5),
@@ -226,3 +232,5 @@ def _check_storage(config) -> None:
         raise ValueError("STORAGE_BACKEND=s3 needs S3_BUCKET (and S3_ENDPOINT_URL for a store other than AWS)")
     prefix = (config.get("S3_PREFIX") or "").strip("/")
     config["S3_PREFIX"] = f"{prefix}/" if prefix else ""  # "desk" and "desk/" name one folder
+    if config.get("CLAMD_SOCKET") and config.get("CLAMD_HOST"):
+        raise ValueError("Set CLAMD_SOCKET or CLAMD_HOST, not both: the desk talks to one clamd")

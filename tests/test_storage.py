@@ -16,7 +16,7 @@ from abuse_helpers import mails
 from conftest import Auth, csrf_from, free_port, get_ok, stored, stored_keys, text_of
 from desk.extensions import db
 from desk.jobs import make_worker
-from desk.privacy.models import PrivacyExport
+from desk.privacy.models import PrivacyExport, PrivacyRequest
 from desk.storage import Missing, StorageUnavailable, get_storage
 from desk.tickets.attachments import Upload, key_for
 from desk.tickets.links import make_token
@@ -101,6 +101,7 @@ def test_attachments_are_stored_once_and_served_as_downloads_on_every_side(app, 
         ticket = db.session.execute(select(Ticket).where(Ticket.reference == reference)).scalar_one()
         proof, png = sorted(ticket.messages[0].attachments, key=lambda a: a.id)
         token = make_token(ticket)
+        assert proof.scan_state is None  # scanning is off here
     digest = hashlib.sha256(PROOF).hexdigest()
     png_key = key_for(hashlib.sha256(PNG).hexdigest())
     assert stored_keys(app, "attachments/") == sorted([key_for(digest), png_key])  # the proof once
@@ -236,3 +237,33 @@ def test_two_machines_share_one_bucket(make_app, s3_settings, tmp_path):
     for app in (web, worker):
         assert local_files(app) == [] and not any(Path(app.config["EXPORT_DIR"]).parent.rglob("*.zip"))
     assert mails(web, "privacy-receipt:")
+
+
+def test_migration_0040_turns_export_paths_into_keys_and_back(make_app):
+    """Exports built before 0040 named a file in EXPORT_DIR; from 0040 they name its key
+    (the local storage finds the file where it was)."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    app = make_app()
+    filed = file_request(app.test_client(), rights=["access"])
+    folder = app.config["EXPORT_DIR"]
+    with app.app_context():
+        request_id = db.session.execute(select(PrivacyRequest.id).where(
+            PrivacyRequest.reference == filed["reference"])).scalar_one()
+        db.session.add(PrivacyExport(request_id=request_id, status="ready", path="exports/7-token.zip"))
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0018")
+        try:
+            path = db.session.execute(text("SELECT path FROM privacy_exports")).scalar_one()
+            assert path == f"{folder}/7-token.zip"
+            columns = [c["name"] for c in db.inspect(db.engine).get_columns("attachments")]
+            assert "scan_state" not in columns
+            db.session.remove()
+            upgrade()
+            assert db.session.execute(text("SELECT path FROM privacy_exports")).scalar_one() == "exports/7-token.zip"
+        finally:
+            db.session.remove()
+            upgrade()
+            db.engine.dispose()

@@ -14,8 +14,8 @@ lower case. Rows are chosen by those alone, so nothing of anyone else's is read.
 Memory stays flat whatever the volume: rows are read in batches (`yield_per`), written
 row by row into the ZIP's entry streams (a JSON array is written as `[`, the rows joined
 by `,\\n`, `]`), and the CSV twin is spooled to an unnamed temporary file (TMPDIR), then
-copied in. Attachment files are streamed from storage in chunks. Money is a string with
-two decimals, times are ISO 8601 in UTC.
+copied in. Attachment files are streamed from storage in chunks (a quarantined one is
+not in the ZIP). Money is a string with two decimals, times are ISO 8601 in UTC.
 
 The ZIP is written through desk.storage under `exports/<export id>-<random token>.zip`
 (local: EXPORT_DIR, mode 0600; S3: spooled to a temporary file, then uploaded, multipart
@@ -317,7 +317,8 @@ DATASETS = (
         ("ticket", "the ticket reference"), ("message", "the message number"), ("attachment", "the file number"),
         ("filename", "the file name you gave"), ("content_type", "the type detected from its bytes"),
         ("size", "size in bytes"), ("sha256", "SHA-256 of the bytes"), ("sent_at", "when"),
-        ("file", "where the file is in this ZIP (empty: no longer stored)")), _attachments),
+        ("file", "where the file is in this ZIP (empty: no longer stored, or quarantined by the virus scan)")),
+        _attachments),
     Dataset("ledger", "the movements of your Balance", (
         ("entry", "the panel's id of the entry"),
         ("kind", ("deposit, promo_credit, charge, return, refund_credit, refund, withdrawal, withdrawal_fee, "
@@ -439,7 +440,7 @@ def _write_files(archive: zipfile.ZipFile, person: Person) -> int:
         try:
             with storage.open(key_for(a.sha256)) as src, archive.open(info, "w") as out:
                 shutil.copyfileobj(src, out, COPY_CHUNK)
-        except Missing:  # erased or lost: the metadata says so
+        except Missing:  # erased, lost or quarantined: the metadata says so
             continue
         count += 1
     return count

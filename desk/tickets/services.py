@@ -211,6 +211,7 @@ def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload]
            internal=False)
     _reopen_on_reply(ticket, actor)
     db.session.commit()
+    jobs.dispatch()  # the attachments' scans
     return message
 
 

@@ -313,8 +313,9 @@ def attachment(reference, attachment_id):
 
 
 def send_attachment(ticket, attachment_id, staff: bool):
-    """One of the ticket's files; `staff` also reaches internal notes' files."""
+    """One of the ticket's files; `staff` also reaches internal notes' files and, with a
+    warning on the ticket, files not scanned yet (desk.tickets.attachments.view)."""
     att = db.session.get(Attachment, attachment_id)
     if att is None or att.ticket_id != ticket.id or (att.message.internal and not staff):
         abort(404)
-    return attachments.send(att)
+    return attachments.send(att, staff=staff)

@@ -1,5 +1,10 @@
-"""Storage and scans (issue 11): privacy exports named by their storage key
-(`exports/<id>-<token>.zip`) instead of a path on one machine's disk.
+"""Storage and scans (issue 11): the virus scan's state on each attachment, and privacy
+exports named by their storage key (`exports/<id>-<token>.zip`) instead of a path on one
+machine's disk.
+
+The columns are added with plain ALTER TABLE ADD COLUMN (no batch table copy on SQLite;
+no trigger names `attachments`). Attachments stored before stay without a scan state:
+with scanning off they are served as before; `flask desk scan-attachments` scans them.
 
 Written beside other branches' migrations: down_revision is re-chained when they merge.
 
@@ -12,6 +17,7 @@ import posixpath
 
 from alembic import op
 import sqlalchemy as sa
+import desk.types
 
 
 # revision identifiers, used by Alembic.
@@ -24,6 +30,10 @@ exports = sa.table('privacy_exports', sa.column('id', sa.Integer), sa.column('pa
 
 
 def upgrade():
+    op.add_column('attachments', sa.Column('scan_state', sa.String(length=16), nullable=True))
+    op.add_column('attachments', sa.Column('scan_result', sa.String(length=500), nullable=True))
+    op.add_column('attachments', sa.Column('scanned_at', desk.types.UTCDateTime(timezone=True), nullable=True))
+    op.create_index(op.f('ix_attachments_scan_state'), 'attachments', ['scan_state'], unique=False)
     # An export's file was EXPORT_DIR/<name>: its key is exports/<name> (the local
     # storage finds it in the same folder). A handful of rows: exports expire in days.
     bind = op.get_bind()
@@ -43,3 +53,8 @@ def downgrade():
             exports.c.path.startswith('exports/'))).all():
         bind.execute(exports.update().where(exports.c.id == export_id).values(
             path=posixpath.join(folder, path.removeprefix('exports/'))))
+    op.drop_index(op.f('ix_attachments_scan_state'), table_name='attachments')
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.drop_column('scanned_at')
+        batch_op.drop_column('scan_result')
+        batch_op.drop_column('scan_state')
