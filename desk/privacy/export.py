@@ -489,12 +489,13 @@ def _write_zip(export_id: int, person: Person) -> dict:
                 manifest[f"{dataset.name}.json"] = manifest[f"{dataset.name}.csv"] = rows
             manifest[ATTACHMENTS] = _write_files(archive, person)
             archive.writestr(_entry("README.txt", built_at), _readme(manifest, built_at))
+        # The reads' transaction (and any server-side cursor) ends here, before the upload.
+        db.session.rollback()
         size = fh.seek(0, os.SEEK_END)
         fh.seek(0)
         digest = hashlib.sha256()
         while chunk := fh.read(COPY_CHUNK * 16):
             digest.update(chunk)
-    db.session.rollback()  # the reads' transaction (and any server-side cursor) ends here
     return {"path": key, "size": size, "sha256": digest.hexdigest(), "manifest": manifest,
             "built_at": built_at}
 
