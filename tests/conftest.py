@@ -408,7 +408,7 @@ EICAR_SIGNATURE = "Desk.Test.EICAR.UNOFFICIAL"  # clamd's name for our own signa
 CLAMD_STREAM_MAX = 1024 * 1024
 
 
-class Clamd:
+class ClamdProcess:
     """A clamd of the test session's own: a generated config, a unix socket and a TCP port
     on loopback, and a signature database of one line (an MD5 hash signature of EICAR)."""
 
@@ -434,7 +434,7 @@ class Clamd:
         self.proc = None
 
     def start(self):
-        from desk.clamd import Clamd as Client, ClamdError
+        from desk.clamd import Clamd, ClamdError
 
         self.proc = subprocess.Popen([self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.STDOUT)
@@ -443,7 +443,7 @@ class Clamd:
             if self.proc.poll() is not None:
                 break
             try:
-                if Client(socket_path=self.socket, timeout=2).ping():  # PING → PONG
+                if Clamd(socket_path=self.socket, timeout=2).ping():  # PING → PONG
                     return
             except ClamdError:
                 time.sleep(0.1)
@@ -464,7 +464,7 @@ class Clamd:
 
 @pytest.fixture(scope="session")
 def clamd_server(tmp_path_factory):
-    server = Clamd(tmp_path_factory.mktemp("clamd"))
+    server = ClamdProcess(tmp_path_factory.mktemp("clamd"))
     server.start()
     yield server
     server.stop()

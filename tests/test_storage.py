@@ -4,7 +4,6 @@ going through it on each; and two app instances (two "machines": instance folder
 their own, no shared disk) sharing one bucket, one database and one Redis."""
 import hashlib
 import io
-import re
 import zipfile
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from desk.tickets.links import make_token
 from desk.tickets.models import Attachment, Ticket
 from test_portal import PNG, SECRET, email_of, signed_in
 from test_privacy_delivery import download_code, released_link
+from test_public import REFERENCE_RE, contact
 from test_privacy_erasure import file_request, officer_posts, verify_by_code
 
 PROOF = b"screenshot of the like counter: 812 before, 640 now"
@@ -184,11 +184,7 @@ def test_an_unreachable_store_is_a_503_page_and_mail_is_asked_again(make_app, s3
     app = make_app(**{**s3_settings, "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"})
     with pytest.raises(StorageUnavailable):
         get_storage(app).exists("attachments/aa/bb/cc")
-    client = app.test_client()
-    page = client.get("/contact")
-    response = client.post("/contact", content_type="multipart/form-data", data={
-        "csrf_token": csrf_from(text_of(page)), "name": "Alice", "email": "alice@example.com", "kind": "general",
-        "order": "", "subject": "A file", "body": "See the file.", "attachments": [(io.BytesIO(PROOF), "p.txt")]})
+    response = contact(app.test_client(), files=[("p.txt", PROOF)])
     assert response.status_code == 503 and "file storage cannot be reached" in text_of(response)
     with app.app_context():
         assert db.session.execute(select(Ticket)).first() is None  # nothing half-stored
@@ -210,13 +206,9 @@ def test_two_machines_share_one_bucket(make_app, s3_settings, tmp_path):
 
     web, worker = machine("web-1"), machine("worker-1")
     browser = web.test_client()
-    page = browser.get("/contact")
-    response = browser.post("/contact", content_type="multipart/form-data", data={
-        "csrf_token": csrf_from(text_of(page)), "name": "Alice", "email": "alice.smith@example.com",
-        "kind": "general", "order": "", "subject": "My proof", "body": "Here it is.",
-        "attachments": [(io.BytesIO(PROOF), "proof.txt")]})
+    response = contact(browser, files=[("proof.txt", PROOF)], email="alice.smith@example.com")
     assert response.status_code == 200
-    reference = re.search(r"T-\d{2}-\d{6}", text_of(response)).group(0)
+    reference = REFERENCE_RE.search(text_of(response)).group(0)
     with worker.app_context():
         attachment = db.session.execute(select(Attachment)).scalar_one()
     other = Auth(worker, worker.test_client()).client_for("agent")
