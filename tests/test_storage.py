@@ -259,3 +259,24 @@ def test_migration_0040_turns_export_paths_into_keys_and_back(make_app):
             db.session.remove()
             upgrade()
             db.engine.dispose()
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"STORAGE_BACKEND": "ftp"}, "STORAGE_BACKEND must be one of local, s3"),
+    ({"STORAGE_BACKEND": "s3"}, "STORAGE_BACKEND=s3 needs S3_BUCKET"),
+    ({"CLAMD_SOCKET": "/run/clamd.sock", "CLAMD_HOST": "clamd.internal"}, "not both"),
+])
+def test_storage_and_scanning_settings_are_checked_at_start(tmp_path, settings, words):
+    from desk import create_app
+
+    with pytest.raises(ValueError, match=words):
+        create_app({"SECRET_KEY": "t", "INSTANCE_PATH": str(tmp_path), **settings})
+
+
+def test_the_s3_prefix_is_one_folder_however_it_is_written(tmp_path):
+    from desk import create_app
+
+    for written in ("desk", "desk/", "/desk/"):
+        app = create_app({"SECRET_KEY": "t", "INSTANCE_PATH": str(tmp_path), "STORAGE_BACKEND": "S3",
+                          "S3_BUCKET": "b", "S3_PREFIX": written})
+        assert app.config["STORAGE_BACKEND"] == "s3" and get_storage(app)._key("exports/x.zip") == "desk/exports/x.zip"
