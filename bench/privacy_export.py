@@ -314,6 +314,7 @@ def new_export(app, request_id: int) -> int:
 
 def build_once(app, request_id: int, trace: bool = False) -> dict:
     from desk.privacy.export import build
+    from desk.storage import get_storage
 
     export_id = new_export(app, request_id)
     with app.app_context():
@@ -326,7 +327,9 @@ def build_once(app, request_id: int, trace: bool = False) -> dict:
         peak = tracemalloc.get_traced_memory()[1] if trace else None
         if trace:
             tracemalloc.stop()
-        result = {"seconds": elapsed, "status": row.status, "path": row.path, "size": row.size,
+        # The ZIP's file: the bench runs on the local storage (EXPORT_DIR); the row keeps its key.
+        path = str(get_storage().path(row.path)) if row.path else None
+        result = {"seconds": elapsed, "status": row.status, "path": path, "size": row.size,
                   "sha256": row.sha256, "manifest": dict(row.manifest), "rss": rss.growth, "traced": peak}
         db.session.remove()
     return result
@@ -339,10 +342,10 @@ def breakdown(app, request_id: int) -> list[tuple[str, float]]:
     spent: list[tuple[str, float]] = []
     write_dataset, write_files = exports._write_dataset, exports._write_files
 
-    def timed_dataset(archive, folder, dataset, person, when):
+    def timed_dataset(archive, dataset, person, when):
         started = time.perf_counter()
         try:
-            return write_dataset(archive, folder, dataset, person, when)
+            return write_dataset(archive, dataset, person, when)
         finally:
             spent.append((dataset.name, time.perf_counter() - started))
 

@@ -131,6 +131,7 @@ def _wants_json() -> bool:
 
 def register_error_handlers(app):
     from desk.errors import DeskError
+    from desk.storage import Missing, StorageUnavailable
 
     messages = {
         400: "The request could not be understood.",
@@ -156,6 +157,16 @@ def register_error_handlers(app):
     @app.errorhandler(DeskError)
     def desk_error(exc):
         return render(exc.status, exc.message, exc.code)
+
+    @app.errorhandler(Missing)
+    def file_missing(exc):
+        return render(404, "This file is no longer stored.", "not_found")
+
+    @app.errorhandler(StorageUnavailable)
+    def storage_unavailable(exc):
+        app.logger.error("file storage unavailable: %s", exc)
+        return render(503, "The desk's file storage cannot be reached just now. Nothing was lost; "
+                           "please try again in a minute.", "storage_unavailable")
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
@@ -213,9 +224,10 @@ def register_template_helpers(app):
     from desk.policy.clauses import explain
     from desk.privacy.requests import flags_of
     from desk.sla.display import clock_view, lead_clock
-    from desk.tickets.attachments import human_size
+    from desk.tickets.attachments import human_size, view as file_view
 
     app.add_template_filter(human_size, "filesize")
+    app.add_template_global(file_view, "file_view")
     app.add_template_global(clock_view)
     app.add_template_global(lead_clock)
     app.add_template_global(flags_of, "privacy_flags")

@@ -179,6 +179,18 @@ def relay_outbox():
         sys.exit(1)
 
 
+@desk_cli.command("scan-attachments")
+def scan_attachments():
+    """Queue a virus scan of every attachment not scanned yet (stored before CLAMD_SOCKET or
+    CLAMD_HOST was set) or whose scan failed; one job per file."""
+    from desk.clamd import Clamd
+    from desk.tickets import scans
+
+    if Clamd.from_config(current_app.config) is None:
+        raise click.ClickException("Scanning is off: set CLAMD_SOCKET or CLAMD_HOST first.")
+    click.echo(f"Queued {scans.queue_unscanned()} scan(s).")
+
+
 @desk_cli.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--simple", is_flag=True, help="Run jobs in this process instead of forking.")
@@ -292,6 +304,7 @@ def ingest_mail(recipient, sender):
     from sqlalchemy.exc import SQLAlchemyError
 
     from desk.mail import inbound
+    from desk.storage import StorageUnavailable
 
     unknown = [r for r in recipient if inbound.route_of(r) is None]
     if unknown:
@@ -308,7 +321,7 @@ def ingest_mail(recipient, sender):
     except inbound.TooLarge as exc:
         click.echo(f"5.3.4 {exc.message}", err=True)
         sys.exit(EX_DATAERR)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, StorageUnavailable) as exc:
         click.echo(f"4.3.0 the desk cannot store mail just now ({type(exc).__name__}); try again later", err=True)
         sys.exit(EX_TEMPFAIL)
     click.echo(str(outcome))

@@ -104,6 +104,23 @@ def settings_from_environment(instance_path: str) -> dict:
         # The desk's own log lines (mail written to the log, jobs' notes) from this level up.
         "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Where attachments, quarantined attachments and privacy exports are kept
+        # (desk.storage): local folders (ATTACHMENT_DIR, EXPORT_DIR), or an S3-compatible bucket
+        # that every web and worker machine shares.
+        "STORAGE_BACKEND": (os.environ.get("STORAGE_BACKEND") or "local").strip().lower(),
+        "S3_BUCKET": os.environ.get("S3_BUCKET") or None,
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,  # unset: AWS itself
+        "S3_REGION": os.environ.get("S3_REGION") or None,
+        # Unset: boto3's own chain (AWS_ACCESS_KEY_ID…, ~/.aws, an instance role).
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID") or None,
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+        "S3_PREFIX": os.environ.get("S3_PREFIX") or "",
+        # A ClamAV daemon scans every attachment (desk.tickets.scans) where one is named: a
+        # unix socket, or a host and port. Neither: scanning is off.
+        "CLAMD_SOCKET": os.environ.get("CLAMD_SOCKET") or None,
+        "CLAMD_HOST": os.environ.get("CLAMD_HOST") or None,
+        "CLAMD_PORT": _int("CLAMD_PORT", 3310),
+        "CLAMD_TIMEOUT": _int("CLAMD_TIMEOUT", 60),
         "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR") or str(instance / "attachments"),
         "ATTACHMENT_MAX_BYTES": _int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
         "ATTACHMENT_MAX_FILES": _int("ATTACHMENT_MAX_FILES", 5),
@@ -237,6 +254,7 @@ def check_settings(config) -> None:
         raise ValueError("PRESENCE_POLL_SECONDS must be at least 1 and less than PRESENCE_SECONDS, or a page "
                          "that is still open would drop out between two polls")
     check_panel_settings(config)
+    _check_storage(config)
     if config.get("LOG_LEVEL", "INFO") not in LOG_LEVELS:
         raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {config['LOG_LEVEL']!r}")
 
@@ -264,3 +282,15 @@ def check_panel_settings(config) -> None:
         raise ValueError(f"PANEL_REFILL_MAX_POLLS must be at least 1, not {config['PANEL_REFILL_MAX_POLLS']}")
     if any(seconds < 0 for seconds in config.get("WEBHOOK_RETRY_INTERVALS", ())):
         raise ValueError("WEBHOOK_RETRY_INTERVALS must be seconds of at least 0, such as 60,300,1800")
+def _check_storage(config) -> None:
+    from desk.storage import BACKENDS
+
+    backend = config["STORAGE_BACKEND"] = (config.get("STORAGE_BACKEND") or "local").strip().lower()
+    if backend not in BACKENDS:
+        raise ValueError(f"STORAGE_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "s3" and not config.get("S3_BUCKET"):
+        raise ValueError("STORAGE_BACKEND=s3 needs S3_BUCKET (and S3_ENDPOINT_URL for a store other than AWS)")
+    prefix = (config.get("S3_PREFIX") or "").strip("/")
+    config["S3_PREFIX"] = f"{prefix}/" if prefix else ""  # "desk" and "desk/" name one folder
+    if config.get("CLAMD_SOCKET") and config.get("CLAMD_HOST"):
+        raise ValueError("Set CLAMD_SOCKET or CLAMD_HOST, not both: the desk talks to one clamd")

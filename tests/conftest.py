@@ -315,6 +315,24 @@ def run_worker(app):
     return run
 
 
+def stored(app, key: str) -> bytes | None:
+    """The bytes the app's storage (local or S3) holds under a key, or None."""
+    from desk.storage import Missing, get_storage
+
+    try:
+        with get_storage(app).open(key) as fh:
+            return fh.read()
+    except Missing:
+        return None
+
+
+def stored_keys(app, prefix: str) -> list[str]:
+    """The keys under a prefix ("exports/", "attachments/", "quarantine/"), half-written files included."""
+    from desk.storage import get_storage
+
+    return get_storage(app).keys(prefix)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -353,6 +371,103 @@ class RedisProcess:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-compatible server on a loopback port (moto's, in a thread of this process):
+    boto3 talks to it over HTTP as it would to any object store."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(s3_server):
+    """The settings of an app on a bucket of the test's own (created here, as an operator would)."""
+    import uuid
+
+    import boto3
+
+    settings = {"STORAGE_BACKEND": "s3", "S3_BUCKET": f"desk-test-{uuid.uuid4().hex[:16]}",
+                "S3_ENDPOINT_URL": s3_server, "S3_REGION": "us-east-1", "S3_ACCESS_KEY_ID": "test-key",
+                "S3_SECRET_ACCESS_KEY": "test-secret", "S3_PREFIX": "desk/"}
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1", aws_access_key_id="test-key",
+                 aws_secret_access_key="test-secret").create_bucket(Bucket=settings["S3_BUCKET"])
+    return settings
+
+
+# The EICAR anti-virus test file, put together here so that no file of the repository holds
+# it whole (a scanner on a developer's machine would flag that file).
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS" + b"-TEST-FILE!$H+H*"
+EICAR_SIGNATURE = "Desk.Test.EICAR.UNOFFICIAL"  # clamd's name for our own signature below
+CLAMD_STREAM_MAX = 1024 * 1024
+
+
+class ClamdProcess:
+    """A clamd of the test session's own: a generated config, a unix socket and a TCP port
+    on loopback, and a signature database of one line (an MD5 hash signature of EICAR)."""
+
+    def __init__(self, workdir: Path):
+        binary = shutil.which("clamd") or ("/usr/sbin/clamd" if os.path.exists("/usr/sbin/clamd") else None)
+        if binary is None:
+            pytest.fail("clamd is not installed (Debian: apt-get install clamav-daemon; scripts/test installs it)",
+                        pytrace=False)
+        self.binary, self.workdir = binary, workdir
+        self.socket = str(workdir / "clamd.sock")
+        self.port = free_port()
+        self.log = workdir / "clamd.log"
+        database = workdir / "db"
+        database.mkdir()
+        import hashlib
+
+        (database / "desk-test.hdb").write_text(f"{hashlib.md5(EICAR).hexdigest()}:{len(EICAR)}:Desk.Test.EICAR\n")
+        self.config = workdir / "clamd.conf"
+        self.config.write_text("\n".join([
+            f"LocalSocket {self.socket}", "TCPAddr 127.0.0.1", f"TCPSocket {self.port}",
+            f"DatabaseDirectory {database}", f"TemporaryDirectory {workdir}", f"LogFile {self.log}",
+            f"PidFile {workdir / 'clamd.pid'}", "Foreground yes", f"StreamMaxLength {CLAMD_STREAM_MAX}", ""]))
+        self.proc = None
+
+    def start(self):
+        from desk.clamd import Clamd, ClamdError
+
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                if Clamd(socket_path=self.socket, timeout=2).ping():  # PING → PONG
+                    return
+            except ClamdError:
+                time.sleep(0.1)
+        log = self.log.read_text() if self.log.exists() else "(no log)"
+        self.stop()
+        pytest.fail(f"clamd did not answer PING within 60 s:\n{log[-2000:]}", pytrace=False)
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def clamd_server(tmp_path_factory):
+    server = ClamdProcess(tmp_path_factory.mktemp("clamd"))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

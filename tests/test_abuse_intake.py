@@ -234,9 +234,10 @@ def test_a_csam_report_keeps_only_the_hash_and_logs_every_look(app, client, auth
     assert row["sha256"] == digest and row["stored"] is False
     with app.app_context():
         assert db.session.execute(select(Attachment)).first() is None
-        from desk.tickets.attachments import path_for
+        from desk.storage import get_storage
+        from desk.tickets.attachments import key_for
 
-        assert not path_for(digest).exists()
+        assert not get_storage().exists(key_for(digest))
     auth.login("trust_safety")
     page = get_ok(client, f"/tickets/{only_case(app)['ticket']}")
     assert digest in page and "CSAM" in page

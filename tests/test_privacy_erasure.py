@@ -2,13 +2,12 @@
 the person's e-mail, login or links (every text column is read); ledger rows stay under
 a pseudonym; the audit and evidence chains still verify; a held account is refused with
 the reason and erased once the hold is released."""
-import os
 import re
 
 from sqlalchemy import JSON, String, Text, select
 
 from abuse_helpers import REPORTER, mails, only_case, reported
-from conftest import csrf_from, get_ok, ledger_entry as entry, text_of
+from conftest import csrf_from, get_ok, ledger_entry as entry, stored, text_of
 from desk import jobs
 from desk.abuse import enforcement, holds
 from desk.abuse.models import AbuseCase, EvidenceSnapshot
@@ -126,8 +125,8 @@ def test_erasure_leaves_no_trace_and_keeps_pseudonymised_ledger(app, client, pan
     run_worker()
     with app.app_context():
         [copy] = db.session.execute(select(PrivacyExport)).scalars().all()
-        copy_path = copy.path
-    assert os.path.exists(copy_path)
+        copy_key = copy.path
+    assert stored(app, copy_key)
     filed = file_request(client)
     assert filed["status"] == "unverified" and filed["deadline"]
     run_worker()
@@ -154,7 +153,7 @@ def test_erasure_leaves_no_trace_and_keeps_pseudonymised_ledger(app, client, pan
             "https://www.instagram.com/p/BOBPOST/"
         assert db.session.execute(select(Attachment)).scalars().all() == []
         assert [(a.rating, a.comment) for a in db.session.execute(select(Survey)).scalars()] == [("good", None)]
-        assert not os.path.exists(copy_path)
+        assert stored(app, copy_key) is None
         # The quarantined message stays as a record that mail came, without its bytes.
         [received] = db.session.execute(select(InboundMail)).scalars().all()
         assert received.raw is None and received.sender.endswith("@erased.invalid")

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import select, update
 
-from conftest import ledger_entry as entry
+from conftest import ledger_entry as entry, stored, stored_keys
 from desk import jobs
 from desk.audit.models import AuditEvent
 from desk.audit.services import Actor
@@ -22,6 +22,7 @@ from desk.claims.models import Customer
 from desk.extensions import db
 from desk.privacy import export as exports
 from desk.privacy.models import PrivacyExport, PrivacyRequest
+from desk.storage import get_storage
 from desk.tickets.attachments import Upload
 from desk.tickets.models import Ticket
 from desk.tickets.services import staff_reply
@@ -118,8 +119,8 @@ def export_row(app, export_id) -> dict:
                 "manifest": row.manifest, "error": row.error, "built_at": row.built_at}
 
 
-def read_zip(path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as archive:
+def read_zip(app, key) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(stored(app, key))) as archive:
         assert archive.testzip() is None
         return {name: archive.read(name) for name in archive.namelist()}
 
@@ -140,12 +141,13 @@ def test_the_export_holds_the_persons_data_in_json_and_csv_and_nothing_else(app,
 
     row = export_row(app, export_id)
     assert row["status"] == "ready" and row["error"] is None and row["built_at"] is not None
-    path = Path(row["path"])
-    assert path.parent == Path(app.config["EXPORT_DIR"]) and path.name.startswith(f"{export_id}-")
-    data = path.read_bytes()
+    key = row["path"]  # a storage key, in EXPORT_DIR on the local backend
+    assert key.startswith(f"exports/{export_id}-") and key.endswith(".zip")
+    assert (Path(app.config["EXPORT_DIR"]) / key.removeprefix("exports/")).is_file()
+    data = stored(app, key)
     assert row["size"] == len(data) and row["sha256"] == hashlib.sha256(data).hexdigest()
-    files = read_zip(path)
-    with zipfile.ZipFile(path) as archive:
+    files = read_zip(app, key)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert {i.compress_type for i in archive.infolist()} == {zipfile.ZIP_DEFLATED}
 
     # Every dataset twice, with the same rows, and the counts the manifest gives.
@@ -240,14 +242,13 @@ def test_running_the_job_twice_keeps_one_zip(app, panel, make_ticket, auth, run_
     run_export(app, run_worker, export_id)
     second = export_row(app, export_id)
     assert second == first and second["status"] == "ready"
-    folder = Path(app.config["EXPORT_DIR"])
-    assert [p.name for p in folder.iterdir()] == [Path(first["path"]).name]  # no second ZIP, no leftovers
+    assert stored_keys(app, "exports/") == [first["path"]]  # no second ZIP, no leftovers
     # Released or expired exports are left alone too.
     with app.app_context():
         db.session.get(PrivacyExport, export_id).status = "released"
         db.session.commit()
         assert exports.build(export_id).status == "released"
-    assert Path(first["path"]).read_bytes() and len(list(folder.iterdir())) == 1
+    assert stored(app, first["path"]) and len(stored_keys(app, "exports/")) == 1
 
 
 def test_an_export_left_building_by_a_dead_worker_is_built_by_the_retry(app, panel, make_ticket, auth,
@@ -259,7 +260,7 @@ def test_an_export_left_building_by_a_dead_worker_is_built_by_the_retry(app, pan
         db.session.commit()
     run_export(app, run_worker, export_id)
     row = export_row(app, export_id)
-    assert row["status"] == "ready" and Path(row["path"]).is_file()
+    assert row["status"] == "ready" and stored(app, row["path"])
     assert row["manifest"]["orders.json"] == 2
 
 
@@ -268,22 +269,22 @@ def test_a_build_that_finishes_second_keeps_the_first_zip(app, panel, make_ticke
     finishes second finds the export ready, deletes its own ZIP and returns the first's."""
     seeded = seed(app, panel, make_ticket, auth)
     export_id = new_export(app, customer_id=seeded["alice_id"])
-    theirs = Path(app.config["EXPORT_DIR"]) / f"{export_id}-theirs.zip"
+    theirs = f"exports/{export_id}-theirs.zip"
     real = exports._write_zip
 
     def racing(export_id, person):
         built = real(export_id, person)
-        theirs.write_bytes(b"the other worker's ZIP")
+        get_storage(app).put(theirs, b"the other worker's ZIP")
         with db.engine.begin() as conn:  # the other worker's commit, while this one was writing
             conn.execute(update(PrivacyExport.__table__).where(PrivacyExport.id == export_id).values(
-                status="ready", path=str(theirs), size=22, sha256="f" * 64))
+                status="ready", path=theirs, size=22, sha256="f" * 64))
         return built
 
     monkeypatch.setattr(exports, "_write_zip", racing)
     with app.app_context():
         row = exports.build(export_id)
-        assert (row.status, row.path, row.sha256) == ("ready", str(theirs), "f" * 64)
-    assert [p.name for p in theirs.parent.iterdir()] == [theirs.name]
+        assert (row.status, row.path, row.sha256) == ("ready", theirs, "f" * 64)
+    assert stored_keys(app, "exports/") == [theirs]
 
 
 @pytest.mark.postgresql_only  # SQLite has no advisory locks; the finish-second test covers it there
@@ -291,7 +292,6 @@ def test_a_second_worker_waits_for_the_build_in_progress(app, panel, make_ticket
     seeded = seed(app, panel, make_ticket, auth)
     export_id = new_export(app, customer_id=seeded["alice_id"])
     url = app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
-    folder = Path(app.config["EXPORT_DIR"])
     monkeypatch.setattr(exports, "LOCK_WAIT_SECONDS", 0.3)
     with psycopg.connect(url, autocommit=True) as other:  # the first worker, mid-build
         other.execute("SELECT pg_advisory_lock(%s, %s)", (exports.LOCK_NAMESPACE, export_id))
@@ -302,14 +302,14 @@ def test_a_second_worker_waits_for_the_build_in_progress(app, panel, make_ticket
                 exports.build(export_id)
             row = db.session.get(PrivacyExport, export_id, populate_existing=True)
             assert (row.status, row.path, row.error) == ("building", None, None)  # untouched, not failed
-        assert not folder.exists() or not list(folder.iterdir())
+        assert stored_keys(app, "exports/") == []
     # That worker died: the server drops its lock with its connection (a moment later; the
     # retry waits for it) and the export is built.
     monkeypatch.setattr(exports, "LOCK_WAIT_SECONDS", 30)
     with app.app_context():
         row = exports.build(export_id)
-        assert row.status == "ready" and Path(row.path).is_file()
-    assert len(list(folder.iterdir())) == 1
+        assert row.status == "ready" and stored(app, row.path)
+    assert len(stored_keys(app, "exports/")) == 1
 
 
 def test_a_requester_without_an_account_gets_the_tickets_of_their_address_only(app, panel, make_ticket, auth,
@@ -319,7 +319,7 @@ def test_a_requester_without_an_account_gets_the_tickets_of_their_address_only(a
     run_export(app, run_worker, export_id)
     row = export_row(app, export_id)
     assert row["status"] == "ready"
-    files = read_zip(row["path"])
+    files = read_zip(app, row["path"])
     counts = {name: row["manifest"][f"{name}.json"] for name in DATASETS}
     # Both her tickets are found by her address (in any case); the account's data is not read.
     assert counts == {"account": 0, "identifiers": 0, "orders": 0, "order_status_history": 0, "tickets": 2,
@@ -394,7 +394,7 @@ def test_the_export_holds_their_claims_money_requests_and_reports(app, client, p
         db.session.commit()
     export_id = new_export(app, customer_id=seeded["alice_id"])
     run_export(app, run_worker, export_id)
-    files = read_zip(export_row(app, export_id)["path"])
+    files = read_zip(app, export_row(app, export_id)["path"])
     claims, _ = dataset(files, "claims")
     assert [(c["order"], c["kind"]) for c in claims] == [("5002", "refill")]
     money, money_csv = dataset(files, "money_requests")

@@ -1,5 +1,5 @@
 """Ticket jobs."""
-from desk.tickets import assignment, notices
+from desk.tickets import assignment, notices, scans
 
 
 def send_acknowledgement(ticket_id: int) -> str:
@@ -18,3 +18,12 @@ def assign_waiting() -> str:
     """Hand out the unassigned tickets of queues that assign by themselves (those that came
     while support was closed, or when everyone was away or at their limit)."""
     return f"{assignment.assign_waiting()} ticket(s) assigned"
+
+
+def scan_attachment(attachment_id: int) -> str:
+    """Scan one attachment with clamd; an infected one (and every copy of its bytes) is
+    quarantined. Run twice, one verdict; a failed scan raises for RQ to retry."""
+    row = scans.scan(attachment_id)
+    if row is None:
+        return "no such attachment"
+    return f"attachment {row.id} {row.scan_state or 'not scanned (scanning is off)'}"

@@ -27,7 +27,6 @@ from desk.policy import abuse as policy
 from desk.policy.links import normalize_link
 from desk.tickets import attachments
 from desk.tickets import services as tickets
-from desk.tickets.models import Attachment
 from desk.types import utcnow
 
 MAX_LINKS = 20
@@ -276,8 +275,8 @@ def _body(report: Report) -> str:
 def _attach_files(ticket, message, report: Report) -> None:
     for f in report.files:
         if f.get("stored"):
-            db.session.add(Attachment(ticket=ticket, message=message, filename=f["name"],
-                                      content_type=f["type"], size=f["size"], sha256=f["sha256"]))
+            attachments.add(ticket, message, filename=f["name"], content_type=f["type"], size=f["size"],
+                            sha256=f["sha256"])
 
 
 def open_case(report: Report, subjects, actor: Actor) -> AbuseCase:

@@ -16,7 +16,8 @@ from desk.auth.access import require
 from desk.auth.forms import StaffForm
 from desk.auth.models import ApiKey, Staff
 from desk.auth.roles import API_KEY_ROLES, queues_for
-from desk.tickets import assignment, fields
+from desk.storage import get_storage
+from desk.tickets import assignment, fields, scans
 from desk.tickets.models import ASSIGNMENT_MODES, FIELD_TYPES, KIND_LABELS, KIND_QUEUES, CustomField, QueueSetting
 from desk.errors import DeskError
 from desk.extensions import db
@@ -242,7 +243,8 @@ def audit():
 @bp.route("/jobs")
 @require("admin.jobs")
 def job_list():
-    return render_template("admin/jobs.html", o=admin_jobs.overview())
+    return render_template("admin/jobs.html", o=admin_jobs.overview(), scan=scans.status(),
+                           storage=get_storage().describe())
 
 
 @bp.route("/jobs/<job_id>/<action>", methods=["POST"])

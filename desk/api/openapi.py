@@ -110,7 +110,10 @@ def nullable(schema: dict) -> dict:
     if "$ref" in schema:
         return {"anyOf": [schema, {"type": "null"}]}
     kind = schema["type"]
-    return {**schema, "type": [kind, "null"] if isinstance(kind, str) else [*kind, "null"]}
+    schema = {**schema, "type": [kind, "null"] if isinstance(kind, str) else [*kind, "null"]}
+    if "enum" in schema:  # an enum lists every value it takes, null too
+        schema["enum"] = [*schema["enum"], None]
+    return schema
 
 
 def obj(properties: dict, required=(), description: str | None = None, closed: bool = False, **extra) -> dict:
@@ -250,7 +253,11 @@ SCHEMAS: dict[str, dict] = {
     "Attachment": obj({
         "id": integer(minimum=1), "filename": string(), "content_type": string("Sniffed from the bytes."),
         "size": integer("Bytes."), "sha256": string(pattern="^[0-9a-f]{64}$"),
-    }, required=("id", "filename", "content_type", "size", "sha256"), closed=True),
+        "scan": nullable(enum(("pending", "clean", "infected", "error"),
+                              "The virus scan: null when the file was stored while scanning was off; infected "
+                              "files are quarantined and never served; a failed scan (error) is retried.")),
+        "scan_result": nullable(string("The signature found (infected), or why the scan failed (error).")),
+    }, required=("id", "filename", "content_type", "size", "sha256", "scan", "scan_result"), closed=True),
     "Message": obj({
         "id": integer(minimum=1),
         "author": enum(("requester", "staff", "system")),

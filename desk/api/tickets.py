@@ -32,7 +32,8 @@ def message_json(message) -> dict:
         "redaction_note": message.redaction_note,
         "created_at": message.created_at.isoformat(),
         "attachments": [
-            {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+            {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
+             "scan": a.scan_state, "scan_result": a.scan_result}
             for a in message.attachments
         ],
     }

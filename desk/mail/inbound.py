@@ -138,7 +138,7 @@ def ingest(raw: bytes, recipients: list[str] | None = None, envelope_sender: str
         return _quarantine(raw, recipients, f"the desk refused it: {exc.message}", key=key)
     except Exception as exc:
         db.session.rollback()
-        if _database_down(exc):
+        if _cannot_store_now(exc):
             raise
         log.exception("inbound mail: unexpected error; quarantined")
         return _quarantine(raw, recipients, f"an error in the desk: {type(exc).__name__}: {exc}"[:500], key=key)
@@ -147,10 +147,15 @@ def ingest(raw: bytes, recipients: list[str] | None = None, envelope_sender: str
     return outcome
 
 
-def _database_down(exc: Exception) -> bool:
+def _cannot_store_now(exc: Exception) -> bool:
+    """The database, or the file storage attachments go to, cannot be reached: the sender's
+    MTA keeps the message and tries again later."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+    from desk.storage import StorageUnavailable
+
+    return isinstance(exc, (OperationalError, StorageUnavailable)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _seen(key: str) -> InboundMail | None:

@@ -190,7 +190,7 @@ def ticket(customer, reference):
 @bp.get(f"/tickets/<reference>/attachments/<int(max={MAX_ID}):attachment_id>")
 @customer_required
 def attachment(customer, reference, attachment_id):
-    return send_attachment(_mine_or_404(customer, reference), attachment_id, include_internal=False)
+    return send_attachment(_mine_or_404(customer, reference), attachment_id, staff=False)
 
 
 def register_routes() -> None:

@@ -2,11 +2,9 @@
 withhold files with a reason; the approver is recorded; the link is mailed and expires;
 the requester proves the e-mail again with a fresh code before the file is sent."""
 import hashlib
-import os
 import shutil
 import zipfile
 from datetime import timedelta
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
@@ -19,6 +17,7 @@ from desk.mail.outbound import compose, render
 from desk.policy import privacy as policy
 from desk.privacy import requests
 from desk.privacy.models import PrivacyExport
+from desk.storage import get_storage
 from desk.types import utcnow
 
 SALT = "desk.privacy-export"
@@ -60,7 +59,7 @@ def _covers(withheld: str, name: str) -> bool:
 
 
 def _names(export: PrivacyExport) -> list[str]:
-    with zipfile.ZipFile(export.path) as archive:
+    with get_storage().open(export.path, seekable=True) as fh, zipfile.ZipFile(fh) as archive:
         return archive.namelist()
 
 
@@ -82,10 +81,9 @@ class _HashingWriter:
 
 def _rewrite_without(export: PrivacyExport, withhold: list[str]) -> None:
     """Copy the ZIP entry by entry, without the withheld files, hashing the copy as it is
-    written (streamed: flat memory, one pass)."""
-    source = Path(export.path)
-    target = source.with_suffix(".reviewed.tmp")
-    with open(target, "wb") as fh:
+    written (streamed: flat memory, one pass); the copy takes the export's key when done."""
+    storage = get_storage()
+    with storage.open(export.path, seekable=True) as source, storage.writer(export.path, private=True) as fh:
         out = _HashingWriter(fh)
         with zipfile.ZipFile(source) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
             for info in old.infolist():
@@ -93,8 +91,8 @@ def _rewrite_without(export: PrivacyExport, withhold: list[str]) -> None:
                     continue
                 with old.open(info) as reader, new.open(info, "w") as writer:
                     shutil.copyfileobj(reader, writer, 1 << 16)
-    os.replace(target, source)
-    export.size, export.sha256 = source.stat().st_size, out.digest.hexdigest()
+        size = fh.tell()
+    export.size, export.sha256 = size, out.digest.hexdigest()
     export.manifest = {k: v for k, v in (export.manifest or {}).items() if k not in withhold}
 
 
@@ -125,7 +123,7 @@ def problem(export: PrivacyExport) -> str | None:
         return "This download link has expired. Ask us for a new copy by replying to your request."
     if export.status != "released":
         return "This copy is not ready to download."
-    if not export.path or not Path(export.path).exists():
+    if not export.path or not get_storage().exists(export.path):
         return "This copy is no longer available."
     return None
 
@@ -150,8 +148,14 @@ def expire_due() -> int:
     rows = db.session.execute(select(PrivacyExport).where(PrivacyExport.status == "released",
                                                           PrivacyExport.expires_at < utcnow())).scalars()
     for export in rows:
-        if export.path and Path(export.path).exists():
-            Path(export.path).unlink()
+        if export.path:
+            get_storage().delete(export.path)
         export.status = "expired"
         done += 1
     return done
+
+
+def send(export: PrivacyExport):
+    """The ZIP as a download, never cached."""
+    return get_storage().send(export.path, mimetype="application/zip",
+                              download_name=f"{export.request.reference}-your-data.zip", max_age=0)

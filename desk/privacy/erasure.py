@@ -16,7 +16,6 @@ runs:
 The audit record of the erasure carries counts and ids, never the erased data.
 """
 from collections import Counter
-from pathlib import Path
 
 from sqlalchemy import JSON, String, Text, cast, delete, func, literal, or_, select, update
 
@@ -38,7 +37,8 @@ from desk.policy import privacy as policy
 from desk.privacy.models import PrivacyRequest
 from desk.sla.models import SlaEvent, TicketClock
 from desk.tickets import services as tickets
-from desk.tickets.attachments import path_for
+from desk.storage import get_storage
+from desk.tickets.attachments import remove_bytes
 from desk.tickets.models import Attachment, Message, Ticket
 from desk.types import utcnow
 
@@ -309,8 +309,7 @@ class _Erasure:
             row.email, row.details = self.pseudo_email, ""
             for export in row.exports:
                 # An earlier copy of their data is their data too.
-                if export.path and Path(export.path).exists():
-                    Path(export.path).unlink()
+                if export.path and get_storage().delete(export.path):
                     self.counts["exports"] += 1
                 export.path, export.manifest, export.status = None, {}, "expired"
             row.verification_note = self.scrub.text(row.verification_note) if row.verification_note else None
@@ -437,9 +436,7 @@ def remove_unreferenced(digests) -> int:
         named = cast(Report.files, Text).contains(digest, autoescape=True)
         if db.session.execute(select(func.count()).select_from(Report).where(named)).scalar():
             continue
-        path = path_for(digest)
-        if path.exists():
-            path.unlink()
+        if remove_bytes(digest):  # in storage or in the quarantine
             removed += 1
     return removed
 

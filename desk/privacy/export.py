@@ -13,13 +13,14 @@ lower case. Rows are chosen by those alone, so nothing of anyone else's is read.
 
 Memory stays flat whatever the volume: rows are read in batches (`yield_per`), written
 row by row into the ZIP's entry streams (a JSON array is written as `[`, the rows joined
-by `,\\n`, `]`), and the CSV twin is spooled to an unnamed temporary file beside the ZIP,
-then copied in. Attachment files are copied from their content-addressed store in chunks.
-Money is a string with two decimals, times are ISO 8601 in UTC.
+by `,\\n`, `]`), and the CSV twin is spooled to an unnamed temporary file (TMPDIR), then
+copied in. Attachment files are streamed from storage in chunks (a quarantined one is
+not in the ZIP). Money is a string with two decimals, times are ISO 8601 in UTC.
 
-The ZIP is written to a temporary name in EXPORT_DIR and renamed into place
-(`<export id>-<random token>.zip`, mode 0600) once complete, so a half-written file is
-never at a path the desk names.
+The ZIP is written through desk.storage under `exports/<export id>-<random token>.zip`
+(local: EXPORT_DIR, mode 0600; S3: spooled to a temporary file, then uploaded, multipart
+when large), and the key takes it only once complete, so a half-written file is never
+under a key the desk names. The export row keeps the key.
 
 The job is idempotent: an export that is ready, released or expired is returned as it
 is (the row is read locked, `for_update`). On PostgreSQL a session advisory lock held for
@@ -45,9 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import OperationalError
 
@@ -61,7 +60,8 @@ from desk.extensions import db, for_update
 from desk.policy.privacy import EXPORT_RULE
 from desk.privacy.models import PrivacyExport, PrivacyRequest
 from desk.sanitize import csv_cell
-from desk.tickets.attachments import path_for
+from desk.storage import Missing, get_storage
+from desk.tickets.attachments import key_for
 from desk.tickets.models import Attachment, Message, Ticket
 from desk.types import utcnow
 
@@ -210,8 +210,9 @@ def attachment_name(reference: str, attachment_id: int, filename: str) -> str:
 
 
 def _attachments(person: Person) -> Iterator[Sequence]:
+    storage = get_storage()
     for a in _stream(_attachment_query(person)):
-        stored = path_for(a.sha256).is_file()
+        stored = storage.exists(key_for(a.sha256))
         yield (*a, attachment_name(a.reference, a.id, a.filename) if stored else None)
 
 
@@ -316,7 +317,8 @@ DATASETS = (
         ("ticket", "the ticket reference"), ("message", "the message number"), ("attachment", "the file number"),
         ("filename", "the file name you gave"), ("content_type", "the type detected from its bytes"),
         ("size", "size in bytes"), ("sha256", "SHA-256 of the bytes"), ("sent_at", "when"),
-        ("file", "where the file is in this ZIP (empty: no longer stored)")), _attachments),
+        ("file", "where the file is in this ZIP (empty: no longer stored, or quarantined by the virus scan)")),
+        _attachments),
     Dataset("ledger", "the movements of your Balance", (
         ("entry", "the panel's id of the entry"),
         ("kind", ("deposit, promo_credit, charge, return, refund_credit, refund, withdrawal, withdrawal_fee, "
@@ -402,12 +404,11 @@ def _entry(name: str, when: datetime) -> zipfile.ZipInfo:
     return info
 
 
-def _write_dataset(archive: zipfile.ZipFile, spool_dir: Path, dataset: Dataset, person: Person,
-                   when: datetime) -> int:
+def _write_dataset(archive: zipfile.ZipFile, dataset: Dataset, person: Person, when: datetime) -> int:
     """Write <name>.json straight into the ZIP and <name>.csv through a spool file (a ZIP
     takes one open entry at a time); one pass over the rows. Returns the row count."""
     count = 0
-    with tempfile.TemporaryFile(dir=spool_dir) as spool:
+    with tempfile.TemporaryFile() as spool:
         csv_text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         writer = csv.writer(csv_text)
         keys = dataset.keys
@@ -433,14 +434,14 @@ def _write_dataset(archive: zipfile.ZipFile, spool_dir: Path, dataset: Dataset, 
 
 def _write_files(archive: zipfile.ZipFile, person: Person) -> int:
     """The bytes of the files the requester sent, under attachments/<ticket>/<id>-<name>."""
-    count = 0
+    count, storage = 0, get_storage()
     for a in _stream(_attachment_query(person)):
-        source = path_for(a.sha256)
-        if not source.is_file():  # erased or lost: the metadata says so
-            continue
         info = _entry(attachment_name(a.reference, a.id, a.filename), a.created_at)
-        with open(source, "rb") as src, archive.open(info, "w") as out:
-            shutil.copyfileobj(src, out, COPY_CHUNK)
+        try:
+            with storage.open(key_for(a.sha256)) as src, archive.open(info, "w") as out:
+                shutil.copyfileobj(src, out, COPY_CHUNK)
+        except Missing:  # erased, lost or quarantined: the metadata says so
+            continue
         count += 1
     return count
 
@@ -476,36 +477,26 @@ def _readme(manifest: dict, built_at: datetime) -> str:
 
 
 def _write_zip(export_id: int, person: Person) -> dict:
-    """Write the ZIP to a temporary name in EXPORT_DIR and rename it into place; returns
-    the values the export row records."""
-    folder = Path(current_app.config["EXPORT_DIR"])
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(24)
-    final = folder / f"{export_id}-{token}.zip"
-    partial = folder / f".{export_id}-{token}.zip.part"
+    """Write the ZIP through storage (complete, or not at all); returns the values the
+    export row records."""
+    key = f"exports/{export_id}-{secrets.token_urlsafe(24)}.zip"
     built_at = utcnow()
     manifest: dict[str, int] = {}
-    try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for dataset in DATASETS:
-                    rows = _write_dataset(archive, folder, dataset, person, built_at)
-                    manifest[f"{dataset.name}.json"] = manifest[f"{dataset.name}.csv"] = rows
-                manifest[ATTACHMENTS] = _write_files(archive, person)
-                archive.writestr(_entry("README.txt", built_at), _readme(manifest, built_at))
-            fh.flush()
-            os.fsync(fh.fileno())
+    with get_storage().writer(key, private=True) as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for dataset in DATASETS:
+                rows = _write_dataset(archive, dataset, person, built_at)
+                manifest[f"{dataset.name}.json"] = manifest[f"{dataset.name}.csv"] = rows
+            manifest[ATTACHMENTS] = _write_files(archive, person)
+            archive.writestr(_entry("README.txt", built_at), _readme(manifest, built_at))
+        # The reads' transaction (and any server-side cursor) ends here, before the upload.
+        db.session.rollback()
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(0)
         digest = hashlib.sha256()
-        with open(partial, "rb") as fh:
-            while chunk := fh.read(COPY_CHUNK * 16):
-                digest.update(chunk)
-        size = partial.stat().st_size
-        os.replace(partial, final)
-    finally:
-        partial.unlink(missing_ok=True)
-    db.session.rollback()  # the reads' transaction (and any server-side cursor) ends here
-    return {"path": str(final), "size": size, "sha256": digest.hexdigest(), "manifest": manifest,
+        while chunk := fh.read(COPY_CHUNK * 16):
+            digest.update(chunk)
+    return {"path": key, "size": size, "sha256": digest.hexdigest(), "manifest": manifest,
             "built_at": built_at}
 
 
@@ -575,7 +566,7 @@ def build(export_id: int) -> PrivacyExport | None:
         except Exception as exc:
             db.session.rollback()
             if built is not None:
-                Path(built["path"]).unlink(missing_ok=True)
+                get_storage().delete(built["path"])
             _fail(export_id, exc)
             raise
 
@@ -584,7 +575,7 @@ def _finish(export_id: int, built: dict) -> PrivacyExport | None:
     export = _locked(export_id)
     if export is None or export.status in DONE:
         # Deleted meanwhile, or another build finished first: theirs stands, ours goes.
-        Path(built["path"]).unlink(missing_ok=True)
+        get_storage().delete(built["path"])
         db.session.commit()
         return export
     export.status = "ready"

@@ -71,7 +71,7 @@ class PrivacyExport(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("privacy_requests.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(12), default="queued")
-    path: Mapped[str | None] = mapped_column(String(500))  # under EXPORT_DIR
+    path: Mapped[str | None] = mapped_column(String(500))  # its storage key: exports/<id>-<token>.zip
     size: Mapped[int | None] = mapped_column(Integer)
     sha256: Mapped[str | None] = mapped_column(String(64))
     manifest: Mapped[dict] = mapped_column(JSON, default=dict)  # {file name: row count}

@@ -1,7 +1,7 @@
 """Public pages of the privacy desk (Privacy §10): the request form, and the requester's
 page behind the mailed link where the one-time code is typed (privacy-10-verify). The
 form answers the same whether or not an account has the e-mail."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.fields.choices import SelectChoice
@@ -149,5 +149,4 @@ def export_download(token):
     if not result.ok:
         flash(result.message, "error")
         return redirect(url_for("privacy_public.export_page", token=token))
-    return send_file(export.path, mimetype="application/zip", as_attachment=True,
-                     download_name=f"{export.request.reference}-your-data.zip", max_age=0)
+    return delivery.send(export)

@@ -1,16 +1,23 @@
-"""Attachments: checked before anything is written, stored once by content (SHA-256).
+"""Attachments: checked before anything is written, stored once by content (SHA-256)
+through desk.storage, and scanned for viruses where a clamd is configured (desk.tickets.scans).
 
 The type is sniffed from the bytes; the client's filename and Content-Type are not trusted.
 """
 import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import filetype
 from flask import current_app
+from sqlalchemy import select
 
-from desk.errors import AttachmentError
+from desk import jobs
+from desk.clamd import Clamd
+from desk.errors import AttachmentError, DeskError
+from desk.extensions import db
+from desk.storage import get_storage
+from desk.tickets.models import Attachment
+from desk.types import utcnow
 
 ALLOWED_TYPES = {
     "image/png", "image/jpeg", "image/gif", "image/webp",
@@ -97,17 +104,96 @@ def sort_out(uploads: list[Upload]) -> tuple[list[Upload], list[str]]:
     return kept, refused
 
 
+def key_for(digest: str) -> str:
+    """Where an attachment's bytes are kept (desk.storage): the layout ATTACHMENT_DIR always had."""
+    return f"attachments/{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+def quarantine_key(digest: str) -> str:
+    """Where bytes a scan found infected are moved: kept for a false positive, never served."""
+    return f"quarantine/{digest}"
+
+
+def infected_signature(digest: str) -> str | None:
+    """What a scan found in these bytes before (every row of a digest agrees), or None."""
+    return db.session.execute(select(Attachment.scan_result).where(
+        Attachment.sha256 == digest, Attachment.scan_state == "infected").limit(1)).scalar()
+
+
 def store(data: bytes) -> str:
-    """Write the bytes under their SHA-256 (once) and return the digest."""
+    """Write the bytes under their SHA-256 (once) and return the digest. Bytes a scan found
+    infected before are not written again: they stay in the quarantine."""
     digest = hashlib.sha256(data).hexdigest()
-    path = path_for(digest)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+    storage = get_storage()
+    if infected_signature(digest) is None and not storage.exists(key_for(digest)):
+        storage.put(key_for(digest), data)
     return digest
 
 
-def path_for(digest: str) -> Path:
-    return Path(current_app.config["ATTACHMENT_DIR"]) / digest[:2] / digest[2:4] / digest
+def add(ticket, message, *, filename: str, content_type: str, size: int, sha256: str) -> Attachment:
+    """The one way an attachment row is made, in the caller's transaction. With a clamd
+    configured it is scanned by a job (pending until then); bytes already known to be
+    infected are marked so at once; with scanning off it carries no scan state."""
+    signature = infected_signature(sha256)
+    state = "infected" if signature else "pending" if Clamd.from_config(current_app.config) else None
+    attachment = Attachment(ticket=ticket, message=message, filename=filename, content_type=content_type,
+                            size=size, sha256=sha256, scan_state=state, scan_result=signature,
+                            scanned_at=utcnow() if signature else None)
+    db.session.add(attachment)
+    if state == "pending":
+        db.session.flush()  # the job takes the row's id
+        jobs.enqueue("workers.tickets.scan_attachment", attachment.id)
+    return attachment
+
+
+def remove_bytes(digest: str) -> bool:
+    """Delete a digest's stored bytes, quarantined or not; True when there were any."""
+    storage = get_storage()
+    removed = storage.delete(key_for(digest))
+    return storage.delete(quarantine_key(digest)) or removed
+
+
+# -- serving ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileView:
+    """How one attachment shows to one side (staff, or the requester by link or portal)."""
+
+    served: bool
+    note: str | None = None  # beside its name on the ticket
+    tone: str = ""  # the note's badge: "bad" (quarantined), "warn" (not scanned yet), "" (plain)
+    status: int = 200  # a refused download's answer, with `message`
+    message: str | None = None
+
+
+NOT_YET = ("This file is still being checked for viruses. It can be downloaded once the check is done; "
+           "please try again in a minute.")
+
+
+def view(attachment: Attachment, *, staff: bool) -> FileView:
+    """Who may download it (desk.tickets.scans): an infected file nobody; with scanning on,
+    one not scanned clean yet (pending, a failed scan being retried, or stored before
+    scanning was turned on) staff only, warned; with scanning off, every file."""
+    state = attachment.scan_state
+    if state == "infected":
+        return FileView(False, f"quarantined: {attachment.scan_result}", "bad", 410,
+                        f"This file was quarantined: a virus scan found {attachment.scan_result}. "
+                        "It is not served to anyone; its SHA-256 is kept on the ticket.")
+    if state == "clean" or Clamd.from_config(current_app.config) is None:
+        return FileView(True)
+    if staff:
+        why = f"virus scan failed ({attachment.scan_result}), retrying" if state == "error" else "not scanned yet"
+        return FileView(True, f"{why}: open with care", "warn")
+    return FileView(False, "being checked for viruses", "", 409, NOT_YET)
+
+
+def send(attachment: Attachment, *, staff: bool):
+    """The file as a download with its sniffed type (never rendered as a page), or the
+    reason it is refused."""
+    seen = view(attachment, staff=staff)
+    if not seen.served:
+        raise DeskError(seen.message, status=seen.status,
+                        code="quarantined" if seen.status == 410 else "not_scanned_yet")
+    # A file no longer stored (erased) raises desk.storage.Missing: a 404 page says so.
+    return get_storage().send(key_for(attachment.sha256), mimetype=attachment.content_type,
+                              download_name=attachment.filename)

@@ -225,6 +225,12 @@ class Attachment(db.Model):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The virus scan (desk.tickets.scans): None (stored while scanning was off), pending,
+    # clean, infected (scan_result: the signature; the bytes are quarantined, never served)
+    # or error (scan_result: why; the job is retried). Every row of one digest agrees.
+    scan_state: Mapped[str | None] = mapped_column(String(16), index=True)
+    scan_result: Mapped[str | None] = mapped_column(String(500))
+    scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     message: Mapped[Message] = relationship(back_populates="attachments")
     ticket: Mapped[Ticket] = relationship()

@@ -83,4 +83,4 @@ def requester_ticket(token):
 
 @bp.route(f"/t/<token>/attachments/<int(max={MAX_ID}):attachment_id>")
 def requester_attachment(token, attachment_id):
-    return send_attachment(ticket_for_token(token), attachment_id, include_internal=False)
+    return send_attachment(ticket_for_token(token), attachment_id, staff=False)

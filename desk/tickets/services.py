@@ -22,7 +22,7 @@ from desk.sla import clocks
 from desk.sanitize import html_to_text, render_markdown, text_to_html
 from desk.tickets import assignment, attachments, notices
 from desk.tickets.models import (
-    KIND_QUEUES, PRIORITIES, STATUSES, Attachment, Message, Ticket, TicketSequence, TicketTag,
+    KIND_QUEUES, PRIORITIES, STATUSES, Message, Ticket, TicketSequence, TicketTag,
 )
 from desk.types import utcnow
 from desk.webhooks import services as webhooks
@@ -198,11 +198,8 @@ def _add_message(ticket, body, *, author_kind, author_email=None, author_staff=N
         # The ticket's latest activity, as its requester sees it ("My tickets" sorts by it).
         ticket.updated_at = message.created_at
     for upload in uploads:
-        digest = attachments.store(upload.data)
-        db.session.add(Attachment(
-            ticket=ticket, message=message, filename=upload.safe_name, content_type=attachments.sniff(upload.data),
-            size=len(upload.data), sha256=digest,
-        ))
+        attachments.add(ticket, message, filename=upload.safe_name, content_type=attachments.sniff(upload.data),
+                        size=len(upload.data), sha256=attachments.store(upload.data))
     return message
 
 
@@ -228,6 +225,7 @@ def requester_reply(ticket: Ticket, body: str, uploads: list[attachments.Upload]
            internal=False)
     _reopen_on_reply(ticket, actor)
     db.session.commit()
+    jobs.dispatch()  # the attachments' scans
     return message
 
 

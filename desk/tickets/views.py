@@ -1,5 +1,5 @@
 """Staff pages: the queue and the ticket page."""
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -14,8 +14,7 @@ from desk.errors import DeskError
 from desk.extensions import db
 from desk.tickets import fields
 from desk.tickets import queue as ticket_queue
-from desk.tickets import merge, presence, saved_views, search, services
-from desk.tickets.attachments import path_for
+from desk.tickets import attachments, merge, presence, saved_views, search, services
 from desk.tickets.forms import AssignForm, MergeForm, SplitForm, StaffReplyForm, TicketUpdateForm
 from desk.tickets.models import Attachment, KIND_LABELS, STATUS_LABELS, Ticket
 from desk.tickets.uploads import from_files
@@ -403,12 +402,13 @@ def ticket_presence(reference):
 @require("queue.view")
 def attachment(reference, attachment_id):
     ticket = ticket_or_404(reference)
-    return send_attachment(ticket, attachment_id, include_internal=True)
+    return send_attachment(ticket, attachment_id, staff=True)
 
 
-def send_attachment(ticket, attachment_id, include_internal: bool):
+def send_attachment(ticket, attachment_id, staff: bool):
+    """One of the ticket's files; `staff` also reaches internal notes' files and, with a
+    warning on the ticket, files not scanned yet (desk.tickets.attachments.view)."""
     att = db.session.get(Attachment, attachment_id)
-    if att is None or att.ticket_id != ticket.id or (att.message.internal and not include_internal):
+    if att is None or att.ticket_id != ticket.id or (att.message.internal and not staff):
         abort(404)
-    # Always a download with the sniffed type: an uploaded file is never rendered as a page.
-    return send_file(path_for(att.sha256), mimetype=att.content_type, as_attachment=True, download_name=att.filename)
+    return attachments.send(att, staff=staff)
