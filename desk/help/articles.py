@@ -7,11 +7,13 @@ Markdown. The front matter is `key: value` lines:
     title: The 3-day claim window
     summary: One sentence shown in the index, the search results and the suggestions.
     topic: orders
+    order: 1
     rules: terms-7-claim-window, terms-13-window
     ---
 
 `topic` is one of the ids in `articles/<locale>/_topics.txt` (`id: Title` lines, in the
-order the index shows them). English is complete and decides which article explains a rule;
+order the index shows them); `order` (optional, English only) places the article in its
+topic. English is complete and decides which article explains a rule;
 another locale may translate any of the articles (same slug, same topic, same rules) and an
 article it lacks is shown in English with a note saying so.
 """
@@ -46,6 +48,7 @@ class Article:
     summary: str
     topic: str
     rules: tuple[str, ...]
+    order: int
     html: str                      # rendered Markdown, cleaned by desk.sanitize
     text: str = field(repr=False)  # the same as plain text, for search
 
@@ -94,8 +97,12 @@ def parse(source: str, slug: str, locale: str) -> Article:
     body = "\n".join(lines[end + 1:])
     html = render_markdown(body)
     rules = tuple(r.strip() for r in meta["rules"].split(",") if r.strip())
+    try:
+        order = int(meta.get("order") or 100)
+    except ValueError:
+        raise ArticleError(f"{locale}/{slug}.md: order must be a whole number") from None
     return Article(slug=slug, locale=locale, title=meta["title"], summary=meta["summary"], topic=meta["topic"],
-                   rules=rules, html=html, text=html_to_text(html))
+                   rules=rules, order=order, html=html, text=html_to_text(html))
 
 
 def _read_topics(folder: Path) -> dict[str, str]:
@@ -122,9 +129,9 @@ def _library(root: str, locale: str) -> Library:
     english = _read_folder(Path(root) / DEFAULT_LOCALE, DEFAULT_LOCALE)
     own = _read_folder(Path(root) / locale, locale) if locale != DEFAULT_LOCALE else {}
     topics = {**_read_topics(Path(root) / DEFAULT_LOCALE), **_read_topics(Path(root) / locale)}
-    # English decides which articles exist and their order (by topic, then title).
-    order = sorted(english, key=lambda s: (list(topics).index(english[s].topic) if english[s].topic in topics
-                                           else len(topics), english[s].title.lower()))
+    # English decides which articles exist and their order (by topic, then `order`).
+    rank = {topic: i for i, topic in enumerate(topics)}
+    order = sorted(english, key=lambda s: (rank.get(english[s].topic, len(rank)), english[s].order, s))
     articles = {slug: own.get(slug, english[slug]) for slug in order}
     used = {a.topic for a in articles.values()}
     return Library(locale, articles, {k: v for k, v in topics.items() if k in used})
