@@ -239,6 +239,6 @@ def test_the_ticket_forms_offer_suggestions_without_inline_script(app, client, p
     assert 'src="/static/suggest.js"' in page and 'data-suggest-url="/help/suggest"' in page
     assert 'aria-live="polite"' in page
     assert not re.search(r"<script(?![^>]*\ssrc=)", page)
-    portal = text_of(signed_in(app.test_client()).get("/portal/new"))
+    portal = text_of(signed_in(app.test_client()).get("/portal/tickets/new"))
     assert 'src="/static/suggest.js"' in portal and 'aria-live="polite"' in portal
     assert client.get("/static/suggest.js").status_code == 200
