@@ -204,6 +204,11 @@ def test_a_missing_translation_falls_back_to_english_and_says_so(make_app, own_a
     assert "Pedidos y reclamaciones" in index and "Your personal data" in index
     assert 'lang="en">English</span>' in index
     assert text_of(client.get("/help/search", query_string={"q": "reclamar"})).count('<li><a href="/help/') == 1
+    # A regional variant without a folder of its own reads its language's.
+    monkeypatch.setattr(articles, "current_locale", lambda: "es_MX")
+    assert "El plazo de 3 días para reclamar" in text_of(client.get("/help/claim-window"))
+    monkeypatch.setattr(articles, "current_locale", lambda: "../en")  # never a path
+    assert "The 3-day claim window" in text_of(client.get("/help/claim-window"))
 
 
 def test_article_markdown_is_sanitized(make_app, tmp_path):

@@ -127,8 +127,10 @@ def _read_folder(folder: Path, locale: str) -> dict[str, Article]:
 @functools.lru_cache(maxsize=32)
 def _library(root: str, locale: str) -> Library:
     english = _read_folder(Path(root) / DEFAULT_LOCALE, DEFAULT_LOCALE)
-    own = _read_folder(Path(root) / locale, locale) if locale != DEFAULT_LOCALE else {}
-    topics = {**_read_topics(Path(root) / DEFAULT_LOCALE), **_read_topics(Path(root) / locale)}
+    # es_MX reads es/ when there is no es_MX/ (pt_BR has a folder of its own).
+    folder = locale if (Path(root) / locale).is_dir() else locale.split("_")[0]
+    own = _read_folder(Path(root) / folder, locale) if folder != DEFAULT_LOCALE else {}
+    topics = {**_read_topics(Path(root) / DEFAULT_LOCALE), **_read_topics(Path(root) / folder)}
     # English decides which articles exist and their order (by topic, then `order`).
     rank = {topic: i for i, topic in enumerate(topics)}
     order = sorted(english, key=lambda s: (rank.get(english[s].topic, len(rank)), english[s].order, s))

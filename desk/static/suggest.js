@@ -1,10 +1,10 @@
 // While a ticket is being written, list help articles that match it (GET /help/suggest).
-// Without this script the form works the same; the list just stays hidden.
+// Without this script the form works the same; the list just stays empty.
 (function () {
   "use strict";
   var box = document.querySelector(".help-suggest[data-suggest-url]");
   if (!box || !window.fetch) { return; }
-  var list = box.querySelector("ul");
+  var list = box.querySelector("ul"), title = box.querySelector("p");
   var fields = box.getAttribute("data-suggest-from").split(" ")
     .map(function (id) { return document.getElementById(id); })
     .filter(Boolean);
@@ -30,7 +30,7 @@
       li.appendChild(p);
       list.appendChild(li);
     });
-    box.hidden = results.length === 0;
+    title.hidden = results.length === 0;
   }
 
   function ask() {
