@@ -4,7 +4,7 @@ from markupsafe import Markup
 
 from desk.help.articles import library
 from desk.help.search import MAX_QUERY, QueryTooLong, search as find
-from desk.policy.clauses import CLAUSES, PLAIN
+from desk.policy.clauses import explain
 
 bp = Blueprint("help", __name__, url_prefix="/help")
 
@@ -23,9 +23,7 @@ def article(slug):
     if found is None:
         abort(404)
     # Each rule the article explains: its anchor, the Terms' own words and the plain words.
-    rules = [{"rule": r, "title": (CLAUSES.get(r) or (None, None))[0], "words": (CLAUSES.get(r) or (None, None))[1],
-              "plain": PLAIN.get(r)} for r in found.rules]
-    return render_template("help/article.html", lib=lib, article=found, rules=rules,
+    return render_template("help/article.html", lib=lib, article=found, rules=explain(found.rules),
                            body=Markup(found.html),  # cleaned by desk.sanitize when loaded
                            fallback=found.locale != lib.locale, topic=lib.topics.get(found.topic))
 
