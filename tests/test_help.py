@@ -247,3 +247,11 @@ def test_the_ticket_forms_offer_suggestions_without_inline_script(app, client, p
     portal = text_of(signed_in(app.test_client()).get("/portal/tickets/new"))
     assert 'src="/static/suggest.js"' in portal and 'aria-live="polite"' in portal
     assert client.get("/static/suggest.js").status_code == 200
+
+
+def test_article_links_outside_a_request_use_the_public_url_and_unknown_rules_stay_plain(app):
+    with app.app_context():  # as a job composing mail has it
+        assert articles.article_url("terms-30-dormancy") == "http://desk.test/help/dormant-accounts#terms-30-dormancy"
+        assert articles.article_url("terms-99-unknown") is None
+        assert articles.rule_link("terms-99-unknown") == "<code>terms-99-unknown</code>"
+        assert articles.rule_link('"><script>') == "<code>&#34;&gt;&lt;script&gt;</code>"

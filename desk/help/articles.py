@@ -24,9 +24,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import current_app, has_app_context, url_for
+from flask import current_app, has_app_context, has_request_context, url_for
 from markupsafe import Markup
 
+from desk.links import public_url
 from desk.sanitize import html_to_text, render_markdown
 
 DEFAULT_LOCALE = "en"
@@ -165,14 +166,14 @@ def rule_map() -> dict[str, str]:
 
 def article_url(rule: str, external: bool = False) -> str | None:
     """`/help/<slug>#<rule>` for the article that explains `rule` (None for a rule it lacks);
-    `external=True` makes it absolute with PUBLIC_URL, for the API and mail."""
+    `external=True` (or no request, as in a job) makes it absolute with PUBLIC_URL, for the API and mail."""
     slug = rule_map().get(rule)
     if slug is None:
         return None
-    path = url_for("help.article", slug=slug, _anchor=rule)
-    if external:
-        return current_app.config["PUBLIC_URL"].rstrip("/") + path
-    return path
+    if external or not has_request_context():
+        # From PUBLIC_URL, not the request: mail and jobs link to articles too.
+        return public_url(f"/help/{slug}#{rule}")
+    return url_for("help.article", slug=slug, _anchor=rule)
 
 
 def rule_link(rule: str | None) -> Markup:
