@@ -62,6 +62,7 @@ def _score(article: Article, patterns: list[re.Pattern]) -> tuple[int, int]:
 
 def snippet(text: str, patterns: list[re.Pattern], width: int = SNIPPET) -> Markup:
     """Up to `width` characters of `text` around its first match, escaped, each match in <mark>."""
+    text = " ".join(text.split())  # one line: paragraphs and headings run together in a snippet
     starts = [m.start() for p in patterns for m in [p.search(text)] if m]
     begin = max(0, min(starts) - width // 3) if starts else 0
     if begin:
