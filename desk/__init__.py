@@ -107,6 +107,7 @@ def register_blueprints(app):
     from desk.auth.views import bp as auth_bp
     from desk.claims.views import bp as claims_bp
     from desk.csat.views import bp as csat_bp
+    from desk.help.views import bp as help_bp
     from desk.macros.views import bp as macros_bp
     from desk.mail.views import bp as mail_bp
     from desk.money.views import bp as money_bp
@@ -121,7 +122,8 @@ def register_blueprints(app):
     register_routes()
     register_portal_routes()
     for bp in (public_bp, reports_bp, privacy_public_bp, portal_bp, auth_bp, tickets_bp, claims_bp, money_bp,
-               accounts_bp, abuse_bp, privacy_bp, sla_bp, mail_bp, panel_bp, admin_bp, api_bp, macros_bp, csat_bp):
+               accounts_bp, abuse_bp, privacy_bp, sla_bp, mail_bp, panel_bp, admin_bp, api_bp, macros_bp, csat_bp,
+               help_bp):
         app.register_blueprint(bp)
 
 
@@ -221,6 +223,7 @@ def register_template_helpers(app):
         # Only for HTML that desk.sanitize produced when the message was stored.
         return Markup(value)
 
+    from desk.help.articles import article_url, rule_link
     from desk.policy.clauses import explain
     from desk.privacy.requests import flags_of
     from desk.sla.display import clock_view, lead_clock
@@ -232,6 +235,8 @@ def register_template_helpers(app):
     app.add_template_global(lead_clock)
     app.add_template_global(flags_of, "privacy_flags")
     app.add_template_global(explain, "explain_clauses")
+    app.add_template_global(article_url)
+    app.add_template_filter(rule_link)
 
     @app.context_processor
     def inject():

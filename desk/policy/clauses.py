@@ -169,6 +169,11 @@ CLAUSES: dict[str, tuple[str, str]] = {
         "handled as set out in When We Share Data and the Acceptable Use Policy."),
     "terms-3-account": ("Terms §3 Your Account",
         "Notify us immediately via a support ticket if you suspect unauthorized access to your account."),
+    "terms-33-support-hours": ("Terms §33 Contact",
+        "Support tickets are answered within our support hours (10:00–23:00 SGT)."),
+    "terms-33-legal": ("Terms §33 Contact",
+        "We aim to acknowledge written/email legal notices within 5 business days and provide a substantive "
+        "response within 30 calendar days."),
     "privacy-9-security": ("Privacy Policy §9 Security",
         "We protect your data with technical and organizational measures appropriate to the Service: an encrypted "
         "(HTTPS/SSL) connection, hashing of passwords so they are never stored in readable form, encryption of API "
