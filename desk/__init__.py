@@ -21,6 +21,9 @@ def create_app(test_config=None):
     # desk's own INFO lines — the mail written to the log when MAIL_SERVER is unset — show.
     app.logger.setLevel(app.config["LOG_LEVEL"])
     register_extensions(app)
+    from desk import i18n
+
+    i18n.init_app(app)
     register_feed_receivers()
     register_blueprints(app)
     register_error_handlers(app)
@@ -201,20 +204,9 @@ def register_security_headers(app):
 
 
 def register_template_helpers(app):
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     from markupsafe import Markup
 
     from desk.auth.roles import allows
-
-    zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
-
-    @app.template_filter("localtime")
-    def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        if value is None:
-            return "—"
-        return value.astimezone(zone).strftime(fmt)
 
     @app.template_filter("trusted_html")
     def trusted_html(value: str) -> Markup:

@@ -62,6 +62,8 @@ class Ticket(db.Model):
     subject: Mapped[str] = mapped_column(String(200))
     requester_email: Mapped[str] = mapped_column(String(254), index=True)
     requester_name: Mapped[str] = mapped_column(String(120), default="")
+    # The language the requester wrote in (desk.i18n, at intake): their mail is rendered in it.
+    locale: Mapped[str | None] = mapped_column(String(8))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     order_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     queue: Mapped[str] = mapped_column(String(32))
