@@ -463,7 +463,7 @@ def i18n_extract():
     # N_ marks the policy's sentences (desk/policy/words.py) without translating them there.
     _pybabel("extract", "-F", str(root / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext", "-k", "N_",
              "-k", "Nn_:1,2", "--no-location", "--sort-output",
-             "-o", str(pot), str(root / "desk"), str(root / "workers"))
+             "--project", "desk", "-o", str(pot), str(root))
     click.echo(f"extracted {pot}")
 
 

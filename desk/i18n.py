@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Blueprint, abort, current_app, g, has_request_context, redirect, request
-from flask_babel import Babel, force_locale, format_currency, format_datetime, get_locale, gettext
+from flask_babel import Babel, force_locale, format_currency, format_date, format_datetime, get_locale, gettext
 from flask_login import current_user
 
 from desk.extensions import db
@@ -86,7 +86,7 @@ def init_app(app) -> None:
     @app.context_processor
     def inject():
         return {"language_choices": language_choices, "current_locale": lambda: str(get_locale()),
-                "status_words": status_words}
+                "status_words": status_words, "format_date": format_date}
 
 
 def money(amount, currency: str = "USD") -> str:
