@@ -86,7 +86,7 @@ def init_app(app) -> None:
     @app.context_processor
     def inject():
         return {"language_choices": language_choices, "current_locale": lambda: str(get_locale()),
-                "status_words": status_words, "format_date": format_date}
+                "status_words": status_words, "format_date": format_date, "say": say, "tr": gettext}
 
 
 def money(amount, currency: str = "USD") -> str:
@@ -94,6 +94,15 @@ def money(amount, currency: str = "USD") -> str:
     if amount is None:
         return "—"
     return format_currency(Decimal(amount), currency)
+
+
+def say(reason) -> str:
+    """A policy sentence (a Reason with `words`, desk.policy.words) in the viewer's
+    language; the English `text` where it carries no message id."""
+    words = getattr(reason, "words", None)
+    if words is None:
+        return reason.text
+    return gettext(words.msgid, **words.params)
 
 
 def status_words(status: str) -> str:

@@ -16,6 +16,7 @@ from desk.portal import services
 from desk.portal.forms import AnswerForm, MoneyForm
 from desk.portal.sessions import customer_required
 from desk.portal.views import _mine_or_404, _public_limit, bp
+from flask_babel import gettext, lazy_gettext as _l
 
 RECENT_ENTRIES = 25
 
@@ -95,7 +96,7 @@ def money_answer(customer, reference):
     f = Fields({"amount": form.amount.data})
     shown = f.money("amount")
     if not form.validate_on_submit() or choice not in ("confirm", "keep_balance", "cancel") or f.problems:
-        flash("That answer could not be read: use the buttons on the page.", "error")
+        flash(gettext("That answer could not be read: use the buttons on the page."), "error")
         return redirect(url_for(".ticket", reference=reference))
     try:
         services.answer_money(customer, ticket.money_request, choice, shown)
