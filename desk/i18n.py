@@ -8,6 +8,7 @@ browser's Accept-Language (best match) > `en`."""
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -131,7 +132,11 @@ def mail_locale(locale=None, context=None) -> str:
 
 
 def in_locale(locale: str):
-    """Render in `locale` (works outside a request, as in an RQ worker)."""
+    """Render in `locale`, also outside a request (an RQ worker). Flask-Babel's
+    force_locale does nothing while `g` is empty (it tests `if not g`), as it is in a
+    fresh app context: give it its namespace first."""
+    if not hasattr(g, "_flask_babel"):
+        g._flask_babel = SimpleNamespace()
     return force_locale(locale)
 
 
