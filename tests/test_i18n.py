@@ -235,15 +235,20 @@ ALLOWED = re.compile(r"""^(?:
 )$""", re.X)
 
 
+MONEY_RE = re.compile(r"-?[\d.,\s\xa0]*(?:US\$|\$US|R\$|\$)[\d.,\s\xa0]*")
+
+
 def unmarked(text: str, data=()) -> list[str]:
     parser = VisibleText()
     parser.feed(text)
     # One marked message may span elements (a link inside a sentence): markers are matched
     # across the page's text nodes, which are then checked one by one.
     stream = "\x00".join(parser.texts)
-    for item in data:
+    for item in sorted(data, key=len, reverse=True):
         stream = stream.replace(item, " ")
-    stream = re.sub(r"⟦.*?⟧", " ", stream, flags=re.S)
+    stream = MONEY_RE.sub(" ", stream)
+    while re.search(r"⟦[^⟦⟧]*⟧", stream):  # innermost first: a message may hold another
+        stream = re.sub(r"⟦[^⟦⟧]*⟧", " ", stream)
     found = []
     for chunk in stream.split("\x00"):
         for piece in re.split(r"[·|—:()\[\]\"“”,.]", chunk):
@@ -337,3 +342,37 @@ def test_the_catalogue_is_fully_translated(locale):
             wrong.append(message.id)
     assert not missing and not wrong, (f"{locale}: {len(missing)} untranslated or fuzzy, "
                                        f"{len(wrong)} with other placeholders, e.g. {(missing + wrong)[:5]}")
+
+
+def test_every_portal_page_is_marked_for_translation(make_app, tmp_path):
+    from conftest import PanelFeed
+    from desk.audit.services import Actor
+    from desk.auth.services import create_api_key
+    from test_portal import SECRET, sso_token
+
+    app = make_app(LANGUAGES=["en", "fr"], BABEL_TRANSLATION_DIRECTORIES=str(pseudo_dir(tmp_path)),
+                   PANEL_SSO_SECRET=SECRET)
+    client = app.test_client()
+    with app.app_context():
+        _, key = create_api_key("panel key", "panel", Actor("system"))
+    panel = PanelFeed(client, key)
+    panel.customer("alice")
+    panel.order("5001", customer="alice")
+    assert client.get("/portal/sso", query_string={"token": sso_token(SECRET, "alice")}).status_code == 302
+    client.set_cookie("lang", "fr")
+    new = post_form(client, "/portal/tickets/new", {"subject": "Mi pregunta", "body": "¿Dónde está mi pedido?"},
+                    content_type="multipart/form-data")
+    assert new.status_code in (200, 302), new.status_code
+    with app.app_context():
+        reference = db.session.execute(select(Ticket.reference)).scalar_one()
+    data = ["Mi pregunta", "¿Dónde está mi pedido?", "alice", "alice@alice-shop.example", reference, "5001", "Likes",
+            "https://www.instagram.com/p/P5001/", "Français", "English", "Asia/Singapore"]
+    problems = {}
+    for path in ("/portal", "/portal/tickets/new", "/portal/new", "/portal/orders", "/portal/orders/5001",
+                 "/portal/balance", "/portal/money/refund", f"/portal/tickets/{reference}"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        found = unmarked(text_of(response), data)
+        if found:
+            problems[path] = found
+    assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())

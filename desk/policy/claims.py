@@ -29,7 +29,7 @@ from desk.policy.words import N_, Words
 CLAIM_WINDOW = timedelta(hours=72)
 KINDS = ("non_delivery", "wrong_quantity", "not_as_described", "refill", "cancel")
 # Order statuses as the panel and the Terms write them (Terms §9: "In Progress", "Partial").
-STATUS_NAMES = {"pending": "Pending", "in_progress": "In Progress", "completed": "Completed", "partial": "Partial",
+STATUS_NAMES = {"pending": N_("Pending"), "in_progress": N_("In Progress"), "completed": N_("Completed"), "partial": N_("Partial"),
                 "canceled": "Canceled"}
 DELIVERY_CLAIMS = ("non_delivery", "wrong_quantity", "not_as_described")
 FINISHED = ("completed", "partial", "canceled")

@@ -63,9 +63,10 @@ def money_request(customer, kind):
                 if form.step.data == _signature(form, kind) and "shown" not in f.problems:
                     ask.confirmed_amount = shown
                     filed, created = services.file_money(customer, ask)
-                    flash(f"Your request is ticket {filed.ticket.reference}." if created else
-                          f"You already have an open {KIND_LABELS[kind].lower()} request: ticket "
-                          f"{filed.ticket.reference}.", "info")
+                    flash(gettext("Your request is ticket %(reference)s.", reference=filed.ticket.reference)
+                          if created else
+                          gettext("You already have an open request of this kind (%(kind)s): ticket %(reference)s.",
+                                  kind=gettext(KIND_LABELS[kind]), reference=filed.ticket.reference), "info")
                     return redirect(url_for(".ticket", reference=filed.ticket.reference))
                 quote = money.quote(ask)
             except money.FiguresChanged as exc:

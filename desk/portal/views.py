@@ -157,7 +157,8 @@ def new_ticket(customer):
             db.session.rollback()
             error = exc
         else:
-            flash(f"Your question is ticket {ticket.reference}. We answer here and by e-mail.", "info")
+            flash(gettext("Your question is ticket %(reference)s. We answer here and by e-mail.",
+                          reference=ticket.reference), "info")
             return redirect(url_for(".ticket", reference=ticket.reference))
     status = error.status if error else (400 if form.is_submitted() else 200)
     return render_template("portal/new.html", form=form, error=error, customer=customer), status
