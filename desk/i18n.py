@@ -83,11 +83,13 @@ def init_app(app) -> None:
         return local.strftime(fmt or "%Y-%m-%d %H:%M")
 
     app.add_template_filter(money, "money")
+    # Globals, not a context processor: the mail templates (desk.mail.outbound) use them too.
+    app.jinja_env.globals["format_date"] = format_date
 
     @app.context_processor
     def inject():
         return {"language_choices": language_choices, "current_locale": lambda: str(get_locale()),
-                "status_words": status_words, "format_date": format_date, "say": say, "tr": gettext}
+                "status_words": status_words, "say": say, "tr": gettext}
 
 
 def money(amount, currency: str = "USD") -> str:

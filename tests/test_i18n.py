@@ -265,6 +265,7 @@ def mail_contexts(ticket) -> dict:
     link = "https://desk.test/x"
     customer = NS(login="alice", panel_id="alice", locale=None)
     report = NS(reference="R-26-000001", locale=None)
+    privacy = NS(reference="P-26-000001", received_at=ticket.created_at)
     return {
         "ack.txt": {"ticket": ticket, "link": link, "redaction_notes": []},
         "reply.txt": {"ticket": ticket, "link": link, "message": NS(body_text="")},
@@ -272,6 +273,12 @@ def mail_contexts(ticket) -> dict:
         "csat.txt": {"ticket": ticket, "links": NS(good=link, bad=link), "days": 7},
         "portal_sign_in.txt": {"customer": customer, "link": link, "minutes": 15, "several": True},
         "report_ack.txt": {"report": report, "link": link},
+        "report_closed.txt": {"report": report, "link": link},
+        "report_confirm.txt": {"report": report, "link": link},
+        "report_needs_info.txt": {"report": report, "link": link, "missing": ""},
+        "privacy_code.txt": {"request": privacy, "code": "123456", "minutes": 30, "attempts": 5, "link": link,
+                             "due": ticket.created_at},
+        "privacy_download_code.txt": {"request": privacy, "code": "123456", "minutes": 30, "attempts": 1},
     }
 
 
@@ -282,7 +289,7 @@ def test_every_customer_page_and_mail_is_marked_for_translation(pseudo_app):
     client.set_cookie("lang", "fr")
     # Data, and WTForms' own validation messages (it ships their translations).
     data = [FORM["subject"], FORM["body"], FORM["email"], "Français", "English", "Español", "Português",
-            "Русский", "हिन्दी", "Asia/Singapore", "Adresse électronique non valide.", "R-26-000001", "alice"]
+            "Русский", "हिन्दी", "Asia/Singapore", "Adresse électronique non valide.", "R-26-000001", "P-26-000001", "123456", "alice"]
     pages = {}
     for path in ("/", "/contact", "/claim", "/billing", "/accounts/more", "/report/abuse", "/report/rights", "/privacy/request",
                  "/portal/sign-in", "/nothing-here"):
