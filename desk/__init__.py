@@ -21,6 +21,9 @@ def create_app(test_config=None):
     # desk's own INFO lines — the mail written to the log when MAIL_SERVER is unset — show.
     app.logger.setLevel(app.config["LOG_LEVEL"])
     register_extensions(app)
+    from desk import i18n
+
+    i18n.init_app(app)
     register_feed_receivers()
     register_blueprints(app)
     register_error_handlers(app)
@@ -132,29 +135,33 @@ def _wants_json() -> bool:
 
 
 def register_error_handlers(app):
+    from flask_babel import gettext
+
     from desk.errors import DeskError
+    from desk.policy.words import N_
     from desk.storage import Missing, StorageUnavailable
 
     messages = {
-        400: "The request could not be understood.",
-        401: "Please sign in.",
-        403: "Your role does not allow this page.",
-        404: "There is nothing here.",
-        405: "That method is not allowed here.",
-        413: "The upload is too large. Attachments may be at most {limit}; nothing was sent.",
-        429: "Too many requests. Please wait a little and try again.",
-        500: "Something went wrong on our side. Nothing you sent was lost; please try again.",
+        400: N_("The request could not be understood."),
+        401: N_("Please sign in."),
+        403: N_("Your role does not allow this page."),
+        404: N_("There is nothing here."),
+        405: N_("That method is not allowed here."),
+        413: N_("The upload is too large. Attachments may be at most {limit}; nothing was sent."),
+        429: N_("Too many requests. Please wait a little and try again."),
+        500: N_("Something went wrong on our side. Nothing you sent was lost; please try again."),
     }
 
     def render(status: int, message: str, code: str):
         if _wants_json():
             return jsonify({"error": {"code": code, "message": message}}), status
-        return render_template("error.html", status=status, message=message), status
+        # The page is in the viewer's language where the message is in the catalogue.
+        return render_template("error.html", status=status, message=gettext(message)), status
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return render(400, "The form expired or was not sent from this site (CSRF check failed). "
-                           "Please reload the page and send it again.", "csrf_failed")
+        return render(400, N_("The form expired or was not sent from this site (CSRF check failed). "
+                              "Please reload the page and send it again."), "csrf_failed")
 
     @app.errorhandler(DeskError)
     def desk_error(exc):
@@ -203,20 +210,9 @@ def register_security_headers(app):
 
 
 def register_template_helpers(app):
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     from markupsafe import Markup
 
     from desk.auth.roles import allows
-
-    zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
-
-    @app.template_filter("localtime")
-    def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        if value is None:
-            return "—"
-        return value.astimezone(zone).strftime(fmt)
 
     @app.template_filter("trusted_html")
     def trusted_html(value: str) -> Markup:
