@@ -87,7 +87,7 @@ def init_app(app) -> None:
     # Globals, not a context processor, so macros imported without context (`{% from … import %}`) see them.
     app.jinja_env.globals.update(format_date=format_date, language_choices=language_choices,
                                  current_locale=lambda: str(get_locale()), status_words=status_words,
-                                 say=say, tr=gettext)
+                                 say=say, tr=gettext, this_page=this_page)
 
 
 def money(amount, currency: str = "USD") -> str:
@@ -100,6 +100,9 @@ def money(amount, currency: str = "USD") -> str:
 def say(reason) -> str:
     """A policy sentence (a Reason with `words`, desk.policy.words) in the viewer's
     language; the English `text` where it carries no message id."""
+    if isinstance(reason, dict):  # as a claim stores it (desk.claims.services.stored_reasons)
+        words = reason.get("words")
+        return gettext(words["msgid"], **words["params"]) if words else reason["text"]
     words = getattr(reason, "words", None)
     if words is None:
         return reason.text
@@ -111,6 +114,12 @@ def status_words(status: str) -> str:
     from desk.portal.services import STATUS_WORDS
 
     return gettext(STATUS_WORDS.get(status, status))
+
+
+def this_page() -> str:
+    """The path (and query) the switcher returns to: read from Flask's request itself,
+    because a page may name something else `request` (a money request, say)."""
+    return request.full_path.rstrip("?")
 
 
 def language_choices() -> list[tuple[str, str]]:

@@ -200,7 +200,7 @@ def test_the_balance_is_split_into_deposited_funds_and_promotional_credit(app, p
     client = signed_in(app.test_client())
     page = text_of(client.get("/portal/balance"))
     stats = dict(re.findall(r'<span class="label">([^<]+)</span><span class="value">([^<]+)</span>', page))
-    assert stats == {"Deposited Funds": "92.00", "Promotional Credit": "18.00", "Total": "110.00"}
+    assert stats == {"Deposited Funds": "$92.00", "Promotional Credit": "$18.00", "Total": "$110.00"}
     assert "Promotional Credit received" in page and "WELCOME10" not in page  # no internal sources shown
     assert "below zero" not in page
 
@@ -209,7 +209,7 @@ def test_a_negative_balance_says_it_is_owed(app, panel):
     panel.customer("alice")
     panel.ledger(entry("alice-d1", "deposit", "50.00", "alice"), entry("alice-cb", "chargeback", "80.00", "alice", funding="deposited"))
     page = text_of(signed_in(app.test_client()).get("/portal/balance"))
-    assert "Your Balance is below zero by 30.00" in page
+    assert "Your Balance is below zero by $30.00" in page
 
 
 def test_a_withdrawal_shows_the_figures_then_is_asked_for_exactly_those(app, panel):

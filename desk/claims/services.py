@@ -45,6 +45,17 @@ ORDER_FACT_COLUMNS = (
 )
 
 
+
+def stored_reasons(decision) -> list[dict]:
+    """A decision's reasons as a claim keeps them: the API's form plus, where the sentence
+    has a message id, the id and its figures, so the portal can show it in the customer's
+    language later (desk.i18n.say) while `text` stays the English staff read."""
+    out = decision.to_dict()["reasons"]
+    for row, reason in zip(out, decision.reasons):
+        if reason.words is not None:
+            row["words"] = {"msgid": reason.words.msgid, "params": {k: str(v) for k, v in reason.words.params.items()}}
+    return out
+
 def facts(order) -> policy.OrderFacts:
     """Plain facts for the policy, from an Order or a row of ORDER_FACT_COLUMNS."""
     tool = order.tool or {}
@@ -145,7 +156,7 @@ def file_claim(order: Order, kind: str, current_count: int | None, actor: Actor,
         customer=customer.panel_id if customer else None, order=order.panel_id, uploads=list(uploads),
     )
     claim = Claim(order=order, kind=kind, current_count=current_count, filed_at=filed_at,
-                  decision=decision.decision, reasons=decision.to_dict()["reasons"],
+                  decision=decision.decision, reasons=stored_reasons(decision),
                   refill_quantity=decision.refill_quantity)
     try:
         ticket, _ = tickets.create_ticket(data, actor, attach=lambda t: _attach(claim, t, decision))
@@ -300,7 +311,7 @@ def record_facts(claim: Claim, staff, *, target_state: str, overlap_elsewhere: b
     order.target_state, order.overlap_elsewhere = target_state, overlap_elsewhere
     decision = evaluate(order, claim.kind, claim.current_count, claim.filed_at)
     claim.decision = decision.decision
-    claim.reasons = decision.to_dict()["reasons"]
+    claim.reasons = stored_reasons(decision)
     claim.refill_quantity = decision.refill_quantity
     record(Actor.staff(staff), "claim.facts_recorded", "claim", claim.id, ticket_id=claim.ticket_id,
            before=before, after={"target_state": target_state, "overlap_elsewhere": overlap_elsewhere,
