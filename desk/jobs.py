@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry, SimpleWorker, Worker
 from rq.job import Job
 from sqlalchemy import JSON, Index, Integer, String, Text, inspect, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk.extensions import db
@@ -103,7 +104,17 @@ def dispatch() -> int:
     # The commit expired the rows: their identity keys give the ids without a SELECT each.
     # A row that never reached the database (rolled back) has none and stays out.
     ids = [state.identity[0] for state in map(inspect, entries) if state.has_identity]
-    return relay(ids) if ids else 0
+    if not ids:
+        return 0
+    try:
+        return relay(ids)
+    except (OperationalError, InterfaceError) as exc:
+        # The work is committed; only the hand-off failed (the database went away just
+        # after the commit). The rows stay pending for the periodic relay, and the request
+        # that committed them must not be answered as if it had failed.
+        log.warning("outbox rows %s left for the periodic relay: %s", ids[:5], type(exc).__name__)
+        db.session.rollback()
+        return 0
 
 
 RELAY_CHUNK = 500  # outbox rows per Redis pipeline and per commit
