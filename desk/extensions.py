@@ -26,7 +26,10 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, in_memory_fallback_enabled=True)
+# Redis away: limits are counted in memory meanwhile (in_memory_fallback_enabled), and an
+# error in the moment Redis drops (a connection cut mid-command, before the fallback takes
+# over) lets the request through rather than failing it with a 500 (swallow_errors).
+limiter = Limiter(key_func=get_remote_address, in_memory_fallback_enabled=True, swallow_errors=True)
 
 
 def for_update(query):

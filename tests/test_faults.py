@@ -259,7 +259,7 @@ class Load:
             try:
                 response = session.post(f"{self.url}/api/v1/tickets", timeout=30, json={
                     "subject": subject, "body": f"Body of {subject}.",
-                    "requester": {"email": f"load{number}@example.com", "name": f"Load {number}"}})
+                    "requester": {"email": f"load{number}-{n}@example.com", "name": f"Load {number}"}})
                 status, headers, body = response.status_code, response.headers, response.text
             except http.RequestException as exc:  # the server itself must never drop a request
                 status, headers, body = 0, {}, repr(exc)
@@ -443,3 +443,100 @@ def test_approvals_racing_on_one_customer_never_pay_out_the_balance_twice(app, p
     # confirm the new figures.
     assert sorted(outcome.values()) in (["approved", "pending_review"], ["approved", "awaiting_confirmation"]), \
         outcome
+
+
+# --- 2. Redis stopped and started under load ---------------------------------------------
+
+
+class StaffReader(threading.Thread):
+    """A signed-in agent reloading the queue (its counts are shared through Redis) and a
+    ticket page (presence is kept in Redis) until told to stop."""
+
+    def __init__(self, browser, url, reference, limit=60.0):
+        super().__init__(daemon=True)
+        self.browser, self.url, self.reference, self.limit = browser, url, reference, limit
+        self.statuses = Counter()
+        self.stopping = threading.Event()
+
+    def run(self):
+        deadline = time.monotonic() + self.limit
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            for path in ("/queue", f"/tickets/{self.reference}"):
+                try:
+                    self.statuses[self.browser.get(f"{self.url}{path}", timeout=30).status_code] += 1
+                except http.RequestException:
+                    self.statuses[0] += 1
+            time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_redis_restarted_under_load_keeps_intake_limiter_and_pages_up_and_runs_every_job_once(
+        make_app, own_redis, run_worker):
+    from test_reliability import SmtpServer
+
+    from rq.job import Job
+
+    from desk import jobs
+    from desk.jobs import OutboxEntry
+    from desk.mail.models import OutboundMail
+    from desk.tickets.models import Ticket
+
+    with SmtpServer() as smtp:
+        # The rate limiter counts in this Redis too, as in production; counts shared for 30 s.
+        # A job Redis lost counts as lost at once (in production after JOB_LOST_AFTER, 60 s).
+        app = make_app(REDIS_URL=own_redis.url, RATELIMIT_ENABLED=True, RATELIMIT_API="100000 per minute",
+                       QUEUE_COUNTS_TTL=30, JOB_LOST_AFTER=0, **smtp.settings)
+        key = api_key_for(app)
+        with Live(app) as live:
+            agent = signed_in_browser(app, live.url, "agent")
+            first = http.post(f"{live.url}/api/v1/tickets", headers={"Authorization": f"Bearer {key}"}, json={
+                "subject": "Before the load", "body": "First.", "requester": {"email": "first@example.com"}})
+            assert first.status_code == 201
+            reader = StaffReader(agent, live.url, first.json()["reference"])
+            reader.start()
+            with Load(live.url, key) as load:
+                load.wait_for_answers(12)
+                own_redis.stop()
+                down_from = len(load.snapshot())
+                load.wait_for_answers(down_from + 12)
+                own_redis.start()  # empty: what was queued and not yet run is gone with it
+                up_from = len(load.snapshot())
+                load.wait_for_answers(up_from + 12)
+            reader.stopping.set()
+            reader.join(timeout=60)
+        answers = load.snapshot()
+
+        # Intake never stopped: every request was filed, whether Redis was up or not, and
+        # the rate limiter (counting in Redis) let them through rather than failing them.
+        assert [(a.subject, a.status, a.body[:200]) for a in answers if a.status != 201] == []
+        assert len(answers[down_from:up_from]) >= 12
+        assert set(reader.statuses) == {200}, reader.statuses
+        refs = [first.json()["reference"]] + [a.json()["reference"] for a in answers]
+        with app.app_context():
+            pending = db.session.execute(select(func.count()).select_from(OutboxEntry)
+                                         .where(OutboxEntry.status == "pending")).scalar_one()
+            assert pending >= 1  # filed while Redis was down: kept in the outbox
+            # Jobs Redis held when it stopped, queued and not yet run, went with it.
+            sent = db.session.execute(select(OutboxEntry).where(OutboxEntry.status == "sent")).scalars().all()
+            conn = jobs.get_redis(app)
+            assert [e.id for e in sent if not conn.exists(Job.key_for(e.job_id))], "no job was lost by the restart"
+
+        # Redis is back: the relay hands over every job the outbox holds, then a worker runs them.
+        relayed = app.test_cli_runner().invoke(args=["desk", "relay-outbox"])
+        assert relayed.exit_code == 0, relayed.output
+        run_worker(app)
+
+        with app.app_context():
+            for name in jobs.QUEUES:
+                assert jobs.queue_for(name).failed_job_registry.count == 0
+            tickets = db.session.execute(select(Ticket)).scalars().all()
+            assert sorted(t.reference for t in tickets) == sorted(refs)
+            not_acknowledged = [t.reference for t in tickets if t.acknowledged_at is None]
+            assert not_acknowledged == [], f"{len(not_acknowledged)} acknowledgements lost: {not_acknowledged[:5]}"
+            acks = Counter(db.session.execute(select(OutboundMail.ticket_id).where(
+                OutboundMail.dedupe_key.like("ack:%"), OutboundMail.status == "sent")).scalars())
+            assert sorted(acks.values()) == [1] * len(refs)
+            assert set(db.session.execute(select(OutboxEntry.status)).scalars()) == {"done"}
+        # The SMTP server got one acknowledgement per ticket: none lost, none twice.
+        per_ref = Counter(s.split("]")[0].lstrip("[") for s in smtp.handler.subjects())
+        assert per_ref == Counter({ref: 1 for ref in refs})
