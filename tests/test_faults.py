@@ -540,3 +540,96 @@ def test_redis_restarted_under_load_keeps_intake_limiter_and_pages_up_and_runs_e
         # The SMTP server got one acknowledgement per ticket: none lost, none twice.
         per_ref = Counter(s.split("]")[0].lstrip("[") for s in smtp.handler.subjects())
         assert per_ref == Counter({ref: 1 for ref in refs})
+
+
+# --- 3. a worker killed outright in the middle of a job ----------------------------------
+
+
+def start_worker(app, redis_url, log_path, **settings):
+    """`flask desk worker` (forking, with its scheduler) in a session of its own, so the
+    worker, its work horse and its scheduler can be killed together."""
+    from test_reliability import worker_environment
+
+    env = worker_environment(app, redis_url, free_port())  # no SMTP server: mail waits for a retry
+    env.update({name: str(value) for name, value in settings.items()})
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "desk", "desk", "worker"], cwd=ROOT,
+                                env=env, stdout=log_file,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql_only  # what is tested is the worker and the jobs; one backend is enough
+def test_worker_killed_mid_webhook_is_delivered_after_with_the_same_event_id(
+        backend, make_app, own_redis, tmp_path):
+    """The whole worker (worker, work horse, scheduler) is SIGKILLed while its horse waits
+    for the receiver's answer to a webhook: nobody is left to mark the job failed. The
+    periodic sweep of a new worker sends the delivery again as its next attempt, and the
+    receiver, seeing the same event id twice, can tell it is one event.
+
+    Found: the attempt was claimed (committed) before posting, so the killed attempt left
+    the delivery "pending" with its attempt spent and no retry time: neither RQ's own retry
+    (the same attempt number, refused by the claim) nor the sweep ever delivered it."""
+    from conftest import Auth
+    from test_webhooks import Receiver, register
+
+    from desk.types import utcnow
+    from desk.webhooks.models import WebhookDelivery
+    from desk.webhooks.services import resume_overdue
+
+    receiver = Receiver()
+    receiver.answers = [("hang", 60)]  # the first POST is never answered
+    app = make_app(REDIS_URL=own_redis.url, WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_TIMEOUT=30.0,
+                   WEBHOOK_RETRY_INTERVALS=(0, 0))
+    _, secret = register(Auth(app, app.test_client()).client_for("admin"), receiver.url, events=["ticket.created"])
+    assert secret, "the webhook was not registered"
+    key = api_key_for(app)
+    created = app.test_client().post("/api/v1/tickets", headers={"Authorization": f"Bearer {key}"}, json={
+        "subject": "Order 1001 not delivered", "body": "Nothing yet.", "requester": {"email": "a@example.com"}})
+    assert created.status_code == 201
+
+    log_path = tmp_path / "worker.log"
+    hooks = {"WEBHOOK_ALLOW_PRIVATE": "1", "WEBHOOK_TIMEOUT": "30", "WEBHOOK_RETRY_INTERVALS": "0,0"}
+    worker = start_worker(app, own_redis.url, log_path, **hooks)
+    try:
+        wait_for(lambda: receiver.received or worker.poll() is not None, 60, what="the first webhook POST")
+        assert worker.poll() is None, log_path.read_text()
+        os.killpg(worker.pid, signal.SIGKILL)  # worker, horse and scheduler at once
+        worker.wait(timeout=10)
+        with app.app_context():
+            delivery = db.session.execute(select(WebhookDelivery)).scalar_one()
+            assert (delivery.status, delivery.attempts) == ("pending", 1)
+            assert delivery.next_retry_at is not None  # the lease the killed attempt left
+
+        worker = start_worker(app, own_redis.url, log_path, **hooks)
+        with app.app_context():
+            # The sweep as the schedule runs it, once the lease and its grace have passed.
+            from datetime import timedelta
+
+            assert resume_overdue(now=utcnow() + timedelta(minutes=10)) == 1
+
+        def delivered():
+            with app.app_context():
+                return db.session.execute(select(WebhookDelivery.status)).scalar_one() == "delivered"
+
+        wait_for(lambda: delivered() or worker.poll() is not None, 60, what="the delivery")
+        assert worker.poll() is None, log_path.read_text()
+    except BaseException:
+        print("---- worker output ----\n" + log_path.read_text(errors="replace")[-5000:])
+        raise
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+        receiver.stop()
+
+    with app.app_context():
+        delivery = db.session.execute(select(WebhookDelivery)).scalar_one()
+        assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 2, 200)
+    # Two POSTs of one event: the same id in the header and the body, so the receiver keeps one.
+    ids = [(r["headers"]["X-Desk-Event-Id"], json.loads(r["body"])["id"]) for r in receiver.received]
+    assert len(ids) == 2 and len(set(ids)) == 1 and ids[0][0] == ids[0][1]
+    assert {json.loads(r["body"])["type"] for r in receiver.received} == {"ticket.created"}
