@@ -633,3 +633,55 @@ def test_worker_killed_mid_webhook_is_delivered_after_with_the_same_event_id(
     ids = [(r["headers"]["X-Desk-Event-Id"], json.loads(r["body"])["id"]) for r in receiver.received]
     assert len(ids) == 2 and len(set(ids)) == 1 and ids[0][0] == ids[0][1]
     assert {json.loads(r["body"])["type"] for r in receiver.received} == {"ticket.created"}
+
+
+# --- 4. the same e-mail delivered twice at once ------------------------------------------
+
+
+def test_the_same_mail_delivered_at_once_over_several_lmtp_sessions_is_one_message(app, backend):
+    """An MTA that retries while its first delivery is still being answered (or two MXs
+    handing over one message): the same message over four LMTP sessions at the same
+    instant, a new request and then a reply to it. Every session is answered 250 (no
+    bounce, no retry), and each is stored once: one ticket, one reply."""
+    from test_mail_inbound import DOMAIN, lmtp_session, mail
+
+    from desk.mail.models import InboundMail
+    from desk.mail.server import DeskController
+    from desk.tickets.models import Message, Ticket
+
+    controller = DeskController(app, "127.0.0.1", free_port(), "lmtp")
+    controller.start()
+
+    def deliver_at_once(raw, sessions=4):
+        barrier, answers = threading.Barrier(sessions), []
+
+        def one():
+            barrier.wait()
+            answers.extend(lmtp_session(controller.port, [f"support@{DOMAIN}"], raw))
+
+        threads = [threading.Thread(target=one) for _ in range(sessions)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        return answers
+
+    try:
+        first = deliver_at_once(mail(message_id="<twice@example.com>", subject="Order 1001 not delivered"))
+        assert len(first) == 4 and all(a.startswith("250") for a in first), first
+        with app.app_context():
+            ticket = db.session.execute(select(Ticket)).scalar_one()
+            reference = ticket.reference
+        reply = deliver_at_once(mail(message_id="<reply-twice@example.com>", subject=f"Re: [{reference}] Order 1001",
+                                     body="Still nothing, see the screenshot.", In_Reply_To="<twice@example.com>"))
+        assert len(reply) == 4 and all(a.startswith("250") for a in reply), reply
+    finally:
+        controller.stop()
+
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Ticket)).scalar_one() == 1
+        keys = Counter(db.session.execute(select(InboundMail.message_key)).scalars())
+        assert keys == Counter({"<twice@example.com>": 1, "<reply-twice@example.com>": 1})
+        bodies = [m.body_text for m in db.session.execute(select(Message).order_by(Message.id)).scalars()
+                  if not m.internal and m.author_kind == "requester"]
+        assert len(bodies) == 2 and "Still nothing" in bodies[1], bodies
