@@ -42,20 +42,12 @@ import requests as http
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from conftest import RedisProcess, free_port
+from conftest import RedisProcess, close_apps, free_port
+from test_reliability import wait_for
 from desk import create_app
 from desk.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_for(predicate, timeout, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 # --- servers of the tests' own -----------------------------------------------------------
@@ -156,13 +148,7 @@ def fault_app(tmp_path):
         return app
 
     yield build
-    for app in built:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        conn = app.extensions.get("desk_redis")
-        if conn is not None:
-            conn.close()
+    close_apps(built)
 
 
 def migrate(app):
