@@ -1,7 +1,7 @@
 """desk: the support, claims, abuse and privacy desk of an SMM-panel storefront."""
 import os
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -134,8 +134,12 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+DATABASE_RETRY_AFTER = 5  # seconds a client is asked to wait when the database is away
+
+
 def register_error_handlers(app):
     from flask_babel import gettext
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
 
     from desk.errors import DeskError
     from desk.policy.words import N_
@@ -169,13 +173,13 @@ def register_error_handlers(app):
 
     @app.errorhandler(Missing)
     def file_missing(exc):
-        return render(404, "This file is no longer stored.", "not_found")
+        return render(404, N_("This file is no longer stored."), "not_found")
 
     @app.errorhandler(StorageUnavailable)
     def storage_unavailable(exc):
         app.logger.error("file storage unavailable: %s", exc)
-        return render(503, "The desk's file storage cannot be reached just now. Nothing was lost; "
-                           "please try again in a minute.", "storage_unavailable")
+        return render(503, N_("The desk's file storage cannot be reached just now. Nothing was lost; "
+                              "please try again in a minute."), "storage_unavailable")
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
@@ -189,6 +193,27 @@ def register_error_handlers(app):
         response = render(exc.code or 500, message, code)
         if exc.code == 429 and getattr(exc, "retry_after", None):
             response[0].headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(exc):
+        # The database restarting, failing over or refusing connections (OperationalError,
+        # InterfaceError), or every pooled connection busy (the pool's TimeoutError): the
+        # request's transaction was rolled back whole, so the client may simply send it
+        # again. SQLAlchemy has already dropped the pool's dead connections; the next
+        # request opens fresh ones. A deadlock or a lock timeout is the same for the client.
+        # One line, not a traceback per request: an outage answers many requests at once.
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        app.logger.error("database unavailable (%s): %s", type(exc).__name__, cause[0] if cause else "")
+        message = N_("The desk's database cannot be reached just now, so this request was not completed "
+                     "(nothing is ever saved half-way). Please try again in a few seconds.")
+        try:
+            response = make_response(render(503, message, "database_unavailable"))
+        except DBAPIError:  # the page itself needed the database (the signed-in user): plain text
+            response = make_response(message, 503, {"Content-Type": "text/plain; charset=utf-8"})
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
         return response
 
     @app.errorhandler(500)

@@ -169,7 +169,8 @@ def panel_refresh():
 
 @desk_cli.command("relay-outbox")
 def relay_outbox():
-    """Hand pending outbox jobs to Redis (after an outage)."""
+    """Hand pending outbox jobs to Redis (after an outage), and again those it lost."""
+    jobs.requeue_lost(limit=100_000)
     sent = jobs.relay(limit=100_000)
     from desk.jobs import OutboxEntry
 

@@ -146,6 +146,9 @@ def settings_from_environment(instance_path: str) -> dict:
         "SLA_SWEEP_BATCH": _int("SLA_SWEEP_BATCH", 500),
         # Seconds between the retries of a failed job (RQ Retry; needs the worker's scheduler).
         "JOB_RETRY_INTERVALS": _ints("JOB_RETRY_INTERVALS", (10, 60, 300)),
+        # An outbox job handed to Redis this many seconds ago that Redis no longer holds (it
+        # restarted empty) is enqueued again by the periodic relay (desk.jobs.requeue_lost).
+        "JOB_LOST_AFTER": _int("JOB_LOST_AFTER", 60),
         "API_KEY_CACHE_SECONDS": _int("API_KEY_CACHE_SECONDS", 5),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,  # unset: REDIS_URL
         "RATELIMIT_PUBLIC_FORMS": os.environ.get("RATELIMIT_PUBLIC_FORMS", "20 per hour"),

@@ -5,7 +5,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, func, select, update
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
@@ -26,7 +26,10 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, in_memory_fallback_enabled=True)
+# Redis away: limits are counted in memory meanwhile (in_memory_fallback_enabled), and an
+# error in the moment Redis drops (a connection cut mid-command, before the fallback takes
+# over) lets the request through rather than failing it with a 500 (swallow_errors).
+limiter = Limiter(key_func=get_remote_address, in_memory_fallback_enabled=True, swallow_errors=True)
 
 
 def for_update(query):
@@ -37,3 +40,19 @@ def for_update(query):
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update()
     return query.execution_options(populate_existing=True)
+
+
+def one_at_a_time(namespace: int, model, row_id: int) -> None:
+    """Hold this transaction's work on one row's affairs (a customer's money, its account
+    requests) until the commit, so two at once run one after the other and the second
+    reads what the first committed. Take it before any row lock.
+
+    PostgreSQL: a transaction advisory lock on (namespace, id) rather than the row's own
+    lock: the feeds update customer rows after taking the audit head, and taking the row
+    here in the other order could deadlock. SQLite: a write that changes nothing takes the
+    database's one write lock (waiting up to busy_timeout)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(namespace, row_id)))
+    else:
+        db.session.execute(update(model).where(model.id == row_id).values(id=model.id)
+                           .execution_options(synchronize_session=False))

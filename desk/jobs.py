@@ -5,6 +5,12 @@ ticket and its acknowledgement job commit together; `dispatch()` then hands the 
 rows to Redis. When Redis is down the rows stay pending and the periodic relay (or
 `flask desk relay-outbox`) enqueues them once it is back: nothing is lost.
 
+A row is `pending` until Redis holds its job, then `sent`, then `done` (or `failed`) when a
+worker has run it. A Redis that restarts empty (no persistence, a failover to a replica
+that was behind) loses jobs it held: the periodic relay finds `sent` rows whose job Redis
+no longer knows and enqueues them again. Jobs are idempotent, so one that ran but could not
+be marked done runs once more to no effect.
+
 Jobs take ids and plain values, never ORM objects, and run inside an app context built
 once per worker (`DeskWorker`).
 """
@@ -16,8 +22,9 @@ from flask import Flask, current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry, SimpleWorker, Worker
-from rq.job import Job
+from rq.job import Job, JobStatus
 from sqlalchemy import JSON, Index, Integer, String, Text, inspect, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk.extensions import db
@@ -43,7 +50,7 @@ class OutboxEntry(db.Model):
     func: Mapped[str] = mapped_column(String(200))
     args: Mapped[list] = mapped_column(JSON, default=list)
     queue: Mapped[str] = mapped_column(String(16), default="default")
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, done, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -103,7 +110,17 @@ def dispatch() -> int:
     # The commit expired the rows: their identity keys give the ids without a SELECT each.
     # A row that never reached the database (rolled back) has none and stays out.
     ids = [state.identity[0] for state in map(inspect, entries) if state.has_identity]
-    return relay(ids) if ids else 0
+    if not ids:
+        return 0
+    try:
+        return relay(ids)
+    except (OperationalError, InterfaceError) as exc:
+        # The work is committed; only the hand-off failed (the database went away just
+        # after the commit). The rows stay pending for the periodic relay, and the request
+        # that committed them must not be answered as if it had failed.
+        log.warning("outbox rows %s left for the periodic relay: %s", ids[:5], type(exc).__name__)
+        db.session.rollback()
+        return 0
 
 
 RELAY_CHUNK = 500  # outbox rows per Redis pipeline and per commit
@@ -144,13 +161,60 @@ def relay(ids: list[int] | None = None, limit: int = 500) -> int:
                     attempts=OutboxEntry.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:1000]))
                 db.session.commit()
                 break
-            db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_([row.id for row in rows])).values(
+            # Only rows still pending: a quick worker may have run the job and marked it done.
+            db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_([row.id for row in rows]),
+                                                         OutboxEntry.status == "pending").values(
                 status="sent", sent_at=utcnow(), attempts=OutboxEntry.attempts + 1))
             db.session.commit()
             sent += len(rows)
         if left is None and len(rows) < size:
             break
     return sent
+
+
+def requeue_lost(limit: int = RELAY_CHUNK) -> int:
+    """Rows `sent` more than JOB_LOST_AFTER seconds ago whose job Redis no longer holds (not
+    queued, scheduled, running, finished or failed there) go back to pending, for relay()
+    to send again. Returns how many; 0 when Redis cannot be asked."""
+    since = utcnow() - timedelta(seconds=current_app.config["JOB_LOST_AFTER"])
+    rows = db.session.execute(select(OutboxEntry.id).where(
+        OutboxEntry.status == "sent", OutboxEntry.sent_at <= since)
+        .order_by(OutboxEntry.id).limit(limit)).scalars().all()
+    if not rows:
+        return 0
+    try:
+        with get_redis().pipeline(transaction=False) as pipe:
+            for entry_id in rows:
+                pipe.exists(Job.key_for(job_id_for(entry_id)))
+            held = pipe.execute()
+    except (RedisError, OSError):
+        return 0
+    lost = [entry_id for entry_id, exists in zip(rows, held) if not exists]
+    if lost:
+        log.warning("Redis lost %d outbox job(s) (ids from %d): enqueuing them again", len(lost), lost[0])
+        db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(lost), OutboxEntry.status == "sent")
+                           .values(status="pending", last_error="lost by Redis"))
+        db.session.commit()
+    return len(lost)
+
+
+def mark_run(job, succeeded: bool) -> None:
+    """A worker ran an outbox row's job: `done`, or `failed` once RQ gives up on it (a job
+    waiting for a retry stays `sent`)."""
+    if not job.id.startswith("outbox-"):
+        return
+    status = "done" if succeeded else ("failed" if job.get_status(refresh=True) == JobStatus.FAILED else None)
+    if status is None:
+        return
+    try:
+        db.session.rollback()  # whatever the job left open is not ours to commit
+        db.session.execute(update(OutboxEntry).where(OutboxEntry.id == int(job.id.split("-", 1)[1]))
+                           .values(status=status))
+        db.session.commit()
+    except (OperationalError, InterfaceError) as exc:
+        # Left `sent`: once RQ forgets the job, requeue_lost() runs it again, to no effect.
+        log.warning("could not mark outbox job %s %s: %s", job.id, status, type(exc).__name__)
+        db.session.rollback()
 
 
 def _enqueue_chunk(rows) -> None:
@@ -222,7 +286,9 @@ class AppContextMixin:
                 db.engine.dispose(close=False)
         with self.app.app_context():
             try:
-                return super().perform_job(job, queue, execution)
+                succeeded = super().perform_job(job, queue, execution)
+                mark_run(job, succeeded)
+                return succeeded
             finally:
                 db.session.remove()
 

@@ -150,7 +150,12 @@ def make_app(request, tmp_path, redis_server, backend):
     redis_server.flushdb()
     redis_server.set(LOCK_KEY, os.getpid(), ex=6 * 3600)
     yield factory
-    for app in built:
+    close_apps(built)
+
+
+def close_apps(apps):
+    """Give back the database connections and the Redis connection of apps a test built."""
+    for app in apps:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

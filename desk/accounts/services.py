@@ -9,7 +9,7 @@ from desk.audit.services import Actor, record
 from desk.claims.models import Customer, LedgerEntry
 from desk.claims.parse import Fields
 from desk.errors import ValidationError
-from desk.extensions import db
+from desk.extensions import db, one_at_a_time
 from desk.policy import accounts as policy
 from desk.policy.claims import strictest
 from desk.policy.clauses import clause
@@ -190,14 +190,7 @@ def file_request(customer: Customer, ask: Ask, actor: Actor, channel: str = "api
 def _one_at_a_time(customer: Customer) -> None:
     """Hold filings for this customer one after the other until the commit, so the check for
     an open request sees what a filing at the same moment committed."""
-    if db.engine.dialect.name == "postgresql":
-        # An advisory lock rather than the customer's row: the feeds update that row after
-        # taking the audit head, and taking them in the other order here could deadlock.
-        db.session.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, customer.id)))
-    else:
-        # SQLite: a write (that changes nothing) takes the database's one write lock.
-        db.session.execute(update(Customer).where(Customer.id == customer.id).values(id=Customer.id)
-                           .execution_options(synchronize_session=False))
+    one_at_a_time(LOCK_NAMESPACE, Customer, customer.id)
 
 
 def _attach(request: AccountRequest, ticket) -> None:

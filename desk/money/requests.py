@@ -28,7 +28,7 @@ from desk.claims.orders import customer_or_404, find_order
 from desk.claims.parse import Fields
 from desk.claims.services import facts
 from desk.errors import DeskError, NotFound, ValidationError, require_reason
-from desk.extensions import db, for_update
+from desk.extensions import db, for_update, one_at_a_time
 from desk.money.models import KIND_LABELS, KINDS, OPEN_STATUSES, BillingCase, DormancyState, MoneyRequest
 from desk.policy import dormancy as dormancy_policy
 from desk.policy import money as policy
@@ -289,6 +289,7 @@ def file(ask: Ask, actor: Actor, channel: str = "api", now: datetime | None = No
     check_ask(ask)
     now = now or utcnow()
     customer = customer_or_404(ask.customer)
+    _customer_money_held(customer.id)
     key = open_key(ask.kind, customer, ask.order)
     existing = find_open(key)
     if existing is not None:
@@ -394,9 +395,29 @@ def _post(request: MoneyRequest, step: str, entries, now: datetime, actor: Actor
     return rows
 
 
+# The first argument of pg_advisory_xact_lock(int, int) for a customer's money; any
+# constant no other lock in the desk uses.
+MONEY_LOCK = 40013
+
+
+def _customer_money_held(customer_id: int) -> None:
+    """Every step that reads a customer's Balance to decide, or writes to it, holds the
+    customer's money until its commit. Without it two approvals at the same instant (a
+    withdrawal and a refund, each confirmed for the whole of Deposited Funds) each worked
+    out their figures from the Balance before the other's entries and both paid out: the
+    request's own row lock keeps out only a second decision on the same request."""
+    one_at_a_time(MONEY_LOCK, Customer, customer_id)
+
+
 def locked(request_id: int) -> MoneyRequest:
     """The request, its row locked until the commit (PostgreSQL), so two decisions on it
-    at once are one after the other; the loser sees the winner's status."""
+    at once are one after the other; the loser sees the winner's status. Its customer's
+    money is held first (always in that order: customer, then request)."""
+    customer_id = db.session.execute(select(MoneyRequest.customer_id).where(MoneyRequest.id == request_id)) \
+        .scalar_one_or_none()
+    if customer_id is None:
+        raise NotFound("No such request.")
+    _customer_money_held(customer_id)
     request = db.session.execute(for_update(select(MoneyRequest).where(MoneyRequest.id == request_id))) \
         .scalar_one_or_none()
     if request is None:

@@ -217,12 +217,17 @@ def deliver(delivery_id: int, attempt: int) -> str:
     """Attempt number `attempt` of a delivery (the job workers.webhooks.deliver). Run twice
     for the same attempt, it posts once. A failure schedules the next attempt, until
     WEBHOOK_RETRY_INTERVALS run out."""
+    config = current_app.config
+    # The claim leaves a lease in next_retry_at: a worker killed while it posts (the row
+    # claimed, the outcome never written) leaves a delivery that resume_overdue() picks up
+    # once the lease has run out, as attempt + 1 with the same event id. Without it the
+    # delivery stayed "pending" with its attempt spent, and the event was never delivered.
+    lease = utcnow() + timedelta(seconds=config["WEBHOOK_TIMEOUT"] * 2 + 10)
     claimed = jobs.claim(WebhookDelivery, delivery_id, WebhookDelivery.attempts == attempt - 1,
-                         WebhookDelivery.status.in_(("pending", "retrying")), attempts=attempt, next_retry_at=None)
+                         WebhookDelivery.status.in_(("pending", "retrying")), attempts=attempt, next_retry_at=lease)
     delivery = db.session.get(WebhookDelivery, delivery_id)
     if not claimed:
         return f"delivery {delivery_id}: attempt {attempt} not due, nothing sent"
-    config = current_app.config
     endpoint, body = delivery.endpoint, body_of(delivery.event)
     entry = {"n": attempt, "at": utcnow().isoformat(timespec="seconds"), "status_code": None, "response": None,
              "error": None, "ms": 0}
@@ -251,6 +256,7 @@ def deliver(delivery_id: int, attempt: int) -> str:
     entry["ms"] = round((time.monotonic() - started) * 1000)
     delivery.log = list(delivery.log or []) + [entry]
     delivery.last_status_code, delivery.last_response = entry["status_code"], entry["response"]
+    delivery.next_retry_at = None
     if entry["error"] is None:
         delivery.status, delivery.delivered_at = "delivered", utcnow()
         db.session.commit()
@@ -285,11 +291,13 @@ def resend(delivery: WebhookDelivery, staff) -> WebhookDelivery:
 
 
 def resume_overdue(now=None) -> int:
-    """Retries whose scheduled job was lost with Redis are sent now (the attempt number
-    keeps a late original from posting twice)."""
+    """Retries whose scheduled job was lost with Redis, and attempts whose worker died
+    while posting (their lease ran out), are sent now (the attempt number keeps a late
+    original from posting twice)."""
     now = now or utcnow()
     overdue = db.session.execute(select(WebhookDelivery.id, WebhookDelivery.attempts).where(
-        WebhookDelivery.status == "retrying", WebhookDelivery.next_retry_at < now - timedelta(minutes=5))).all()
+        WebhookDelivery.status.in_(("pending", "retrying")),
+        WebhookDelivery.next_retry_at < now - timedelta(minutes=5))).all()
     for delivery_id, attempts in overdue:
         jobs.enqueue_in(0, "workers.webhooks.deliver", delivery_id, attempts + 1)
     return len(overdue)
