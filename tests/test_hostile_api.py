@@ -5,6 +5,7 @@ happens to be acceptable) in the one error format, never a 500, on both database
 Schemathesis (tests/test_openapi.py) covers what the document allows; this covers what
 an attacker sends instead."""
 import json
+import time
 import re
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 
 HOSTILE_VALUES = [
     None, True, -1, 0, 10**400, -(10**40), 1.5e308, "NaN-literal", "Infinity-literal", "", "\x00", "a\x00b",
-    "\ud800", "x" * 100_000, [], {}, [1] * 10_000, {"$gt": ""}, "../../etc/passwd", "<script>alert(1)</script>",
+    "\ud800", "x" * 20_000, [], {}, [1] * 2_000, {"$gt": ""}, "../../etc/passwd", "<script>alert(1)</script>",
     "1e999999", "-0.00", "99999999999999999999.99",
 ]
 
@@ -37,7 +38,7 @@ def raw_json(value) -> str:
 def bodies(fields: list[str]):
     yield "not json", "text/plain"
     yield "{", "application/json"
-    yield "[" * 100_000 + "]" * 100_000, "application/json"
+    yield "[" * 5_000 + "]" * 5_000, "application/json"
     yield "[]", "application/json"
     yield "null", "application/json"
     yield '"\\ud800"', "application/json"
@@ -47,7 +48,7 @@ def bodies(fields: list[str]):
         yield raw_json({name: value for name in fields} | {"extra_field": value}), "application/json"
     nested = {"subject": "x"}
     for _ in range(50):
-        nested = {"subject": nested, "body": [nested]}
+        nested = {"subject": nested, "body": [1, [2, [3]]]}
     yield raw_json(nested), "application/json"
 
 
@@ -72,8 +73,11 @@ def test_no_unsafe_api_route_answers_hostile_json_with_a_500(app, client, api_ke
     assert len(routes) > 10
     for method, path, fields in routes:
         for body, content_type in bodies(fields):
+            started = time.monotonic()
             response = client.open(path, method=method, data=body.encode("utf-8", "surrogatepass"),
                                    headers={**headers, "Content-Type": content_type})
+            if time.monotonic() - started > 5:  # hostile input must not cost seconds of work either
+                failures.append((method, path, body[:120], "slow", round(time.monotonic() - started, 1)))
             if response.status_code >= 500:
                 failures.append((method, path, body[:120], response.status_code))
                 continue
