@@ -1,11 +1,28 @@
 """desk: the support, claims, abuse and privacy desk of an SMM-panel storefront."""
 import os
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, Request, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
 from desk.config import check_settings, settings_from_environment
+
+
+class _FormParser(FormDataParser):
+    """Werkzeug counts a multipart form's fields against MAX_FORM_PARTS but reads an
+    urlencoded one whole: thousands of fields went through to the views. The same limit
+    here, answered by the same 413."""
+
+    def _parse_urlencoded(self, stream, mimetype, content_length, options):
+        parsed = super()._parse_urlencoded(stream, mimetype, content_length, options)
+        if self.max_form_parts is not None and len(parsed[1]) > self.max_form_parts:
+            raise RequestEntityTooLarge()
+        return parsed
+
+
+class DeskRequest(Request):
+    form_data_parser_class = _FormParser
 
 
 def create_app(test_config=None):
@@ -13,6 +30,7 @@ def create_app(test_config=None):
     # DESK_INSTANCE_PATH (or INSTANCE_PATH in test_config) moves it, as tests do.
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("DESK_INSTANCE_PATH")
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
+    app.request_class = DeskRequest
     app.config.from_mapping(settings_from_environment(app.instance_path))
     if test_config:
         app.config.update(test_config)
@@ -151,7 +169,8 @@ def register_error_handlers(app):
         403: N_("Your role does not allow this page."),
         404: N_("There is nothing here."),
         405: N_("That method is not allowed here."),
-        413: N_("The upload is too large. Attachments may be at most {limit}; nothing was sent."),
+        413: N_("The upload is too large. Attachments may be at most {limit}, and a form at most "
+                "{fields} fields; nothing was sent."),
         429: N_("Too many requests. Please wait a little and try again."),
         500: N_("Something went wrong on our side. Nothing you sent was lost; please try again."),
     }
@@ -185,8 +204,11 @@ def register_error_handlers(app):
     def http_error(exc):
         from desk.tickets.attachments import human_size
 
-        message = messages.get(exc.code, exc.description or "")
-        message = message.format(limit=human_size(app.config["ATTACHMENT_MAX_BYTES"]))
+        if exc.code in messages:  # translated before the figures go in, so the catalogue finds it
+            message = gettext(messages[exc.code]).format(limit=human_size(app.config["ATTACHMENT_MAX_BYTES"]),
+                                                         fields=app.config["MAX_FORM_PARTS"])
+        else:
+            message = exc.description or ""
         if exc.code == 400 and exc.description and "JSON" in exc.description:
             message = exc.description
         code = (exc.name or "error").lower().replace(" ", "_")

@@ -99,7 +99,10 @@ def error_response(exc: DeskError):
 
 
 def json_body() -> dict:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nesting deeper than Python's parser goes: not a body any route takes
+        data = None
     if data is None:
         raise DeskError("The body must be valid JSON with Content-Type: application/json.", code="malformed_json")
     if not isinstance(data, dict):

@@ -172,8 +172,8 @@ def _quarantine(raw: bytes, recipients: list[str], reason: str, key: str | None 
     subject = re.search(rb"^Subject:([^\r\n]*)", raw[:65536], re.MULTILINE | re.IGNORECASE)
     row = InboundMail(message_key=key, recipients=recipients, route=route_for(recipients),
                       sender=sender.group(1).decode("ascii", "replace").lower()[:254] if sender else "",
-                      subject=subject.group(1).decode("utf-8", "replace").strip()[:300] if subject else "",
-                      size=len(raw), status="quarantined", detail=reason, raw=raw, received_at=utcnow())
+                      subject=subject.group(1).decode("utf-8", "replace").replace("\x00", "").strip()[:300] if subject else "",
+                      size=len(raw), status="quarantined", detail=reason.replace("\x00", ""), raw=raw, received_at=utcnow())
     db.session.add(row)
     db.session.flush()
     record(SYSTEM, "mail.quarantined", "inbound_mail", row.id, reason=reason[:300])

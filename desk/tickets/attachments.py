@@ -32,8 +32,10 @@ class Upload:
 
     @property
     def safe_name(self) -> str:
-        name = os.path.basename(self.filename.replace("\\", "/")).strip() or "attachment"
-        return "".join(c for c in name if c.isprintable() and c not in '<>:"|?*')[:255] or "attachment"
+        name = os.path.basename(self.filename.replace("\\", "/")).strip()
+        name = "".join(c for c in name if c.isprintable() and c not in '<>:"|?*')[:255]
+        # "." and ".." name a folder, not a file: a download saved under them goes wrong.
+        return name if name.strip(".") else "attachment"
 
 
 def sniff(data: bytes) -> str | None:
