@@ -8,6 +8,7 @@ The pages' markup does not depend on the database, so these run on SQLite alone.
     .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_a11y.py
 Screenshots of every page checked go to test-output/screenshots/a11y-*."""
 import re
+from html.parser import HTMLParser
 from datetime import timedelta
 from pathlib import Path
 
@@ -212,3 +213,65 @@ def test_staff_pages_pass_axe(app, live, chromium, axe_source, auth, panel, make
     admin.visit(f"{live}/admin/audit", "admin-audit")
     admin.assert_clean()
     admin.close()
+
+
+# --- forms: labels, and errors tied to their fields (HTTP, no browser) ---------------
+
+class Fields(HTMLParser):
+    """The form controls of a page by id, the labels' `for`, and elements by id."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.controls, self.ids, self.label_for = {}, {}, set()
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids[attrs["id"]] = (tag, attrs)
+        if tag == "label" and attrs.get("for"):
+            self.label_for.add(attrs["for"])
+        if tag in ("input", "select", "textarea") and attrs.get("type") not in ("hidden", "submit"):
+            self.controls[attrs.get("id")] = attrs
+
+
+def test_a_form_with_errors_ties_each_error_to_its_field_and_starts_with_a_summary(client):
+    from conftest import post_form, text_of
+
+    response = post_form(client, "/contact", {"name": "Alice", "email": "not an address", "subject": "",
+                                              "body": "Nothing arrived.", "kind": "general"})
+    assert response.status_code == 400
+    page = Fields(text_of(response))
+    assert None not in page.controls, "a control without an id cannot have a label"
+    assert set(page.controls) <= page.label_for, set(page.controls) - page.label_for  # every field labelled
+    for wrong in ("email", "subject"):
+        control = page.controls[wrong]
+        assert control["aria-invalid"] == "true"
+        error = f"{wrong}-error"
+        assert error in control["aria-describedby"].split()
+        assert page.ids[error][0] == "small"
+    assert "aria-invalid" not in page.controls["name"] and "aria-describedby" not in page.controls["name"]
+    # A hint is read with its field, and with the error when there is one.
+    assert page.controls["body"]["aria-describedby"] == "body-hint"
+    tag, summary = page.ids["error-summary"]
+    assert summary["role"] == "alert" and summary["tabindex"] == "-1"
+    summary_html = text_of(response).split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert re.findall(r'href="#([\w-]+)"', summary_html) == ["email", "subject"]
+    assert "form-errors.js" in text_of(response)
+
+
+def test_a_form_without_errors_has_no_summary_and_no_invalid_fields(client):
+    from conftest import text_of
+
+    html = text_of(client.get("/contact"))
+    assert 'id="error-summary"' not in html and "aria-invalid" not in html and "form-errors.js" not in html
+    page = Fields(html)
+    assert set(page.controls) <= page.label_for
+
+
+def test_every_page_has_a_skip_link_to_main_and_a_named_navigation(client):
+    from conftest import text_of
+
+    html = text_of(client.get("/"))
+    assert re.search(r'<a class="skip-link" href="#main">', html)
+    assert '<main id="main"' in html and '<nav aria-label="Main">' in html
