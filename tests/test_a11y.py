@@ -275,3 +275,66 @@ def test_every_page_has_a_skip_link_to_main_and_a_named_navigation(client):
     html = text_of(client.get("/"))
     assert re.search(r'<a class="skip-link" href="#main">', html)
     assert '<main id="main"' in html and '<nav aria-label="Main">' in html
+
+
+# --- the queue by keyboard --------------------------------------------------------
+
+def focused(page) -> str:
+    """What has the focus: a ticket reference's text, or the tag and name of a control."""
+    return page.evaluate("(() => { const e = document.activeElement;"
+                         " return e.classList.contains('ref') ? e.textContent : e.tagName + ':' + (e.name || e.id); })()")
+
+
+def test_the_queue_works_by_keyboard(app, live, chromium, auth, make_ticket, backend):
+    """Under the desk's own CSP (queue-keys.js is a file, not an inline script): Tab reaches
+    the rows and shows where the focus is; j/k move between them; / goes to the search box
+    but typing there types; Enter opens the focused ticket; the shortcuts can be turned off."""
+    for n in range(3):
+        make_ticket(subject=f"Order 10{n} dropped", body=f"Count {n} went down.")
+    auth.staff("agent", "agent@desk.test", PASSWORD)
+    agent = Watched(chromium, "a11y-queue-keys", backend)
+    page = agent.page
+    staff_sign_in(agent, live, "agent@desk.test", PASSWORD)
+    rows = page.eval_on_selector_all("table.queue tbody a.ref", "links => links.map(a => a.textContent)")
+    assert len(rows) == 3
+
+    for _ in range(60):  # Tab from the top of the page until a ticket has the focus
+        page.keyboard.press("Tab")
+        if focused(page) in rows:
+            break
+    assert focused(page) == rows[0]
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    assert page.evaluate("document.activeElement.matches(':focus-visible')")
+    agent.shot("row-focused")
+    page.keyboard.press("j")
+    assert focused(page) == rows[1]
+    page.keyboard.press("j")
+    page.keyboard.press("j")  # the last row stays the last
+    assert focused(page) == rows[2]
+    page.keyboard.press("k")
+    assert focused(page) == rows[1]
+
+    page.keyboard.press("/")
+    assert focused(page) == "INPUT:q"
+    page.keyboard.type("jk/")  # in the search box the keys are text, not shortcuts
+    assert page.input_value("input[name=q]") == "jk/" and focused(page) == "INPUT:q"
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("k")  # from nowhere, k starts at the bottom
+    assert focused(page) == rows[2]
+
+    shortcuts = page.get_by_role("checkbox", name=re.compile("^Keyboard:"))
+    shortcuts.uncheck()
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("j")
+    assert focused(page) == "BODY:"  # turned off, j does nothing
+    page.reload()
+    assert not shortcuts.is_checked()  # remembered
+    shortcuts.check()
+
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live}/tickets/{rows[1]}")
+    agent.no_script_ran()
+    agent.close()
