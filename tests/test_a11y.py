@@ -63,6 +63,14 @@ class Audited(Watched):
         assert response.status == status, (url, response.status)
         self.check(label)
 
+    def send(self, fields: dict[str, str], button, shows: str, label: str) -> None:
+        """Fill the form's fields by their labels, press the button, check the page that answers."""
+        for name, value in fields.items():
+            self.page.get_by_label(name).fill(value)
+        self.page.get_by_role("button", name=button).click()
+        self.page.wait_for_selector(f"text={shows}")
+        self.check(label)
+
     def assert_clean(self) -> None:
         report = "".join(f"{page}:\n" + "".join(found) for page, found in self.problems.items())
         assert not self.problems, f"serious or critical WCAG 2.1 AA violations:\n{report}"
@@ -73,6 +81,17 @@ def submit_without_browser_checks(page, button) -> None:
     page.evaluate("[...document.forms].forEach(f => f.noValidate = true)")
     page.get_by_role("button", name=button).click()
     page.wait_for_load_state()
+
+
+def refillable_order(panel) -> None:
+    """Customer 2002 (bob_shop) and order 7001, delivered six hours ago with a 30-day refill."""
+    from desk.types import utcnow
+
+    now = utcnow()
+    panel.customer("2002", login="bob_shop", email="bob@example.com", email_verified=True)
+    panel.order("7001", "2002", link="https://www.instagram.com/bob_shop/", start_count=3572, quantity=1000,
+                created_at=iso(now - timedelta(hours=30)), status_changed_at=iso(now - timedelta(hours=6)),
+                tool={"id": "9", "name": "Followers R30", "refill": True, "refill_days": 30})
 
 
 def test_axe_runs_and_reports_what_it_finds(chromium, axe_source):
@@ -101,13 +120,12 @@ def test_public_and_requester_pages_pass_axe(app, live, chromium, axe_source, au
     page.get_by_label("Your e-mail").fill("not an address")
     submit_without_browser_checks(page, re.compile("Send"))
     visitor.check("contact-errors")
-    page.get_by_label("Your name").fill("Alice Example")
-    page.get_by_label("Your e-mail").fill("alice@example.com")
-    page.get_by_label("Subject").fill("Order 1001 not delivered")
-    page.get_by_label("Message").fill("It has been three days and nothing arrived.")
-    page.get_by_role("button", name=re.compile("Send")).click()
-    page.wait_for_selector("text=T-")
-    visitor.check("contact-done")
+    assert page.evaluate("document.activeElement.id") == "error-summary"  # form-errors.js took the focus there
+    page.locator("#error-summary").get_by_role("link", name=re.compile("^Your e-mail")).click()
+    assert page.evaluate("document.activeElement.id") == "email"  # each entry leads to its field
+    visitor.send({"Your name": "Alice Example", "Your e-mail": "alice@example.com",
+                  "Subject": "Order 1001 not delivered", "Message": "It has been three days and nothing arrived."},
+                 re.compile("Send"), "T-", "contact-done")
     reference = re.search(r"T-\d{2}-\d{6}", page.content()).group(0)
     page.get_by_role("link", name=re.compile("ticket|follow", re.I)).first.click()
     page.wait_for_selector("text=It has been three days")
@@ -140,16 +158,10 @@ def test_public_and_requester_pages_pass_axe(app, live, chromium, axe_source, au
 
 
 def test_portal_pages_pass_axe(app, live, chromium, axe_source, panel, backend):
-    from desk.types import utcnow
-
     secret = "s" * 40
     app.config["PANEL_SSO_SECRET"] = secret
-    panel.customer("2002", login="bob_shop", email="bob@example.com", email_verified=True)
+    refillable_order(panel)
     panel.ledger(ledger_entry("bob-d1", "deposit", "80.00", "2002", processor_fee="2.00"))
-    now = utcnow()
-    panel.order("7001", "2002", link="https://www.instagram.com/bob_shop/", start_count=3572, quantity=1000,
-                created_at=iso(now - timedelta(hours=30)), status_changed_at=iso(now - timedelta(hours=6)),
-                tool={"id": "9", "name": "Followers R30", "refill": True, "refill_days": 30})
     customer = Audited(chromium, "portal", backend, axe_source)
     page = customer.page
     page.goto(sso_url(live, secret, "2002"))
@@ -159,25 +171,18 @@ def test_portal_pages_pass_axe(app, live, chromium, axe_source, panel, backend):
     customer.visit(f"{live}/portal/tickets/new", "new-ticket")
     submit_without_browser_checks(page, re.compile("^Send$"))
     customer.check("new-ticket-errors")
-    page.get_by_label("Subject").fill("Refill my views please")
-    page.get_by_label("Your question").fill("Order 7001 dropped by half.")
-    page.get_by_role("button", name="Send", exact=True).click()
-    page.wait_for_selector("text=Order 7001 dropped by half.")
-    customer.check("ticket")
+    customer.send({"Subject": "Refill my views please", "Your question": "Order 7001 dropped by half."},
+                  re.compile("^Send$"), "Order 7001 dropped by half.", "ticket")
     customer.visit(f"{live}/portal", "my-tickets")
     customer.visit(f"{live}/portal/orders", "my-orders")
     customer.visit(f"{live}/portal/orders/7001", "order")
     page.get_by_label("What is wrong?").select_option("refill")
-    page.get_by_label("Current count on the page (for a refill)").fill("4400")
-    page.get_by_role("button", name="Check my claim").click()
-    page.wait_for_selector("text=Your claim meets the Terms")
-    customer.check("order-claim-checked")
+    customer.send({"Current count on the page (for a refill)": "4400"}, "Check my claim",
+                  "Your claim meets the Terms", "order-claim-checked")
     customer.visit(f"{live}/portal/balance", "balance")
     customer.visit(f"{live}/portal/money/withdrawal", "withdrawal")
-    page.get_by_label("Amount in USD (leave empty for all that is available)").fill("40.00")
-    page.get_by_role("button", name="Show me the figures").click()
-    page.wait_for_selector("text=Withdrawal fee rate in force")
-    customer.check("withdrawal-figures")
+    customer.send({"Amount in USD (leave empty for all that is available)": "40.00"}, "Show me the figures",
+                  "Withdrawal fee rate in force", "withdrawal-figures")
     customer.assert_clean()
     customer.close()
 
@@ -185,12 +190,8 @@ def test_portal_pages_pass_axe(app, live, chromium, axe_source, panel, backend):
 def test_staff_pages_pass_axe(app, live, chromium, axe_source, auth, panel, make_ticket, backend):
     from desk.types import utcnow
 
-    now = utcnow()
-    panel.customer("2002", login="bob_shop", email="bob@example.com", email_verified=True)
-    panel.order("7001", "2002", link="https://www.instagram.com/bob_shop/", start_count=3572, quantity=1000,
-                created_at=iso(now - timedelta(hours=30)), status_changed_at=iso(now - timedelta(hours=6)),
-                tool={"id": "9", "name": "Followers R30", "refill": True, "refill_days": 30})
-    response = panel.post("/claims", {"order": "7001", "kind": "refill", "at": iso(now), "current_count": 4400})
+    refillable_order(panel)
+    response = panel.post("/claims", {"order": "7001", "kind": "refill", "at": iso(utcnow()), "current_count": 4400})
     assert response.status_code == 201, response.get_json()
     claim = response.get_json()["reference"]
     for n in range(3):
@@ -202,10 +203,8 @@ def test_staff_pages_pass_axe(app, live, chromium, axe_source, auth, panel, make
     staff_sign_in(admin, live, "admin@desk.test", PASSWORD)
     admin.check("queue")
     admin.visit(f"{live}/tickets/{claim}", "claim-ticket")
-    page.get_by_label("Message to the customer (optional, added to the reply)").fill("Refill of 172 started.")
-    page.get_by_role("button", name="Accept and reply").click()
-    page.wait_for_selector("text=Claim accepted")
-    admin.check("claim-ticket-decided")
+    admin.send({"Message to the customer (optional, added to the reply)": "Refill of 172 started."},
+               "Accept and reply", "Claim accepted", "claim-ticket-decided")
     admin.visit(f"{live}/queue?q=dropped", "search")
     admin.visit(f"{live}/dashboard", "sla-dashboard")
     admin.visit(f"{live}/admin/staff", "admin-staff")
@@ -281,8 +280,8 @@ def test_every_page_has_a_skip_link_to_main_and_a_named_navigation(client):
 
 def focused(page) -> str:
     """What has the focus: a ticket reference's text, or the tag and name of a control."""
-    return page.evaluate("(() => { const e = document.activeElement;"
-                         " return e.classList.contains('ref') ? e.textContent : e.tagName + ':' + (e.name || e.id); })()")
+    return page.evaluate("(() => { const e = document.activeElement; return e.classList.contains('ref')"
+                         " ? e.textContent : e.tagName + ':' + (e.name || e.id); })()")
 
 
 def test_the_queue_works_by_keyboard(app, live, chromium, auth, make_ticket, backend):
