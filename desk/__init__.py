@@ -21,6 +21,9 @@ def create_app(test_config=None):
     # desk's own INFO lines — the mail written to the log when MAIL_SERVER is unset — show.
     app.logger.setLevel(app.config["LOG_LEVEL"])
     register_extensions(app)
+    from desk import i18n
+
+    i18n.init_app(app)
     register_feed_receivers()
     register_blueprints(app)
     register_error_handlers(app)
@@ -107,6 +110,7 @@ def register_blueprints(app):
     from desk.auth.views import bp as auth_bp
     from desk.claims.views import bp as claims_bp
     from desk.csat.views import bp as csat_bp
+    from desk.help.views import bp as help_bp
     from desk.macros.views import bp as macros_bp
     from desk.mail.views import bp as mail_bp
     from desk.money.views import bp as money_bp
@@ -121,7 +125,8 @@ def register_blueprints(app):
     register_routes()
     register_portal_routes()
     for bp in (public_bp, reports_bp, privacy_public_bp, portal_bp, auth_bp, tickets_bp, claims_bp, money_bp,
-               accounts_bp, abuse_bp, privacy_bp, sla_bp, mail_bp, panel_bp, admin_bp, api_bp, macros_bp, csat_bp):
+               accounts_bp, abuse_bp, privacy_bp, sla_bp, mail_bp, panel_bp, admin_bp, api_bp, macros_bp, csat_bp,
+               help_bp):
         app.register_blueprint(bp)
 
 
@@ -130,29 +135,33 @@ def _wants_json() -> bool:
 
 
 def register_error_handlers(app):
+    from flask_babel import gettext
+
     from desk.errors import DeskError
+    from desk.policy.words import N_
     from desk.storage import Missing, StorageUnavailable
 
     messages = {
-        400: "The request could not be understood.",
-        401: "Please sign in.",
-        403: "Your role does not allow this page.",
-        404: "There is nothing here.",
-        405: "That method is not allowed here.",
-        413: "The upload is too large. Attachments may be at most {limit}; nothing was sent.",
-        429: "Too many requests. Please wait a little and try again.",
-        500: "Something went wrong on our side. Nothing you sent was lost; please try again.",
+        400: N_("The request could not be understood."),
+        401: N_("Please sign in."),
+        403: N_("Your role does not allow this page."),
+        404: N_("There is nothing here."),
+        405: N_("That method is not allowed here."),
+        413: N_("The upload is too large. Attachments may be at most {limit}; nothing was sent."),
+        429: N_("Too many requests. Please wait a little and try again."),
+        500: N_("Something went wrong on our side. Nothing you sent was lost; please try again."),
     }
 
     def render(status: int, message: str, code: str):
         if _wants_json():
             return jsonify({"error": {"code": code, "message": message}}), status
-        return render_template("error.html", status=status, message=message), status
+        # The page is in the viewer's language where the message is in the catalogue.
+        return render_template("error.html", status=status, message=gettext(message)), status
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return render(400, "The form expired or was not sent from this site (CSRF check failed). "
-                           "Please reload the page and send it again.", "csrf_failed")
+        return render(400, N_("The form expired or was not sent from this site (CSRF check failed). "
+                              "Please reload the page and send it again."), "csrf_failed")
 
     @app.errorhandler(DeskError)
     def desk_error(exc):
@@ -201,26 +210,16 @@ def register_security_headers(app):
 
 
 def register_template_helpers(app):
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     from markupsafe import Markup
 
     from desk.auth.roles import allows
-
-    zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
-
-    @app.template_filter("localtime")
-    def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        if value is None:
-            return "—"
-        return value.astimezone(zone).strftime(fmt)
 
     @app.template_filter("trusted_html")
     def trusted_html(value: str) -> Markup:
         # Only for HTML that desk.sanitize produced when the message was stored.
         return Markup(value)
 
+    from desk.help.articles import article_url, rule_link
     from desk.policy.clauses import explain
     from desk.privacy.requests import flags_of
     from desk.sla.display import clock_view, lead_clock
@@ -232,6 +231,8 @@ def register_template_helpers(app):
     app.add_template_global(lead_clock)
     app.add_template_global(flags_of, "privacy_flags")
     app.add_template_global(explain, "explain_clauses")
+    app.add_template_global(article_url)
+    app.add_template_filter(rule_link)
 
     @app.context_processor
     def inject():

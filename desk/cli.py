@@ -433,3 +433,58 @@ def serve(host, port):
                 child.kill()
         if embedded is not None:
             embedded.shutdown()
+
+
+# -- languages (desk.i18n) --------------------------------------------------------------
+
+i18n_cli = AppGroup("i18n", help="Extract, update and compile the translation catalogues.")
+desk_cli.add_command(i18n_cli)
+
+
+def _pybabel(*args: str) -> None:
+    from babel.messages.frontend import CommandLineInterface
+
+    CommandLineInterface().run(["pybabel", "-q", *args])
+
+
+def _catalogue_paths():
+    from pathlib import Path
+
+    from desk.i18n import TRANSLATIONS
+
+    root = Path(__file__).resolve().parent.parent
+    return root, TRANSLATIONS, TRANSLATIONS / "messages.pot"
+
+
+@i18n_cli.command("extract")
+def i18n_extract():
+    """Write desk/translations/messages.pot from the code and templates (babel.cfg)."""
+    root, _, pot = _catalogue_paths()
+    # N_ marks the policy's sentences (desk/policy/words.py) without translating them there.
+    _pybabel("extract", "-F", str(root / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext", "-k", "N_",
+             "-k", "Nn_:1,2", "--no-location", "--sort-output",
+             "--project", "desk", "-o", str(pot), str(root))
+    click.echo(f"extracted {pot}")
+
+
+@i18n_cli.command("update")
+def i18n_update():
+    """Merge messages.pot into each language's messages.po (new languages are created)."""
+    _, translations, pot = _catalogue_paths()
+    for code in current_app.config["LANGUAGES"]:
+        if code == "en":
+            continue
+        po = translations / code / "LC_MESSAGES" / "messages.po"
+        if po.exists():
+            _pybabel("update", "-i", str(pot), "-d", str(translations), "-l", code, "--no-fuzzy-matching")
+        else:
+            _pybabel("init", "-i", str(pot), "-d", str(translations), "-l", code)
+        click.echo(f"updated {po}")
+
+
+@i18n_cli.command("compile")
+def i18n_compile():
+    """Compile every messages.po to the messages.mo the desk reads."""
+    _, translations, _ = _catalogue_paths()
+    _pybabel("compile", "-d", str(translations), "--statistics")
+    click.echo("compiled")

@@ -161,6 +161,9 @@ def settings_from_environment(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Singapore"),
+        # Languages customer pages and mail are offered in (desk/translations/); `en` first.
+        "LANGUAGES": [code.strip() for code in os.environ.get("LANGUAGES", "en,es,pt_BR,ru,hi").split(",")
+                      if code.strip()],
         # Money (Terms §13, §14, §18). The withdrawal fee rate is checked at start-up: the
         # Terms cap it at 10%, and the app refuses to start with more.
         "WITHDRAWAL_FEE_RATE": _decimal("WITHDRAWAL_FEE_RATE", "0.05"),

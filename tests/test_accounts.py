@@ -741,9 +741,11 @@ def test_the_ticket_page_shows_the_request_the_clause_and_the_flags(app, account
     assert '<span class="badge decision needs_review">needs review</span>' in section
     assert "<dt>Category</dt><dd>Something else</dd>" in section
     assert "<dt>Accounts wanted</dt><dd>30 in all</dd>" in section
-    assert section.count("<code>terms-4-multi-account</code> ") == 2
+    assert section.count('<a href="/help/more-than-10-accounts#terms-4-multi-account" class="rule-link">'
+                         "<code>terms-4-multi-account</code></a> ") == 2
     assert "30 accounts is more than 10" in section and "say which applies" in section
-    assert ("<blockquote><strong>Terms §4 Multi-Account Policy</strong> <code>terms-4-multi-account</code>: "
+    assert ("<blockquote><strong>Terms §4 Multi-Account Policy</strong> <a href=\"/help/more-than-10-accounts#terms-4-multi-account\" "
+            "class=\"rule-link\"><code>terms-4-multi-account</code></a>: "
             "Eligible users may create up to 10 accounts without prior notice.") in section
     assert flagged(section) == ["bob"] and "also redeemed WELCOME10" in section
     assert '<a href="/customers/alice">alice</a>' in section

@@ -432,6 +432,10 @@ def test_a_session_replies_on_its_ticket_and_never_sees_internal_notes_or_trust_
         assert all(not m["internal"] for m in item["messages"])
 
 
+def without_help(clause: dict) -> dict:
+    return {k: v for k, v in clause.items() if k != "help_url"}
+
+
 def test_a_session_claims_quotes_and_files_for_itself_with_the_clauses(app, panel):
     world = the_world(panel)
     alice = Browser(app, "alice")
@@ -462,8 +466,10 @@ def test_a_session_claims_quotes_and_files_for_itself_with_the_clauses(app, pane
     assert accounts["customer"] == "alice"
     answers.append(accounts)
     for answer in answers:
-        assert answer["rules"] and answer["clauses"] == explain(answer["rules"]), answer
-        assert all(set(c) == {"rule", "title", "words", "plain"} for c in answer["clauses"])
+        assert answer["rules"] and [without_help(c) for c in answer["clauses"]] == explain(answer["rules"]), answer
+        assert all(set(c) == {"rule", "title", "words", "plain", "help_url"} for c in answer["clauses"])
+        assert all(c["help_url"].startswith("http://desk.test/help/") and c["help_url"].endswith("#" + c["rule"])
+                   for c in answer["clauses"])
     assert any(c["title"] and c["words"] and c["plain"] for a in answers for c in a["clauses"])
     # The customer's own request: confirmed, then taken back.
     mine = world["alice"]["request"]
@@ -477,7 +483,7 @@ def test_keys_get_the_clauses_too(panel):
     for answer in (ok(panel.post("/claims/evaluate", {"order": "1001", "kind": "non_delivery"})),
                    ok(panel.post("/refunds/quote", {"customer": "alice", "method": "original"})),
                    ok(panel.get("/money-requests/1"))):
-        assert answer["clauses"] == explain(answer["rules"]) and answer["clauses"]
+        assert [without_help(c) for c in answer["clauses"]] == explain(answer["rules"]) and answer["clauses"]
 
 
 # --- lists ------------------------------------------------------------------------------

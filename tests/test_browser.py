@@ -8,6 +8,7 @@ import re
 import shutil
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from werkzeug.serving import make_server
@@ -316,3 +317,22 @@ def test_an_agent_sees_another_open_the_same_ticket_without_reloading(app, live,
     for watched in (ana, ben):
         watched.no_script_ran()
         watched.close()
+
+
+def test_the_contact_form_suggests_help_articles_while_typing(app, live, chromium, backend):
+    visitor = Watched(chromium, "help-suggest", backend)
+    visitor.page.goto(f"{live}/contact")
+    assert visitor.page.is_hidden("#help-suggest-title")  # nothing typed, nothing offered
+    visitor.page.fill("#subject", "Followers dropped")
+    visitor.page.type("#body", "My refill order dropped after a week")
+    link = visitor.page.locator(".help-suggest ul[aria-live=polite] a").first
+    link.wait_for()
+    assert link.get_attribute("href") == "/help/refills-and-guarantee"
+    assert visitor.page.is_visible("#help-suggest-title")
+    visitor.shot("contact")
+    # A hostile search is shown as text, and nothing of it runs.
+    visitor.page.goto(f"{live}/help/search?" + urlencode({"q": " ".join(PAYLOADS[:2])}))
+    visitor.page.wait_for_selector("h1:has-text('Search help')")
+    assert "onerror" in visitor.page.inner_text("main")
+    visitor.no_script_ran()
+    visitor.close()

@@ -217,7 +217,7 @@ def test_claim_panel_shows_decision_reasons_and_order_facts(app, client, auth, p
     claim = claim_of(app, ref)
     assert claim.decision == "eligible" and claim.refill_quantity == 172
     for reason in claim.reasons:  # each rule id with its sentence and figures
-        assert f"<code>{reason['rule']}</code> {escape(reason['text'])}" in section
+        assert f"<code>{reason['rule']}</code></a> {escape(reason['text'])}" in section  # linked to its help article
     assert "Refill 172 (Start Count 3572, end count 4572" in section
     assert "The tool is labelled Guarantee: the refill is a commitment." in section
     assert "Start 3572 · end 4572 · current 4400" in section
@@ -250,7 +250,7 @@ def test_claim_panel_lists_other_orders_on_the_link_and_marks_overlaps(app, clie
     auth.login("agent")
     section = claim_section(get_ok(client, f"/tickets/{ref}"))
     assert '<span class="badge decision rejected">rejected</span>' in section
-    assert "<code>terms-11-overlap</code> Order 1001 overlapped order(s) 1002 on the same link" in section
+    assert "<code>terms-11-overlap</code></a> Order 1001 overlapped order(s) 1002 on the same link" in section
     assert on_link_rows(section) == [("1000", "no"), ("1002", "yes")]  # oldest first; 1003 is elsewhere
     assert '<tr class="late"><td>1002</td>' in section
     assert claim_of(app, ref).decision == "rejected"

@@ -12,6 +12,7 @@ from desk.extensions import db, limiter
 from desk.policy import abuse as policy
 from desk.policy.clauses import clause
 from desk.tickets.uploads import from_files
+from flask_babel import gettext, lazy_gettext as _l
 
 bp = Blueprint("reports", __name__)
 
@@ -79,7 +80,7 @@ def _report_for(salt: str, token: str, max_age: int):
 def confirm(token):
     report = _report_for(links.CONFIRM, token, intake.confirm_max_age())
     intake.confirm(report, Actor("requester", None, report.reporter_email))
-    flash("Thank you: your e-mail address is confirmed.", "info")
+    flash(gettext("Thank you: your e-mail address is confirmed."), "info")
     return redirect(links.report_url(report))
 
 
@@ -97,7 +98,7 @@ def status(token):
             db.session.rollback()
             error = exc
         else:
-            flash("Thank you: your report will now be reviewed.", "info")
+            flash(gettext("Thank you: your report will now be reviewed."), "info")
             return redirect(request.path)
     code = error.status if error else (400 if form.is_submitted() else 200)
     return render_template("abuse/public/status.html", report=report, state=intake.reporter_status(report),
@@ -123,7 +124,7 @@ def appeal(token):
             db.session.rollback()
             error = exc
         else:
-            flash("Your appeal was received. Someone who did not take the decision will review it and e-mail you.",
+            flash(gettext("Your appeal was received. Someone who did not take the decision will review it and e-mail you."),
                   "info")
             return redirect(request.path)
     code = error.status if error else (400 if form.is_submitted() else 200)

@@ -11,6 +11,7 @@ from desk.audit.services import Actor
 from desk.errors import DeskError
 from desk.extensions import db, limiter
 from desk.policy import accounts as policy
+from flask_babel import gettext, lazy_gettext as _l
 
 bp = Blueprint("accounts", __name__)
 
@@ -20,10 +21,10 @@ NOT_FOUND_MESSAGE = ("We could not find one account with that e-mail (and login)
 
 class AccountsAskForm(FlaskForm):
     """What a request for more accounts asks; the portal's form is this (the account is the signed-in one)."""
-    category = SelectField("You are", choices=[SelectChoice(k, v) for k, v in policy.CATEGORIES.items()])
-    accounts_wanted = IntegerField("How many accounts in all, counting this one",
+    category = SelectField(_l("You are"), choices=[SelectChoice(k, _l(v)) for k, v in policy.CATEGORIES.items()])
+    accounts_wanted = IntegerField(_l("How many accounts in all, counting this one"),
                                    validators=[InputRequired(), NumberRange(min=1, max=services.MAX_ACCOUNTS)])
-    business_need = TextAreaField("What the accounts are for (client budgets, projects, reporting…)",
+    business_need = TextAreaField(_l("What the accounts are for (client budgets, projects, reporting…)"),
                                   validators=[Length(max=services.MAX_NEED)])
 
     def validate_business_need(self, field):
@@ -36,8 +37,8 @@ class AccountsAskForm(FlaskForm):
 
 
 class MoreAccountsForm(AccountsAskForm):
-    email = EmailField("Your account e-mail", validators=[DataRequired(), Email(), Length(max=254)])
-    login = StringField("Your account login (if several accounts use this e-mail)",
+    email = EmailField(_l("Your account e-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    login = StringField(_l("Your account login (if several accounts use this e-mail)"),
                         validators=[Optional(), Length(max=120)])
 
 

@@ -19,6 +19,7 @@ from desk.claims.orders import customer_or_404, no_customer
 from desk.claims.parse import Fields
 from desk.errors import DeskError, ValidationError
 from desk.extensions import csrf, db, limiter
+from desk.help.articles import article_url
 from desk.policy.clauses import explain
 from desk.portal import sessions
 
@@ -173,8 +174,9 @@ def own_customer_field(data: dict) -> dict:
 
 def with_clauses(body: dict) -> dict:
     """A decision's answer with each of its rules explained (desk.policy.clauses.explain):
-    the clause's title, the Terms' words and the plain words, beside `rules`."""
-    return {**body, "clauses": explain(body.get("rules") or [])}
+    the clause's title, the Terms' words, the plain words and the help article, beside `rules`."""
+    clauses = [{**c, "help_url": article_url(c["rule"], external=True)} for c in explain(body.get("rules") or [])]
+    return {**body, "clauses": clauses}
 
 
 def page_args(what: str) -> tuple[str | None, int]:

@@ -94,8 +94,8 @@ entries per request).
 
 **Decisions explain themselves.** Every answer that carries a decision's `rules` (claims,
 quotes, money requests, requests for more accounts) carries `clauses` too: for each rule,
-its clause's title, the Terms' own words and the same in plain words, ready to show the
-customer.
+its clause's title, the Terms' own words, the same in plain words and `help_url`, the help
+center's article about it, ready to show the customer.
 
 **Rate limits.** Every operation is rate limited per client (the API limit); the public
 intakes also by the public forms' limit. Over it: 429 with `Retry-After`.
@@ -233,7 +233,9 @@ SCHEMAS: dict[str, dict] = {
         "title": nullable(string("The clause's title, e.g. \"Terms §7 Claim Window\".")),
         "words": nullable(string("The Terms' own words, verbatim.")),
         "plain": nullable(string("The same in plain words for the customer.")),
-    }, required=("rule", "title", "words", "plain"), closed=True),
+        "help_url": nullable(string("The help center's article explaining the rule, at the rule's anchor "
+                                    "(absolute, from PUBLIC_URL).", examples=["https://desk.example/help/claim-window#terms-7-claim-window"])),
+    }, required=("rule", "title", "words", "plain", "help_url"), closed=True),
     "Clauses": array(ref("Clause"), "Each rule of `rules`, in the same order, explained: what to show the "
                                     "customer beside the decision."),
     "Decision": enum(OUTCOMES, "eligible, rejected, or needs_review (a person decides)."),

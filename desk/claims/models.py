@@ -43,6 +43,8 @@ class Customer(db.Model):
     # The customer portal's sessions carry this number; "sign out everywhere" raises it, so
     # every session signed in before is refused (desk.portal.sessions).
     portal_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The language chosen in the portal (desk.i18n); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -22,6 +22,7 @@ from desk.tickets import services as tickets
 from desk.tickets.models import OPEN_STATUSES, Ticket, TicketMove
 from desk.types import utcnow
 from desk.webhooks import services as webhooks
+from desk.policy.words import N_
 
 KIND_LABELS = {
     "non_delivery": "Not delivered", "wrong_quantity": "Wrong quantity", "not_as_described": "Not as described",
@@ -29,9 +30,9 @@ KIND_LABELS = {
 }
 # The same kinds in a customer's words, for the claim form.
 CUSTOMER_KIND_LABELS = {
-    "non_delivery": "The order was not delivered", "wrong_quantity": "The quantity delivered is wrong",
-    "not_as_described": "It does not match the tool's description", "refill": "I need a refill (the count dropped)",
-    "cancel": "Cancel the order",
+    "non_delivery": N_("The order was not delivered"), "wrong_quantity": N_("The quantity delivered is wrong"),
+    "not_as_described": N_("It does not match the tool's description"), "refill": N_("I need a refill (the count dropped)"),
+    "cancel": N_("Cancel the order"),
 }
 TICKET_KINDS = {"refill": "refill", "cancel": "cancel"}  # the rest are "claim" tickets
 CLAIMS_ENGINE = Actor("system", None, "claims engine")

@@ -23,22 +23,23 @@ from desk.tickets.links import make_token
 from desk.tickets.uploads import from_files
 from desk.tickets.views import form_problems, refused, ticket_or_404
 from desk.types import parse_id
+from flask_babel import gettext, lazy_gettext as _l
 
 bp = Blueprint("claims", __name__)
 
 
 class DecideForm(FlaskForm):
     outcome = HiddenField()
-    reason = TextAreaField("Reason (required to go against the decision; internal)",
+    reason = TextAreaField(_l("Reason (required to go against the decision; internal)"),
                            validators=[Optional(), Length(max=2000)])
-    note = TextAreaField("Message to the customer (optional, added to the reply)",
+    note = TextAreaField(_l("Message to the customer (optional, added to the reply)"),
                          validators=[Optional(), Length(max=5000)])
 
 
 class FactsForm(FlaskForm):
-    target_state = SelectField("Target", choices=[SelectChoice(s, s.replace("_", " ")) for s in TARGET_STATES])
-    overlap_elsewhere = BooleanField("The customer ran an overlapping order elsewhere on this link")
-    facts_reason = TextAreaField("How you know (internal)", validators=[Length(max=2000)])
+    target_state = SelectField(_l("Target"), choices=[SelectChoice(s, s.replace("_", " ")) for s in TARGET_STATES])
+    overlap_elsewhere = BooleanField(_l("The customer ran an overlapping order elsewhere on this link"))
+    facts_reason = TextAreaField(_l("How you know (internal)"), validators=[Length(max=2000)])
 
 
 @bp.route("/tickets/<reference>/claim/facts", methods=["POST"])
@@ -71,7 +72,7 @@ def decide(reference):
     ticket = _claim_ticket_or_404(reference)
     form = DecideForm()
     if not form.validate_on_submit() or form.outcome.data not in ("accepted", "rejected"):
-        flash("Choose accept or reject.", "error")
+        flash(gettext("Choose accept or reject."), "error")
         return redirect(url_for("tickets.ticket", reference=reference))
     claim = ticket.claim
     try:
@@ -124,12 +125,12 @@ def returns():
 
 
 class ClaimForm(FlaskForm):
-    order = StringField("Order ID", validators=[DataRequired(), Length(max=64)])
-    email = EmailField("Your account e-mail", validators=[DataRequired(), Email(), Length(max=254)])
-    kind = SelectField("What is wrong?", choices=[SelectChoice(k, v) for k, v in services.CUSTOMER_KIND_LABELS.items()])
-    current_count = IntegerField("Current count on the page (for refills)", validators=[Optional(), NumberRange(min=0)])
-    description = TextAreaField("Describe the problem", validators=[Optional(), Length(max=10_000)])
-    attachments = MultipleFileField("Screenshots")
+    order = StringField(_l("Order ID"), validators=[DataRequired(), Length(max=64)])
+    email = EmailField(_l("Your account e-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    kind = SelectField(_l("What is wrong?"), choices=[SelectChoice(k, _l(v)) for k, v in services.CUSTOMER_KIND_LABELS.items()])
+    current_count = IntegerField(_l("Current count on the page (for refills)"), validators=[Optional(), NumberRange(min=0)])
+    description = TextAreaField(_l("Describe the problem"), validators=[Optional(), Length(max=10_000)])
+    attachments = MultipleFileField(_l("Screenshots"))
     step = HiddenField(default="check")
 
 

@@ -28,8 +28,9 @@ from desk.policy.redaction import redact
 from desk.tickets.models import Ticket
 from desk.tickets.notices import NO_STATUS_NOTICE, NOTIFIED_STATUSES
 from desk.types import utcnow
+from desk.policy.words import N_
 
-RATINGS = {"good": "Good, I'm satisfied", "bad": "Bad, I'm not satisfied"}
+RATINGS = {"good": N_("Good, I'm satisfied"), "bad": "Bad, I'm not satisfied"}
 MAX_COMMENT = 2000
 WINDOWS = (7, 30)
 

@@ -10,14 +10,15 @@ from wtforms.validators import InputRequired, Length, Optional
 from desk.csat import services
 from desk.errors import DeskError
 from desk.extensions import db, limiter
+from flask_babel import gettext, lazy_gettext as _l
 
 bp = Blueprint("csat", __name__)
 
 
 class AnswerForm(FlaskForm):
-    rating = RadioField("How did we do?", choices=[SelectChoice(k, v) for k, v in services.RATINGS.items()],
-                        validators=[InputRequired(message="Choose Good or Bad.")])
-    comment = TextAreaField("Anything you would like to add? (optional)",
+    rating = RadioField(_l("How did we do?"), choices=[SelectChoice(k, _l(v)) for k, v in services.RATINGS.items()],
+                        validators=[InputRequired(message=_l("Choose Good or Bad."))])
+    comment = TextAreaField(_l("Anything you would like to add? (optional)"),
                             validators=[Optional(), Length(max=services.MAX_COMMENT)])
 
 

@@ -15,6 +15,7 @@ from flask import current_app
 from jinja2 import Environment, StrictUndefined
 from sqlalchemy import func, select
 
+from desk import i18n
 from desk.extensions import db, for_update
 from desk.mail.models import OutboundMail
 from desk.tickets.models import Message, Ticket
@@ -54,14 +55,17 @@ def _mail_env() -> Environment:
     return env
 
 
-def render(name: str, **context) -> tuple[str, str]:
+def render(name: str, locale: str | None = None, **context) -> tuple[str, str]:
     """(subject, body) of the mail template `mail/<name>`: its top-level
-    `{% set subject %}…{% endset %}` is the subject (on one line), the rest the body."""
-    module = _mail_env().get_template(f"mail/{name}").make_module(context)
-    subject = " ".join(str(getattr(module, "subject", "")).split())
+    `{% set subject %}…{% endset %}` is the subject (on one line), the rest the body.
+    Rendered in `locale`, else the language recorded on the ticket (customer, report) it is
+    about (desk.i18n.mail_locale), also in a worker with no request."""
+    with i18n.in_locale(i18n.mail_locale(locale, context)):
+        module = _mail_env().get_template(f"mail/{name}").make_module(context)
+        subject = " ".join(str(getattr(module, "subject", "")).split())
+        body = str(module).strip("\n") + "\n"
     if not subject:
         raise ValueError(f"mail/{name} sets no subject")
-    body = str(module).strip("\n") + "\n"
     return subject, body
 
 

@@ -8,9 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.extensions import db
 from desk.types import Money, UTCDateTime, utcnow
+from desk.policy.words import N_
 
 KINDS = ("refund", "withdrawal", "closure", "restoration")
-KIND_LABELS = {"refund": "Refund", "withdrawal": "Withdrawal", "closure": "Account closure",
+KIND_LABELS = {"refund": N_("Refund"), "withdrawal": N_("Withdrawal"), "closure": N_("Account closure"),
                "restoration": "Restoration of a frozen balance"}
 STATUSES = ("awaiting_confirmation", "awaiting_verification", "pending_review", "approved", "declined",
             "rejected", "kept_balance", "cancelled")

@@ -24,6 +24,7 @@ from desk.policy.clauses import clause
 from desk.tickets.public import ticket_for_token
 from desk.tickets.views import refused, ticket_or_404
 from desk.types import MAX_ID
+from flask_babel import gettext, lazy_gettext as _l
 
 bp = Blueprint("money", __name__)
 
@@ -35,20 +36,20 @@ def _public_limit():
 # --- the public billing form ---------------------------------------------------------------
 
 class BillingForm(FlaskForm):
-    kind = SelectField("What would you like?", choices=[
-        SelectChoice("refund", "A refund"), SelectChoice("withdrawal", "A withdrawal of my Deposited Funds"),
-        SelectChoice("closure", "To close my account"),
-        SelectChoice("restoration", "To restore my frozen balance")])
-    email = EmailField("Your account e-mail", validators=[DataRequired(), Email(), Length(max=254)])
-    login = StringField("Your account login (if several accounts use this e-mail)",
+    kind = SelectField(_l("What would you like?"), choices=[
+        SelectChoice("refund", _l("A refund")), SelectChoice("withdrawal", _l("A withdrawal of my Deposited Funds")),
+        SelectChoice("closure", _l("To close my account")),
+        SelectChoice("restoration", _l("To restore my frozen balance"))])
+    email = EmailField(_l("Your account e-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    login = StringField(_l("Your account login (if several accounts use this e-mail)"),
                         validators=[Optional(), Length(max=120)])
-    order = StringField("Order ID (a refund about one order)", validators=[Optional(), Length(max=64)])
-    method = SelectField("Refund to", choices=[
-        SelectChoice("original", "My original payment method"),
-        SelectChoice("balance", "My Balance, as Deposited Funds (needs an order ID)")])
-    amount = StringField("Amount in USD (leave empty for all that is available)",
+    order = StringField(_l("Order ID (a refund about one order)"), validators=[Optional(), Length(max=64)])
+    method = SelectField(_l("Refund to"), choices=[
+        SelectChoice("original", _l("My original payment method")),
+        SelectChoice("balance", _l("My Balance, as Deposited Funds (needs an order ID)"))])
+    amount = StringField(_l("Amount in USD (leave empty for all that is available)"),
                          validators=[Optional(), Length(max=20)])
-    description = TextAreaField("Anything we should know", validators=[Optional(), Length(max=10_000)])
+    description = TextAreaField(_l("Anything we should know"), validators=[Optional(), Length(max=10_000)])
 
 
 @bp.route("/billing", methods=["GET", "POST"])
@@ -99,7 +100,7 @@ def requester_answer(token):
     try:
         if choice == "cancel":
             requests.withdraw(money_request.id, actor)
-            flash("Your request was cancelled.", "info")
+            flash(gettext("Your request was cancelled."), "info")
         else:
             requests.confirm(money_request.id, choice, actor, shown)
             flash("Thank you: your request is with our billing team." if choice == "confirm" else
@@ -174,7 +175,7 @@ def resolve_case(reference):
                             request.form.get("reason", ""))
     except DeskError as exc:
         return refused(exc, reference)
-    flash("Case resolved.", "info")
+    flash(gettext("Case resolved."), "info")
     return redirect(url_for("tickets.ticket", reference=reference))
 
 

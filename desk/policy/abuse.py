@@ -22,6 +22,7 @@ No Flask, no database.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from desk.policy.words import N_
 
 # AUP §3 (content) and §4 (conduct), in plain words for the public forms.
 CATEGORIES: dict[str, str] = {
@@ -46,7 +47,7 @@ _SEVERITY = {"3.1": "critical", "3.2": "high", "3.3": "high", "4.1": "high",
 # The ticket priority each severity starts at.
 PRIORITY = {"critical": "urgent", "high": "high", "medium": "normal", "low": "low"}
 
-RIGHTS = {"trademark": "Trademark", "copyright": "Copyright", "other": "Another right (name, likeness)"}
+RIGHTS = {"trademark": N_("Trademark"), "copyright": N_("Copyright"), "other": "Another right (name, likeness)"}
 
 # Enforcement (AUP §5.3), each with the clause that allows it and what it acts on.
 ACTIONS: dict[str, tuple[str, str, str]] = {

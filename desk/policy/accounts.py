@@ -9,13 +9,14 @@ No Flask, no database.
 from dataclasses import dataclass
 
 from desk.policy.claims import ELIGIBLE, NEEDS_REVIEW, Reason
+from desk.policy.words import N_
 
 FREE_ACCOUNTS = 10
 CATEGORIES = {
-    "reseller": "Reseller",
-    "agency": "Advertising or SMM agency",
-    "partner": "Official partner",
-    "other": "Something else",
+    "reseller": N_("Reseller"),
+    "agency": N_("Advertising or SMM agency"),
+    "partner": N_("Official partner"),
+    "other": N_("Something else"),
 }
 IDENTIFIER_KINDS = {"email_domain": "e-mail domain", "payment": "payment fingerprint", "ip": "IP address"}
 # Domains shared by millions of unrelated people say nothing about who runs an account.

@@ -24,11 +24,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from desk.policy.ledger import Return, return_owed
+from desk.policy.words import N_, Words
 
 CLAIM_WINDOW = timedelta(hours=72)
 KINDS = ("non_delivery", "wrong_quantity", "not_as_described", "refill", "cancel")
 # Order statuses as the panel and the Terms write them (Terms §9: "In Progress", "Partial").
-STATUS_NAMES = {"pending": "Pending", "in_progress": "In Progress", "completed": "Completed", "partial": "Partial",
+STATUS_NAMES = {"pending": N_("Pending"), "in_progress": N_("In Progress"), "completed": N_("Completed"), "partial": N_("Partial"),
                 "canceled": "Canceled"}
 DELIVERY_CLAIMS = ("non_delivery", "wrong_quantity", "not_as_described")
 FINISHED = ("completed", "partial", "canceled")
@@ -89,7 +90,16 @@ class Claim:
 class Reason:
     rule: str
     outcome: str  # eligible, rejected or needs_review: what this rule alone would say
-    text: str
+    text: str  # the English sentence (staff, the API, stored decisions)
+    # The same sentence as a message id and parameters, which customer pages translate
+    # (desk.i18n.say); None: not translatable, shown as `text`.
+    words: Words | None = field(default=None, compare=False)
+
+
+def said(rule: str, outcome: str, msgid: str, **params) -> Reason:
+    """A Reason whose sentence is `msgid % params` in English and translatable for customers."""
+    words = Words(msgid, params)
+    return Reason(rule, outcome, str(words), words)
 
 
 @dataclass(frozen=True)
@@ -149,10 +159,11 @@ def claim_window(order: OrderFacts, claim: Claim) -> Reason:
     status = order.status.title()
     figures = f"{status} {when(finished)}; filed {when(filed)}; {_span(elapsed)} later; window 72 h"
     if elapsed <= CLAIM_WINDOW:
-        return Reason("terms-7-claim-window", ELIGIBLE, f"Filed within the claim window ({figures}).")
-    return Reason("terms-7-claim-window", REJECTED,
-                  f"Filed after the claim window ({figures}). Claims after 3 days are not accepted, "
-                  "except where applicable law requires otherwise.")
+        return said("terms-7-claim-window", ELIGIBLE, N_("Filed within the claim window (%(figures)s)."),
+                    figures=figures)
+    return said("terms-7-claim-window", REJECTED,
+                N_("Filed after the claim window (%(figures)s). Claims after 3 days are not accepted, "
+                   "except where applicable law requires otherwise."), figures=figures)
 
 
 def overlapping(order: OrderFacts, others) -> list[OrderFacts]:
@@ -177,14 +188,14 @@ def overlap(order: OrderFacts, others) -> Reason | None:
     found = overlapping(order, others)
     if found:
         ids = ", ".join(o.panel_id for o in found)
-        return Reason("terms-11-overlap", REJECTED,
-                      f"Order {order.panel_id} overlapped order(s) {ids} on the same link; with overlapping "
-                      "orders the Start Count and drops cannot be tracked, so claims arising from the overlap "
-                      "are not accepted and refill is void.")
+        return said("terms-11-overlap", REJECTED,
+                    N_("Order %(order)s overlapped order(s) %(ids)s on the same link; with overlapping "
+                       "orders the Start Count and drops cannot be tracked, so claims arising from the overlap "
+                       "are not accepted and refill is void."), order=order.panel_id, ids=ids)
     if order.overlap_elsewhere:
-        return Reason("terms-11-overlap", REJECTED,
-                      f"An overlapping order on the same link elsewhere was recorded for order {order.panel_id}; "
-                      "claims arising from the overlap are not accepted and refill is void.")
+        return said("terms-11-overlap", REJECTED,
+                    N_("An overlapping order on the same link elsewhere was recorded for order %(order)s; "
+                       "claims arising from the overlap are not accepted and refill is void."), order=order.panel_id)
     return None
 
 
@@ -228,9 +239,9 @@ def beta(order: OrderFacts) -> Reason | None:
 def guarantee(order: OrderFacts) -> Reason:
     """terms-10-guarantee: only a tool labelled Guarantee carries a commitment."""
     if order.tool.guarantee:
-        return Reason("terms-10-guarantee", ELIGIBLE, "The tool is labelled Guarantee: the refill is a commitment.")
-    return Reason("terms-10-guarantee", ELIGIBLE,
-                  "The tool is not labelled Guarantee: a refill is best-effort, with no guaranteed outcome.")
+        return said("terms-10-guarantee", ELIGIBLE, N_("The tool is labelled Guarantee: the refill is a commitment."))
+    return said("terms-10-guarantee", ELIGIBLE,
+                N_("The tool is not labelled Guarantee: a refill is best-effort, with no guaranteed outcome."))
 
 
 def refill(order: OrderFacts, claim: Claim) -> tuple[list[Reason], int | None]:
@@ -240,7 +251,7 @@ def refill(order: OrderFacts, claim: Claim) -> tuple[list[Reason], int | None]:
     rule = "terms-10-refill"
     tool = order.tool
     if not tool.refill:
-        return [Reason(rule, REJECTED, "The tool did not offer refill when the order was placed.")], None
+        return [said(rule, REJECTED, N_("The tool did not offer refill when the order was placed."))], None
     if order.status not in ("completed", "partial"):
         return [Reason(rule, REJECTED, f"Refill applies to completed orders; order {order.panel_id} is "
                                        f"{order.status.replace('_', ' ')}.")], None
@@ -258,7 +269,7 @@ def refill(order: OrderFacts, claim: Claim) -> tuple[list[Reason], int | None]:
     current = claim.current_count
     figures = f"Start Count {order.start_count}, end count {end} (Start Count + {order.delivered} delivered), current {current}"
     if current >= end:
-        reasons.append(Reason(rule, REJECTED, f"No drop to refill: {figures}."))
+        reasons.append(said(rule, REJECTED, N_("No drop to refill: %(figures)s."), figures=figures))
         return reasons, None
     if current < order.start_count:
         reasons.append(Reason(rule, REJECTED,
@@ -270,7 +281,7 @@ def refill(order: OrderFacts, claim: Claim) -> tuple[list[Reason], int | None]:
         reasons.append(Reason(rule, REJECTED,
                               f"The drop of {drop} is below the tool's minimum of {tool.refill_min_drop} ({figures})."))
         return reasons, None
-    reasons.append(Reason(rule, ELIGIBLE, f"Refill {drop} ({figures})."))
+    reasons.append(said(rule, ELIGIBLE, N_("Refill %(drop)s (%(figures)s)."), drop=drop, figures=figures))
     return reasons, drop
 
 
@@ -318,11 +329,11 @@ def _cancel(order: OrderFacts) -> list[Reason]:
     """terms-9-finality: only a Pending order may be cancelled (and even then not guaranteed)."""
     rule = "terms-9-finality"
     if order.status == "pending":
-        return [Reason(rule, ELIGIBLE, f"Order {order.panel_id} is still Pending, so it may be cancelled "
-                                       "(not guaranteed); the full charge would return to the Balance "
-                                       "in the proportions it was paid.")]
+        return [said(rule, ELIGIBLE, N_("Order %(order)s is still Pending, so it may be cancelled "
+                                        "(not guaranteed); the full charge would return to the Balance "
+                                        "in the proportions it was paid."), order=order.panel_id)]
     if order.status == "canceled":
-        return [Reason(rule, REJECTED, f"Order {order.panel_id} is already Canceled.")]
+        return [said(rule, REJECTED, N_("Order %(order)s is already Canceled."), order=order.panel_id)]
     return [Reason(rule, REJECTED, f"Order {order.panel_id} is {STATUS_NAMES[order.status]}: once an order is "
                                    "active it cannot be cancelled, and a Completed order is final.")]
 
@@ -334,13 +345,13 @@ def _not_finished(order: OrderFacts) -> list[Reason]:
                       "it is not a claim until it is Completed or Partial. Delivery times are estimates, and "
                       "a slow order is not grounds for a refund; we will answer this as a status enquiry.")]
     if order.target_state in TARGET_WORDS or order.target_state == "invalid_link":
-        reasons.append(Reason("terms-9-stalled", REJECTED,
-                              "If it cannot complete because of its target, that is not refunded "
-                              "(support may cancel it at its discretion)."))
+        reasons.append(said("terms-9-stalled", REJECTED,
+                            N_("If it cannot complete because of its target, that is not refunded "
+                               "(support may cancel it at its discretion).")))
     else:
-        reasons.append(Reason("terms-9-stalled", NEEDS_REVIEW,
-                              "If it cannot complete for reasons on our side, it is resolved as Canceled or "
-                              "Partial and the amount returns to the Balance."))
+        reasons.append(said("terms-9-stalled", NEEDS_REVIEW,
+                            N_("If it cannot complete for reasons on our side, it is resolved as Canceled or "
+                               "Partial and the amount returns to the Balance.")))
     return reasons
 
 

@@ -1,6 +1,7 @@
 """The words of the Terms behind each rule id, quoted verbatim from the storefront's Terms
 of Service (shared/terms/smmpanelus-terms-aup-privacy.txt), so a decision sent to a
 customer can cite the clause that made it."""
+from desk.policy.words import N_
 CLAUSES: dict[str, tuple[str, str]] = {
     "terms-7-claim-window": ("Terms §7 Claim Window",
         "You must report any issue with an Order — non-delivery, incorrect quantity, or a discrepancy with the "
@@ -169,6 +170,11 @@ CLAUSES: dict[str, tuple[str, str]] = {
         "handled as set out in When We Share Data and the Acceptable Use Policy."),
     "terms-3-account": ("Terms §3 Your Account",
         "Notify us immediately via a support ticket if you suspect unauthorized access to your account."),
+    "terms-33-support-hours": ("Terms §33 Contact",
+        "Support tickets are answered within our support hours (10:00–23:00 SGT)."),
+    "terms-33-legal": ("Terms §33 Contact",
+        "We aim to acknowledge written/email legal notices within 5 business days and provide a substantive "
+        "response within 30 calendar days."),
     "privacy-9-security": ("Privacy Policy §9 Security",
         "We protect your data with technical and organizational measures appropriate to the Service: an encrypted "
         "(HTTPS/SSL) connection, hashing of passwords so they are never stored in readable form, encryption of API "
@@ -183,81 +189,81 @@ def clause(rule: str) -> tuple[str, str] | None:
 # Each rule in a customer's words: what it means for them, in a sentence or two, shown
 # beside the decision (and the Terms' own words) wherever a customer meets it.
 PLAIN: dict[str, str] = {
-    "terms-7-claim-window": "Problems with an order can be reported for 3 days (72 hours) after it is Completed "
+    "terms-7-claim-window": N_("Problems with an order can be reported for 3 days (72 hours) after it is Completed "
                             "or Partial. Before that, the order is still running; after that, we can no longer "
-                            "accept a claim.",
-    "terms-11-delivery-time": "Delivery times shown are estimates. A slow order is still running, so it is not a "
-                              "reason for a refund.",
-    "terms-11-overlap": "When two orders run on the same link at the same time (with us or elsewhere), we cannot "
-                        "tell which one delivered what, so claims and refills on them are not possible.",
-    "terms-11-target": "If the account or post became private, was removed, or its link or username changed after "
-                       "you ordered, the order cannot be refunded, cancelled or refilled.",
-    "terms-11-wrong-link": "Please check links before ordering: an order on a wrong link is your responsibility. If "
+                            "accept a claim."),
+    "terms-11-delivery-time": N_("Delivery times shown are estimates. A slow order is still running, so it is not a "
+                              "reason for a refund."),
+    "terms-11-overlap": N_("When two orders run on the same link at the same time (with us or elsewhere), we cannot "
+                        "tell which one delivered what, so claims and refills on them are not possible."),
+    "terms-11-target": N_("If the account or post became private, was removed, or its link or username changed after "
+                       "you ordered, the order cannot be refunded, cancelled or refilled."),
+    "terms-11-wrong-link": N_("Please check links before ordering: an order on a wrong link is your responsibility. If "
                            "our system finds a link that does not work before delivery starts, the order is "
-                           "cancelled and the money goes back to your Deposited Funds.",
-    "terms-5-beta": "Tools marked beta or experimental are offered as they are: they have no claims and no refill.",
-    "terms-10-refill": "A refill tops an order back up when the count dropped after delivery, while the tool's "
+                           "cancelled and the money goes back to your Deposited Funds."),
+    "terms-5-beta": N_("Tools marked beta or experimental are offered as they are: they have no claims and no refill."),
+    "terms-10-refill": N_("A refill tops an order back up when the count dropped after delivery, while the tool's "
                        "refill period is open. We refill the difference between the count the order reached and "
-                       "the count now; drops below the count before your order are not covered.",
-    "terms-10-guarantee": "Only tools labelled \"Guarantee\" promise a result. On other tools a refill is a "
-                          "best effort.",
-    "terms-9-finality": "An order can be cancelled only while it is Pending. Once it has started (In Progress or "
-                        "Processing), or is Completed, it is final.",
-    "terms-9-partial": "When an order ends Partial, the part not delivered comes back to your Balance, to the same "
+                       "the count now; drops below the count before your order are not covered."),
+    "terms-10-guarantee": N_("Only tools labelled \"Guarantee\" promise a result. On other tools a refill is a "
+                          "best effort."),
+    "terms-9-finality": N_("An order can be cancelled only while it is Pending. Once it has started (In Progress or "
+                        "Processing), or is Completed, it is final."),
+    "terms-9-partial": N_("When an order ends Partial, the part not delivered comes back to your Balance, to the same "
                        "place it was paid from: Deposited Funds back as Deposited Funds, Promotional Credit back as "
-                       "Promotional Credit.",
-    "terms-9-canceled": "When an order is Canceled, its whole charge comes back to your Balance, in the same split "
-                        "between Deposited Funds and Promotional Credit that paid for it.",
-    "terms-9-stalled": "If an order cannot finish because of a problem on our side, it is closed as Canceled or "
+                       "Promotional Credit."),
+    "terms-9-canceled": N_("When an order is Canceled, its whole charge comes back to your Balance, in the same split "
+                        "between Deposited Funds and Promotional Credit that paid for it."),
+    "terms-9-stalled": N_("If an order cannot finish because of a problem on our side, it is closed as Canceled or "
                        "Partial and the money comes back to your Deposited Funds. If it fails because of the link "
-                       "or target, it is not refunded.",
-    "terms-5-pricing-error": "If a tool was shown at an obviously wrong price, we may cancel the order and give the "
-                             "money back to your Deposited Funds.",
-    "terms-13-refund": "A refund to your payment method is decided case by case. It can only come from Deposited "
+                       "or target, it is not refunded."),
+    "terms-5-pricing-error": N_("If a tool was shown at an obviously wrong price, we may cancel the order and give the "
+                             "money back to your Deposited Funds."),
+    "terms-13-refund": N_("A refund to your payment method is decided case by case. It can only come from Deposited "
                        "Funds you paid in and have not spent, less the payment provider's fees on that deposit and "
                        "any Promotional Credit you received; it never goes below zero. By default we credit your "
-                       "Balance instead.",
-    "terms-13-confirm": "When fees or Promotional Credit reduce a refund, we show you the final amount first; you "
-                        "choose to go ahead or keep your Balance as it is.",
-    "terms-13-window": "A refund about an order must be asked for within that order's 3-day claim window.",
-    "terms-14-withdrawal": "You can withdraw Deposited Funds (not Promotional Credit) to the method you paid with. "
-                           "A processing fee applies, at the rate shown when you ask, never more than 10%.",
-    "terms-14-pending-order": "If you place an order from your Deposited Funds while a withdrawal is waiting, the "
-                              "withdrawal is cancelled; a processing fee already charged is not given back.",
-    "terms-18-verification": "For large payouts or restorations, or when something looks wrong, we first check "
-                             "your identity and payment method; nothing is paid until that is done.",
-    "terms-15-closure": "When you close your account, your Deposited Funds can be withdrawn (with the withdrawal "
+                       "Balance instead."),
+    "terms-13-confirm": N_("When fees or Promotional Credit reduce a refund, we show you the final amount first; you "
+                        "choose to go ahead or keep your Balance as it is."),
+    "terms-13-window": N_("A refund about an order must be asked for within that order's 3-day claim window."),
+    "terms-14-withdrawal": N_("You can withdraw Deposited Funds (not Promotional Credit) to the method you paid with. "
+                           "A processing fee applies, at the rate shown when you ask, never more than 10%."),
+    "terms-14-pending-order": N_("If you place an order from your Deposited Funds while a withdrawal is waiting, the "
+                              "withdrawal is cancelled; a processing fee already charged is not given back."),
+    "terms-18-verification": N_("For large payouts or restorations, or when something looks wrong, we first check "
+                             "your identity and payment method; nothing is paid until that is done."),
+    "terms-15-closure": N_("When you close your account, your Deposited Funds can be withdrawn (with the withdrawal "
                         "fee) and Promotional Credit ends. We cannot release the Balance while a dispute, a "
-                        "chargeback, a suspected violation or a verification is still open.",
-    "terms-16-negative": "If your Balance goes below zero (for example after a reversed payment), the amount owed "
-                         "is taken from your next deposits.",
-    "terms-17-chargeback": "Disputing a payment with your bank instead of contacting us first breaks the Terms: "
-                           "the account may be suspended and its Balance forfeited. Please contact us first.",
-    "terms-30-dormancy": "After 12 months with no login, deposit or order, the Balance is frozen and Promotional "
+                        "chargeback, a suspected violation or a verification is still open."),
+    "terms-16-negative": N_("If your Balance goes below zero (for example after a reversed payment), the amount owed "
+                         "is taken from your next deposits."),
+    "terms-17-chargeback": N_("Disputing a payment with your bank instead of contacting us first breaks the Terms: "
+                           "the account may be suspended and its Balance forfeited. Please contact us first."),
+    "terms-30-dormancy": N_("After 12 months with no login, deposit or order, the Balance is frozen and Promotional "
                          "Credit ends. Deposited Funds under $1,000 are forfeited 6 months after the freeze; from "
                          "$1,000 you can ask to restore them for 18 months. We e-mail you before, if your e-mail "
-                         "is verified.",
-    "terms-4-multi-account": "You may have up to 10 accounts without telling us. For more, open a ticket that "
-                             "explains the business need.",
-    "terms-12-promo": "A promotion is for one person: claiming it from several accounts can cost the Promotional "
-                      "Credit it gave.",
-    "terms-3-account": "If you think someone else used your account, tell us in a ticket straight away.",
-    "terms-33-support-hours": "Support works every day from 10:00 to 23:00 Singapore time, except public "
-                              "holidays; we answer within those hours.",
-    "privacy-10-rights": "You can ask to see, correct, delete, restrict or take a copy of your personal data, "
+                         "is verified."),
+    "terms-4-multi-account": N_("You may have up to 10 accounts without telling us. For more, open a ticket that "
+                             "explains the business need."),
+    "terms-12-promo": N_("A promotion is for one person: claiming it from several accounts can cost the Promotional "
+                      "Credit it gave."),
+    "terms-3-account": N_("If you think someone else used your account, tell us in a ticket straight away."),
+    "terms-33-support-hours": N_("Support works every day from 10:00 to 23:00 Singapore time, except public "
+                              "holidays; we answer within those hours."),
+    "privacy-10-rights": N_("You can ask to see, correct, delete, restrict or take a copy of your personal data, "
                          "object to its use, or withdraw consent. We do not sell or share it, and asking never "
-                         "counts against you.",
-    "privacy-10-verify": "Before we act on a privacy request we check that it comes from you, with a code sent to "
-                         "your account's e-mail.",
-    "privacy-10-export": "A copy of your data comes as one file you can download, behind a link that expires.",
-    "privacy-8-erasure": "When you ask us to delete your data, we delete or anonymise it, except what the law, "
-                         "accounting or fraud prevention needs us to keep; we tell you what was kept and why.",
-    "privacy-10-gdpr": "In the EU and UK we answer a privacy request within one month, and you can complain to "
-                       "your data protection authority.",
-    "privacy-10-ccpa": "In California we confirm a privacy request within 10 business days and answer within 45 "
-                       "days.",
-    "privacy-3-minimal": "Never send us card numbers or passwords: we remove them from messages when we find them.",
-    "privacy-11-minor": "The Service is for people 18 and over; data of a younger person is deleted.",
+                         "counts against you."),
+    "privacy-10-verify": N_("Before we act on a privacy request we check that it comes from you, with a code sent to "
+                         "your account's e-mail."),
+    "privacy-10-export": N_("A copy of your data comes as one file you can download, behind a link that expires."),
+    "privacy-8-erasure": N_("When you ask us to delete your data, we delete or anonymise it, except what the law, "
+                         "accounting or fraud prevention needs us to keep; we tell you what was kept and why."),
+    "privacy-10-gdpr": N_("In the EU and UK we answer a privacy request within one month, and you can complain to "
+                       "your data protection authority."),
+    "privacy-10-ccpa": N_("In California we confirm a privacy request within 10 business days and answer within 45 "
+                       "days."),
+    "privacy-3-minimal": N_("Never send us card numbers or passwords: we remove them from messages when we find them."),
+    "privacy-11-minor": N_("The Service is for people 18 and over; data of a younger person is deleted."),
 }
 
 

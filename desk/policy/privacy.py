@@ -13,6 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from desk.policy.words import N_
 
 RIGHTS_RULE = "privacy-10-rights"
 VERIFY_RULE = "privacy-10-verify"
@@ -23,14 +24,14 @@ MINOR_RULE = "privacy-11-minor"
 # Privacy §10, in the words a requester reads. California's "know" is access and its
 # "delete" is deletion; "opt_out" is the right to opt out of sale or sharing.
 RIGHTS = {
-    "access": "Access: tell me what you hold about me",
-    "portability": "Portability: give me a copy of my data",
-    "correction": "Correction: correct inaccurate data",
-    "deletion": "Deletion: erase my data",
-    "restriction": "Restriction: limit the processing of my data",
-    "objection": "Objection: stop processing my data",
-    "consent": "Withdraw consent",
-    "opt_out": "Opt out of the sale or sharing of my data (California)",
+    "access": N_("Access: tell me what you hold about me"),
+    "portability": N_("Portability: give me a copy of my data"),
+    "correction": N_("Correction: correct inaccurate data"),
+    "deletion": N_("Deletion: erase my data"),
+    "restriction": N_("Restriction: limit the processing of my data"),
+    "objection": N_("Objection: stop processing my data"),
+    "consent": N_("Withdraw consent"),
+    "opt_out": N_("Opt out of the sale or sharing of my data (California)"),
 }
 ALIASES = {"know": "access", "delete": "deletion", "erasure": "deletion", "consent_withdrawal": "consent",
            "opt_out_sale": "opt_out"}
@@ -51,7 +52,7 @@ FLAG_LABELS = {
     "minor_reported": "Reported under 18",
 }
 
-JURISDICTIONS = {"eu": "EU / UK (GDPR)", "ca": "California (CCPA/CPRA)", "other": "Elsewhere"}
+JURISDICTIONS = {"eu": N_("EU / UK (GDPR)"), "ca": N_("California (CCPA/CPRA)"), "other": "Elsewhere"}
 
 # The answer to a California opt-out (Privacy §10): there is nothing to stop, and it is recorded.
 OPT_OUT_ANSWER = ("We do not sell or share your personal information as the CCPA/CPRA defines those words. "

@@ -2,6 +2,7 @@
 desk's own intake for it, for the signed-in account — a general question, a claim, refill
 or cancel (on the order's page), a refund, withdrawal, closure or restoration (with the
 figures first), more than 10 accounts, and a privacy-rights request."""
+from flask_babel import gettext
 from flask import flash, redirect, render_template, url_for
 
 from desk.errors import DeskError
@@ -39,9 +40,10 @@ def more_accounts(customer):
                 db.session.rollback()
                 error = exc
             else:
-                flash(f"Your request is ticket {request.ticket.reference}." if created else
-                      f"You already have a request for more accounts open: ticket {request.ticket.reference}.",
-                      "info")
+                flash(gettext("Your request is ticket %(reference)s.", reference=request.ticket.reference)
+                      if created else
+                      gettext("You already have a request for more accounts open: ticket %(reference)s.",
+                              reference=request.ticket.reference), "info")
                 return redirect(url_for(".ticket", reference=request.ticket.reference))
     status = error.status if error else (400 if form.is_submitted() and not free else 200)
     return render_template("accounts/form.html", form=form, error=error.message if error else None, free=free), status
@@ -60,8 +62,9 @@ def privacy_request(customer):
             db.session.rollback()
             error = exc
         else:
-            flash(f"Your privacy request is {row.reference}. We sent a code to {customer.email}: type it on the "
-                  "next page to confirm the request is yours.", "info")
+            flash(gettext("Your privacy request is %(reference)s. We sent a code to %(email)s: type it on the "
+                          "next page to confirm the request is yours.", reference=row.reference, email=customer.email),
+                  "info")
             return redirect(url_for("privacy_public.status", token=privacy.link_token(row)))
     status = (error.status if error else 400) if form.is_submitted() else 200
     return render_template("privacy/public/request.html", form=form, error=error, account=customer), status

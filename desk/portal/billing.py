@@ -16,6 +16,7 @@ from desk.portal import services
 from desk.portal.forms import AnswerForm, MoneyForm
 from desk.portal.sessions import customer_required
 from desk.portal.views import _mine_or_404, _public_limit, bp
+from flask_babel import gettext, lazy_gettext as _l
 
 RECENT_ENTRIES = 25
 
@@ -62,9 +63,10 @@ def money_request(customer, kind):
                 if form.step.data == _signature(form, kind) and "shown" not in f.problems:
                     ask.confirmed_amount = shown
                     filed, created = services.file_money(customer, ask)
-                    flash(f"Your request is ticket {filed.ticket.reference}." if created else
-                          f"You already have an open {KIND_LABELS[kind].lower()} request: ticket "
-                          f"{filed.ticket.reference}.", "info")
+                    flash(gettext("Your request is ticket %(reference)s.", reference=filed.ticket.reference)
+                          if created else
+                          gettext("You already have an open request of this kind (%(kind)s): ticket %(reference)s.",
+                                  kind=gettext(KIND_LABELS[kind]), reference=filed.ticket.reference), "info")
                     return redirect(url_for(".ticket", reference=filed.ticket.reference))
                 quote = money.quote(ask)
             except money.FiguresChanged as exc:
@@ -95,7 +97,7 @@ def money_answer(customer, reference):
     f = Fields({"amount": form.amount.data})
     shown = f.money("amount")
     if not form.validate_on_submit() or choice not in ("confirm", "keep_balance", "cancel") or f.problems:
-        flash("That answer could not be read: use the buttons on the page.", "error")
+        flash(gettext("That answer could not be read: use the buttons on the page."), "error")
         return redirect(url_for(".ticket", reference=reference))
     try:
         services.answer_money(customer, ticket.money_request, choice, shown)

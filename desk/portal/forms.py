@@ -10,10 +10,11 @@ from desk.accounts.views import AccountsAskForm as MoreAccountsForm  # noqa: F40
 from desk.claims.services import CUSTOMER_KIND_LABELS
 from desk.policy.claims import KINDS as CLAIM_KINDS
 from desk.privacy.public import RightsForm as PrivacyForm  # noqa: F401 - the portal's form as it is
+from flask_babel import gettext, lazy_gettext as _l
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("The e-mail of your account", validators=[DataRequired(), Email(), Length(max=254)])
+    email = EmailField(_l("The e-mail of your account"), validators=[DataRequired(), Email(), Length(max=254)])
 
 
 class ConfirmForm(FlaskForm):
@@ -21,31 +22,31 @@ class ConfirmForm(FlaskForm):
 
 
 class QuestionForm(FlaskForm):
-    subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
-    body = TextAreaField("Your question", validators=[DataRequired(), Length(max=100_000)])
-    attachments = MultipleFileField("Attachments (images, PDF, text, video)")
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("Your question"), validators=[DataRequired(), Length(max=100_000)])
+    attachments = MultipleFileField(_l("Attachments (images, PDF, text, video)"))
 
 
 class ClaimForm(FlaskForm):
     """A claim on one of the customer's orders: checked first, then filed (step)."""
-    kind = SelectField("What is wrong?", choices=[SelectChoice(k, CUSTOMER_KIND_LABELS[k]) for k in CLAIM_KINDS])
-    current_count = IntegerField("Current count on the page (for a refill)",
+    kind = SelectField(_l("What is wrong?"), choices=[SelectChoice(k, _l(CUSTOMER_KIND_LABELS[k])) for k in CLAIM_KINDS])
+    current_count = IntegerField(_l("Current count on the page (for a refill)"),
                                  validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
-    description = TextAreaField("Describe the problem (optional)", validators=[Optional(), Length(max=10_000)])
-    attachments = MultipleFileField("Screenshots")
+    description = TextAreaField(_l("Describe the problem (optional)"), validators=[Optional(), Length(max=10_000)])
+    attachments = MultipleFileField(_l("Screenshots"))
     step = HiddenField(default="check")
 
 
 class MoneyForm(FlaskForm):
     """A refund, withdrawal, closure or restoration: the figures first, then the request
     for exactly those figures (the customer's confirmation, terms-13-confirm)."""
-    method = SelectField("Refund to", default="original", choices=[
-        SelectChoice("original", "My original payment method"),
-        SelectChoice("balance", "My Balance, as Deposited Funds (a refund about one order)")])
-    order = StringField("Order ID (a refund about one order)", validators=[Optional(), Length(max=64)])
-    amount = StringField("Amount in USD (leave empty for all that is available)",
+    method = SelectField(_l("Refund to"), default="original", choices=[
+        SelectChoice("original", _l("My original payment method")),
+        SelectChoice("balance", _l("My Balance, as Deposited Funds (a refund about one order)"))])
+    order = StringField(_l("Order ID (a refund about one order)"), validators=[Optional(), Length(max=64)])
+    amount = StringField(_l("Amount in USD (leave empty for all that is available)"),
                          validators=[Optional(), Length(max=20)])
-    description = TextAreaField("Anything we should know (optional)", validators=[Optional(), Length(max=10_000)])
+    description = TextAreaField(_l("Anything we should know (optional)"), validators=[Optional(), Length(max=10_000)])
     shown = HiddenField()  # the amount the customer was shown: the one they confirm
     step = HiddenField(default="quote")
 

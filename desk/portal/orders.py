@@ -1,6 +1,7 @@
 """The portal's orders: "My orders", and an order's page where the customer checks a
 claim (not delivered, wrong quantity, not as described, refill, cancel) against the Terms
 and sees the decision, with its clauses in plain words, before filing it."""
+from flask_babel import gettext
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -52,9 +53,9 @@ def order(customer, panel_id):
                 db.session.rollback()
                 error = exc
             else:
-                flash(f"Your claim is ticket {claim.ticket.reference}." if created else
-                      f"You already have this claim open on order {found.panel_id}: ticket {claim.ticket.reference}.",
-                      "info")
+                flash(gettext("Your claim is ticket %(reference)s.", reference=claim.ticket.reference) if created else
+                      gettext("You already have this claim open on order %(order)s: ticket %(reference)s.",
+                              order=found.panel_id, reference=claim.ticket.reference), "info")
                 return redirect(url_for(".ticket", reference=claim.ticket.reference))
         form.step.data = checked
     status = error.status if error else (400 if form.is_submitted() and decision is None else 200)

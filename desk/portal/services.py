@@ -27,7 +27,9 @@ from desk.sla.display import lead_clock, local_time
 from desk.tickets import merge
 from desk.tickets import services as tickets
 from desk.tickets.models import Ticket
+from desk.policy.words import N_
 from desk.types import MAX_ID, utcnow
+from flask_babel import gettext
 
 # Trust & safety's cases never show to a customer: an abuse report or a rights holder's
 # notice is someone else's report about the account (AUP §6; aup-5.6-serious-harm: no
@@ -36,19 +38,19 @@ from desk.types import MAX_ID, utcnow
 # them comes as a notice (a statement of reasons, a billing message), not as the case.
 HIDDEN_KINDS = ("abuse", "rights", "chargeback")
 # The statuses in the customer's words.
-STATUS_WORDS = {"new": "Received", "open": "Open", "waiting": "Waiting for your reply", "on_hold": "On hold",
-                "resolved": "Resolved", "closed": "Closed"}
+STATUS_WORDS = {"new": N_("Received"), "open": N_("Open"), "waiting": N_("Waiting for your reply"), "on_hold": N_("On hold"),
+                "resolved": N_("Resolved"), "closed": N_("Closed")}
 # Ledger entries and money requests in the customer's words.
 ENTRY_WORDS = {
-    "deposit": "Deposit", "promo_credit": "Promotional Credit received", "return": "Returned from an order",
-    "refund_credit": "Refund to your Balance", "charge": "Order", "refund": "Refund to your payment method",
-    "withdrawal": "Withdrawal", "withdrawal_fee": "Withdrawal processing fee", "deduction": "Deducted from a payout",
-    "forfeiture": "Forfeited", "chargeback": "Chargeback", "adjustment": "Correction",
+    "deposit": N_("Deposit"), "promo_credit": N_("Promotional Credit received"), "return": N_("Returned from an order"),
+    "refund_credit": N_("Refund to your Balance"), "charge": N_("Order"), "refund": N_("Refund to your payment method"),
+    "withdrawal": N_("Withdrawal"), "withdrawal_fee": N_("Withdrawal processing fee"), "deduction": N_("Deducted from a payout"),
+    "forfeiture": N_("Forfeited"), "chargeback": N_("Chargeback"), "adjustment": N_("Correction"),
 }
 REQUEST_WORDS = {
-    "awaiting_confirmation": "Waiting for you to confirm the figures", "awaiting_verification": "Waiting for verification",
-    "pending_review": "With our billing team", "approved": "Approved", "declined": "Declined",
-    "rejected": "Not possible under the Terms", "kept_balance": "You kept your Balance", "cancelled": "Cancelled",
+    "awaiting_confirmation": N_("Waiting for you to confirm the figures"), "awaiting_verification": N_("Waiting for verification"),
+    "pending_review": N_("With our billing team"), "approved": N_("Approved"), "declined": N_("Declined"),
+    "rejected": N_("Not possible under the Terms"), "kept_balance": N_("You kept your Balance"), "cancelled": N_("Cancelled"),
 }
 ERASED = Refused("erased", "This account's data was erased at the owner's request, so it can no longer sign in "
                            "(Privacy Policy §8).")
@@ -256,14 +258,15 @@ def promise(ticket: Ticket, now: datetime | None = None) -> str | None:
     if not ticket.is_open:
         return None
     if ticket.status == "waiting":
-        return "We are waiting for your reply."
+        return gettext("We are waiting for your reply.")
     clock = lead_clock(ticket)
     if clock is None or not clock.running or clock.due_at is None:
         return None
     if clock.due_at <= (now or utcnow()):
-        return "We are taking longer than we aim to, and will answer as soon as we can."
-    verb = "answer" if ticket.first_response_at is None else "resolve this"
-    return f"We aim to {verb} by {local_time(clock.due_at)}."
+        return gettext("We are taking longer than we aim to, and will answer as soon as we can.")
+    if ticket.first_response_at is None:
+        return gettext("We aim to answer by %(when)s.", when=local_time(clock.due_at))
+    return gettext("We aim to resolve this by %(when)s.", when=local_time(clock.due_at))
 
 
 @dataclass

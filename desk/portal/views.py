@@ -16,6 +16,7 @@ from desk.tickets.forms import RequesterReplyForm
 from desk.tickets.uploads import from_files
 from desk.tickets.views import send_attachment
 from desk.types import MAX_ID
+from flask_babel import gettext, lazy_gettext as _l
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
@@ -70,7 +71,7 @@ def link(token):
     try:
         if form.validate_on_submit():
             services.sign_in_by_link(token)
-            flash("You are signed in.", "info")
+            flash(gettext("You are signed in."), "info")
             return redirect(url_for(".my_tickets"))
         customer = services.customer_of_link(token)
     except Refused as exc:
@@ -112,7 +113,7 @@ def sso():
 @bp.post("/sign-out")
 def sign_out():
     sessions.end()
-    flash("You are signed out in this browser.", "info")
+    flash(gettext("You are signed out in this browser."), "info")
     return redirect(url_for(".sign_in"))
 
 
@@ -156,7 +157,8 @@ def new_ticket(customer):
             db.session.rollback()
             error = exc
         else:
-            flash(f"Your question is ticket {ticket.reference}. We answer here and by e-mail.", "info")
+            flash(gettext("Your question is ticket %(reference)s. We answer here and by e-mail.",
+                          reference=ticket.reference), "info")
             return redirect(url_for(".ticket", reference=ticket.reference))
     status = error.status if error else (400 if form.is_submitted() else 200)
     return render_template("portal/new.html", form=form, error=error, customer=customer), status
@@ -179,7 +181,7 @@ def ticket(customer, reference):
             db.session.rollback()
             error = exc
         else:
-            flash("Your reply was added.", "info")
+            flash(gettext("Your reply was added."), "info")
             return redirect(url_for(".ticket", reference=ticket.reference))
     status = error.status if error else (400 if form.is_submitted() else 200)
     return render_template("portal/ticket.html", ticket=ticket, messages=[m for m in ticket.messages if not m.internal],

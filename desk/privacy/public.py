@@ -14,29 +14,30 @@ from desk.extensions import db, limiter
 from desk.policy import privacy as policy
 from desk.privacy import delivery, requests
 from desk.privacy.models import STATUS_LABELS
+from flask_babel import gettext, lazy_gettext as _l
 
 bp = Blueprint("privacy_public", __name__)
 
 
 class RightsForm(FlaskForm):
     """What a privacy request asks; the portal's form is this (the e-mail is the account's)."""
-    rights = SelectMultipleField("What do you ask for?", choices=[SelectChoice(k, v) for k, v in policy.RIGHTS.items()],
+    rights = SelectMultipleField(_l("What do you ask for?"), choices=[SelectChoice(k, _l(v)) for k, v in policy.RIGHTS.items()],
                                  option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False),
                                  validators=[DataRequired("Choose at least one right.")])
-    jurisdiction = SelectField("Where are you?", default="other",
-                               choices=[SelectChoice(k, v) for k, v in policy.JURISDICTIONS.items()])
-    details = TextAreaField("Anything we should know (what to correct, which processing to stop)",
+    jurisdiction = SelectField(_l("Where are you?"), default="other",
+                               choices=[SelectChoice(k, _l(v)) for k, v in policy.JURISDICTIONS.items()])
+    details = TextAreaField(_l("Anything we should know (what to correct, which processing to stop)"),
                             validators=[Optional(), Length(max=5000)])
 
 
 class RequestForm(RightsForm):
-    email = EmailField("The e-mail of your account", validators=[DataRequired(), Email(), Length(max=254)])
-    login = StringField("Your login, if several accounts share the e-mail", validators=[Optional(), Length(max=120)])
-    name = StringField("Your name", validators=[Optional(), Length(max=120)])
+    email = EmailField(_l("The e-mail of your account"), validators=[DataRequired(), Email(), Length(max=254)])
+    login = StringField(_l("Your login, if several accounts share the e-mail"), validators=[Optional(), Length(max=120)])
+    name = StringField(_l("Your name"), validators=[Optional(), Length(max=120)])
 
 
 class CodeForm(FlaskForm):
-    code = StringField("The code from the mail", validators=[DataRequired(), Length(max=20)])
+    code = StringField(_l("The code from the mail"), validators=[DataRequired(), Length(max=20)])
 
 
 def _limit():
@@ -86,7 +87,7 @@ def enter_code(token):
     row = _from_token(token)
     form = CodeForm()
     if not form.validate_on_submit():
-        flash("Type the code from the mail.", "error")
+        flash(gettext("Type the code from the mail."), "error")
         return redirect(url_for("privacy_public.status", token=token))
     result = requests.enter_code(row, form.code.data)
     db.session.commit()
@@ -103,7 +104,7 @@ def resend(token):
         requests.send_code(row)
         db.session.commit()
         jobs.dispatch()
-        flash("A new code is on its way; the old one no longer works.", "info")
+        flash(gettext("A new code is on its way; the old one no longer works."), "info")
     return redirect(url_for("privacy_public.status", token=token))
 
 
@@ -130,7 +131,7 @@ def export_code(token):
         delivery.send_code(export)
         db.session.commit()
         jobs.dispatch()
-        flash("We sent a code to your e-mail address. It works for 10 minutes.", "info")
+        flash(gettext("We sent a code to your e-mail address. It works for 10 minutes."), "info")
     return redirect(url_for("privacy_public.export_page", token=token))
 
 

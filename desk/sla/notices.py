@@ -58,7 +58,7 @@ def notify(event_id: int) -> int:
     when = local_time(clock.due_at) if clock.due_at else "when it runs again"
     # Jobs run without a request, so the link is built from PUBLIC_URL (as requester links are).
     link = f"{current_app.config['PUBLIC_URL'].rstrip('/')}/tickets/{ticket.reference}"
-    subject, body = render("sla.txt", kind=event.kind, ticket=ticket, clock=clock, when=when, link=link,
+    subject, body = render("sla.txt", locale="en", kind=event.kind, ticket=ticket, clock=clock, when=when, link=link,
                            state=clock_text(clock, event.at, config.calendar))
     mails = [compose(f"sla:{event.id}:{person.id}", person.email, subject, body, ticket.id)
              for person in recipients(event, ticket)]

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.extensions import db
 from desk.types import UTCDateTime, utcnow
+from desk.policy.words import N_
 
 STATUSES = ("new", "open", "waiting", "on_hold", "resolved", "closed")
 STATUS_LABELS = {
@@ -37,10 +38,10 @@ KIND_QUEUES = {
     "privacy": "privacy",
 }
 KIND_LABELS = {
-    "general": "General question", "claim": "Claim on an order", "refill": "Refill",
-    "cancel": "Cancel an order", "multi_account": "More than 10 accounts", "billing": "Billing question", "refund": "Refund",
-    "withdrawal": "Withdrawal", "closure": "Account closure", "restoration": "Restore a dormant balance", "chargeback": "Chargeback case",
-    "abuse": "Abuse report", "rights": "Rights-holder notice", "privacy": "Privacy request",
+    "general": N_("General question"), "claim": N_("Claim on an order"), "refill": N_("Refill"),
+    "cancel": N_("Cancel an order"), "multi_account": N_("More than 10 accounts"), "billing": N_("Billing question"), "refund": N_("Refund"),
+    "withdrawal": N_("Withdrawal"), "closure": N_("Account closure"), "restoration": N_("Restore a dormant balance"), "chargeback": N_("Chargeback case"),
+    "abuse": N_("Abuse report"), "rights": N_("Rights-holder notice"), "privacy": N_("Privacy request"),
 }
 
 
@@ -62,6 +63,8 @@ class Ticket(db.Model):
     subject: Mapped[str] = mapped_column(String(200))
     requester_email: Mapped[str] = mapped_column(String(254), index=True)
     requester_name: Mapped[str] = mapped_column(String(120), default="")
+    # The language the requester wrote in (desk.i18n, at intake): their mail is rendered in it.
+    locale: Mapped[str | None] = mapped_column(String(8))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     order_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     queue: Mapped[str] = mapped_column(String(32))

@@ -10,6 +10,7 @@ from desk.tickets.links import make_token, read_token
 from desk.tickets.uploads import from_files
 from desk.tickets.views import send_attachment
 from desk.types import MAX_ID
+from flask_babel import gettext, lazy_gettext as _l
 
 bp = Blueprint("public", __name__)
 
@@ -73,7 +74,7 @@ def requester_ticket(token):
             db.session.rollback()
             error = exc
         else:
-            flash("Your reply was added.", "info")
+            flash(gettext("Your reply was added."), "info")
             return redirect(url_for(".requester_ticket", token=token))
     messages = [m for m in ticket.messages if not m.internal]
     status = error.status if error else (400 if form.is_submitted() else 200)

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from desk import jobs, pagination
+from desk import i18n, jobs, pagination
 from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, Actor, record
 from desk.auth.roles import allows
@@ -54,6 +54,7 @@ class NewTicket:
     # Mail: the Message-ID (replies thread on it) and the quoted history, shown folded.
     email_message_id: str | None = None
     quoted: str = ""
+    locale: str | None = None  # the requester's language; None: the request's (desk.i18n)
 
 
 def clean_text(value) -> str:
@@ -154,6 +155,7 @@ def open_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Mes
         requester_email=data.requester_email, requester_name=data.requester_name, customer=customer,
         order_ref=data.order or None, queue=queue, status="new", priority=data.priority,
         jurisdiction=data.jurisdiction, serious_harm=data.serious_harm, created_at=now, updated_at=now,
+        locale=data.locale or i18n.customer_locale(),
     )
     clocks.start(ticket, now)
     db.session.add(ticket)

@@ -1,0 +1,171 @@
+"""Languages of the customer-facing desk (issue 13): Flask-Babel, the locale each request
+is shown in, the language switcher, per-locale dates and money, and mail rendered in the
+recipient's language (also in RQ workers, where there is no request).
+
+Staff pages stay English: a signed-in staff member always gets `en`. For everyone else the
+order is: the portal customer's saved choice > the `lang` cookie the switcher sets > the
+browser's Accept-Language (best match) > `en`."""
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from flask import Blueprint, abort, current_app, g, has_request_context, redirect, request
+from flask_babel import Babel, force_locale, format_currency, format_date, format_datetime, get_locale, gettext
+from flask_login import current_user
+
+from desk.extensions import db
+
+DEFAULT = "en"
+COOKIE = "lang"
+COOKIE_AGE = 365 * 24 * 3600
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+babel = Babel()
+bp = Blueprint("i18n", __name__)
+
+
+def languages() -> list[str]:
+    return current_app.config["LANGUAGES"]
+
+
+def supported(code) -> str | None:
+    """`code` if it is one of the desk's languages, else None (user input goes through here)."""
+    return code if isinstance(code, str) and code in languages() else None
+
+
+def _is_staff() -> bool:
+    return bool(getattr(current_user, "is_authenticated", False))
+
+
+def select_locale() -> str:
+    if not has_request_context() or _is_staff() or request.path.startswith("/api/"):
+        return DEFAULT
+    from desk.portal.sessions import current_customer
+
+    customer = current_customer()
+    return (supported(customer.locale if customer is not None else None)
+            or supported(request.cookies.get(COOKIE))
+            or request.accept_languages.best_match(languages())
+            or DEFAULT)
+
+
+def customer_locale() -> str | None:
+    """The locale a customer-facing request is shown in, recorded on what they file (a
+    ticket) so later mail speaks their language; None from staff, the API and workers."""
+    if not has_request_context() or _is_staff() or request.path.startswith("/api/"):
+        return None
+    return str(get_locale())
+
+
+def init_app(app) -> None:
+    dirs = [str(TRANSLATIONS)] + [d for d in app.config.get("BABEL_TRANSLATION_DIRECTORIES", "").split(";") if d]
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dict.fromkeys(dirs))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+    zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
+
+    @app.template_filter("localtime")
+    def localtime(value: datetime | None, fmt: str | None = None) -> str:
+        """The one way the desk shows a time: in the desk's display zone (the support
+        hours' zone, named in the footer), formatted for the viewer's locale. English keeps
+        the desk's ISO-like `2026-12-03 17:04`; another locale gets its own short form; an
+        explicit strftime `fmt` is kept as asked."""
+        if value is None:
+            return "—"
+        local = value.astimezone(zone)
+        if fmt is None and str(get_locale()) != DEFAULT:
+            return format_datetime(local, "short", rebase=False)
+        return local.strftime(fmt or "%Y-%m-%d %H:%M")
+
+    app.add_template_filter(money, "money")
+    # Globals, not a context processor: the mail templates (desk.mail.outbound) use them too.
+    # Globals, not a context processor, so macros imported without context (`{% from … import %}`) see them.
+    app.jinja_env.globals.update(format_date=format_date, language_choices=language_choices,
+                                 current_locale=lambda: str(get_locale()), status_words=status_words,
+                                 say=say, tr=gettext)
+
+
+def money(amount, currency: str = "USD") -> str:
+    """An amount (Decimal) in the viewer's locale: `$1,234.50`, `1.234,50 US$`, …"""
+    if amount is None:
+        return "—"
+    return format_currency(Decimal(amount), currency)
+
+
+def say(reason) -> str:
+    """A policy sentence (a Reason with `words`, desk.policy.words) in the viewer's
+    language; the English `text` where it carries no message id."""
+    words = getattr(reason, "words", None)
+    if words is None:
+        return reason.text
+    return gettext(words.msgid, **words.params)
+
+
+def status_words(status: str) -> str:
+    """A ticket's status in the customer's words, in their language."""
+    from desk.portal.services import STATUS_WORDS
+
+    return gettext(STATUS_WORDS.get(status, status))
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """(code, the language's own name) for the switcher: a name is shown in its own
+    language so a reader finds theirs whatever the page is in."""
+    return [(code, Locale.parse(code).get_display_name(code).capitalize()) for code in languages()]
+
+
+def mail_locale(locale=None, context=None) -> str:
+    """The language of a mail: the one given, else the recipient's recorded on the ticket,
+    report or customer the template is about, else `en`."""
+    if supported(locale):
+        return locale
+    for key in ("ticket", "customer", "report", "request"):
+        found = supported(getattr((context or {}).get(key), "locale", None))
+        if found:
+            return found
+    return DEFAULT
+
+
+def in_locale(locale: str):
+    """Render in `locale`, also outside a request (an RQ worker). Flask-Babel's
+    force_locale does nothing while `g` is empty (it tests `if not g`), as it is in a
+    fresh app context: give it its namespace first."""
+    if not hasattr(g, "_flask_babel"):
+        g._flask_babel = SimpleNamespace()
+    return force_locale(locale)
+
+
+def safe_target(target) -> str:
+    """Only a same-site relative path: never another host, scheme or `//host`."""
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return "/"
+    return target
+
+
+@bp.post("/language")
+def choose():
+    """The language switcher: remember the choice (cookie; the portal account too) and go
+    back to the page it came from."""
+    locale = supported(request.form.get("locale"))
+    if locale is None:
+        abort(400)
+    response = redirect(safe_target(request.form.get("next")))
+    response.set_cookie(COOKIE, locale, max_age=COOKIE_AGE, samesite="Lax", httponly=True,
+                        secure=request.is_secure)
+    if not _is_staff():
+        from desk.portal.sessions import current_customer
+
+        customer = current_customer()
+        if customer is not None and customer.locale != locale:
+            customer.locale = locale
+            db.session.commit()
+    g.pop("_flask_babel", None)
+    return response

@@ -1,0 +1,20 @@
+"""Marks for the sentences the desk shows customers, with no Flask here (desk/policy stays
+pure): `N_("…")` returns its text unchanged, and `flask desk i18n extract` finds it (babel.cfg
+keyword N_), so the customer-facing rendering can translate it later with
+`gettext(msgid) % params` (desk.i18n.say). The English text stays what staff, the API and
+stored data see."""
+from dataclasses import dataclass, field
+
+
+def N_(msgid: str) -> str:
+    return msgid
+
+
+@dataclass(frozen=True)
+class Words:
+    """A sentence as a message id and its parameters: `str()` is the English rendering."""
+    msgid: str
+    params: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.msgid % self.params if self.params else self.msgid

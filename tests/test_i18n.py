@@ -1,0 +1,385 @@
+"""Languages (issue 13), through HTTP, the worker and the shipped catalogues: which locale a
+page is shown in, the language switcher, mail in the requester's language, policy
+sentences and plurals translated, and the catalogues' completeness.
+
+The pseudo-locale test builds a catalogue whose every msgstr is its msgid in ⟦…⟧, renders
+the customer pages and mail under it, and lists any visible text outside the markers: a
+string nobody marked for translation."""
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+
+from conftest import csrf_from, post_form, text_of
+from desk.claims.models import Customer
+from desk.extensions import db
+from desk.mail.models import OutboundMail
+from desk.tickets.models import Ticket
+
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "desk" / "translations"
+POT = TRANSLATIONS / "messages.pot"
+SHIPPED = sorted(p.parent.parent.name for p in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"))
+LANG_RE = re.compile(r'<html lang="([^"]+)"')
+FORM = {"name": "", "email": "rosa@example.com", "kind": "general", "order": "",
+        "subject": "Mi pedido no llegó", "body": "Hace dos días que está pendiente."}
+PLACEHOLDER_RE = re.compile(r"%\((\w+)\)[sd]")
+
+
+def lang_of(client, **headers) -> str:
+    response = client.get("/", headers=headers)
+    assert response.status_code == 200
+    return LANG_RE.search(text_of(response)).group(1)
+
+
+def choose(client, locale, next_path="/contact", page="/"):
+    token = csrf_from(text_of(client.get(page)))
+    return client.post("/language", data={"csrf_token": token, "locale": locale, "next": next_path})
+
+
+def catalogue(locale: str):
+    with open(TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po", "rb") as f:
+        return read_po(f, locale=locale)
+
+
+def translated(locale: str, msgid: str) -> str:
+    """What the shipped catalogue says for msgid (English while it is not translated)."""
+    message = catalogue(locale).get(msgid)
+    return message.string if message is not None and message.string and not message.fuzzy else msgid
+
+
+# --- which locale ----------------------------------------------------------------
+
+def test_accept_language_picks_the_best_supported_match_else_english(client):
+    assert lang_of(client) == "en"
+    assert lang_of(client, **{"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}) == "ru"
+    assert lang_of(client, **{"Accept-Language": "pt-BR,pt;q=0.9"}) == "pt-BR"
+    assert lang_of(client, **{"Accept-Language": "de-DE,fr;q=0.8"}) == "en"  # none we offer
+
+
+def test_the_cookie_beats_accept_language_and_an_unknown_cookie_is_ignored(client):
+    client.set_cookie("lang", "es")
+    assert lang_of(client, **{"Accept-Language": "ru"}) == "es"
+    client.set_cookie("lang", "xx")
+    assert lang_of(client, **{"Accept-Language": "ru"}) == "ru"
+
+
+def test_a_signed_in_customers_saved_choice_beats_the_cookie(app, client, panel):
+    panel.customer("alice")
+    with app.app_context():
+        db.session.execute(select(Customer).where(Customer.panel_id == "alice")).scalar_one().locale = "hi"
+        db.session.commit()
+    from test_portal import SECRET, sso_token  # the documented single sign-on recipe
+
+    app.config["PANEL_SSO_SECRET"] = SECRET
+    assert client.get("/portal/sso", query_string={"token": sso_token(SECRET, "alice")}).status_code == 302
+    client.set_cookie("lang", "es")
+    assert lang_of(client, **{"Accept-Language": "ru"}) == "hi"
+
+
+def test_staff_pages_stay_english_whatever_the_browser_asks(auth):
+    client = auth.client_for("agent")
+    client.set_cookie("lang", "es")
+    page = client.get("/queue", headers={"Accept-Language": "es"})
+    assert page.status_code == 200
+    assert LANG_RE.search(text_of(page)).group(1) == "en"
+
+
+# --- the switcher ------------------------------------------------------------------
+
+def test_the_switcher_sets_the_cookie_and_goes_back_to_the_page(client):
+    response = choose(client, "es", "/contact?x=1")
+    assert response.status_code == 302 and response.headers["Location"] == "/contact?x=1"
+    assert "lang=es" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
+    assert lang_of(client) == "es"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)",
+                                    "", "contact"])
+def test_the_switcher_never_goes_to_another_site(client, target):
+    response = choose(client, "ru", target)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_the_switcher_refuses_an_unknown_locale_and_a_missing_csrf_token(client):
+    assert choose(client, "xx").status_code == 400
+    assert choose(client, "../../etc").status_code == 400
+    response = client.post("/language", data={"locale": "es", "next": "/"})
+    assert response.status_code == 400 and "lang=" not in response.headers.get("Set-Cookie", "")
+    assert lang_of(client) == "en"
+
+
+def test_the_switcher_saves_the_choice_on_the_portal_account(app, client, panel):
+    from test_portal import SECRET, sso_token
+
+    panel.customer("bob")
+    app.config["PANEL_SSO_SECRET"] = SECRET
+    client.get("/portal/sso", query_string={"token": sso_token(SECRET, "bob")})
+    assert choose(client, "pt_BR", "/portal", page="/portal").status_code == 302
+    with app.app_context():
+        assert db.session.execute(select(Customer.locale).where(Customer.panel_id == "bob")).scalar_one() == "pt_BR"
+
+
+# --- mail in the requester's language ---------------------------------------------
+
+@pytest.mark.parametrize("locale", SHIPPED)
+def test_the_acknowledgement_goes_in_the_language_the_requester_wrote_in(app, client, run_worker, locale):
+    client.set_cookie("lang", locale)
+    response = post_form(client, "/contact", FORM, content_type="multipart/form-data")
+    assert response.status_code == 200
+    with app.app_context():
+        ticket = db.session.execute(select(Ticket)).scalar_one()
+        assert ticket.locale == locale
+    run_worker()  # the mail is rendered in the worker, outside any request
+    with app.app_context():
+        mail = db.session.execute(select(OutboundMail).where(OutboundMail.to_addr == FORM["email"])).scalar_one()
+    assert mail.subject == f"[{ticket.reference}] {translated(locale, 'We received your request')}"
+    assert translated(locale, "or follow your ticket and reply here:") in mail.body_text
+
+
+def test_a_requester_with_no_language_hint_is_recorded_as_english(app, client):
+    response = post_form(client, "/contact", FORM, content_type="multipart/form-data")
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.execute(select(Ticket.locale)).scalar_one() == "en"
+
+
+# --- policy sentences and plurals ------------------------------------------------
+
+def pseudo_dir(tmp_path, locale="fr") -> Path:
+    """A catalogue for `locale` where each msgstr is its msgid in ⟦…⟧ (plural forms too)."""
+    with open(POT, "rb") as f:
+        template = read_po(f)
+    out = Catalog(locale=locale)
+    for message in template:
+        if not message.id:
+            continue
+        if message.pluralizable:
+            forms = tuple(f"⟦{message.id[min(i, 1)]}⟧" for i in range(out.num_plurals))
+            out.add(message.id, forms, flags=message.flags)
+        else:
+            out.add(message.id, f"⟦{message.id}⟧", flags=message.flags)
+    folder = tmp_path / "pseudo" / locale / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with open(folder / "messages.mo", "wb") as f:
+        write_mo(f, out)
+    return tmp_path / "pseudo"
+
+
+@pytest.fixture
+def pseudo_app(make_app, tmp_path):
+    return make_app(LANGUAGES=["en", "fr"], BABEL_TRANSLATION_DIRECTORIES=str(pseudo_dir(tmp_path)))
+
+
+def test_a_decision_sentence_and_its_plain_words_are_translated(pseudo_app):
+    from desk.i18n import in_locale, say
+    from desk.policy.claims import said
+    from desk.policy.clauses import PLAIN
+
+    reason = said("terms-10-refill", "rejected", "No drop to refill: %(figures)s.", figures="Start Count 100")
+    assert reason.text == "No drop to refill: Start Count 100."  # English for staff and the API
+    with pseudo_app.app_context(), in_locale("fr"):
+        from flask_babel import gettext
+
+        assert say(reason) == "⟦No drop to refill: Start Count 100.⟧"
+        assert gettext(PLAIN["terms-7-claim-window"]) == f"⟦{PLAIN['terms-7-claim-window']}⟧"
+
+
+def test_plural_forms_follow_the_count(pseudo_app):
+    from flask_babel import ngettext
+
+    from desk.i18n import in_locale
+
+    with pseudo_app.app_context():  # as in a worker: no request
+        with in_locale("en"):
+            assert ngettext("for %(num)d day", "for %(num)d days", 1) == "for 1 day"
+            assert ngettext("for %(num)d day", "for %(num)d days", 30) == "for 30 days"
+        with in_locale("fr"):
+            assert ngettext("for %(num)d day", "for %(num)d days", 30) == "⟦for 30 days⟧"
+
+
+# --- completeness: every visible string is marked ---------------------------------
+
+class VisibleText(HTMLParser):
+    SKIP = {"script", "style", "option", "textarea", "title"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.texts = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ("br", "input", "meta", "link", "img", "hr"):
+            self.stack.append(tag)
+        for name, value in attrs:
+            if name in ("placeholder", "aria-label", "title", "alt") and value:
+                self.texts.append(value)
+
+    def handle_endtag(self, tag):
+        if tag in self.stack:
+            while self.stack and self.stack.pop() != tag:
+                pass
+
+    def handle_data(self, data):
+        if not (set(self.stack) & self.SKIP):
+            self.texts.append(data)
+
+
+# Data, not words: references, ids, amounts, dates and times, addresses, the brand.
+ALLOWED = re.compile(r"""^(?:
+    [\s\W\d]* | desk | T-\d{2}-\d{6} | [\w.+-]+@[\w.-]+ | https?://\S+ | /\S*
+  | (?:\d{1,2}/){2}\d{2,4},?\s*\d{1,2}:\d{2}(?:\s?[AP]M)? | \d{4}-\d{2}-\d{2}\s\d{2}:\d{2}
+)$""", re.X)
+
+
+MONEY_RE = re.compile(r"-?[\d.,\s\xa0]*(?:US\$|\$US|R\$|\$)[\d.,\s\xa0]*")
+
+
+def unmarked(text: str, data=()) -> list[str]:
+    parser = VisibleText()
+    parser.feed(text)
+    # One marked message may span elements (a link inside a sentence): markers are matched
+    # across the page's text nodes, which are then checked one by one.
+    stream = "\x00".join(parser.texts)
+    for item in sorted(data, key=len, reverse=True):
+        stream = stream.replace(item, " ")
+    stream = MONEY_RE.sub(" ", stream)
+    while re.search(r"⟦[^⟦⟧]*⟧", stream):  # innermost first: a message may hold another
+        stream = re.sub(r"⟦[^⟦⟧]*⟧", " ", stream)
+    found = []
+    for chunk in stream.split("\x00"):
+        for piece in re.split(r"[·|—:()\[\]\"“”,.]", chunk):
+            piece = piece.strip()
+            if piece and not ALLOWED.match(piece):
+                found.append(piece)
+    return found
+
+
+def mail_contexts(ticket) -> dict:
+    """What each customer mail template is rendered with (the objects are stand-ins)."""
+    from types import SimpleNamespace as NS
+
+    link = "https://desk.test/x"
+    customer = NS(login="alice", panel_id="alice", locale=None)
+    report = NS(reference="R-26-000001", locale=None)
+    privacy = NS(reference="P-26-000001", received_at=ticket.created_at)
+    return {
+        "ack.txt": {"ticket": ticket, "link": link, "redaction_notes": []},
+        "reply.txt": {"ticket": ticket, "link": link, "message": NS(body_text="")},
+        "status.txt": {"ticket": ticket, "link": link, "status": "resolved"},
+        "csat.txt": {"ticket": ticket, "links": NS(good=link, bad=link), "days": 7},
+        "portal_sign_in.txt": {"customer": customer, "link": link, "minutes": 15, "several": True},
+        "report_ack.txt": {"report": report, "link": link},
+        "report_closed.txt": {"report": report, "link": link},
+        "report_confirm.txt": {"report": report, "link": link},
+        "report_needs_info.txt": {"report": report, "link": link, "missing": ""},
+        "privacy_code.txt": {"request": privacy, "code": "123456", "minutes": 30, "attempts": 5, "link": link,
+                             "due": ticket.created_at},
+        "privacy_download_code.txt": {"request": privacy, "code": "123456", "minutes": 30, "attempts": 1},
+    }
+
+
+def test_every_customer_page_and_mail_is_marked_for_translation(pseudo_app):
+    from desk.mail.outbound import render
+
+    client = pseudo_app.test_client()
+    client.set_cookie("lang", "fr")
+    # Data, and WTForms' own validation messages (it ships their translations).
+    data = [FORM["subject"], FORM["body"], FORM["email"], "Français", "English", "Español", "Português",
+            "Русский", "हिन्दी", "Asia/Singapore", "Adresse électronique non valide.", "R-26-000001", "P-26-000001", "123456", "alice"]
+    pages = {}
+    for path in ("/", "/contact", "/claim", "/billing", "/accounts/more", "/report/abuse", "/report/rights", "/privacy/request",
+                 "/portal/sign-in", "/nothing-here"):
+        response = client.get(path)
+        assert response.status_code in (200, 404), (path, response.status_code)
+        pages[path] = text_of(response)
+    pages["contact error"] = text_of(post_form(client, "/contact", {**FORM, "email": "nope"},
+                                               content_type="multipart/form-data"))
+    done = post_form(client, "/contact", FORM, content_type="multipart/form-data")
+    pages["contact done"] = text_of(done)
+    link = re.search(r'href="(/t/[^"]+)"', pages["contact done"]).group(1)
+    pages["requester ticket"] = text_of(client.get(link))
+    with pseudo_app.app_context():
+        ticket = db.session.execute(select(Ticket)).scalar_one()
+        data += [ticket.reference, ticket.subject, "https://desk.test/x"]
+        for name, context in mail_contexts(ticket).items():
+            subject, body = render(name, locale="fr", **context)
+            pages[f"mail {name}"] = f"<p>{subject}</p><pre>{body}</pre>"
+    problems = {name: unmarked(page, data) for name, page in pages.items()}
+    problems = {name: found for name, found in problems.items() if found}
+    assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+# --- the shipped catalogues --------------------------------------------------------
+
+def test_every_language_offered_has_a_catalogue_with_every_message():
+    with open(POT, "rb") as f:
+        template = read_po(f)
+    assert len([m for m in template if m.id]) > 200
+    assert SHIPPED == sorted(["es", "pt_BR", "ru", "hi"])
+    for locale in SHIPPED:
+        ids = {m.id for m in catalogue(locale) if m.id}
+        assert ids >= {m.id for m in template if m.id}, f"{locale}: run flask desk i18n update"
+        assert (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo").exists()
+
+
+@pytest.mark.parametrize("locale", SHIPPED)
+def test_the_catalogue_is_fully_translated(locale):
+    """Fails until translators fill `locale`'s messages.po: every msgid has a non-empty,
+    non-fuzzy msgstr with the same %(placeholders)s. The merger merges once it passes."""
+    with open(POT, "rb") as f:
+        template = read_po(f)
+    cat = catalogue(locale)
+    missing, wrong = [], []
+    for message in template:
+        if not message.id:
+            continue
+        found = cat.get(message.id)
+        strings = found.string if found is not None else ""
+        strings = strings if isinstance(strings, tuple) else (strings,)
+        if found is None or found.fuzzy or not all(strings):
+            missing.append(message.id)
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        wanted = set(PLACEHOLDER_RE.findall(ids[-1]))
+        if any(set(PLACEHOLDER_RE.findall(s)) != wanted for s in strings):
+            wrong.append(message.id)
+    assert not missing and not wrong, (f"{locale}: {len(missing)} untranslated or fuzzy, "
+                                       f"{len(wrong)} with other placeholders, e.g. {(missing + wrong)[:5]}")
+
+
+def test_every_portal_page_is_marked_for_translation(make_app, tmp_path):
+    from conftest import PanelFeed
+    from desk.audit.services import Actor
+    from desk.auth.services import create_api_key
+    from test_portal import SECRET, sso_token
+
+    app = make_app(LANGUAGES=["en", "fr"], BABEL_TRANSLATION_DIRECTORIES=str(pseudo_dir(tmp_path)),
+                   PANEL_SSO_SECRET=SECRET)
+    client = app.test_client()
+    with app.app_context():
+        _, key = create_api_key("panel key", "panel", Actor("system"))
+    panel = PanelFeed(client, key)
+    panel.customer("alice")
+    panel.order("5001", customer="alice")
+    assert client.get("/portal/sso", query_string={"token": sso_token(SECRET, "alice")}).status_code == 302
+    client.set_cookie("lang", "fr")
+    new = post_form(client, "/portal/tickets/new", {"subject": "Mi pregunta", "body": "¿Dónde está mi pedido?"},
+                    content_type="multipart/form-data")
+    assert new.status_code in (200, 302), new.status_code
+    with app.app_context():
+        reference = db.session.execute(select(Ticket.reference)).scalar_one()
+    data = ["Mi pregunta", "¿Dónde está mi pedido?", "alice", "alice@alice-shop.example", reference, "5001", "Likes",
+            "https://www.instagram.com/p/P5001/", "Français", "English", "Asia/Singapore"]
+    problems = {}
+    for path in ("/portal", "/portal/tickets/new", "/portal/new", "/portal/orders", "/portal/orders/5001",
+                 "/portal/balance", "/portal/money/refund", f"/portal/tickets/{reference}"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        found = unmarked(text_of(response), data)
+        if found:
+            problems[path] = found
+    assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
