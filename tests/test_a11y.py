@@ -66,7 +66,7 @@ class Audited(Watched):
     def send(self, fields: dict[str, str], button, shows: str, label: str) -> None:
         """Fill the form's fields by their labels, press the button, check the page that answers."""
         for name, value in fields.items():
-            self.page.get_by_label(name).fill(value)
+            self.page.get_by_label(name, exact=True).fill(value)
         self.page.get_by_role("button", name=button).click()
         self.page.wait_for_selector(f"text={shows}")
         self.check(label)
