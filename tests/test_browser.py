@@ -57,8 +57,8 @@ class Watched:
     """A page that records dialogs, CSP violations and page errors: any of them means
     something tried to run."""
 
-    def __init__(self, browser, name: str, backend: str):
-        self.context = browser.new_context()
+    def __init__(self, browser, name: str, backend: str, **context_options):
+        self.context = browser.new_context(**context_options)
         self.page = self.context.new_page()
         self.name, self.backend = name, backend
         self.dialogs, self.errors = [], []
