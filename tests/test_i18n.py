@@ -398,3 +398,37 @@ def test_every_portal_page_is_marked_for_translation(make_app, tmp_path):
         if found:
             problems[path] = found
     assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def test_the_help_center_chrome_is_marked_for_translation(pseudo_app):
+    """The index, an article and search results: the articles' own words are content (each
+    locale has its own files), so only what the desk puts around them is checked."""
+    from desk.help.articles import library
+    from desk.policy.clauses import clause
+
+    client = pseudo_app.test_client()
+    client.set_cookie("lang", "fr")
+    with pseudo_app.app_context():
+        lib = library("fr")
+        slug = sorted(lib.articles)[0]
+        data = ["Français", "English", "Español", "Português", "Русский", "हिन्दी", "Asia/Singapore", "refill"]
+        bodies = [article.html for article in lib.articles.values()]
+        for article in lib.articles.values():
+            data += [article.title, article.summary]
+            data += [clause(rule)[0] for rule in article.rules if clause(rule)]  # the Terms' own headings
+        for topic in lib.topics.values():
+            data.append(topic)
+    problems = {}
+    for path in ("/help", f"/help/{slug}", "/help/search?q=refill", "/help/search?q=zzzznothing"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        page = text_of(response)
+        for body in bodies:
+            page = page.replace(body, "")
+        # Quoted Terms (kept in English on purpose), rule ids and the search snippets are content.
+        page = re.sub(r'<(blockquote) lang="en">.*?</blockquote>|<code>.*?</code>|<p class="small">.*?</p>', "",
+                      page, flags=re.S)
+        found = [f for f in unmarked(page, data) if len(f) > 1]
+        if found:
+            problems[path] = found
+    assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
