@@ -311,6 +311,11 @@ def test_every_customer_page_and_mail_is_marked_for_translation(pseudo_app):
         response = client.get(path)
         assert response.status_code in (200, 404), (path, response.status_code)
         pages[path] = text_of(response)
+    pages["portal sign-in sent"] = text_of(post_form(client, "/portal/sign-in", {"email": FORM["email"]}))
+    for path in ("/portal/link/not-a-token", "/portal/sso?token=x"):  # refused: a bad link, single sign-on off
+        response = client.get(path)
+        assert response.status_code in (400, 403, 404), (path, response.status_code)
+        pages[path] = text_of(response)
     pages["contact error"] = text_of(post_form(client, "/contact", {**FORM, "email": "nope"},
                                                content_type="multipart/form-data"))
     done = post_form(client, "/contact", FORM, content_type="multipart/form-data")
