@@ -171,18 +171,18 @@ def visible_queues(f: QueueFilter) -> list[str]:
     return sorted(f.queues if not f.queue else f.queues & {f.queue})
 
 
-# The narrowing filters as conditions on named parameters, so that a statement built once
-# for a filter's shape serves every value (page_query_for below).
+# The narrowing filters as conditions on parameters: `p(name)` gives each its parameter,
+# bound to a value (narrowing) or named and left for the values to come, so that a
+# statement built once for a filter's shape serves every value (page_query_for below).
 NARROWING = {
-    "kind": lambda: Ticket.kind == bindparam("kind"),
-    "assignee": lambda: Ticket.assignee_id == bindparam("assignee_id"),
-    "unassigned": lambda: Ticket.assignee_id.is_(None),
-    "nobody": lambda: false(),
-    "tag": lambda: Ticket.id.in_(select(TicketTag.ticket_id).where(TicketTag.tag == bindparam("tag"))),
-    "field": lambda: Ticket.id.in_(select(TicketFieldValue.ticket_id).where(
-        TicketFieldValue.field_id == bindparam("field_id"), TicketFieldValue.value == bindparam("field_value"))),
+    "kind": lambda p: Ticket.kind == p("kind"),
+    "assignee": lambda p: Ticket.assignee_id == p("assignee_id"),
+    "unassigned": lambda p: Ticket.assignee_id.is_(None),
+    "nobody": lambda p: false(),
+    "tag": lambda p: Ticket.id.in_(select(TicketTag.ticket_id).where(TicketTag.tag == p("tag"))),
+    "field": lambda p: Ticket.id.in_(select(TicketFieldValue.ticket_id).where(
+        TicketFieldValue.field_id == p("field_id"), TicketFieldValue.value == p("field_value"))),
 }
-WITHOUT_VALUES = {"unassigned", "nobody"}
 
 
 def narrowing_shape(f: QueueFilter, viewer: Staff | None) -> tuple[tuple[str, ...], dict]:
@@ -216,7 +216,7 @@ def narrowing_shape(f: QueueFilter, viewer: Staff | None) -> tuple[tuple[str, ..
 def narrowing(f: QueueFilter, viewer: Staff | None) -> list:
     """The conditions of the filters other than queue, status and words, values bound."""
     shape, values = narrowing_shape(f, viewer)
-    return [NARROWING[name]() if name in WITHOUT_VALUES else NARROWING[name]().params(values) for name in shape]
+    return [NARROWING[name](lambda key: bindparam(key, values[key], unique=True)) for name in shape]
 
 
 def conditions(f: QueueFilter, viewer: Staff | None) -> list | None:
@@ -254,7 +254,7 @@ def _page_statement(queues: tuple[str, ...], statuses: tuple[str, ...], shape: t
     union of a dozen ranges costs more Python to build (and to key for SQLAlchemy's
     compiled cache) than PostgreSQL takes to run it."""
     order, ascending, _ = SORTS[sort]
-    parts = _ranges(queues, statuses, [NARROWING[name]() for name in shape], order, size + 1, sort, after)
+    parts = _ranges(queues, statuses, [NARROWING[name](bindparam) for name in shape], order, size + 1, sort, after)
     merged = union_all(*parts).subquery()
     keys = [merged.c[c.key] for c in order]
     return select(merged.c.id).order_by(*(k if ascending else k.desc() for k in keys)).limit(size + 1)
