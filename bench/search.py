@@ -175,6 +175,14 @@ UNION ALL SELECT id, 'chargeback-risk' FROM tickets WHERE (hashint4(id + 199) & 
 """
 
 
+def use_database(name: str, redis_db: int):
+    global DB_NAME, URL, REDIS_URL
+    REDIS_URL = f"redis://127.0.0.1:6379/{redis_db}"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        sys.exit(f"--database: {name!r} is not a plain lower-case name")
+    DB_NAME, URL = name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
 def admin(sql: str, dbname: str = "postgres"):
     with psycopg.connect(ADMIN.rsplit("/", 1)[0] + "/" + dbname, autocommit=True) as conn:
         conn.execute(sql)
@@ -344,9 +352,15 @@ def main():
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse a kept database of the same size")
+    parser.add_argument("--database", default=DB_NAME,
+                        help=f"database name (default {DB_NAME}; another name lets two runs share the server)")
+    parser.add_argument("--redis-db", type=int, default=14, help="the Redis database the sidebar counts go to")
+    parser.add_argument("--only", choices=("search", "views"), default=None,
+                        help="time only the search cases or only the saved views")
     parser.add_argument("--plans", type=Path, default=None,
                         help="where the plans go (default: bench/plans at 1,000,000 tickets, else a folder in /tmp)")
     args = parser.parse_args()
+    use_database(args.database, args.redis_db)
     plans = args.plans or (PLANS if args.tickets == 1_000_000 else Path(f"/tmp/desk-bench-search/plans-{args.tickets}"))
 
     started = time.perf_counter()
@@ -407,57 +421,63 @@ def main():
         "non-latin": "/queue?q=%D0%B7%D0%B0%D0%BA%D0%B0%D0%B7",  # заказ
     }
     problems, rows, mix = [], [], []
-    print(f"\nsearch page as an agent (3 of 6 queues), {args.runs} runs each, server time:")
-    for name, url in searches.items():
-        client.get(url)  # warm
-        samples = timed(client, url, args.runs)
-        mix += samples
-        body = client.get(url).get_data(as_text=True)
-        found = len(re.findall(r'class="ref">', body))
-        window = "ranked within the window" if "Ranked among the newest" in body else ""
-        rows.append((name, statistics.median(samples), p95(samples)))
-        print(f"  {name:28} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms   "
-              f"{found} on page 1 {window}", flush=True)
-        problems += explain(app, statements.during(lambda: client.get(url)), name, args.tickets, plans)
-    print(f"  {'the mix':28} median {statistics.median(mix):7.1f} ms   p95 {p95(mix):7.1f} ms "
-          f"(target p95 ≤ {SEARCH_TARGET_MS:.0f} ms)")
-    # The second page of a common word (the cursor's keyset on rank).
-    page = client.get(searches["common-word"]).get_data(as_text=True)
-    more = re.search(r'href="(/queue\?[^"]*after=[^"]+)">More results', page)
-    if more:
-        url = more.group(1).replace("&amp;", "&")
-        samples = timed(client, url, args.runs)
-        print(f"  {'common-word, page 2':28} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms")
-        problems += explain(app, statements.during(lambda: client.get(url)), "common-word-page-2", args.tickets, plans)
-    headers = {"Authorization": f"Bearer {key}"}
-    samples = timed(client, "/api/v1/search/tickets?q=followers", args.runs, headers)
-    print(f"  {'API, common word':28} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms")
+    if args.only != "views":
+        print(f"\nsearch page as an agent (3 of 6 queues), {args.runs} runs each, server time:")
+        for name, url in searches.items():
+            client.get(url)  # warm
+            samples = timed(client, url, args.runs)
+            mix += samples
+            body = client.get(url).get_data(as_text=True)
+            found = len(re.findall(r'class="ref">', body))
+            window = "ranked within the window" if "Ranked among the newest" in body else ""
+            rows.append((name, statistics.median(samples), p95(samples)))
+            print(f"  {name:28} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms   "
+                  f"{found} on page 1 {window}", flush=True)
+            problems += explain(app, statements.during(lambda: client.get(url)), name, args.tickets, plans)
+        print(f"  {'the mix':28} median {statistics.median(mix):7.1f} ms   p95 {p95(mix):7.1f} ms "
+              f"(target p95 ≤ {SEARCH_TARGET_MS:.0f} ms)")
+        # The second page of a common word (the cursor's keyset on rank).
+        page = client.get(searches["common-word"]).get_data(as_text=True)
+        more = re.search(r'href="(/queue\?[^"]*after=[^"]+)">More results', page)
+        if more:
+            url = more.group(1).replace("&amp;", "&")
+            samples = timed(client, url, args.runs)
+            print(f"  {'common-word, page 2':28} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms")
+            problems += explain(app, statements.during(lambda: client.get(url)), "common-word-page-2", args.tickets, plans)
+        headers = {"Authorization": f"Bearer {key}"}
+        samples = timed(client, "/api/v1/search/tickets?q=followers", args.runs, headers)
+        print(f"  {'API, common word':28} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms")
 
-    print(f"\nsaved views, {args.runs} runs each (target: page p95 ≤ {VIEW_TARGET_MS:.0f} ms; counts not cached):")
-    from desk.auth.models import Staff
-    from desk.tickets import queue as ticket_queue
+    if args.only != "search":
+        print(f"\nsaved views, {args.runs} runs each (target: page p95 ≤ {VIEW_TARGET_MS:.0f} ms; counts not cached):")
+        from desk.auth.models import Staff
+        from desk.tickets import queue as ticket_queue
 
-    for name, view_id in view_ids.items():
-        url = f"/queue?view={view_id}"
-        client.get(url)
-        samples = timed(client, url, args.runs)
-        print(f"  {name + ', page':36} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms",
-              flush=True)
-        problems += explain(app, statements.during(lambda: client.get(url)), name + "-page", args.tickets, plans)
-        count_samples = []
-        with app.app_context():
-            viewer = db.session.get(Staff, agent_id)
-            view = saved_views.find(view_id, viewer)
-            f = saved_views.to_filter(view, viewer)
-            for _ in range(args.runs):
-                t0 = time.perf_counter()
-                n = ticket_queue.count_capped(f, viewer, app.config["VIEW_COUNT_CAP"])
-                count_samples.append((time.perf_counter() - t0) * 1000)
-            label = saved_views.count_label(n)
-            captured = statements.during(lambda: ticket_queue.count_capped(f, viewer, app.config["VIEW_COUNT_CAP"]))
-        print(f"  {name + ', count':36} median {statistics.median(count_samples):7.1f} ms   "
-              f"p95 {p95(count_samples):7.1f} ms   ({n:,} counted, shown as {label})")
-        problems += explain(app, captured, name + "-count", args.tickets, plans)
+        for name, view_id in view_ids.items():
+            url = f"/queue?view={view_id}"
+            client.get(url)
+            cpu = time.process_time()
+            samples = timed(client, url, args.runs)
+            cpu = (time.process_time() - cpu) / args.runs * 1000  # the app's Python (not PostgreSQL's), a page
+            print(f"  {name + ', page':36} median {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms   "
+                  f"CPU {cpu:5.1f} ms", flush=True)
+            captured = statements.during(lambda: client.get(url))
+            print(f"  {'':36} {len(captured)} SQL statements a page")
+            problems += explain(app, captured, name + "-page", args.tickets, plans)
+            count_samples = []
+            with app.app_context():
+                viewer = db.session.get(Staff, agent_id)
+                view = saved_views.find(view_id, viewer)
+                f = saved_views.to_filter(view, viewer)
+                for _ in range(args.runs):
+                    t0 = time.perf_counter()
+                    n = ticket_queue.count_capped(f, viewer, app.config["VIEW_COUNT_CAP"])
+                    count_samples.append((time.perf_counter() - t0) * 1000)
+                label = saved_views.count_label(n)
+                captured = statements.during(lambda: ticket_queue.count_capped(f, viewer, app.config["VIEW_COUNT_CAP"]))
+            print(f"  {name + ', count':36} median {statistics.median(count_samples):7.1f} ms   "
+                  f"p95 {p95(count_samples):7.1f} ms   ({n:,} counted, shown as {label})")
+            problems += explain(app, captured, name + "-count", args.tickets, plans)
 
     print(f"\nplans saved to {plans}/search-*.txt; whole run {time.perf_counter() - started:.0f} s")
     if problems:
