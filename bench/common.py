@@ -4,6 +4,7 @@ search index build, timing and EXPLAIN capture.
 
 Every benchmark works in a database of its own (desk_bench_*) and takes its Redis URL by
 argument (--redis); none flushes a Redis database: a test session may own it."""
+import math
 import re
 import statistics
 import time
@@ -60,8 +61,9 @@ def migrate(app):
 
 
 def p95(samples: list[float]) -> float:
+    """The nearest-rank 95th percentile (with few samples, the largest)."""
     ordered = sorted(samples)
-    return ordered[max(0, int(len(ordered) * 0.95) - 1)]
+    return ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
 
 
 def summary(samples: list[float]) -> str:
