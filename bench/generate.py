@@ -49,8 +49,8 @@ import psycopg
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (DOMAINS, FILL_MESSAGES, FILL_TICKETS, admin, build_search_index, in_steps, make_app,  # noqa: E402
-                    migrate, pg_url, recreate, sql_array)
+from common import (DOMAINS, FILL_MESSAGES, FILL_TICKETS, admin, build_search_index, count_tickets,  # noqa: E402
+                    in_steps, make_app, migrate, pg_url, recreate, sql_array)
 
 DATABASE = "desk_bench_data"
 MAX = 2147483647
@@ -359,6 +359,23 @@ def generate(database: str, tickets: int, customers: int, orders: int, seed: int
         raise SystemExit("the data set is wrong:\n  " + "\n  ".join(problems))
     print("checked: counts, every ticket's order, 200 customers' balances (desk.policy.ledger)")
     return figures
+
+
+def default_database(tickets: int) -> str:
+    """desk_bench_data for the million, a name of its own for any other size (a smoke run
+    never replaces the big data set)."""
+    return DATABASE if tickets == 1_000_000 else f"{DATABASE}_{tickets}"
+
+
+def data_set(tickets: int, database: str | None = None, seed: int = 1) -> str:
+    """The generated database of `tickets` tickets (10 customers and 2 orders a ticket as in
+    the default set), loaded only when it does not hold that many yet; its name."""
+    database = database or default_database(tickets)
+    if count_tickets(database) == tickets:
+        print(f"reusing {database} ({tickets:,} tickets; bench/generate.py reloads it)", flush=True)
+    else:
+        generate(database, tickets, max(10, tickets // 10), 2 * tickets, seed)
+    return database
 
 
 def main():
