@@ -60,6 +60,36 @@ def migrate(app):
         upgrade()
 
 
+def forget_jobs(redis_url: str, outbox_ids: list[int]):
+    """Remove the jobs this run enqueued (RQ job ids outbox-<id>) from Redis, and only them."""
+    from redis import Redis
+
+    conn = Redis.from_url(redis_url)
+    ours = {f"outbox-{i}" for i in outbox_ids}
+    for key in conn.scan_iter("rq:queue:*"):
+        if conn.type(key) != b"list":
+            continue
+        queued = {j.decode() for j in conn.lrange(key, 0, -1)}
+        if queued and queued <= ours:
+            conn.delete(key)
+        else:
+            for job in queued & ours:
+                conn.lrem(key, 0, job)
+    pipe = conn.pipeline()
+    for job in ours:
+        pipe.delete(f"rq:job:{job}")
+    pipe.execute()
+
+
+def outbox_ids(database: str) -> list[int]:
+    """The outbox rows of a bench's database: their RQ jobs are the ones it put on Redis."""
+    try:
+        with psycopg.connect(pg_url(database, "postgresql")) as conn:
+            return [row[0] for row in conn.execute("SELECT id FROM job_outbox")]
+    except psycopg.Error:
+        return []
+
+
 def p95(samples: list[float]) -> float:
     """The nearest-rank 95th percentile (with few samples, the largest)."""
     ordered = sorted(samples)

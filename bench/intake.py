@@ -34,7 +34,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS_URL, pg_url, recreate  # noqa: E402
+from common import REDIS_URL, forget_jobs, pg_url, recreate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 300.0
@@ -111,27 +111,6 @@ def filed_since(database: str, ticket_id: int, outbox_id: int) -> dict:
                    (SELECT array_agg(id) FROM job_outbox o WHERE o.id > %s)
             FROM tickets t WHERE t.id > %s AND t.channel = 'api'""", (outbox_id, outbox_id, ticket_id)).fetchone()
     return {"tickets": row[0], "with_message": row[1], "outbox": row[2], "outbox_ids": row[3] or []}
-
-
-def forget_jobs(redis_url: str, outbox_ids: list[int]):
-    """Remove the jobs this run enqueued (RQ job ids outbox-<id>) from Redis, and only them."""
-    from redis import Redis
-
-    conn = Redis.from_url(redis_url)
-    ours = {f"outbox-{i}" for i in outbox_ids}
-    for key in conn.scan_iter("rq:queue:*"):
-        if conn.type(key) != b"list":
-            continue
-        queued = {j.decode() for j in conn.lrange(key, 0, -1)}
-        if queued and queued <= ours:
-            conn.delete(key)
-        else:
-            for job in queued & ours:
-                conn.lrem(key, 0, job)
-    pipe = conn.pipeline()
-    for job in ours:
-        pipe.delete(f"rq:job:{job}")
-    pipe.execute()
 
 
 def run_wrk(port: int, key: str, seconds: float, clients: int) -> dict:
