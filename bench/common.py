@@ -5,6 +5,7 @@ search index build, timing and EXPLAIN capture.
 Every benchmark works in a database of its own (desk_bench_*) and takes its Redis URL by
 argument (--redis); none flushes a Redis database: a test session may own it."""
 import math
+import os
 import re
 import statistics
 import time
@@ -18,6 +19,12 @@ REDIS_URL = "redis://127.0.0.1:6379/14"
 PLANS = Path(__file__).resolve().parent / "plans"  # the million-ticket runs' plans, kept in the repository
 PASSWORD = "bench-password-long"
 TEST_LOCK_KEY = "desk-test:session"  # tests/conftest.py claims a Redis database with it
+
+
+def db_name(base: str) -> str:
+    """A bench's database name: desk_bench_<what>, plus DESK_BENCH_SUFFIX when set (the smoke
+    test's runs get names of their own and never touch the million-row databases)."""
+    return base + os.environ.get("DESK_BENCH_SUFFIX", "")
 
 
 def pg_url(name: str, driver: str = "postgresql+psycopg") -> str:

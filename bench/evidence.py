@@ -30,10 +30,10 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import privacy_export  # noqa: E402  the same load as the export's benchmark
-from common import REDIS_URL, admin, make_app, p95, recreate  # noqa: E402
+from common import REDIS_URL, admin, db_name, make_app, p95, recreate  # noqa: E402
 from desk.extensions import db  # noqa: E402
 
-DATABASE = "desk_bench_evidence"
+DATABASE = db_name("desk_bench_evidence")
 WORK = Path("/tmp/desk-bench-evidence")
 TARGET_S = 3.0
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS_URL, forget_jobs, pg_url, recreate  # noqa: E402
+from common import REDIS_URL, db_name, forget_jobs, pg_url, recreate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 300.0
@@ -88,7 +88,7 @@ def free_port() -> int:
 def prepare(database: str, env: dict) -> str:
     """The database migrated (made afresh when it is the bench's own); a panel API key."""
     flask = [sys.executable, "-m", "flask", "--app", "desk"]
-    if database == "desk_bench_intake":
+    if database == db_name("desk_bench_intake"):
         recreate(database)
     subprocess.run(flask + ["db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
     out = subprocess.run(flask + ["desk", "api-key", "create", "bench-intake", "--role", "panel"], env=env,
@@ -191,7 +191,7 @@ def wait_for(port: int, server: subprocess.Popen, workers: int):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", default="desk_bench_intake",
+    parser.add_argument("--database", default=db_name("desk_bench_intake"),
                         help="desk_bench_intake (default, made afresh) or e.g. desk_bench_data (the generated set)")
     parser.add_argument("--redis", default=REDIS_URL, help="Redis for the jobs (only this run's are removed)")
     parser.add_argument("--seconds", type=float, default=20)

@@ -55,11 +55,12 @@ import psutil
 import psycopg
 from sqlalchemy import text
 
+from common import db_name
 from desk import create_app
 from desk.extensions import db
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "desk_bench_export"
+DB_NAME = db_name("desk_bench_export")
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 WORK = Path("/tmp/desk-bench-export")
 TARGET_S = 3.0

@@ -44,12 +44,12 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import event, func, select, text
 
-from common import REDIS_URL, forget_jobs, outbox_ids
+from common import REDIS_URL, db_name, forget_jobs, outbox_ids
 from desk import create_app
 from desk.extensions import db
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "desk_bench_sla"
+DB_NAME = db_name("desk_bench_sla")
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 TARGET_MS = 1000.0
 TARGET = "SLA sweep over 1,000,000 open tickets: ≤ 1 s per sweep"
