@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psycopg
 
-from common import REDIS_URL, db_name
+from common import REDIS_URL, db_name, recreate
 from desk.policy.claims import Claim, OrderFacts, Tool, evaluate
 from intake import free_port
 
@@ -71,9 +71,7 @@ def bench_in_process(seconds: float) -> float:
 
 
 def prepare_api(orders: int, redis_url: str) -> tuple[dict, str]:
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    recreate(DB_NAME)
     env = dict(os.environ, DATABASE_URL=DB_URL, REDIS_URL=redis_url, SECRET_KEY="bench",
                RATELIMIT_API="1000000 per minute", DESK_INSTANCE_PATH="/tmp/desk-bench-instance")
     flask = [sys.executable, "-m", "flask", "--app", "desk"]

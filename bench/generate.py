@@ -340,7 +340,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=100_000)
     p.add_argument("--orders", type=int, default=2_000_000)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--database", default=DATABASE)
+    p.add_argument("--database", default=None, help="default: desk_bench_data at 1,000,000 tickets, "
+                                                   "desk_bench_data_<tickets> at another size")
     return p
 
 
@@ -381,7 +382,7 @@ def data_set(tickets: int, database: str | None = None, seed: int = 1) -> str:
 
 def main():
     args = parser().parse_args()
-    generate(args.database, args.tickets, args.customers, args.orders, args.seed)
+    generate(args.database or default_database(args.tickets), args.tickets, args.customers, args.orders, args.seed)
 
 
 if __name__ == "__main__":

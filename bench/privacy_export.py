@@ -55,7 +55,7 @@ import psutil
 import psycopg
 from sqlalchemy import text
 
-from common import db_name
+from common import db_name, recreate
 from desk import create_app
 from desk.extensions import db
 
@@ -454,8 +454,7 @@ def main():
     args = parser.parse_args()
 
     shutil.rmtree(WORK, ignore_errors=True)
-    admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    admin(f"CREATE DATABASE {DB_NAME}")
+    recreate(DB_NAME)
     app = make_app()
     problems: list[str] = []
     try:

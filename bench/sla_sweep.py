@@ -44,7 +44,7 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import event, func, select, text
 
-from common import REDIS_URL, db_name, forget_jobs, outbox_ids
+from common import REDIS_URL, db_name, forget_jobs, outbox_ids, recreate
 from desk import create_app
 from desk.extensions import db
 
@@ -371,8 +371,7 @@ def main():
 
     redis = Redis.from_url(args.redis)
     high_before = Queue("high", connection=redis).count
-    admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    admin(f"CREATE DATABASE {DB_NAME}")
+    recreate(DB_NAME)
     app = make_app(args.redis)
     instrument(app)
     problems: list[str] = []
