@@ -96,7 +96,7 @@ def test_a_bench_never_flushes_the_redis_database(bench_env, redis_server):
     """The SLA sweep's bench enqueues and removes its own jobs only: a key of someone else's survives."""
     env, redis_url = bench_env
     redis_server.set("someone-else:key", "kept")
-    done = run(BENCHES["sla_sweep"][:1] + ["--tickets", "500", "--due", "10", "--idle", "1", "--rounds", "1",
+    done = run(BENCHES["sla_sweep"][:1] + ["--tickets", "2000", "--due", "10", "--idle", "1", "--rounds", "1",
                                            "--redis", redis_url], env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert redis_server.get("someone-else:key") == b"kept"
