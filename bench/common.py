@@ -214,6 +214,27 @@ def explain(app, statements, path: Path, title: str, tickets: int, tables: str =
     return problems
 
 
+def time_pages(app, client, statements, cases: dict, runs: int, plans: Path, what: str, tickets: int,
+               target_ms: float, note=None):
+    """Time each case's page (warm first), save its plans to <plans>/<what>-<case>.txt, print
+    the figures line; exits non-zero on a big table read sequentially. `note(body)` adds to a
+    case's line."""
+    problems, worst = [], 0.0
+    print(f"{what} page, {runs} runs each, server time (target p95 ≤ {target_ms:.0f} ms):")
+    for name, url in cases.items():
+        client.get(url)  # warm
+        samples = timed(client, url, runs)
+        worst = max(worst, p95(samples))
+        extra = f"   ({note(client.get(url).get_data(as_text=True))})" if note else ""
+        print(f"  {name:22} {summary(samples)}{extra}", flush=True)
+        problems += explain(app, statements.during(lambda: client.get(url)), plans / f"{what}-{name}.txt",
+                            f"bench/{what}_page.py", tickets)
+    print(f"figures: {what} page p95 {worst:.1f} ms, the slowest of {len(cases)} cases "
+          f"({'met' if worst <= target_ms else 'NOT met'}: p95 ≤ {target_ms:.0f} ms); plans in {plans}")
+    if problems:
+        raise SystemExit("sequential reads of the big tables:\n  " + "\n  ".join(problems))
+
+
 def plans_folder(given: Path | None, tickets: int, name: str) -> Path:
     """bench/plans for the million-ticket run (kept in the repository), else a folder in /tmp."""
     return given or (PLANS if tickets == 1_000_000 else Path(f"/tmp/desk-bench-plans/{name}-{tickets}"))

@@ -18,7 +18,6 @@ stops without reading the answers still in flight: those tickets, at most one pe
 connection, are counted apart), and no answer was a 5xx. Exits non-zero otherwise.
 """
 import argparse
-import json
 import os
 import re
 import shutil

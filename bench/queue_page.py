@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS_URL, Statements, explain, login, make_app, p95, plans_folder, staff_member, summary, timed  # noqa: E402
+from common import REDIS_URL, Statements, login, make_app, plans_folder, staff_member, time_pages  # noqa: E402
 from generate import data_set  # noqa: E402
 from desk.extensions import db  # noqa: E402
 
@@ -59,21 +59,7 @@ def main():
         "billing-waiting": "/queue?queue=billing&status=waiting",
     }
     cases["support-open-page-21"] = deep_page(client, cases["support-open"], 20)
-    problems, worst = [], 0.0
-    print(f"queue page as an agent, {args.runs} runs each, server time (target p95 ≤ {TARGET_MS:.0f} ms):")
-    for name, url in cases.items():
-        client.get(url)  # warm
-        samples = timed(client, url, args.runs)
-        worst = max(worst, p95(samples))
-        print(f"  {name:22} {summary(samples)}", flush=True)
-        problems += explain(app, statements.during(lambda: client.get(url)), plans / f"queue-{name}.txt",
-                            "bench/queue_page.py", args.tickets)
-    print(f"figures: queue page p95 {worst:.1f} ms, the slowest of {len(cases)} cases "
-          f"({'met' if worst <= TARGET_MS else 'NOT met'}: p95 ≤ {TARGET_MS:.0f} ms); plans in {plans}")
-    if problems:
-        print("sequential reads of the big tables:\n  " + "\n  ".join(problems))
-        sys.exit(1)
-
+    time_pages(app, client, statements, cases, args.runs, plans, "queue", args.tickets, TARGET_MS)
 
 if __name__ == "__main__":
     main()

@@ -25,12 +25,13 @@ from pathlib import Path
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS_URL, Statements, explain, login, make_app, p95, plans_folder, staff_member, summary, timed  # noqa: E402
+from common import REDIS_URL, Statements, login, make_app, plans_folder, staff_member, time_pages  # noqa: E402
 from generate import data_set  # noqa: E402
 from desk.extensions import db  # noqa: E402
 
 TARGET_MS = 50.0
 AGENT = "bench-ticket@desk.example.com"
+MESSAGE = re.compile(r'<li class="msg ')
 
 LONG_THREAD = """
 INSERT INTO messages (ticket_id, author_kind, author_email, internal, body_html, body_text, created_at)
@@ -93,24 +94,9 @@ def main():
         statements = Statements(db.engine)
     client = app.test_client()
     login(client, AGENT)
-    problems, worst = [], 0.0
-    print(f"ticket page as an agent, {args.runs} runs each, server time (target p95 ≤ {TARGET_MS:.0f} ms):")
-    for name, reference in cases.items():
-        url = f"/tickets/{reference}"
-        client.get(url)  # warm
-        samples = timed(client, url, args.runs)
-        body = client.get(url).get_data(as_text=True)
-        shown = len(re.findall(r'<li class="msg ', body))
-        print(f"  {name:12} {reference:14} {summary(samples)}   ({shown} messages shown)", flush=True)
-        worst = max(worst, p95(samples))
-        problems += explain(app, statements.during(lambda: client.get(url)), plans / f"ticket-{name}.txt",
-                            "bench/ticket_page.py", args.tickets)
-    print(f"figures: ticket page p95 {worst:.1f} ms over the three cases "
-          f"({'met' if worst <= TARGET_MS else 'NOT met'}: p95 ≤ {TARGET_MS:.0f} ms); plans in {plans}")
-    if problems:
-        print("sequential reads of the big tables:\n  " + "\n  ".join(problems))
-        sys.exit(1)
-
+    time_pages(app, client, statements, {name: f"/tickets/{ref}" for name, ref in cases.items()}, args.runs, plans,
+               "ticket", args.tickets, TARGET_MS,
+               note=lambda body: f"{len(MESSAGE.findall(body))} messages shown")
 
 if __name__ == "__main__":
     main()
