@@ -13,7 +13,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ import psycopg
 
 from common import REDIS_URL, db_name, recreate
 from desk.policy.claims import Claim, OrderFacts, Tool, evaluate
-from intake import free_port
+from intake import free_port, stop_server, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = db_name("desk_bench_claims")
@@ -106,13 +105,7 @@ def bench_api(seconds: float, workers: int, clients: int, orders: int, redis_url
         [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "wsgi:app"], env=env, cwd=ROOT, start_new_session=True)
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_for(port, server, workers)  # every worker has loaded the app
         if shutil.which("wrk"):
             return run_wrk(port, key, seconds, clients, orders)
         counts, errors = [0] * clients, [0] * clients
@@ -144,8 +137,7 @@ def bench_api(seconds: float, workers: int, clients: int, orders: int, redis_url
         elapsed = time.perf_counter() - start
         return sum(counts) / elapsed, sum(errors)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+        stop_server(server)
 
 
 WRK_SCRIPT = """

@@ -188,6 +188,16 @@ def wait_for(port: int, server: subprocess.Popen, workers: int):
     raise SystemExit("gunicorn did not answer in 120 s")
 
 
+def stop_server(server: subprocess.Popen):
+    """gunicorn and its workers, by their process group; SIGKILL when a loaded machine makes them slow to go."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", default=db_name("desk_bench_intake"),
@@ -217,8 +227,7 @@ def main():
         result = (run_wrk if use_wrk else run_python)(port, key, args.seconds, args.clients)
         time.sleep(1)  # the answers wrk left in flight finish on the server
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_server(server)
         shutil.rmtree(instance, ignore_errors=True)
     filed = filed_since(args.database, tickets_before, outbox_before)
     forget_jobs(args.redis, filed.pop("outbox_ids"))
