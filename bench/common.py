@@ -235,6 +235,15 @@ def time_pages(app, client, statements, cases: dict, runs: int, plans: Path, wha
         raise SystemExit("sequential reads of the big tables:\n  " + "\n  ".join(problems))
 
 
+def page_arguments(parser, runs: int):
+    """The options of the benches that time pages on the generated data set."""
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--database", default=None, help="default: bench/generate.py's database of that size")
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--redis", default=REDIS_URL, help="Redis for the page caches (not flushed)")
+    parser.add_argument("--plans", type=Path, default=None, help="default: bench/plans at 1,000,000 tickets")
+
+
 def plans_folder(given: Path | None, tickets: int, name: str) -> Path:
     """bench/plans for the million-ticket run (kept in the repository), else a folder in /tmp."""
     return given or (PLANS if tickets == 1_000_000 else Path(f"/tmp/desk-bench-plans/{name}-{tickets}"))

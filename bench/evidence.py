@@ -30,7 +30,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import privacy_export  # noqa: E402  the same load as the export's benchmark
-from common import REDIS_URL, admin, db_name, make_app, p95, recreate  # noqa: E402
+from common import REDIS_URL, db_name, make_app, p95, recreate  # noqa: E402
 from desk.extensions import db  # noqa: E402
 
 DATABASE = db_name("desk_bench_evidence")
@@ -158,12 +158,7 @@ def main():
         else:
             print("correctness: every snapshot holds the account's orders, ledger and tickets; the chain verifies")
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if not args.keep:
-            admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-            shutil.rmtree(WORK, ignore_errors=True)
+        privacy_export.close(app, DATABASE, WORK, args.keep)
     sys.exit(1 if problems else 0)
 
 

@@ -213,6 +213,16 @@ def make_app():
                        "ATTACHMENT_DIR": str(WORK / "attachments")})
 
 
+def close(app, database: str, work: Path, keep: bool):
+    """The app's connections closed; the database and the work folder dropped unless kept."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if not keep:
+        admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def fill_person(t0, prefix: str, email: str, orders: int, tickets: int, attachments: int, digests) -> dict:
     """One person's rows; returns their request id and the counts the manifest must give."""
     sql = lambda statement, **p: db.session.execute(text(statement), {"t0": t0, **p})
@@ -501,12 +511,7 @@ def main():
         else:
             print("correctness: all checks passed (manifest counts, JSON/CSV rows, files, SHA-256, no one else's data)")
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if not args.keep:
-            admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-            shutil.rmtree(WORK, ignore_errors=True)
+        close(app, DB_NAME, WORK, args.keep)
     sys.exit(1 if problems else 0)
 
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS_URL, Statements, login, make_app, plans_folder, staff_member, time_pages  # noqa: E402
+from common import Statements, login, make_app, page_arguments, plans_folder, staff_member, time_pages  # noqa: E402
 from generate import data_set  # noqa: E402
 from desk.extensions import db  # noqa: E402
 
@@ -38,11 +38,7 @@ def deep_page(client, url: str, pages: int) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tickets", type=int, default=1_000_000)
-    parser.add_argument("--database", default=None, help="default: bench/generate.py's database of that size")
-    parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--redis", default=REDIS_URL, help="Redis for the sidebar counts' cache (not flushed)")
-    parser.add_argument("--plans", type=Path, default=None)
+    page_arguments(parser, runs=100)
     args = parser.parse_args()
 
     database = data_set(args.tickets, args.database)

@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS_URL, Statements, login, make_app, plans_folder, staff_member, time_pages  # noqa: E402
+from common import Statements, login, make_app, page_arguments, plans_folder, staff_member, time_pages  # noqa: E402
 from generate import data_set  # noqa: E402
 from desk.extensions import db  # noqa: E402
 
@@ -69,21 +69,17 @@ def prepare(app, args) -> dict[str, str]:
             db.session.commit()
         plain = pick("SELECT reference FROM tickets WHERE queue = 'support' AND status = 'open' "
                      "ORDER BY customer_id IS NOT NULL DESC, id DESC LIMIT 1 OFFSET 3")
-        cases = {"claim": pick(f"SELECT reference FROM tickets WHERE id = {claim_id}"), "long-thread": pick(f"SELECT reference FROM tickets WHERE id = {long_id}"),
-                 "plain": plain}
+        reference = "SELECT reference FROM tickets WHERE id = {}".format
+        cases = {"claim": pick(reference(claim_id)), "long-thread": pick(reference(long_id)), "plain": plain}
         db.session.commit()
     return cases
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tickets", type=int, default=1_000_000)
-    parser.add_argument("--database", default=None, help="default: bench/generate.py's database of that size")
-    parser.add_argument("--runs", type=int, default=50)
+    page_arguments(parser, runs=50)
     parser.add_argument("--messages", type=int, default=200, help="messages of the long thread")
     parser.add_argument("--files", type=int, default=20, help="files listed on the long thread")
-    parser.add_argument("--redis", default=REDIS_URL, help="Redis for the page's caches (not flushed)")
-    parser.add_argument("--plans", type=Path, default=None)
     args = parser.parse_args()
 
     database = data_set(args.tickets, args.database)
