@@ -90,10 +90,6 @@ def check(app, case_id: int, body: str, person: dict, label: str) -> list[str]:
     return problems
 
 
-def mb(n: int | None) -> str:
-    return "n/a" if n is None else f"{n / 1e6:.1f} MB"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=10_000)
@@ -140,19 +136,19 @@ def main():
             c, r = people[label]["counts"], results[label]
             seconds = [x["seconds"] for x in r["runs"]]
             print(f"{label}: {c['orders']:,} orders, {c['ledger']:,} ledger entries, {(c['tickets'] + 1) // 2:,} tickets "
-                  f"on the account; snapshot {mb(r['runs'][0]['size'])}")
+                  f"on the account; snapshot {privacy_export.mb(r['runs'][0]['size'])}")
             print(f"  snapshot x{len(seconds)}: median {statistics.median(seconds):.3f} s, p95 {p95(seconds):.3f} s; "
-                  f"RSS peak growth max {mb(max(x['rss'] for x in r['runs']))}; "
-                  f"tracemalloc peak {mb(r['traced']['traced'])}")
+                  f"RSS peak growth max {privacy_export.mb(max(x['rss'] for x in r['runs']))}; "
+                  f"tracemalloc peak {privacy_export.mb(r['traced']['traced'])}")
         small, big = results["small"]["traced"]["traced"], results["person"]["traced"]["traced"]
         ratio = big / max(small, 1)
         flat = ratio < 3
         worst = p95([x["seconds"] for x in results["person"]["runs"]])
-        print(f"memory: tracemalloc peak {mb(big)} at 10× the data of the small case's {mb(small)} ({ratio:.1f}×): "
+        print(f"memory: tracemalloc peak {privacy_export.mb(big)} at 10× the data of the small case's {privacy_export.mb(small)} ({ratio:.1f}×): "
               f"{'flat' if flat else 'NOT flat: it grows with the case'}")
         print(f"figures: evidence snapshot p95 {worst:.3f} s (target ≤ {TARGET_S:.0f} s: "
               f"{'met' if worst <= TARGET_S else 'NOT met'}), memory {'flat' if flat else 'not flat'} "
-              f"({mb(small)} → {mb(big)})")
+              f"({privacy_export.mb(small)} → {privacy_export.mb(big)})")
         if problems:
             print("PROBLEMS:\n  " + "\n  ".join(problems))
         else:
