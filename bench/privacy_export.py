@@ -55,11 +55,12 @@ import psutil
 import psycopg
 from sqlalchemy import text
 
+from common import db_name, recreate
 from desk import create_app
 from desk.extensions import db
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "desk_bench_export"
+DB_NAME = db_name("desk_bench_export")
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 WORK = Path("/tmp/desk-bench-export")
 TARGET_S = 3.0
@@ -210,6 +211,16 @@ def make_app():
     return create_app({"SQLALCHEMY_DATABASE_URI": URL, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False,
                        "INSTANCE_PATH": str(WORK / "instance"), "EXPORT_DIR": str(WORK / "exports"),
                        "ATTACHMENT_DIR": str(WORK / "attachments")})
+
+
+def close(app, database: str, work: Path, keep: bool):
+    """The app's connections closed; the database and the work folder dropped unless kept."""
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if not keep:
+        admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def fill_person(t0, prefix: str, email: str, orders: int, tickets: int, attachments: int, digests) -> dict:
@@ -453,8 +464,7 @@ def main():
     args = parser.parse_args()
 
     shutil.rmtree(WORK, ignore_errors=True)
-    admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    admin(f"CREATE DATABASE {DB_NAME}")
+    recreate(DB_NAME)
     app = make_app()
     problems: list[str] = []
     try:
@@ -501,12 +511,7 @@ def main():
         else:
             print("correctness: all checks passed (manifest counts, JSON/CSV rows, files, SHA-256, no one else's data)")
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if not args.keep:
-            admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-            shutil.rmtree(WORK, ignore_errors=True)
+        close(app, DB_NAME, WORK, args.keep)
     sys.exit(1 if problems else 0)
 
 

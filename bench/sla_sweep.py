@@ -18,7 +18,9 @@ clocks, next_check_at NULL). Then:
   --breached  clocks breached earlier (next_check_at NULL: the sweep must not see them).
 
 The sweep enqueues outbox rows and hands them to Redis (jobs.dispatch): REDIS_URL is
-redis://127.0.0.1:6379/15, flushed before and after; the notice jobs are only enqueued.
+--redis (default redis://127.0.0.1:6379/14); the notice jobs are only enqueued, counted on
+the 'high' queue against its length before, and removed afterwards (only them: nothing is
+flushed, a test session may own the database).
 
 After VACUUM ANALYZE it prints EXPLAIN (ANALYZE, BUFFERS) of the sweep's own SELECT (also
 as the generic plan a prepared statement may switch to), then times desk.sla.sweep.sweep():
@@ -42,13 +44,13 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import event, func, select, text
 
+from common import REDIS_URL, db_name, forget_jobs, outbox_ids, recreate
 from desk import create_app
 from desk.extensions import db
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "desk_bench_sla"
+DB_NAME = db_name("desk_bench_sla")
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:6379/15"
 TARGET_MS = 1000.0
 TARGET = "SLA sweep over 1,000,000 open tickets: ≤ 1 s per sweep"
 STEP = 200_000
@@ -151,9 +153,9 @@ class Picker:
         return sorted(out)
 
 
-def make_app():
+def make_app(redis_url: str):
     return create_app({"SQLALCHEMY_DATABASE_URI": URL, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False,
-                       "WTF_CSRF_ENABLED": False, "REDIS_URL": REDIS_URL,
+                       "WTF_CSRF_ENABLED": False, "REDIS_URL": redis_url,
                        "INSTANCE_PATH": "/tmp/desk-bench-sla-instance"})
 
 
@@ -359,6 +361,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=10, help="timed sweeps after a fresh set was moved due")
     parser.add_argument("--rearm", type=int, help="clocks moved due before each round (default: --due)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--redis", default=REDIS_URL, help="Redis for the notice jobs (only this run's are removed)")
     parser.add_argument("--profile", action="store_true",
                         help="print where the time of the last re-armed round went (cProfile, top 25)")
     args = parser.parse_args()
@@ -366,11 +369,10 @@ def main():
     args.breached = args.due // 10 if args.breached is None else args.breached
     args.rearm = args.due if args.rearm is None else args.rearm
 
-    redis = Redis.from_url(REDIS_URL)
-    redis.flushdb()
-    admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    admin(f"CREATE DATABASE {DB_NAME}")
-    app = make_app()
+    redis = Redis.from_url(args.redis)
+    high_before = Queue("high", connection=redis).count
+    recreate(DB_NAME)
+    app = make_app(args.redis)
     instrument(app)
     problems: list[str] = []
     try:
@@ -387,7 +389,7 @@ def main():
         after_first = event_counts(app)
         second_ms, second, second_cost = timed_sweep(app)
         after_second = event_counts(app)
-        high = Queue("high", connection=redis).count
+        high = Queue("high", connection=redis).count - high_before
         print(f"first sweep:  {first_ms:8.1f} ms   reminders {first['reminders']:,}, breaches {first['breaches']:,}")
         print(f"second sweep: {second_ms:8.1f} ms   reminders {second['reminders']:,}, breaches {second['breaches']:,}")
         print(f"check: reminder events {after_first['reminders']:,} (expected {expected['reminders']:,}), "
@@ -490,7 +492,7 @@ def main():
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-        redis.flushdb()
+        forget_jobs(args.redis, outbox_ids(DB_NAME))
         if not args.keep:
             admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     sys.exit(1 if problems else 0)

@@ -214,7 +214,10 @@ class Message(db.Model):
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     author_staff = relationship("Staff")
-    attachments: Mapped[list["Attachment"]] = relationship(back_populates="message", order_by="Attachment.id")
+    # Every page that shows messages lists their files: loaded with them, one SELECT … IN for a
+    # thread instead of one per message (a 200-message ticket page sent 200 queries).
+    attachments: Mapped[list["Attachment"]] = relationship(back_populates="message", order_by="Attachment.id",
+                                                           lazy="selectin")
 
 
 class Attachment(db.Model):

@@ -8,10 +8,11 @@ the last row seen, so page 1,000 costs what page 1 costs. A filter with words to
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import false, func, literal, select, text, tuple_, union_all
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, false, func, literal, select, text, tuple_, union_all
+from sqlalchemy.orm import joinedload, selectinload
 
 from desk import pagination
 from desk.auth.models import Staff
@@ -98,16 +99,22 @@ def checked_filters(values: Mapping) -> dict[str, str]:
     return checked
 
 
-def queue_filter(values: Mapping[str, str], queues: frozenset[str]) -> QueueFilter:
-    """A QueueFilter from checked filter fields, within the viewer's `queues`."""
+def queue_filter(values: Mapping[str, str], queues: frozenset[str], *, read_field: bool = True) -> QueueFilter:
+    """A QueueFilter from checked filter fields, within the viewer's `queues`; its custom
+    field read now, or later by field_or_nothing() (read_field=False)."""
     status = values.get("status", "open")
     f = QueueFilter(queues=queues, queue=values.get("queue"), status=None if status == "any" else status,
                     kind=values.get("kind"), assignee=values.get("assignee"), tag=values.get("tag"),
                     q=values.get("q"), sort=values.get("sort") or "due", field=values.get("field"))
+    return field_or_nothing(f) if read_field else f
+
+
+def field_or_nothing(f: QueueFilter) -> QueueFilter:
+    """with_field(), a field no longer known matching nothing."""
     try:
         return with_field(f)
     except DeskError:
-        f.field_match = (0, "")  # a field no longer known matches nothing
+        f.field_match = (0, "")
         return f
 
 
@@ -164,25 +171,52 @@ def visible_queues(f: QueueFilter) -> list[str]:
     return sorted(f.queues if not f.queue else f.queues & {f.queue})
 
 
-def narrowing(f: QueueFilter, viewer: Staff | None) -> list:
-    """The conditions of the filters other than queue, status and words."""
-    conditions = []
+# The narrowing filters as conditions on parameters: `p(name)` gives each its parameter,
+# bound to a value (narrowing) or named and left for the values to come, so that a
+# statement built once for a filter's shape serves every value (page_query_for below).
+NARROWING = {
+    "kind": lambda p: Ticket.kind == p("kind"),
+    "assignee": lambda p: Ticket.assignee_id == p("assignee_id"),
+    "unassigned": lambda p: Ticket.assignee_id.is_(None),
+    "nobody": lambda p: false(),
+    "tag": lambda p: Ticket.id.in_(select(TicketTag.ticket_id).where(TicketTag.tag == p("tag"))),
+    "field": lambda p: Ticket.id.in_(select(TicketFieldValue.ticket_id).where(
+        TicketFieldValue.field_id == p("field_id"), TicketFieldValue.value == p("field_value"))),
+}
+
+
+def narrowing_shape(f: QueueFilter, viewer: Staff | None) -> tuple[tuple[str, ...], dict]:
+    """Which NARROWING conditions the filters other than queue, status and words need, and
+    their parameters' values."""
+    shape, values = [], {}
     if f.kind:
-        conditions.append(Ticket.kind == f.kind)
-    if f.assignee == "me":
-        conditions.append(Ticket.assignee_id == viewer.id if viewer is not None else false())
-    elif f.assignee == "none":
-        conditions.append(Ticket.assignee_id.is_(None))
-    elif f.assignee and f.assignee.isascii() and f.assignee.isdigit():
-        staff_id = parse_id(f.assignee)  # None: beyond any id, so nobody
-        conditions.append(Ticket.assignee_id == staff_id if staff_id else false())
+        shape.append("kind")
+        values["kind"] = f.kind
+    if f.assignee == "none":
+        shape.append("unassigned")
+    elif f.assignee == "me" or (f.assignee and f.assignee.isascii() and f.assignee.isdigit()):
+        if f.assignee == "me":
+            staff_id = viewer.id if viewer is not None else None
+        else:
+            staff_id = parse_id(f.assignee)  # None: beyond any id, so nobody
+        if staff_id:
+            shape.append("assignee")
+            values["assignee_id"] = staff_id
+        else:
+            shape.append("nobody")
     if f.tag:
-        conditions.append(Ticket.id.in_(select(TicketTag.ticket_id).where(TicketTag.tag == f.tag.strip().lower())))
+        shape.append("tag")
+        values["tag"] = f.tag.strip().lower()
     if f.field_match:
-        field_id, value = f.field_match
-        conditions.append(Ticket.id.in_(select(TicketFieldValue.ticket_id).where(
-            TicketFieldValue.field_id == field_id, TicketFieldValue.value == value)))
-    return conditions
+        shape.append("field")
+        values["field_id"], values["field_value"] = f.field_match
+    return tuple(shape), values
+
+
+def narrowing(f: QueueFilter, viewer: Staff | None) -> list:
+    """The conditions of the filters other than queue, status and words, values bound."""
+    shape, values = narrowing_shape(f, viewer)
+    return [NARROWING[name](lambda key: bindparam(key, values[key], unique=True)) for name in shape]
 
 
 def conditions(f: QueueFilter, viewer: Staff | None) -> list | None:
@@ -195,59 +229,79 @@ def conditions(f: QueueFilter, viewer: Staff | None) -> list | None:
     return [Ticket.queue.in_(queues), *status, *narrowing(f, viewer)]
 
 
-def _ranges(f: QueueFilter, viewer: Staff | None, columns, limit: int, after=None, sort: str = "due"):
+def _ranges(queues, statuses, narrow: list, columns, limit: int, sort: str = "due", after: bool = False) -> list:
     """One SELECT per (queue, status) pair, each reading its own ordered range of an index
-    on (queue, status, sort columns) and stopping after `limit` rows; None when the filter
-    can match nothing."""
-    queues, statuses = visible_queues(f), _status_list(f.status)
-    if not queues or not statuses:
-        return None
+    on (queue, status, sort columns) with the `narrow` conditions and stopping after `limit`
+    rows; with `after`, each starts after the parameters after_0, after_1, … (a cursor's keys)."""
     order, ascending, _ = SORTS[sort]
     parts = []
     for queue_name in queues:
         for status in statuses:
-            part = select(*columns).where(Ticket.queue == queue_name, Ticket.status == status, *narrowing(f, viewer))
+            part = select(*columns).where(Ticket.queue == queue_name, Ticket.status == status, *narrow)
             if after:
                 keys = tuple_(*order)
-                part = part.where(keys > tuple_(*after) if ascending else keys < tuple_(*after))
+                marks = tuple_(*(bindparam(f"after_{n}", type_=c.type) for n, c in enumerate(order)))
+                part = part.where(keys > marks if ascending else keys < marks)
             part = part.order_by(*(c if ascending else c.desc() for c in order)).limit(limit)
             parts.append(select(part.subquery()))
     return parts
 
 
-def page_query(f: QueueFilter, viewer: Staff, after, size: int):
-    """The ids (with their sort keys) of one page, in the filter's order.
-
-    Each (queue, status) pair is its own ordered range of the (queue, status, due_at,
-    created_at, id) index (or (queue, status, created_at, id) by age); taking the first
-    `size + 1` rows of each and merging them reads a few hundred index entries however
-    large the table grows, where one query with `IN` lists would sort every open ticket."""
-    sort = f.sort if f.sort in SORTS else "due"
+@lru_cache(maxsize=512)
+def _page_statement(queues: tuple[str, ...], statuses: tuple[str, ...], shape: tuple[str, ...], sort: str,
+                    after: bool, size: int):
+    """The page query of one shape of filter, on parameters: built once per process. A
+    union of a dozen ranges costs more Python to build (and to key for SQLAlchemy's
+    compiled cache) than PostgreSQL takes to run it."""
     order, ascending, _ = SORTS[sort]
-    parts = _ranges(f, viewer, order, size + 1, after, sort)
-    if parts is None:
-        return None
+    parts = _ranges(queues, statuses, [NARROWING[name](bindparam) for name in shape], order, size + 1, sort, after)
     merged = union_all(*parts).subquery()
     keys = [merged.c[c.key] for c in order]
     return select(merged.c.id).order_by(*(k if ascending else k.desc() for k in keys)).limit(size + 1)
 
 
+def page_query_for(f: QueueFilter, viewer: Staff, after, size: int):
+    """The ids of one page, in the filter's order, as (statement, parameter values); None
+    when the filter can match nothing.
+
+    Each (queue, status) pair is its own ordered range of the (queue, status, due_at,
+    created_at, id) index (or (queue, status, created_at, id) by age); taking the first
+    `size + 1` rows of each and merging them reads a few hundred index entries however
+    large the table grows, where one query with `IN` lists would sort every open ticket."""
+    queues, statuses = visible_queues(f), _status_list(f.status)
+    if not queues or not statuses:
+        return None
+    sort = f.sort if f.sort in SORTS else "due"
+    shape, values = narrowing_shape(f, viewer)
+    if after:
+        values |= {f"after_{n}": value for n, value in enumerate(after)}
+    return _page_statement(tuple(queues), tuple(statuses), shape, sort, bool(after), size), values
+
+
+def page_query(f: QueueFilter, viewer: Staff, after, size: int):
+    """page_query_for() as one statement, its values bound (to run or EXPLAIN as it is)."""
+    found = page_query_for(f, viewer, after, size)
+    return None if found is None else found[0].params(found[1])
+
+
 def load(ids: list[int]) -> list[Ticket]:
-    """The tickets of a page, in the order of `ids`, with what the queue's rows show."""
+    """The tickets of a page, in the order of `ids`, with what the queue's rows show: the
+    assignee joined in (one row each, no round trip of its own), tags and clocks in one
+    statement each for the whole page."""
     by_id = {t.id: t for t in db.session.execute(
         select(Ticket).where(Ticket.id.in_(ids)).options(
-            selectinload(Ticket.tag_rows), selectinload(Ticket.assignee), selectinload(Ticket.clocks))
+            joinedload(Ticket.assignee), selectinload(Ticket.tag_rows), selectinload(Ticket.clocks))
     ).scalars()}
     return [by_id[i] for i in ids if i in by_id]
 
 
 def page(f: QueueFilter, viewer: Staff, cursor: str | None, size: int) -> tuple[list[Ticket], str | None]:
     sort = f.sort if f.sort in SORTS else "due"
-    query = page_query(f, viewer, decode_cursor(cursor, sort), size)
-    if query is None:
+    found = page_query_for(f, viewer, decode_cursor(cursor, sort), size)
+    if found is None:
         return [], None
     plan_for_the_values()
-    rows = load(db.session.execute(query).scalars().all())
+    rows = load(db.session.execute(*found).scalars().all())
     next_cursor = encode_cursor(rows[size - 1], sort) if len(rows) > size else None
     return rows[:size], next_cursor
 
@@ -260,9 +314,10 @@ def count_capped(f: QueueFilter, viewer: Staff | None, cap: int) -> int:
         from desk.tickets import search
 
         return search.count(f, viewer, cap)
-    parts = _ranges(f, viewer, [literal(1).label("one")], cap)
-    if parts is None:
+    queues, statuses = visible_queues(f), _status_list(f.status)
+    if not queues or not statuses:
         return 0
+    parts = _ranges(queues, statuses, narrowing(f, viewer), [literal(1).label("one")], cap)
     plan_for_the_values()
     capped = select(union_all(*parts).subquery().c.one).limit(cap).subquery()
     return db.session.execute(select(func.count()).select_from(capped)).scalar_one()
