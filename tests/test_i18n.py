@@ -316,6 +316,12 @@ def test_every_customer_page_and_mail_is_marked_for_translation(pseudo_app):
         response = client.get(path)
         assert response.status_code in (400, 403, 404), (path, response.status_code)
         pages[path] = text_of(response)
+    pages["abuse received"] = text_of(post_form(client, "/report/abuse", {
+        "category": "4.1", "links": "https://www.tiktok.com/@victim/video/1", "description": FORM["body"],
+        "email": FORM["email"], "name": ""}, content_type="multipart/form-data"))
+    filed = post_form(client, "/privacy/request", {"email": FORM["email"], "jurisdiction": "eu", "rights": ["access"]})
+    assert filed.status_code == 302
+    pages["privacy status"] = text_of(client.get(filed.headers["Location"]))
     pages["contact error"] = text_of(post_form(client, "/contact", {**FORM, "email": "nope"},
                                                content_type="multipart/form-data"))
     done = post_form(client, "/contact", FORM, content_type="multipart/form-data")
@@ -323,7 +329,7 @@ def test_every_customer_page_and_mail_is_marked_for_translation(pseudo_app):
     link = re.search(r'href="(/t/[^"]+)"', pages["contact done"]).group(1)
     pages["requester ticket"] = text_of(client.get(link))
     with pseudo_app.app_context():
-        ticket = db.session.execute(select(Ticket)).scalar_one()
+        ticket = db.session.execute(select(Ticket).where(Ticket.subject == FORM["subject"])).scalar_one()
         data += [ticket.reference, ticket.subject, "https://desk.test/x"]
         for name, context in mail_contexts(ticket).items():
             subject, body = render(name.split()[0], locale="fr", **context)
