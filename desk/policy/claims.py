@@ -336,14 +336,17 @@ def evaluate(order: OrderFacts, claim: Claim, others=()) -> Decision:
     if order.status in ("pending", "in_progress"):
         return _decide(_not_finished(order) + voiding, owed=owed)
     if order.status == "canceled":
-        reasons = [Reason("terms-9-canceled", REJECTED,
-                          f"Order {order.panel_id} was Canceled: nothing is owed beyond the automatic return. "
-                          + owed.text)]
+        reasons = [said("terms-9-canceled", REJECTED,
+                        N_("Order %(order)s was Canceled: nothing is owed beyond the automatic return. Canceled: the "
+                           "full %(charge)s charge returns to the Balance (%(deposited)s Deposited Funds, "
+                           "%(promotional)s Promotional Credit); a return never turns Promotional Credit into "
+                           "Deposited Funds."), order=order.panel_id, charge=order.charge,
+                        deposited=owed.deposited, promotional=owed.promotional)]
         return _decide(reasons + voiding, owed=owed)
     reasons = [claim_window(order, claim)]
     reasons += [r for r in (beta(order),) if r] + voiding
     if order.status == "partial":
-        reasons.append(Reason("terms-9-partial", ELIGIBLE, owed.text))
+        reasons.append(Reason("terms-9-partial", ELIGIBLE, owed.text, owed.words))
     return _decide(reasons, owed=owed)
 
 
