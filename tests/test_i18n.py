@@ -380,6 +380,7 @@ def test_the_catalogue_is_fully_translated(locale):
 def test_every_portal_page_is_marked_for_translation(make_app, tmp_path):
     from conftest import PanelFeed
     from desk.audit.services import Actor
+    from desk.policy.clauses import CLAUSES
     from desk.auth.services import create_api_key
     from test_portal import SECRET, sso_token
 
@@ -408,6 +409,16 @@ def test_every_portal_page_is_marked_for_translation(make_app, tmp_path):
         found = unmarked(text_of(response), data)
         if found:
             problems[path] = found
+    for kind in ("non_delivery", "refill", "cancel"):  # the claim form showing the Terms' decision
+        response = post_form(client, "/portal/orders/5001", {"kind": kind, "current_count": "900", "step": "check",
+                                                             "description": "¿Dónde está mi pedido?"},
+                             content_type="multipart/form-data")
+        assert response.status_code == 200 and 'class="decision-box' in text_of(response), kind
+        # The Terms are quoted in English on purpose (their headings, and their words in lang="en").
+        page = re.sub(r'<blockquote lang="en">.*?</blockquote>', "", text_of(response), flags=re.S)
+        found = unmarked(page, data + [title for title, _ in CLAUSES.values()])
+        if found:
+            problems[f"claim {kind}"] = found
     assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
 
 
