@@ -454,3 +454,33 @@ def test_the_help_center_chrome_is_marked_for_translation(pseudo_app):
         if found:
             problems[path] = found
     assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def test_the_satisfaction_survey_and_its_thanks_are_marked_for_translation(pseudo_app):
+    from urllib.parse import urlsplit
+
+    from desk import links
+    from desk.csat.models import Survey
+    from desk.types import utcnow
+
+    client = pseudo_app.test_client()
+    client.set_cookie("lang", "fr")
+    assert post_form(client, "/contact", FORM, content_type="multipart/form-data").status_code == 200
+    with pseudo_app.app_context():
+        ticket = db.session.execute(select(Ticket)).scalar_one()
+        ticket.status = "resolved"
+        survey = Survey(ticket=ticket, queue=ticket.queue, sent_at=utcnow())
+        db.session.add(survey)
+        db.session.commit()
+        path = urlsplit(links.survey_url(survey, "bad")).path
+        data = ["Français", "English", "Español", "Português", "Русский", "हिन्दी", "Asia/Singapore",
+                ticket.reference, ticket.subject]
+    survey_page = client.get(path)
+    assert survey_page.status_code == 200
+    thanks = client.post(path.rsplit("/", 1)[0], data={"csrf_token": csrf_from(text_of(survey_page)), "rating": "bad",
+                                                       "comment": "Lento."})
+    assert thanks.status_code == 200
+    problems = {name: unmarked(text_of(page), data + ["Lento."]) for name, page in
+                (("survey", survey_page), ("thanks", thanks))}
+    problems = {name: found for name, found in problems.items() if found}
+    assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
