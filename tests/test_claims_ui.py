@@ -617,7 +617,7 @@ def test_checking_an_eligible_claim_shows_the_decision_and_files_nothing(app, cl
     assert "The tool is not labelled Guarantee: a refill is best-effort" in page
     # Each clause in plain words, the Terms' own words folded beneath.
     assert "<p><strong>Terms §10 Refill &amp; Guarantee</strong>: A refill tops an order back up" in page
-    assert "<blockquote>Where available, refill is assessed per Order using the Order&#39;s own figures" in page
+    assert "<blockquote lang=\"en\">Where available, refill is assessed per Order using the Order&#39;s own figures" in page
     assert 'name="step" type="hidden" value="file"' in page and "File this claim" in page
     nothing_filed(app)
 
@@ -629,7 +629,7 @@ def test_checking_a_late_claim_shows_the_rejection(app, client, recent):
     assert "<h2>Under the Terms this claim would not be accepted</h2>" in page
     assert "Filed after the claim window (Completed " in page and "window 72 h)" in page
     assert "<p><strong>Terms §7 Claim Window</strong>: Problems with an order can be reported for 3 days" in page
-    assert "<blockquote>You must report any issue with an Order" in page
+    assert "<blockquote lang=\"en\">You must report any issue with an Order" in page
     assert "Refill:" not in page
     nothing_filed(app)
 

@@ -279,6 +279,21 @@ def mail_contexts(ticket) -> dict:
         "privacy_code.txt": {"request": privacy, "code": "123456", "minutes": 30, "attempts": 5, "link": link,
                              "due": ticket.created_at},
         "privacy_download_code.txt": {"request": privacy, "code": "123456", "minutes": 30, "attempts": 1},
+        "dormancy.txt": {"customer": customer, "notice": "freeze", "step": NS(text="", words=None), "link": link,
+                         "rule": "terms-30-dormancy"},
+        "dormancy.txt forfeit": {"customer": customer, "notice": "forfeit", "step": NS(text="", words=None),
+                                 "link": link, "rule": "terms-30-dormancy"},
+        "enforcement.txt": {"row": NS(order_ref="5001", amount=None, reason="", customer=customer),
+                            "label": "Cancel the order", "clause_title": "", "clause_text": "", "days": 183,
+                            "link": link},
+        "enforcement.txt account": {"row": NS(order_ref=None, amount="50.00", reason="", customer=customer),
+                                    "label": "Suspend the account", "clause_title": "", "clause_text": "",
+                                    "days": 183, "link": link},
+        "appeal_decided.txt": {"label": "Suspend the account", "outcome": "upheld", "reason": ""},
+        "appeal_decided.txt reversed": {"label": "Suspend the account", "outcome": "reversed", "reason": ""},
+        "privacy_erased.txt": {"request": NS(reference="P-26-000001", response="")},
+        "privacy_export.txt": {"request": privacy, "export": NS(expires_at=ticket.created_at), "link": link,
+                               "withheld": ["x"], "reason": ""},
     }
 
 
@@ -289,13 +304,24 @@ def test_every_customer_page_and_mail_is_marked_for_translation(pseudo_app):
     client.set_cookie("lang", "fr")
     # Data, and WTForms' own validation messages (it ships their translations).
     data = [FORM["subject"], FORM["body"], FORM["email"], "Français", "English", "Español", "Português",
-            "Русский", "हिन्दी", "Asia/Singapore", "Adresse électronique non valide.", "R-26-000001", "P-26-000001", "123456", "alice"]
+            "Русский", "हिन्दी", "Asia/Singapore", "Adresse électronique non valide.", "R-26-000001", "P-26-000001", "123456", "alice", "terms-30-dormancy", "5001", "50.00"]
     pages = {}
     for path in ("/", "/contact", "/claim", "/billing", "/accounts/more", "/report/abuse", "/report/rights", "/privacy/request",
                  "/portal/sign-in", "/nothing-here"):
         response = client.get(path)
         assert response.status_code in (200, 404), (path, response.status_code)
         pages[path] = text_of(response)
+    pages["portal sign-in sent"] = text_of(post_form(client, "/portal/sign-in", {"email": FORM["email"]}))
+    for path in ("/portal/link/not-a-token", "/portal/sso?token=x"):  # refused: a bad link, single sign-on off
+        response = client.get(path)
+        assert response.status_code in (400, 403, 404), (path, response.status_code)
+        pages[path] = text_of(response)
+    pages["abuse received"] = text_of(post_form(client, "/report/abuse", {
+        "category": "4.1", "links": "https://www.tiktok.com/@victim/video/1", "description": FORM["body"],
+        "email": FORM["email"], "name": ""}, content_type="multipart/form-data"))
+    filed = post_form(client, "/privacy/request", {"email": FORM["email"], "jurisdiction": "eu", "rights": ["access"]})
+    assert filed.status_code == 302
+    pages["privacy status"] = text_of(client.get(filed.headers["Location"]))
     pages["contact error"] = text_of(post_form(client, "/contact", {**FORM, "email": "nope"},
                                                content_type="multipart/form-data"))
     done = post_form(client, "/contact", FORM, content_type="multipart/form-data")
@@ -303,10 +329,10 @@ def test_every_customer_page_and_mail_is_marked_for_translation(pseudo_app):
     link = re.search(r'href="(/t/[^"]+)"', pages["contact done"]).group(1)
     pages["requester ticket"] = text_of(client.get(link))
     with pseudo_app.app_context():
-        ticket = db.session.execute(select(Ticket)).scalar_one()
+        ticket = db.session.execute(select(Ticket).where(Ticket.subject == FORM["subject"])).scalar_one()
         data += [ticket.reference, ticket.subject, "https://desk.test/x"]
         for name, context in mail_contexts(ticket).items():
-            subject, body = render(name, locale="fr", **context)
+            subject, body = render(name.split()[0], locale="fr", **context)
             pages[f"mail {name}"] = f"<p>{subject}</p><pre>{body}</pre>"
     problems = {name: unmarked(page, data) for name, page in pages.items()}
     problems = {name: found for name, found in problems.items() if found}
@@ -354,6 +380,7 @@ def test_the_catalogue_is_fully_translated(locale):
 def test_every_portal_page_is_marked_for_translation(make_app, tmp_path):
     from conftest import PanelFeed
     from desk.audit.services import Actor
+    from desk.policy.clauses import CLAUSES
     from desk.auth.services import create_api_key
     from test_portal import SECRET, sso_token
 
@@ -382,4 +409,78 @@ def test_every_portal_page_is_marked_for_translation(make_app, tmp_path):
         found = unmarked(text_of(response), data)
         if found:
             problems[path] = found
+    for kind in ("non_delivery", "refill", "cancel"):  # the claim form showing the Terms' decision
+        response = post_form(client, "/portal/orders/5001", {"kind": kind, "current_count": "900", "step": "check",
+                                                             "description": "¿Dónde está mi pedido?"},
+                             content_type="multipart/form-data")
+        assert response.status_code == 200 and 'class="decision-box' in text_of(response), kind
+        # The Terms are quoted in English on purpose (their headings, and their words in lang="en").
+        page = re.sub(r'<blockquote lang="en">.*?</blockquote>', "", text_of(response), flags=re.S)
+        found = unmarked(page, data + [title for title, _ in CLAUSES.values()])
+        if found:
+            problems[f"claim {kind}"] = found
+    assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def test_the_help_center_chrome_is_marked_for_translation(pseudo_app):
+    """The index, an article and search results: the articles' own words are content (each
+    locale has its own files), so only what the desk puts around them is checked."""
+    from desk.help.articles import library
+    from desk.policy.clauses import clause
+
+    client = pseudo_app.test_client()
+    client.set_cookie("lang", "fr")
+    with pseudo_app.app_context():
+        lib = library("fr")
+        slug = sorted(lib.articles)[0]
+        data = ["Français", "English", "Español", "Português", "Русский", "हिन्दी", "Asia/Singapore", "refill"]
+        bodies = [article.html for article in lib.articles.values()]
+        for article in lib.articles.values():
+            data += [article.title, article.summary]
+            data += [clause(rule)[0] for rule in article.rules if clause(rule)]  # the Terms' own headings
+        for topic in lib.topics.values():
+            data.append(topic)
+    problems = {}
+    for path in ("/help", f"/help/{slug}", "/help/search?q=refill", "/help/search?q=zzzznothing"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        page = text_of(response)
+        for body in bodies:
+            page = page.replace(body, "")
+        # Quoted Terms (kept in English on purpose), rule ids and the search snippets are content.
+        page = re.sub(r'<(blockquote) lang="en">.*?</blockquote>|<code>.*?</code>|<p class="small">.*?</p>', "",
+                      page, flags=re.S)
+        found = [f for f in unmarked(page, data) if len(f) > 1]
+        if found:
+            problems[path] = found
+    assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+def test_the_satisfaction_survey_and_its_thanks_are_marked_for_translation(pseudo_app):
+    from urllib.parse import urlsplit
+
+    from desk import links
+    from desk.csat.models import Survey
+    from desk.types import utcnow
+
+    client = pseudo_app.test_client()
+    client.set_cookie("lang", "fr")
+    assert post_form(client, "/contact", FORM, content_type="multipart/form-data").status_code == 200
+    with pseudo_app.app_context():
+        ticket = db.session.execute(select(Ticket)).scalar_one()
+        ticket.status = "resolved"
+        survey = Survey(ticket=ticket, queue=ticket.queue, sent_at=utcnow())
+        db.session.add(survey)
+        db.session.commit()
+        path = urlsplit(links.survey_url(survey, "bad")).path
+        data = ["Français", "English", "Español", "Português", "Русский", "हिन्दी", "Asia/Singapore",
+                ticket.reference, ticket.subject]
+    survey_page = client.get(path)
+    assert survey_page.status_code == 200
+    thanks = client.post(path.rsplit("/", 1)[0], data={"csrf_token": csrf_from(text_of(survey_page)), "rating": "bad",
+                                                       "comment": "Lento."})
+    assert thanks.status_code == 200
+    problems = {name: unmarked(text_of(page), data + ["Lento."]) for name, page in
+                (("survey", survey_page), ("thanks", thanks))}
+    problems = {name: found for name, found in problems.items() if found}
     assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())

@@ -30,7 +30,7 @@ from desk.tickets.notices import NO_STATUS_NOTICE, NOTIFIED_STATUSES
 from desk.types import utcnow
 from desk.policy.words import N_
 
-RATINGS = {"good": N_("Good, I'm satisfied"), "bad": "Bad, I'm not satisfied"}
+RATINGS = {"good": N_("Good, I'm satisfied"), "bad": N_("Bad, I'm not satisfied")}
 MAX_COMMENT = 2000
 WINDOWS = (7, 30)
 

@@ -26,7 +26,7 @@ from desk.claims.ledger import money_lines
 from desk.claims.models import Claim, Customer, LedgerEntry, Order
 from desk.claims.orders import customer_or_404, find_order
 from desk.claims.parse import Fields
-from desk.claims.services import facts
+from desk.claims.services import facts, stored_reasons
 from desk.errors import DeskError, NotFound, ValidationError, require_reason
 from desk.extensions import db, for_update, one_at_a_time
 from desk.money.models import KIND_LABELS, KINDS, OPEN_STATUSES, BillingCase, DormancyState, MoneyRequest
@@ -208,6 +208,12 @@ def closure_blockers(customer: Customer, request: MoneyRequest | None = None) ->
     return found
 
 
+def stored_quote(q: policy.Quote) -> dict:
+    """A quote as a request keeps it: with each reason's message id and figures, as a claim
+    keeps its reasons, so the customer later reads it in their language (desk.i18n.say)."""
+    return {**q.to_dict(), "reasons": stored_reasons(q)}
+
+
 def quote(ask: Ask, now: datetime | None = None) -> policy.Quote:
     """The figures the customer would be shown; nothing is stored."""
     check_ask(ask)
@@ -309,7 +315,7 @@ def file(ask: Ask, actor: Actor, channel: str = "api", now: datetime | None = No
                              kind=ask.kind, channel=channel, customer=customer.panel_id, order=ask.order)
     request = MoneyRequest(customer=customer, kind=ask.kind, method=ask.method, order_ref=ask.order,
                            requested=ask.amount, open_key=key, status="awaiting_confirmation",
-                           decision=q.decision, quote=q.to_dict(), amount=q.amount,
+                           decision=q.decision, quote=stored_quote(q), amount=q.amount,
                            fee_rate=q.fee_rate, verification_required=q.verification_required, created_at=now)
 
     def attach(ticket):
@@ -334,7 +340,7 @@ def file(ask: Ask, actor: Actor, channel: str = "api", now: datetime | None = No
 def _advance(request: MoneyRequest, q: policy.Quote, now: datetime, *, confirmed: bool, actor: Actor,
              filed: bool = False) -> None:
     """Move a new or re-worked request on as far as the figures let it, and tell the customer."""
-    request.quote, request.decision, request.amount = q.to_dict(), q.decision, q.amount
+    request.quote, request.decision, request.amount = stored_quote(q), q.decision, q.amount
     request.verification_required = q.verification_required
     ticket = request.ticket
     if q.decision == REJECTED:
@@ -592,7 +598,7 @@ def approve(request_id: int, staff, reason: str = "", now: datetime | None = Non
             raise FiguresChanged(f"The figures changed since the customer confirmed ({before:,.2f} → "
                                  f"{q.amount:,.2f}); they have been asked to confirm again.",
                                  {"amount": str(q.amount)})
-        request.quote, request.amount = q.to_dict(), q.amount
+        request.quote, request.amount = stored_quote(q), q.amount
     entries = _entries(request, q)
     if entries:
         _post(request, "approve", entries, now, actor)

@@ -52,14 +52,14 @@ RIGHTS = {"trademark": N_("Trademark"), "copyright": N_("Copyright"), "other": "
 # Enforcement (AUP §5.3), each with the clause that allows it and what it acts on.
 ACTIONS: dict[str, tuple[str, str, str]] = {
     # action: (label, rule, target: order, account or identifier)
-    "reject_order": ("Reject the order", "aup-5.3-enforcement", "order"),
-    "cancel_order": ("Cancel the order", "aup-5.3-enforcement", "order"),
-    "warning": ("Warn the account holder", "aup-5.3-enforcement", "account"),
-    "suspend": ("Suspend the account", "aup-5.3-enforcement", "account"),
-    "terminate": ("Terminate the account", "aup-5.3-enforcement", "account"),
-    "block_identifier": ("Block an identifier", "aup-5.3-enforcement", "identifier"),
-    "forfeit_deposited": ("Forfeit the Deposited Funds", "aup-5.4-forfeiture", "account"),
-    "cancel_promotional": ("Cancel the Promotional Credit", "aup-5.3-enforcement", "account"),
+    "reject_order": (N_("Reject the order"), "aup-5.3-enforcement", "order"),
+    "cancel_order": (N_("Cancel the order"), "aup-5.3-enforcement", "order"),
+    "warning": (N_("Warn the account holder"), "aup-5.3-enforcement", "account"),
+    "suspend": (N_("Suspend the account"), "aup-5.3-enforcement", "account"),
+    "terminate": (N_("Terminate the account"), "aup-5.3-enforcement", "account"),
+    "block_identifier": (N_("Block an identifier"), "aup-5.3-enforcement", "identifier"),
+    "forfeit_deposited": (N_("Forfeit the Deposited Funds"), "aup-5.4-forfeiture", "account"),
+    "cancel_promotional": (N_("Cancel the Promotional Credit"), "aup-5.3-enforcement", "account"),
 }
 # What a strike is: an action taken against an account that is still standing.
 STRIKE_ACTIONS = frozenset({"warning", "suspend", "terminate", "forfeit_deposited"})

@@ -8,7 +8,7 @@ No Flask, no database.
 """
 from dataclasses import dataclass
 
-from desk.policy.claims import ELIGIBLE, NEEDS_REVIEW, Reason
+from desk.policy.claims import ELIGIBLE, NEEDS_REVIEW, Reason, said
 from desk.policy.words import N_
 
 FREE_ACCOUNTS = 10
@@ -33,15 +33,16 @@ def multi_account(accounts_wanted: int, category: str) -> list[Reason]:
     """terms-4-multi-account: what a request for more accounts needs."""
     rule = "terms-4-multi-account"
     if accounts_wanted <= FREE_ACCOUNTS:
-        return [Reason(rule, ELIGIBLE, f"Up to {FREE_ACCOUNTS} accounts need no notice: {accounts_wanted} can be "
-                                       "created without asking, by a reseller, agency or partner using them for "
-                                       "legitimate segmentation.")]
-    reasons = [Reason(rule, NEEDS_REVIEW,
-                      f"{accounts_wanted} accounts is more than {FREE_ACCOUNTS}: support reviews the business need "
-                      "before more are created, and may ask for more information or decline.")]
+        return [said(rule, ELIGIBLE, N_("Up to %(free)s accounts need no notice: %(wanted)s can be created without "
+                                        "asking, by a reseller, agency or partner using them for legitimate "
+                                        "segmentation."), free=FREE_ACCOUNTS, wanted=accounts_wanted)]
+    reasons = [said(rule, NEEDS_REVIEW,
+                    N_("%(wanted)s accounts is more than %(free)s: support reviews the business need before more are "
+                       "created, and may ask for more information or decline."),
+                    wanted=accounts_wanted, free=FREE_ACCOUNTS)]
     if category not in ("reseller", "agency", "partner"):
-        reasons.append(Reason(rule, NEEDS_REVIEW, "Several accounts are for resellers, advertising or SMM agencies "
-                                                  "and official partners: say which applies."))
+        reasons.append(said(rule, NEEDS_REVIEW, N_("Several accounts are for resellers, advertising or SMM agencies "
+                                                   "and official partners: say which applies.")))
     return reasons
 
 

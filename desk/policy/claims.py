@@ -199,10 +199,14 @@ def overlap(order: OrderFacts, others) -> Reason | None:
     return None
 
 
+# One whole sentence per target state, so a translator sees each as it reads.
 TARGET_WORDS = {
-    "private": "the target was private or restricted",
-    "removed": "the target was removed",
-    "changed": "the link, username or privacy setting was changed after ordering",
+    "private": N_("For order %(order)s the target was private or restricted; such orders are not eligible for a "
+                  "refund, cancellation or refill."),
+    "removed": N_("For order %(order)s the target was removed; such orders are not eligible for a refund, "
+                  "cancellation or refill."),
+    "changed": N_("For order %(order)s the link, username or privacy setting was changed after ordering; such "
+                  "orders are not eligible for a refund, cancellation or refill."),
 }
 
 
@@ -210,9 +214,7 @@ def target(order: OrderFacts) -> Reason | None:
     """terms-11-target: private/removed/changed targets are not eligible for refund,
     cancellation or refill."""
     if order.target_state in TARGET_WORDS:
-        return Reason("terms-11-target", REJECTED,
-                      f"For order {order.panel_id} {TARGET_WORDS[order.target_state]}; such orders are not "
-                      "eligible for a refund, cancellation or refill.")
+        return said("terms-11-target", REJECTED, TARGET_WORDS[order.target_state], order=order.panel_id)
     return None
 
 
@@ -220,19 +222,28 @@ def wrong_link(order: OrderFacts) -> Reason | None:
     """terms-11-wrong-link: the customer answers for wrong or non-working links."""
     if order.target_state != "invalid_link":
         return None
-    text = (f"The link on order {order.panel_id} was wrong or not working; links are the customer's "
-            "responsibility and such orders are not eligible for a refund, cancellation or refill.")
     if order.status == "canceled":
-        text += " The panel cancelled it before delivery, so the charge returns to the Balance."
-    return Reason("terms-11-wrong-link", REJECTED, text)
+        return said("terms-11-wrong-link", REJECTED,
+                    N_("The link on order %(order)s was wrong or not working; links are the customer's "
+                       "responsibility and such orders are not eligible for a refund, cancellation or refill. "
+                       "The panel cancelled it before delivery, so the charge returns to the Balance."),
+                    order=order.panel_id)
+    return said("terms-11-wrong-link", REJECTED,
+                N_("The link on order %(order)s was wrong or not working; links are the customer's "
+                   "responsibility and such orders are not eligible for a refund, cancellation or refill."),
+                order=order.panel_id)
 
 
 def beta(order: OrderFacts) -> Reason | None:
     """terms-5-beta: no claim eligibility and no refill while a tool is beta."""
     if order.tool.beta:
-        return Reason("terms-5-beta", REJECTED,
-                      f"The tool{(' ' + repr(order.tool.name)) if order.tool.name else ''} was marked beta "
-                      "when the order was placed; beta tools carry no claim eligibility and no refill.")
+        if order.tool.name:
+            return said("terms-5-beta", REJECTED,
+                        N_("The tool %(tool)s was marked beta when the order was placed; beta tools carry no claim "
+                           "eligibility and no refill."), tool=repr(order.tool.name))
+        return said("terms-5-beta", REJECTED,
+                    N_("The tool was marked beta when the order was placed; beta tools carry no claim eligibility "
+                       "and no refill."))
     return None
 
 
@@ -244,6 +255,13 @@ def guarantee(order: OrderFacts) -> Reason:
                 N_("The tool is not labelled Guarantee: a refill is best-effort, with no guaranteed outcome."))
 
 
+REFILL_NOT_FINISHED = {
+    "pending": N_("Refill applies to completed orders; order %(order)s is pending."),
+    "in_progress": N_("Refill applies to completed orders; order %(order)s is in progress."),
+    "canceled": N_("Refill applies to completed orders; order %(order)s is canceled."),
+}
+
+
 def refill(order: OrderFacts, claim: Claim) -> tuple[list[Reason], int | None]:
     """terms-10-refill: end count = Start Count + delivered quantity; eligible only when
     Start Count ≤ current < end count, the drop meets the tool's minimum, and the refill
@@ -253,17 +271,21 @@ def refill(order: OrderFacts, claim: Claim) -> tuple[list[Reason], int | None]:
     if not tool.refill:
         return [said(rule, REJECTED, N_("The tool did not offer refill when the order was placed."))], None
     if order.status not in ("completed", "partial"):
-        return [Reason(rule, REJECTED, f"Refill applies to completed orders; order {order.panel_id} is "
-                                       f"{order.status.replace('_', ' ')}.")], None
+        return [said(rule, REJECTED, REFILL_NOT_FINISHED[order.status], order=order.panel_id)], None
     closes = _utc(order.finished_at) + timedelta(days=tool.refill_days)
     filed = _utc(claim.filed_at)
-    window = f"refill window {tool.refill_days} days from {when(_utc(order.finished_at))}, closing {when(closes)}"
+    window = {"filed": when(filed), "days": tool.refill_days, "finished": when(_utc(order.finished_at)),
+              "closes": when(closes)}
     if filed > closes:
-        return [Reason(rule, REJECTED, f"Filed {when(filed)}, after the {window}.")], None
-    reasons = [Reason(rule, ELIGIBLE, f"Filed {when(filed)}, within the {window}.")]
+        return [said(rule, REJECTED, N_("Filed %(filed)s, after the refill window %(days)s days from %(finished)s, "
+                                        "closing %(closes)s."), **window)], None
+    reasons = [said(rule, ELIGIBLE, N_("Filed %(filed)s, within the refill window %(days)s days from %(finished)s, "
+                                       "closing %(closes)s."), **window)]
     if order.start_count is None or claim.current_count is None:
-        missing = "the Start Count" if order.start_count is None else "the current count"
-        reasons.append(Reason(rule, NEEDS_REVIEW, f"Refill needs {missing} to be measured; staff will check it."))
+        reasons.append(said(rule, NEEDS_REVIEW,
+                            N_("Refill needs the Start Count to be measured; staff will check it.")
+                            if order.start_count is None else
+                            N_("Refill needs the current count to be measured; staff will check it.")))
         return reasons, None
     end = order.start_count + order.delivered
     current = claim.current_count
@@ -272,14 +294,14 @@ def refill(order: OrderFacts, claim: Claim) -> tuple[list[Reason], int | None]:
         reasons.append(said(rule, REJECTED, N_("No drop to refill: %(figures)s."), figures=figures))
         return reasons, None
     if current < order.start_count:
-        reasons.append(Reason(rule, REJECTED,
-                              f"The count is below the Start Count ({figures}); drops from a base that existed "
-                              "before the order are not covered."))
+        reasons.append(said(rule, REJECTED,
+                            N_("The count is below the Start Count (%(figures)s); drops from a base that existed "
+                               "before the order are not covered."), figures=figures))
         return reasons, None
     drop = end - current
     if drop < tool.refill_min_drop:
-        reasons.append(Reason(rule, REJECTED,
-                              f"The drop of {drop} is below the tool's minimum of {tool.refill_min_drop} ({figures})."))
+        reasons.append(said(rule, REJECTED, N_("The drop of %(drop)s is below the tool's minimum of %(minimum)s "
+                                               "(%(figures)s)."), drop=drop, minimum=tool.refill_min_drop, figures=figures))
         return reasons, None
     reasons.append(said(rule, ELIGIBLE, N_("Refill %(drop)s (%(figures)s)."), drop=drop, figures=figures))
     return reasons, drop
@@ -314,15 +336,28 @@ def evaluate(order: OrderFacts, claim: Claim, others=()) -> Decision:
     if order.status in ("pending", "in_progress"):
         return _decide(_not_finished(order) + voiding, owed=owed)
     if order.status == "canceled":
-        reasons = [Reason("terms-9-canceled", REJECTED,
-                          f"Order {order.panel_id} was Canceled: nothing is owed beyond the automatic return. "
-                          + owed.text)]
+        reasons = [said("terms-9-canceled", REJECTED,
+                        N_("Order %(order)s was Canceled: nothing is owed beyond the automatic return. Canceled: the "
+                           "full %(charge)s charge returns to the Balance (%(deposited)s Deposited Funds, "
+                           "%(promotional)s Promotional Credit); a return never turns Promotional Credit into "
+                           "Deposited Funds."), order=order.panel_id, charge=order.charge,
+                        deposited=owed.deposited, promotional=owed.promotional)]
         return _decide(reasons + voiding, owed=owed)
     reasons = [claim_window(order, claim)]
     reasons += [r for r in (beta(order),) if r] + voiding
     if order.status == "partial":
-        reasons.append(Reason("terms-9-partial", ELIGIBLE, owed.text))
+        reasons.append(Reason("terms-9-partial", ELIGIBLE, owed.text, owed.words))
     return _decide(reasons, owed=owed)
+
+
+CANCEL_TOO_LATE = {
+    "in_progress": N_("Order %(order)s is In Progress: once an order is active it cannot be cancelled, and a "
+                      "Completed order is final."),
+    "completed": N_("Order %(order)s is Completed: once an order is active it cannot be cancelled, and a "
+                    "Completed order is final."),
+    "partial": N_("Order %(order)s is Partial: once an order is active it cannot be cancelled, and a "
+                  "Completed order is final."),
+}
 
 
 def _cancel(order: OrderFacts) -> list[Reason]:
@@ -334,16 +369,23 @@ def _cancel(order: OrderFacts) -> list[Reason]:
                                         "in the proportions it was paid."), order=order.panel_id)]
     if order.status == "canceled":
         return [said(rule, REJECTED, N_("Order %(order)s is already Canceled."), order=order.panel_id)]
-    return [Reason(rule, REJECTED, f"Order {order.panel_id} is {STATUS_NAMES[order.status]}: once an order is "
-                                   "active it cannot be cancelled, and a Completed order is final.")]
+    return [said(rule, REJECTED, CANCEL_TOO_LATE[order.status], order=order.panel_id)]
+
+
+NOT_FINISHED = {
+    "pending": N_("Order %(order)s is pending (placed %(placed)s): it is not a claim until it is Completed or "
+                  "Partial. Delivery times are estimates, and a slow order is not grounds for a refund; we will "
+                  "answer this as a status enquiry."),
+    "in_progress": N_("Order %(order)s is in progress (placed %(placed)s): it is not a claim until it is Completed "
+                      "or Partial. Delivery times are estimates, and a slow order is not grounds for a refund; we "
+                      "will answer this as a status enquiry."),
+}
 
 
 def _not_finished(order: OrderFacts) -> list[Reason]:
     """terms-11-delivery-time and terms-9-stalled: an unfinished order is a status enquiry."""
-    reasons = [Reason("terms-11-delivery-time", REJECTED,
-                      f"Order {order.panel_id} is {order.status.replace('_', ' ')} (placed {when(_utc(order.created_at))}): "
-                      "it is not a claim until it is Completed or Partial. Delivery times are estimates, and "
-                      "a slow order is not grounds for a refund; we will answer this as a status enquiry.")]
+    reasons = [said("terms-11-delivery-time", REJECTED, NOT_FINISHED[order.status], order=order.panel_id,
+                    placed=when(_utc(order.created_at)))]
     if order.target_state in TARGET_WORDS or order.target_state == "invalid_link":
         reasons.append(said("terms-9-stalled", REJECTED,
                             N_("If it cannot complete because of its target, that is not refunded "

@@ -4,8 +4,10 @@ automatic returns for Partial and Canceled orders (terms-9-partial, terms-9-canc
 
 Balances are derived from entries; nothing here stores them.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from desk.policy.words import N_, Words
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -98,6 +100,7 @@ class Return:
     deposited: Decimal
     promotional: Decimal
     text: str
+    words: Words | None = field(default=None, compare=False)  # `text` as a message id, for customers
 
     @property
     def total(self) -> Decimal:
@@ -120,10 +123,12 @@ def expected_return(status: str, quantity: int, remains: int, charge: Decimal, c
         remains = max(0, min(remains, quantity))
         total = (charge * remains / quantity).quantize(CENT, rounding=ROUND_HALF_UP) if quantity else ZERO
         deposited, promotional = _split(total, charge, charge_promo)
-        return Return("terms-9-partial", deposited, promotional,
-                      f"Partial: {remains} of {quantity} undelivered, so {total} of the {charge} charge returns "
-                      f"to the Balance ({deposited} Deposited Funds, {promotional} Promotional Credit, "
-                      "in the proportions it was paid).")
+        words = Words(N_("Partial: %(remains)s of %(quantity)s undelivered, so %(total)s of the %(charge)s charge "
+                         "returns to the Balance (%(deposited)s Deposited Funds, %(promotional)s Promotional Credit, "
+                         "in the proportions it was paid)."),
+                      {"remains": remains, "quantity": quantity, "total": total, "charge": charge,
+                       "deposited": deposited, "promotional": promotional})
+        return Return("terms-9-partial", deposited, promotional, str(words), words)
     if status == "canceled":
         deposited, promotional = _split(charge, charge, charge_promo)
         return Return("terms-9-canceled", deposited, promotional,

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 
-from desk.policy.claims import CLAIM_WINDOW, ELIGIBLE, NEEDS_REVIEW, REJECTED, OrderFacts, Reason, strictest, when
+from desk.policy.claims import CLAIM_WINDOW, ELIGIBLE, NEEDS_REVIEW, REJECTED, OrderFacts, Reason, said, strictest, when
+from desk.policy.words import N_
 from desk.policy.ledger import CENT, ZERO, Balances, balances, signed
 
 MAX_WITHDRAWAL_FEE_RATE = Decimal("0.10")  # Terms §14: "does not exceed 10% of the amount withdrawn"
@@ -223,9 +224,11 @@ def method_support(lines, amount: Decimal, payout_methods, rule: str, what: str,
                      if d.method and d.method.lower() not in payout_methods})
     if not others:
         return None
-    return Reason(rule, NEEDS_REVIEW,
-                  f"Part of the money was paid in by {', '.join(others)}, which cannot take a {what} back: support "
-                  "will tell you what is possible (the Balance stays yours meanwhile).")
+    msgid = (N_("Part of the money was paid in by %(methods)s, which cannot take a refund back: support will tell "
+                "you what is possible (the Balance stays yours meanwhile).") if what == "refund" else
+             N_("Part of the money was paid in by %(methods)s, which cannot take a withdrawal back: support will "
+                "tell you what is possible (the Balance stays yours meanwhile)."))
+    return said(rule, NEEDS_REVIEW, msgid, methods=", ".join(others))
 
 
 def order_refundable(order: OrderFacts, charge_deposited: Decimal, lines) -> Decimal:
@@ -254,9 +257,10 @@ def _cap(requested: Decimal | None, base: Decimal, what: str) -> tuple[Decimal, 
     if requested is None or requested >= base:
         note = None
         if requested is not None and requested > base:
-            note = Reason("terms-13-refund" if what == "refund" else "terms-14-withdrawal", ELIGIBLE,
-                          f"You asked for {_money(requested)}; only {_money(base)} of Deposited Funds has been "
-                          "paid in and not yet spent, so that is what the request covers.")
+            note = said("terms-13-refund" if what == "refund" else "terms-14-withdrawal", ELIGIBLE,
+                        N_("You asked for %(requested)s; only %(base)s of Deposited Funds has been paid in and not "
+                           "yet spent, so that is what the request covers."),
+                        requested=_money(requested), base=_money(base))
         return base, note
     return requested, None
 
@@ -291,33 +295,35 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
             return Quote(decision=REJECTED, reasons=(refused,), **base_kwargs)
         base = order_refundable(order, charge_deposited if charge_deposited is not None
                                 else order.charge - order.charge_promo, lines)
-        what = f"order {order.panel_id}"
         reasons.append(Reason("terms-13-window", NEEDS_REVIEW,
                               refused.text + " A supervisor took it into review regardless.") if refused else
-                       Reason("terms-13-window", ELIGIBLE,
-                              f"Raised within the claim window of order {order.panel_id} "
-                              f"({order.status.title()} {when(_utc(order.finished_at))}; asked {when(_utc(now))})."))
+                       said("terms-13-window", ELIGIBLE,
+                            N_("Raised within the claim window of order %(order)s (%(status)s %(finished)s; asked "
+                               "%(asked)s)."), order=order.panel_id, status=order.status.title(),
+                            finished=when(_utc(order.finished_at)), asked=when(_utc(now))))
         if order.charge_promo > 0:
-            reasons.append(Reason("terms-13-refund", ELIGIBLE,
-                                  f"The {_money(order.charge_promo)} of the order paid with Promotional Credit is not "
-                                  "refundable: Promotional Credit has no cash value."))
+            reasons.append(said("terms-13-refund", ELIGIBLE,
+                                N_("The %(amount)s of the order paid with Promotional Credit is not refundable: "
+                                   "Promotional Credit has no cash value."), amount=_money(order.charge_promo)))
     else:
         base = withdrawable(balances(lines))
-        what = "your Balance"
     if base <= 0:
-        text = (f"Nothing of {what} paid from Deposited Funds is left to refund." if order is not None else
-                "There are no Deposited Funds in the Balance to refund (only Deposited Funds are refundable).")
-        return Quote(decision=REJECTED, reasons=tuple(reasons) + (Reason("terms-13-refund", REJECTED, text),),
+        nothing = (said("terms-13-refund", REJECTED,
+                        N_("Nothing of order %(order)s paid from Deposited Funds is left to refund."),
+                        order=order.panel_id) if order is not None else
+                   said("terms-13-refund", REJECTED, N_("There are no Deposited Funds in the Balance to refund (only "
+                                                        "Deposited Funds are refundable).")))
+        return Quote(decision=REJECTED, reasons=tuple(reasons) + (nothing,),
                      **base_kwargs)
     gross, capped = _cap(requested, base, "refund")
     if capped:
         reasons.append(capped)
 
     if method == "balance":
-        reasons.append(Reason("terms-13-refund", NEEDS_REVIEW,
-                              f"{_money(gross)} of {what} would be credited to your Balance as Deposited Funds, "
-                              "available at once for new orders; nothing is deducted. Refunds are discretionary: "
-                              "support reviews each request."))
+        reasons.append(said("terms-13-refund", NEEDS_REVIEW,
+                            N_("%(amount)s of order %(order)s would be credited to your Balance as Deposited Funds, "
+                               "available at once for new orders; nothing is deducted. Refunds are discretionary: "
+                               "support reviews each request."), amount=_money(gross), order=order.panel_id))
         return Quote(decision=_worst(reasons), reasons=tuple(reasons), requested=gross, available_deposited=base,
                      amount=gross, credit=gross, **base_kwargs)
 
@@ -332,17 +338,22 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
     amount = gross - sum((d.amount for d in deductions), ZERO)
     credit = gross if order is not None else ZERO
     if amount <= 0:
-        reasons.append(Reason("terms-13-refund", REJECTED,
-                              f"After the deductions nothing would reach your payment method: {_money(gross)} minus "
-                              f"{_money(gross)} of deductions is 0.00 (a refund is never below zero). "
-                              "Your Balance stays as it is."))
+        reasons.append(said("terms-13-refund", REJECTED,
+                            N_("After the deductions nothing would reach your payment method: %(gross)s minus "
+                               "%(gross)s of deductions is 0.00 (a refund is never below zero). Your Balance stays "
+                               "as it is."), gross=_money(gross)))
         return Quote(decision=REJECTED, reasons=tuple(reasons), requested=gross, available_deposited=base,
                      deductions=tuple(deductions), **base_kwargs)
-    reasons.append(Reason("terms-13-refund", NEEDS_REVIEW,
-                          f"{_money(gross)} of Deposited Funds{(' from ' + what) if order is not None else ''}, minus "
-                          f"{_money(gross - amount)} of deductions: {_money(amount)} to your payment method, where "
-                          "the method and our processor support it. Refunds are discretionary: support reviews "
-                          "each request."))
+    figures = {"gross": _money(gross), "deducted": _money(gross - amount), "amount": _money(amount)}
+    reasons.append(said("terms-13-refund", NEEDS_REVIEW,
+                        N_("%(gross)s of Deposited Funds from order %(order)s, minus %(deducted)s of deductions: "
+                           "%(amount)s to your payment method, where the method and our processor support it. "
+                           "Refunds are discretionary: support reviews each request."), order=order.panel_id,
+                        **figures) if order is not None else
+                   said("terms-13-refund", NEEDS_REVIEW,
+                        N_("%(gross)s of Deposited Funds, minus %(deducted)s of deductions: %(amount)s to your "
+                           "payment method, where the method and our processor support it. Refunds are "
+                           "discretionary: support reviews each request."), **figures))
     unsupported = method_support(lines, gross, payout_methods, "terms-13-refund", "refund",
                                  before=_utc(order.created_at) if order is not None else None)
     if unsupported:
@@ -350,9 +361,10 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
     deducted = gross - amount
     confirm = deducted > confirm_threshold
     if confirm:
-        reasons.append(Reason("terms-13-confirm", NEEDS_REVIEW,
-                              f"The deductions reduce the refund by {_money(deducted)}: you see the final "
-                              f"{_money(amount)} first and confirm it, or keep your Balance instead."))
+        reasons.append(said("terms-13-confirm", NEEDS_REVIEW,
+                            N_("The deductions reduce the refund by %(deducted)s: you see the final %(amount)s "
+                               "first and confirm it, or keep your Balance instead."),
+                            deducted=_money(deducted), amount=_money(amount)))
     return Quote(decision=_worst(reasons), reasons=tuple(reasons), requested=gross, available_deposited=base,
                  deductions=tuple(deductions), amount=amount, credit=credit, confirmation_required=confirm,
                  **base_kwargs)
@@ -361,24 +373,25 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
 def _order_refusal(order: OrderFacts, now: datetime) -> Reason | None:
     """terms-9-finality for unfinished orders; terms-13-window once the claim window passed."""
     if order.status == "pending":
-        return Reason("terms-9-finality", REJECTED,
-                      f"Order {order.panel_id} is still Pending: ask to cancel it instead (a cancellation may be "
-                      "possible before an order is active; the charge then returns to the Balance).")
+        return said("terms-9-finality", REJECTED,
+                    N_("Order %(order)s is still Pending: ask to cancel it instead (a cancellation may be possible "
+                       "before an order is active; the charge then returns to the Balance)."), order=order.panel_id)
     if order.status == "in_progress":
-        return Reason("terms-9-finality", REJECTED,
-                      f"Order {order.panel_id} is In Progress: an active order cannot be cancelled and its funds "
-                      "are treated as used. A claim can be filed within 3 days once it is Completed or Partial.")
+        return said("terms-9-finality", REJECTED,
+                    N_("Order %(order)s is In Progress: an active order cannot be cancelled and its funds are "
+                       "treated as used. A claim can be filed within 3 days once it is Completed or Partial."),
+                    order=order.panel_id)
     if order.status == "canceled":
-        return Reason("terms-9-canceled", REJECTED,
-                      f"Order {order.panel_id} was Canceled: its full charge returns to the Balance automatically, "
-                      "in the proportions it was paid. To move Deposited Funds to your payment method, ask for "
-                      "a refund of the Balance instead.")
+        return said("terms-9-canceled", REJECTED,
+                    N_("Order %(order)s was Canceled: its full charge returns to the Balance automatically, in the "
+                       "proportions it was paid. To move Deposited Funds to your payment method, ask for a refund "
+                       "of the Balance instead."), order=order.panel_id)
     finished = _utc(order.finished_at)
     if now - finished > CLAIM_WINDOW:
-        return Reason("terms-13-window", REJECTED,
-                      f"Order {order.panel_id} reached {order.status.title()} {when(finished)}; the request was "
-                      f"raised {when(now)}, after its 3-day claim window. A refund request raised after the "
-                      "claim window is not considered.")
+        return said("terms-13-window", REJECTED,
+                    N_("Order %(order)s reached %(status)s %(finished)s; the request was raised %(asked)s, after its "
+                       "3-day claim window. A refund request raised after the claim window is not considered."),
+                    order=order.panel_id, status=order.status.title(), finished=when(finished), asked=when(now))
     return None
 
 
@@ -408,14 +421,19 @@ def withdrawal_fee(amount: Decimal, rate: Decimal) -> Decimal:
 def verification(amount: Decimal, threshold: Decimal, fraud_flag: bool, what: str) -> Reason | None:
     """terms-18-verification: above the threshold, or with a fraud concern, a payout or a
     restoration waits for identity and payment-method verification."""
+    withdrawal = what == "withdrawal"  # else a restoration: one whole sentence each, for translators
     if fraud_flag:
-        return Reason("terms-18-verification", NEEDS_REVIEW,
-                      f"The account is flagged for a fraud check: the {what} waits for verification of identity "
-                      "and payment method.")
+        return said("terms-18-verification", NEEDS_REVIEW,
+                    N_("The account is flagged for a fraud check: the withdrawal waits for verification of identity "
+                       "and payment method.") if withdrawal else
+                    N_("The account is flagged for a fraud check: the restoration waits for verification of "
+                       "identity and payment method."))
     if amount > threshold:
-        return Reason("terms-18-verification", NEEDS_REVIEW,
-                      f"The {what} of {_money(amount)} is above {_money(threshold)}: it waits for verification "
-                      "of identity and payment method.")
+        return said("terms-18-verification", NEEDS_REVIEW,
+                    N_("The withdrawal of %(amount)s is above %(threshold)s: it waits for verification of identity "
+                       "and payment method.") if withdrawal else
+                    N_("The restoration of %(amount)s is above %(threshold)s: it waits for verification of "
+                       "identity and payment method."), amount=_money(amount), threshold=_money(threshold))
     return None
 
 
@@ -430,12 +448,12 @@ def withdrawal_quote(lines, *, rate: Decimal, requested: Decimal | None = None, 
     base = withdrawable(bal)
     reasons: list[Reason] = []
     if bal.promotional > 0:
-        reasons.append(Reason("terms-14-withdrawal", ELIGIBLE,
-                              f"The {_money(bal.promotional)} of Promotional Credit has no cash value and cannot be "
-                              "withdrawn."))
+        reasons.append(said("terms-14-withdrawal", ELIGIBLE,
+                            N_("The %(amount)s of Promotional Credit has no cash value and cannot be withdrawn."),
+                            amount=_money(bal.promotional)))
     if base <= 0:
-        reasons.append(Reason("terms-14-withdrawal", REJECTED,
-                              "There are no Deposited Funds to withdraw: only Deposited Funds can be withdrawn."))
+        reasons.append(said("terms-14-withdrawal", REJECTED,
+                            N_("There are no Deposited Funds to withdraw: only Deposited Funds can be withdrawn.")))
         return Quote(kind="withdrawal", decision=REJECTED, reasons=tuple(reasons), fee_rate=rate)
     gross, capped = _cap(requested, base, "withdrawal")
     if capped:
@@ -447,14 +465,15 @@ def withdrawal_quote(lines, *, rate: Decimal, requested: Decimal | None = None, 
     deductions = _clip(wanted, gross)
     amount = gross - sum((d.amount for d in deductions), ZERO)
     if amount <= 0:
-        reasons.append(Reason("terms-14-withdrawal", REJECTED,
-                              f"The fees on {_money(gross)} leave nothing to pay out."))
+        reasons.append(said("terms-14-withdrawal", REJECTED, N_("The fees on %(gross)s leave nothing to pay out."),
+                            gross=_money(gross)))
         return Quote(kind="withdrawal", decision=REJECTED, reasons=tuple(reasons), requested=gross,
                      available_deposited=base, deductions=tuple(deductions), fee_rate=rate)
-    reasons.append(Reason("terms-14-withdrawal", ELIGIBLE,
-                          f"{_money(gross)} of Deposited Funds, minus {_money(gross - amount)} of fees: "
-                          f"{_money(amount)} to the original payment method, where the method and our processor "
-                          "support it. You see these figures and confirm them before the request counts."))
+    reasons.append(said("terms-14-withdrawal", ELIGIBLE,
+                        N_("%(gross)s of Deposited Funds, minus %(fees)s of fees: %(amount)s to the original payment "
+                           "method, where the method and our processor support it. You see these figures and "
+                           "confirm them before the request counts."),
+                        gross=_money(gross), fees=_money(gross - amount), amount=_money(amount)))
     unsupported = method_support(lines, gross, payout_methods, "terms-14-withdrawal", "withdrawal")
     if unsupported:
         reasons.append(unsupported)

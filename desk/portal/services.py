@@ -52,8 +52,8 @@ REQUEST_WORDS = {
     "pending_review": N_("With our billing team"), "approved": N_("Approved"), "declined": N_("Declined"),
     "rejected": N_("Not possible under the Terms"), "kept_balance": N_("You kept your Balance"), "cancelled": N_("Cancelled"),
 }
-ERASED = Refused("erased", "This account's data was erased at the owner's request, so it can no longer sign in "
-                           "(Privacy Policy §8).")
+ERASED = Refused("erased", N_("This account's data was erased at the owner's request, so it can no longer sign in "
+                              "(Privacy Policy §8)."))
 
 
 # -- spending a token once ------------------------------------------------------------
@@ -106,21 +106,22 @@ def customer_of_link(token: str) -> Customer:
     account's address changed or was erased since the link was sent."""
     found = tokens.read_link(token)
     if found is None:
-        raise Refused("expired", f"This sign-in link has expired or is not complete (links work for "
-                                 f"{current_app.config['PORTAL_LINK_MINUTES']} minutes). Ask for a new one below.")
+        raise Refused("expired", N_("This sign-in link has expired or is not complete (links work for %(minutes)s "
+                                    "minutes). Ask for a new one below."),
+                      minutes=current_app.config["PORTAL_LINK_MINUTES"])
     customer = db.session.get(Customer, found[0]) if 0 < found[0] <= MAX_ID else None
     if customer is not None and customer.erased_at is not None:
         raise ERASED
     if customer is None or (customer.email or "").lower() != found[1]:
-        raise Refused("changed", "This sign-in link is for an address the account no longer has. "
-                                 "Ask for a new one below.")
+        raise Refused("changed", N_("This sign-in link is for an address the account no longer has. "
+                                    "Ask for a new one below."))
     if customer.portal_epoch != found[2]:
-        raise Refused("signed_out", "This sign-in link was sent before the account was signed out everywhere, "
-                                    "so it no longer works. Ask for a new one below.")
+        raise Refused("signed_out", N_("This sign-in link was sent before the account was signed out everywhere, "
+                                       "so it no longer works. Ask for a new one below."))
     used = db.session.execute(select(SpentToken.id).where(
         SpentToken.kind == "link", SpentToken.jti == tokens.link_jti(token))).first()
     if used is not None:
-        raise Refused("used", "This sign-in link was already used; each link works once. Ask for a new one below.")
+        raise Refused("used", N_("This sign-in link was already used; each link works once. Ask for a new one below."))
     return customer
 
 
@@ -130,7 +131,7 @@ def sign_in_by_link(token: str) -> Customer:
     expires = utcnow() + timedelta(minutes=current_app.config["PORTAL_LINK_MINUTES"])
     if not spend("link", tokens.link_jti(token), expires):
         db.session.rollback()
-        raise Refused("used", "This sign-in link was already used; each link works once. Ask for a new one below.")
+        raise Refused("used", N_("This sign-in link was already used; each link works once. Ask for a new one below."))
     sessions.start(customer, via="link")
     db.session.commit()
     return customer
@@ -144,8 +145,8 @@ def customer_of_sso(token, secret: str) -> tuple[tokens.SsoClaim, Customer]:
     claim = tokens.read_sso(token, secret, utcnow().timestamp())
     customer = find_customer(claim.customer)
     if customer is None:
-        raise Refused("unknown_customer", "We have no account for this sign-in. If you just signed up, "
-                                          "wait a minute and open the help desk from the panel again.")
+        raise Refused("unknown_customer", N_("We have no account for this sign-in. If you just signed up, "
+                                             "wait a minute and open the help desk from the panel again."))
     if customer.erased_at is not None:
         raise ERASED
     return claim, customer
@@ -156,7 +157,8 @@ def sign_in_by_sso(token, secret: str) -> Customer:
     claim, customer = customer_of_sso(token, secret)
     if not spend("sso", claim.nonce, datetime.fromtimestamp(claim.exp, timezone.utc)):
         db.session.rollback()
-        raise Refused("replayed", "This sign-in link was already used; each works once. " + tokens.BACK)
+        raise Refused("replayed", N_("This sign-in link was already used; each works once. Please go back to the "
+                                     "panel and open the help desk from there again."))
     sessions.start(customer, via="sso")
     db.session.commit()
     return customer

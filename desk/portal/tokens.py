@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from desk import links
+from desk.policy.words import N_
 
 SSO_MAX_AHEAD = 10 * 60  # a token may live at most ten minutes
 MAX_TOKEN = 4096  # far more than any honest token needs
@@ -38,13 +39,15 @@ _SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 class Refused(Exception):
     """A token the portal will not sign in with: `code` for the log and tests, `message` for the person."""
 
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
+    def __init__(self, code: str, message: str, **params):
+        # `message` is a message id (N_): the person reads it in their language (views._refused).
+        super().__init__(message % params if params else message)
+        self.code, self.msgid, self.params = code, message, params
+        self.message = str(self)
 
 
-BACK = "Please go back to the panel and open the help desk from there again."
-MALFORMED = Refused("malformed", "This sign-in link is damaged or incomplete. " + BACK)
+MALFORMED = Refused("malformed", N_("This sign-in link is damaged or incomplete. Please go back to the panel and "
+                                    "open the help desk from there again."))
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,8 @@ def read_sso(token, secret: str, now: float) -> SsoClaim:
         raise MALFORMED
     expected = hmac.new(secret.encode(), payload.encode("ascii"), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
-        raise Refused("bad_signature", "This sign-in link was not signed by the panel, or was changed on the "
-                                       "way. " + BACK)
+        raise Refused("bad_signature", N_("This sign-in link was not signed by the panel, or was changed on the way. "
+                                          "Please go back to the panel and open the help desk from there again."))
     try:
         data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (binascii.Error, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -79,10 +82,12 @@ def read_sso(token, secret: str, now: float) -> SsoClaim:
     if type(exp) is not int or not isinstance(nonce, str) or not NONCE_MIN <= len(nonce) <= NONCE_MAX:
         raise MALFORMED
     if exp <= now:
-        raise Refused("expired", "This sign-in link has expired (they work for a few minutes). " + BACK)
+        raise Refused("expired", N_("This sign-in link has expired (they work for a few minutes). Please go back to "
+                                    "the panel and open the help desk from there again."))
     if exp > now + SSO_MAX_AHEAD:
-        raise Refused("too_long", f"This sign-in link would stay valid for more than {SSO_MAX_AHEAD // 60} "
-                                  "minutes, longer than we accept. " + BACK)
+        raise Refused("too_long", N_("This sign-in link would stay valid for more than %(minutes)s minutes, longer "
+                                     "than we accept. Please go back to the panel and open the help desk from there "
+                                     "again."), minutes=SSO_MAX_AHEAD // 60)
     return SsoClaim(customer, exp, nonce)
 
 

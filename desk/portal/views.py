@@ -8,9 +8,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from desk import jobs
 from desk.errors import DeskError
 from desk.extensions import db, limiter
-from desk.portal import services, sessions, tokens
+from desk.portal import services, sessions
 from desk.portal.forms import ConfirmForm, QuestionForm, SignInForm
 from desk.portal.sessions import customer_required
+from desk.policy.words import N_
 from desk.portal.tokens import Refused
 from desk.tickets.forms import RequesterReplyForm
 from desk.tickets.uploads import from_files
@@ -34,9 +35,9 @@ def _address_key():
     return "portal-sign-in:" + (request.form.get("email") or "").strip().lower()[:254]
 
 
-def _refused(exc: Refused, status: int = 403, title: str = "You could not be signed in"):
+def _refused(exc: Refused, status: int = 403, title: str = _l("You could not be signed in")):
     current_app.logger.info("portal: sign-in refused (%s)", exc.code)
-    return render_template("portal/refused.html", title=title, message=exc.message,
+    return render_template("portal/refused.html", title=title, message=gettext(exc.msgid, **exc.params),
                            sso=bool(current_app.config["PANEL_SSO_SECRET"])), status
 
 
@@ -88,9 +89,9 @@ def sso():
     writing into another account's tickets without having chosen to."""
     secret = current_app.config["PANEL_SSO_SECRET"]
     if not secret:
-        return _refused(Refused("sso_off", "Single sign-on from the panel is not set up on this help desk. "
-                                           "You can sign in with a link sent to your e-mail instead."),
-                        status=404, title="Single sign-on is off")
+        return _refused(Refused("sso_off", N_("Single sign-on from the panel is not set up on this help desk. "
+                                              "You can sign in with a link sent to your e-mail instead.")),
+                        status=404, title=_l("Single sign-on is off"))
     token = request.values.get("token", "")
     form = ConfirmForm()
     try:
@@ -101,8 +102,9 @@ def sso():
                 return render_template("portal/switch.html", form=form, token=token, current=current,
                                        customer=customer)
         elif not form.validate_on_submit():
-            return _refused(Refused("csrf", "This sign-in could not be confirmed: the page was too old. "
-                                            + tokens.BACK), status=400)
+            return _refused(Refused("csrf", N_("This sign-in could not be confirmed: the page was too old. Please go "
+                                               "back to the panel and open the help desk from there again.")),
+                            status=400)
         services.sign_in_by_sso(token, secret)
     except Refused as exc:
         db.session.rollback()

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.extensions import db
+from desk.policy.words import N_
 from desk.types import UTCDateTime, utcnow
 
 # unverified: waiting for the code or link (privacy-10-verify); verified: identity proven,
@@ -15,8 +16,8 @@ from desk.types import UTCDateTime, utcnow
 # open case keeps the data, the erasure waits; answered / refused: done, with the response.
 STATUSES = ("unverified", "verified", "working", "deferred", "answered", "refused")
 OPEN_STATUSES = ("unverified", "verified", "working", "deferred")
-STATUS_LABELS = {"unverified": "Waiting for identity", "verified": "Verified", "working": "Being worked",
-                 "deferred": "Deferred (held)", "answered": "Answered", "refused": "Refused"}
+STATUS_LABELS = {"unverified": N_("Waiting for identity"), "verified": N_("Verified"), "working": N_("Being worked"),
+                 "deferred": N_("Deferred (held)"), "answered": N_("Answered"), "refused": N_("Refused")}
 
 
 class PrivacyRequest(db.Model):
