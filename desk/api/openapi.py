@@ -226,6 +226,12 @@ SCHEMAS: dict[str, dict] = {
         "rule": string("The rule id of the Terms (desk.policy).", examples=["terms-7-claim-window"]),
         "outcome": enum(OUTCOMES, "What this rule alone would decide."),
         "text": string("The reason in words, with its figures."),
+        "words": obj({
+            "msgid": string("The sentence's message id in the desk's catalogues (English, with %(name)s places)."),
+            "params": obj({}, description="The figures that fill the places, as strings."),
+        }, required=("msgid", "params"), description="Present on a stored decision whose sentence the desk "
+                                                      "translates: a client may show it in its customer's "
+                                                      "language from the same catalogue."),
     }, required=("rule", "outcome", "text"), closed=True),
     "Rules": array(string(), "The rule ids behind the decision, each once, in the order of the reasons."),
     "Clause": obj({
