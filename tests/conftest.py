@@ -553,3 +553,19 @@ class PanelFeed:
 @pytest.fixture
 def panel(client, api_key):
     return PanelFeed(client, api_key("panel"))
+
+
+# One browser for the whole session, in conftest so every browser suite (test_browser,
+# test_a11y) shares it: Playwright's sync API refuses a second instance while one runs.
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.fail("Chromium is not installed (Debian: apt-get install chromium); scripts/test installs it.",
+                    pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=binary, args=["--no-sandbox"])
+        yield browser
+        browser.close()

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import iso, ledger_entry
-from test_browser import Watched, chromium, live, sso_url, staff_sign_in  # noqa: F401 (fixtures)
+from test_browser import Watched, live, sso_url, staff_sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.sqlite_only
 

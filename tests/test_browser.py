@@ -26,20 +26,6 @@ PAYLOADS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        pytest.fail("Chromium is not installed (Debian: apt-get install chromium); scripts/test installs it.",
-                    pytrace=False)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=binary, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def live(app):
     """The app served on a loopback port by a real HTTP server in a thread."""

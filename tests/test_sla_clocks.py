@@ -38,7 +38,9 @@ GENERAL = DEFAULT_TARGETS["general"]  # 240 / 2340 support minutes
 FIRST_RESPONSE_S = GENERAL.first_response * 60
 RESOLUTION_S = GENERAL.resolution * 60
 ROW_RE = re.compile(r'class="ref">(T-\d{2}-\d{6})</a>.*?<td class="(due[^"]*)"[^>]*>([^<]*)</td>', re.S)
-CLOCK_HEAD_RE = re.compile(r'<div class="clock-head"><strong>([^<]*)</strong> <code>([^<]*)</code></div>')
+# The rule id is linked to its help article (desk.help.articles.rule_link).
+CLOCK_HEAD_RE = re.compile(r'<div class="clock-head"><strong>([^<]*)</strong> '
+                           r'<a href="[^"]*#[^"]*" class="rule-link"><code>([^<]*)</code></a></div>')
 
 
 # --- helpers -----------------------------------------------------------------

@@ -26,7 +26,7 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('tickets') as batch_op:
-        batch_op.drop_column('locale')
-    with op.batch_alter_table('customers') as batch_op:
-        batch_op.drop_column('locale')
+    # Plain DROP COLUMN (SQLite 3.35+), not a batch copy: rebuilding `tickets` on SQLite
+    # fails on the rows that point at it and would drop its search triggers.
+    op.drop_column('tickets', 'locale')
+    op.drop_column('customers', 'locale')
