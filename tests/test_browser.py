@@ -175,7 +175,7 @@ def test_a_customer_signs_in_from_the_panel_asks_and_reads_the_answer(app, live,
     customer.shot("my-tickets-empty")
     page.goto(f"{live}/portal/tickets/new")
     page.get_by_label("Subject").fill("Refill my views please")
-    page.get_by_label("Your question").fill("Order 1001 dropped by half.")
+    page.get_by_label("Your question", exact=True).fill("Order 1001 dropped by half.")
     page.get_by_role("button", name="Send", exact=True).click()
     page.wait_for_selector("text=Order 1001 dropped by half.")
     reference = re.search(r"T-\d{2}-\d{6}", page.content()).group(0)
