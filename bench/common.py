@@ -387,3 +387,8 @@ def in_steps(conn, sql: str, total: int, label: str, step: int = 100_000, **para
         stop = min(start + step - 1, total)
         conn.execute(text(sql), {"start": start, "stop": stop, **params})
         print(f"  {label} {stop:,}", flush=True)
+
+
+def report_checks(problems: list[str], ok: str) -> None:
+    """A bench's last word on correctness: its problems, one a line, or what it checked."""
+    print("PROBLEMS:\n  " + "\n  ".join(problems) if problems else f"correctness: {ok}")

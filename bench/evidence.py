@@ -30,7 +30,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import privacy_export  # noqa: E402  the same load as the export's benchmark
-from common import REDIS_URL, db_name, make_app, p95, recreate  # noqa: E402
+from common import REDIS_URL, db_name, make_app, p95, recreate, report_checks  # noqa: E402
 from desk.extensions import db  # noqa: E402
 
 DATABASE = db_name("desk_bench_evidence")
@@ -149,10 +149,7 @@ def main():
         print(f"figures: evidence snapshot p95 {worst:.3f} s (target ≤ {TARGET_S:.0f} s: "
               f"{'met' if worst <= TARGET_S else 'NOT met'}), memory {'flat' if flat else 'not flat'} "
               f"({privacy_export.mb(small)} → {privacy_export.mb(big)})")
-        if problems:
-            print("PROBLEMS:\n  " + "\n  ".join(problems))
-        else:
-            print("correctness: every snapshot holds the account's orders, ledger and tickets; the chain verifies")
+        report_checks(problems, "every snapshot holds the account's orders, ledger and tickets; the chain verifies")
     finally:
         privacy_export.close(app, DATABASE, WORK, args.keep)
     sys.exit(1 if problems else 0)

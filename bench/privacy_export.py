@@ -55,7 +55,7 @@ import psutil
 import psycopg
 from sqlalchemy import text
 
-from common import db_name, recreate
+from common import db_name, recreate, report_checks
 from desk import create_app
 from desk.extensions import db
 
@@ -506,10 +506,7 @@ def main():
               f"({ratio:.1f}×): {'flat' if flat else 'NOT flat'} (flat: well under the 10× the data grew)")
         verdict = "MET" if p95 <= TARGET_S and flat else "NOT MET"
         print(f"verdict: {TARGET} — {verdict} (p95 {p95:.3f} s){scale}")
-        if problems:
-            print("PROBLEMS:\n  " + "\n  ".join(problems))
-        else:
-            print("correctness: all checks passed (manifest counts, JSON/CSV rows, files, SHA-256, no one else's data)")
+        report_checks(problems, "all checks passed (manifest counts, JSON/CSV rows, files, SHA-256, no one else's data)")
     finally:
         close(app, DB_NAME, WORK, args.keep)
     sys.exit(1 if problems else 0)

@@ -44,7 +44,7 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import event, func, select, text
 
-from common import REDIS_URL, db_name, forget_jobs, outbox_ids, recreate
+from common import REDIS_URL, db_name, forget_jobs, outbox_ids, recreate, report_checks
 from desk import create_app
 from desk.extensions import db
 
@@ -484,10 +484,7 @@ def main():
             print(f"  {name:40} {ms:9.1f} ms  {'met' if ms <= TARGET_MS else 'NOT met'}")
         print(f"  ≈ {per_notice:.1f} ms per reminder/breach sent: about {int(TARGET_MS // per_notice):,} notices "
               f"fit in one 1 s sweep; reading the due clocks costs a few ms whatever the table size")
-        if problems:
-            print("PROBLEMS:\n  " + "\n  ".join(problems))
-        else:
-            print("correctness: all checks passed")
+        report_checks(problems, "all checks passed")
     finally:
         with app.app_context():
             db.session.remove()
