@@ -64,8 +64,10 @@ def register_extensions(app):
     csrf.init_app(app)
     # Limits are counted in the desk's Redis when there is one, so every gunicorn worker and
     # host shares one count; the embedded run (no REDIS_URL) counts in memory.
-    app.config["RATELIMIT_STORAGE_URI"] = (app.config["RATELIMIT_STORAGE_URI"] or app.config.get("REDIS_URL")
-                                           or "memory://")
+    storage = app.config["RATELIMIT_STORAGE_URI"] or app.config.get("REDIS_URL") or "memory://"
+    if storage.startswith("unix://"):  # the bundled Redis's socket: `limits` spells it redis+unix://
+        storage = "redis+" + storage
+    app.config["RATELIMIT_STORAGE_URI"] = storage
     limiter.init_app(app)
 
     with app.app_context():

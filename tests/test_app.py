@@ -123,3 +123,11 @@ def test_embedded_redis_serves_rq(tmp_path):
         assert str(tmp_path) in app.config["EMBEDDED_REDIS_PATH"]
     finally:
         conn.shutdown()
+
+
+def test_the_bundled_redis_socket_counts_rate_limits_too(make_app):
+    # `scripts/run` hands the worker and web processes REDIS_URL=unix://… (the bundled Redis);
+    # the rate limiter's storage library spells that scheme redis+unix://, and refused the
+    # plain one at start, so the desk did not come up.
+    app = make_app(REDIS_URL="unix:///tmp/desk-bundled-redis.socket")
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis+unix:///tmp/desk-bundled-redis.socket"
