@@ -41,8 +41,13 @@ def _is_staff() -> bool:
     return bool(getattr(current_user, "is_authenticated", False))
 
 
+def _customer_facing() -> bool:
+    """A request a customer or visitor sees: not staff, not the API, not a worker (no request)."""
+    return has_request_context() and not _is_staff() and not request.path.startswith("/api/")
+
+
 def select_locale() -> str:
-    if not has_request_context() or _is_staff() or request.path.startswith("/api/"):
+    if not _customer_facing():
         return DEFAULT
     from desk.portal.sessions import current_customer
 
@@ -56,7 +61,7 @@ def select_locale() -> str:
 def customer_locale() -> str | None:
     """The locale a customer-facing request is shown in, recorded on what they file (a
     ticket) so later mail speaks their language; None from staff, the API and workers."""
-    if not has_request_context() or _is_staff() or request.path.startswith("/api/"):
+    if not _customer_facing():
         return None
     return str(get_locale())
 
