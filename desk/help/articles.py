@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app, has_app_context, has_request_context, url_for
+from flask_babel import get_locale
 from markupsafe import Markup
 
 from desk.links import public_url
@@ -66,13 +67,9 @@ class Library:
 
 
 def current_locale() -> str:
-    """The reader's language: Flask-Babel's choice when it is installed and set up on this
-    app, else English. The one place the help center asks (the i18n work wires Babel)."""
-    try:
-        from flask_babel import get_locale
-    except ImportError:
-        return DEFAULT_LOCALE
-    if not has_app_context() or "babel" not in current_app.extensions:
+    """The reader's language, as Flask-Babel chose it for this request (desk.i18n);
+    English outside an app (nothing to choose from)."""
+    if not has_app_context():
         return DEFAULT_LOCALE
     chosen = get_locale()
     return str(chosen) if chosen else DEFAULT_LOCALE
