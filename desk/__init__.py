@@ -177,11 +177,15 @@ def register_error_handlers(app):
         500: N_("Something went wrong on our side. Nothing you sent was lost; please try again."),
     }
 
-    def render(status: int, message: str, code: str):
+    def render(status: int, message: str, code: str, **figures):
+        # In the viewer's language where the message is in the catalogue (the API's is
+        # always English); the figures go in after the lookup, so the catalogue finds it.
+        message = gettext(message)
+        if figures:
+            message = message.format(**figures)
         if _wants_json():
             return jsonify({"error": {"code": code, "message": message}}), status
-        # The page is in the viewer's language where the message is in the catalogue.
-        return render_template("error.html", status=status, message=gettext(message)), status
+        return render_template("error.html", status=status, message=message), status
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
@@ -206,15 +210,18 @@ def register_error_handlers(app):
     def http_error(exc):
         from desk.tickets.attachments import human_size
 
-        if exc.code in messages:  # translated before the figures go in, so the catalogue finds it
-            message = gettext(messages[exc.code]).format(limit=human_size(app.config["ATTACHMENT_MAX_BYTES"]),
-                                                         fields=app.config["MAX_FORM_PARTS"])
-        else:
-            message = exc.description or ""
+        figures = {}
         if exc.code == 400 and exc.description and "JSON" in exc.description:
             message = exc.description
+        elif exc.code in messages:
+            message = messages[exc.code]
+            if exc.code == 413:
+                figures = {"limit": human_size(app.config["ATTACHMENT_MAX_BYTES"]),
+                           "fields": app.config["MAX_FORM_PARTS"]}
+        else:
+            message = exc.description or ""
         code = (exc.name or "error").lower().replace(" ", "_")
-        response = render(exc.code or 500, message, code)
+        response = render(exc.code or 500, message, code, **figures)
         if exc.code == 429 and getattr(exc, "retry_after", None):
             response[0].headers["Retry-After"] = str(exc.retry_after)
         return response
