@@ -2,12 +2,15 @@
 
 Counting a million rows on every page view would cost more than the page itself; the
 count is made once per `ttl` and shared. Without Redis (or with ttl 0) it is computed.
+A figure shared for seconds may be a moment old anyway: it is computed on the read
+replica where there is one (desk.extensions.from_replica).
 """
 import json
 from collections.abc import Callable, Sequence
 
 from redis.exceptions import RedisError
 
+from desk.extensions import from_replica
 from desk.jobs import get_redis
 
 
@@ -27,7 +30,7 @@ def cached_json_many(ttl: int, entries: Sequence[tuple[str, Callable[[], object]
             ttl = 0
     values, missed = [], {}
     for (key, compute), hit in zip(entries, hits):
-        value = json.loads(hit) if hit else compute()
+        value = json.loads(hit) if hit else from_replica(compute)
         if not hit:
             missed[key] = value
         values.append(value)

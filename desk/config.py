@@ -7,6 +7,8 @@ import secrets
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from desk.extensions import REPLICA
+
 # Queues a ticket can sit in. Which roles may see each one is in desk/auth/roles.py.
 QUEUES = ("support", "claims", "billing", "abuse", "legal", "privacy")
 
@@ -66,15 +68,24 @@ def parse_decimal(name: str, raw) -> Decimal:
     return value
 
 
+def _database_url(url: str) -> str:
+    # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3 spelled out.
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
 def settings_from_environment(instance_path: str) -> dict:
     instance = Path(instance_path)
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'desk.sqlite'}"
-    # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3 spelled out.
-    if database_url.startswith(("postgres://", "postgresql://")):
-        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+    database_url = _database_url(os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'desk.sqlite'}")
+    replica_url = os.environ.get("DATABASE_REPLICA_URL")
     return {
         "SECRET_KEY": _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # A streaming replica of the primary, where there is one: search, the dashboard and
+        # the shared counts read it (desk.extensions.from_replica); everything else, and
+        # every write, uses the primary.
+        "SQLALCHEMY_BINDS": {REPLICA: _database_url(replica_url)} if replica_url else {},
         # A ping before every checkout costs a round trip per request (a fifth of a claim
         # decision's time); connections are recycled instead, and DB_POOL_PRE_PING=1
         # turns the ping back on where a proxy drops idle connections.

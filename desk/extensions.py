@@ -1,12 +1,21 @@
 """Every Flask extension, created once and bound to the app in create_app()."""
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, func, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.dml import UpdateBase
 
 # Named constraints so Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
 NAMING = {
@@ -22,7 +31,51 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-db = SQLAlchemy(model_class=Base)
+REPLICA = "replica"  # the bind DATABASE_REPLICA_URL configures (desk.config)
+T = TypeVar("T")
+_on_replica: ContextVar[bool] = ContextVar("desk_on_replica", default=False)
+
+
+class RoutingSession(Session):
+    """Flask-SQLAlchemy's session, sending the reads made inside `from_replica()` to the
+    read replica where one is configured. Writes never go there: a flush, and any INSERT,
+    UPDATE or DELETE, take the primary whatever the block says."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if (bind is None and _on_replica.get() and not self._flushing and not isinstance(clause, UpdateBase)
+                and REPLICA in self._db.engines):
+            return self._db.engines[REPLICA]
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+@contextmanager
+def _replica_reads():
+    token = _on_replica.set(True)
+    try:
+        yield
+    finally:
+        _on_replica.reset(token)
+
+
+def from_replica(read: Callable[[], T]) -> T:
+    """read() on the replica where there is one (search, the dashboard, the shared counts:
+    what may be a moment behind the primary), else on the primary as everywhere.
+
+    A replica that cannot be reached must not take those pages with it: read() runs again
+    on the primary. (A failed connect leaves the session's transaction on the primary as it
+    was; should the primary be the one away, the second read fails too, with its 503.)"""
+    if REPLICA not in db.engines:
+        return read()
+    try:
+        with _replica_reads():
+            return read()
+    except (OperationalError, InterfaceError) as exc:
+        logging.getLogger("desk").warning("read replica unavailable, reading the primary: %s",
+                                          str(getattr(exc, "orig", exc)).strip().splitlines()[0])
+        return read()
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -2,6 +2,7 @@
 PostgreSQL (127.0.0.1:5432), and the machine's real Redis (127.0.0.1:6379).
 
 A missing service fails the run with a clear message; nothing is skipped."""
+import glob
 import os
 import re
 import shutil
@@ -379,6 +380,67 @@ class RedisProcess:
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
+
+
+def pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.fail(f"PostgreSQL's {name} is not installed (Debian: apt-get install postgresql)", pytrace=False)
+    return found[-1]
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary folder, its own port
+    and socket), to stop and start while the app runs. initdb refuses to run as root, so
+    as root the cluster belongs to the `postgres` OS user and is driven through runuser."""
+
+    def __init__(self, workdir: Path):
+        self.dir = workdir / "pgdata"
+        self.log = workdir / "postgres.log"
+        self.port = free_port()
+        self.workdir = workdir
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(workdir, "postgres")
+
+    def run(self, *args, check=True):
+        return subprocess.run([*self.as_user, *args], check=check, capture_output=True, text=True, timeout=60)
+
+    def init(self):
+        self.run(pg_bin("initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust", "--no-sync")
+
+    def pg_ctl(self, action: str, *extra):
+        options = f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        result = self.run(pg_bin("pg_ctl"), "-D", str(self.dir), "-o", options, "-l", str(self.log), "-w",
+                          action, *extra, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_ctl {action} failed: {result.stdout}{result.stderr}\n{self.log_text()}")
+
+    def start(self):
+        self.pg_ctl("start")
+
+    def stop(self):
+        self.pg_ctl("stop", "-m", "fast")
+
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-3000:]
+        except OSError:
+            return "(no log)"
+
+    def standby_of(self, primary: "PrivatePostgres"):
+        """Make this cluster a streaming replica of `primary` (pg_basebackup -R: a copy of its
+        data folder, told to follow it), to start afterwards."""
+        self.run(pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+                 "-D", str(self.dir), "-R", "-X", "stream", "--no-sync")
+
+    def url(self, database="postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
 
 
 @pytest.fixture(scope="session")

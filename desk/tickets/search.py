@@ -38,7 +38,7 @@ from sqlalchemy import Double, and_, cast, column, func, literal_column, or_, se
 from desk import pagination
 from desk.auth.models import Staff
 from desk.errors import ValidationError
-from desk.extensions import db
+from desk.extensions import db, from_replica
 from desk.tickets import queue as ticket_queue
 from desk.tickets.models import Message, Ticket
 
@@ -258,7 +258,13 @@ def decode_cursor(cursor: str | None):
 def page(f: ticket_queue.QueueFilter, viewer: Staff | None, cursor: str | None, size: int, *,
          internal: bool = True) -> Results:
     """One page of results for `f.q` within the filter: exact matches first (newest first),
-    then text matches by rank."""
+    then text matches by rank. Read from the replica where there is one: a ticket filed a
+    moment ago may show a moment later."""
+    return from_replica(lambda: _page(f, viewer, cursor, size, internal))
+
+
+def _page(f: ticket_queue.QueueFilter, viewer: Staff | None, cursor: str | None, size: int,
+          internal: bool) -> Results:
     query = parse(f.q)
     where = ticket_queue.conditions(f, viewer)
     if where is None:
