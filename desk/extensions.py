@@ -42,6 +42,16 @@ def for_update(query):
     return query.execution_options(populate_existing=True)
 
 
+STREAM_BATCH = 500  # rows per fetch when a query is streamed
+
+
+def stream(query, batch: int = STREAM_BATCH):
+    """The query's rows, fetched `batch` at a time (a server-side cursor on PostgreSQL), so
+    a long result is never held whole: for documents written row by row (privacy exports,
+    evidence snapshots)."""
+    yield from db.session.execute(query.execution_options(yield_per=batch))
+
+
 def one_at_a_time(namespace: int, model, row_id: int) -> None:
     """Hold this transaction's work on one row's affairs (a customer's money, its account
     requests) until the commit, so two at once run one after the other and the second
