@@ -63,7 +63,7 @@ def body_digest(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-class _Document:
+class Document:
     """The canonical JSON of one snapshot written piece by piece into a temporary file
     while it is hashed: the bytes are those of canonical() of the whole document (an object
     is its sorted keys, an array its items joined by commas, nothing between), and no piece
@@ -203,7 +203,7 @@ def _case_part(case) -> dict:
             "details": case.details, "created_at": case.created_at, "subjects": [s.subject for s in case.subjects]}
 
 
-def write(doc: _Document, case, reason: str, seq: int, previous: str, taken_at: datetime) -> None:
+def write(doc: Document, case, reason: str, seq: int, previous: str, taken_at: datetime) -> None:
     """Write the snapshot's document into `doc`: the same bytes as canonical() of it built
     whole, its parts in the order of their sorted keys. The case's own rows (reports,
     actions, log) are few; an account's orders, ledger and tickets are streamed."""
@@ -278,7 +278,7 @@ def take(case_id: int, reason: str, kind: str = "abuse") -> EvidenceSnapshot | N
     seq, previous = (last.seq + 1, last.sha256) if last else (1, GENESIS)
     now = utcnow()
     with tempfile.TemporaryFile() as spool:
-        doc = _Document(spool)
+        doc = Document(spool)
         write(doc, case, reason, seq, previous, now)
         digest = doc.digest.hexdigest()
         # The row holds the body: it is read back whole once, to be stored.
