@@ -13,6 +13,12 @@ hashes form a chain; the row is write-once (database triggers refuse UPDATE and 
 and each hash is also written to the hash-chained audit log. `verify` recomputes it all.
 File contents are never copied in, only their hashes — aup-csam-handling material never
 reaches this store at all.
+
+A case can hold an account's tens of thousands of orders and ledger entries: the document
+is written part by part in the order of its sorted keys, those rows read as plain rows in
+batches (desk.extensions.stream), each encoded alone into a temporary file while it is
+hashed — the bytes canonical() gives for the whole document, with no more than a batch in
+memory. The row then stores the body whole (bench/README.md: the peak that leaves).
 """
 import hashlib
 import json
