@@ -95,6 +95,17 @@ def for_update(query):
     return query.execution_options(populate_existing=True)
 
 
+STREAM_BATCH = 2000  # rows per fetch when a query is streamed
+
+
+def stream(query, batch: int = STREAM_BATCH):
+    """The rows of `query` (a select of columns, not of models), fetched `batch` at a time
+    (a server-side cursor on PostgreSQL) so a long result is never held whole: for
+    documents written row by row (privacy exports, evidence snapshots). Run on the
+    session's connection, in its transaction, as plain Core rows: no ORM loading per row."""
+    yield from db.session.connection().execute(query.execution_options(yield_per=batch))
+
+
 def one_at_a_time(namespace: int, model, row_id: int) -> None:
     """Hold this transaction's work on one row's affairs (a customer's money, its account
     requests) until the commit, so two at once run one after the other and the second

@@ -66,6 +66,59 @@ def test_opening_a_case_snapshots_what_it_involves(app, client, panel, run_worke
     assert len(snapshots(app, case["id"])) == 1
 
 
+def test_a_snapshot_holds_each_order_history_message_and_file_in_order(app, client, panel, api_key, run_worker):
+    """The snapshot is streamed part by part (issue 11): each order keeps its own status
+    history, each ticket its own messages (internal notes too) and each message its own
+    files, in order, and the document is still canonical JSON that hashes to its SHA-256."""
+    import base64
+
+    panel.customer("bob", identifiers={"ips": ["203.0.113.7"]})
+    panel.customer("carol")
+    panel.order("7002", customer="bob", link="https://www.instagram.com/p/SCAM1/", status="completed", history=[
+        {"status": "pending", "at": "2026-11-01T10:00:00Z"}, {"status": "in_progress", "at": "2026-11-01T11:00:00Z"},
+        {"status": "completed", "at": "2026-11-02T09:00:00Z"}])
+    panel.order("7001", customer="bob", status="in_progress", history=[
+        {"status": "pending", "at": "2026-11-03T10:00:00Z"}, {"status": "in_progress", "at": "2026-11-03T12:00:00Z"}])
+    panel.order("8001", customer="carol")  # someone else's: not in
+    panel.ledger(entry("bob-d1", "deposit", "50.00", "bob"), entry("bob-c1", "charge", "10.00", "bob", order="7002", funding="deposited"),
+                 entry("carol-d1", "deposit", "9.00", "carol"))
+    keys = {"Authorization": f"Bearer {api_key('panel')}"}
+    staff = {"Authorization": f"Bearer {api_key('staff')}"}
+    first = client.post("/api/v1/tickets", headers=keys, json={
+        "subject": "Order 7002", "body": "Where is it?", "requester": {"email": "bob@bob-shop.example"},
+        "customer": "bob", "order": "7002",
+        "attachments": [{"filename": "a.txt", "content_base64": base64.b64encode(b"first file").decode()},
+                        {"filename": "b.txt", "content_base64": base64.b64encode(b"second file").decode()}]})
+    assert first.status_code == 201, first.get_json()
+    ref = first.get_json()["reference"]
+    assert client.post(f"/api/v1/tickets/{ref}/messages", json={"body": "Reseller", "internal": True},
+                       headers=staff).status_code == 201
+    other = client.post("/api/v1/tickets", headers=keys, json={
+        "subject": "Carol's", "body": "Not bob's", "requester": {"email": "carol@carol-shop.example"},
+        "customer": "carol"})
+    assert other.status_code == 201
+    reported(client, app)
+    case = only_case(app)
+    run_worker()
+    [(_, _, body, sha, _)] = snapshots(app, case["id"])
+    assert hashlib.sha256(body.encode()).hexdigest() == sha
+    data = json.loads(body)
+    assert json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) == body
+    assert [(o["panel_id"], [h["status"] for h in o["history"]]) for o in data["orders"]] == [
+        ("7001", ["pending", "in_progress"]), ("7002", ["pending", "in_progress", "completed"])]
+    assert {o["customer"] for o in data["orders"]} == {"bob"}
+    assert [(e["panel_id"], e["customer"], e["amount"]) for e in data["ledger"]] == [
+        ("bob-d1", "bob", "50.00"), ("bob-c1", "bob", "10.00")]
+    assert data["accounts"][0]["balances"]["deposited"] == "40.00"
+    tickets = {t["reference"]: t for t in data["tickets"]}
+    assert set(tickets) == {ref, case["ticket"]}
+    assert tickets[ref]["customer"] == "bob" and tickets[case["ticket"]]["customer"] is None
+    assert [(m["text"], m["internal"], [a["name"] for a in m["attachments"]]) for m in tickets[ref]["messages"]] == [
+        ("Where is it?", False, ["a.txt", "b.txt"]), ("Reseller", True, [])]
+    assert tickets[ref]["messages"][0]["attachments"][0]["sha256"] == hashlib.sha256(b"first file").hexdigest()
+    assert tickets[case["ticket"]]["messages"] and not any(m["attachments"] for m in tickets[case["ticket"]]["messages"])
+
+
 def test_each_action_adds_a_snapshot_chained_to_the_one_before(app, client, panel, auth, run_worker):
     case = case_with_account(app, client, panel)
     run_worker()

@@ -13,15 +13,22 @@ hashes form a chain; the row is write-once (database triggers refuse UPDATE and 
 and each hash is also written to the hash-chained audit log. `verify` recomputes it all.
 File contents are never copied in, only their hashes — aup-csam-handling material never
 reaches this store at all.
+
+A case can hold an account's tens of thousands of orders and ledger entries: the document
+is written part by part in the order of its sorted keys, those rows read as plain rows in
+batches (desk.extensions.stream), each encoded alone into a temporary file while it is
+hashed — the bytes canonical() gives for the whole document, with no more than a batch in
+memory. The row then stores the body whole (bench/README.md: the peak that leaves).
 """
 import hashlib
 import json
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
 from desk.abuse import log
 from desk.abuse.models import AbuseCase, EnforcementAction, EvidenceSnapshot, ModerationEvent
@@ -30,9 +37,9 @@ from desk.accounts.models import CustomerIdentifier
 from desk.audit.models import AuditEvent
 from desk.audit.services import SYSTEM, record
 from desk.claims.ledger import balances_of
-from desk.claims.models import Customer, LedgerEntry, Order
-from desk.extensions import db, for_update
-from desk.tickets.models import Message, Ticket
+from desk.claims.models import Customer, LedgerEntry, Order, OrderStatusChange
+from desk.extensions import db, for_update, stream
+from desk.tickets.models import Attachment, Message, Ticket
 from desk.types import utcnow
 
 GENESIS = "0" * 64
@@ -46,9 +53,12 @@ def _plain(value):
     raise TypeError(f"not canonical: {type(value).__name__}")
 
 
+# One encoder (json.dumps with options builds one a call): the snapshot encodes row by row.
+ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+
+
 def canonical(payload: dict) -> bytes:
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_plain).encode("utf-8")
+    return ENCODER.encode(payload).encode("utf-8")
 
 
 def parse(body: str):
@@ -59,37 +69,118 @@ def body_digest(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def _customer(c: Customer) -> dict:
+class Document:
+    """The canonical JSON of one snapshot written piece by piece into a temporary file
+    while it is hashed: the bytes are those of canonical() of the whole document (an object
+    is its sorted keys, an array its items joined by commas, nothing between), and no piece
+    bigger than one row is held."""
+
+    def __init__(self, out):
+        self.out, self.digest, self.size = out, hashlib.sha256(), 0
+
+    def write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self.digest.update(data)
+        self.out.write(data)
+        self.size += len(data)
+
+    def value(self, value) -> None:
+        self.write(ENCODER.encode(value))
+
+    def array(self, items: Iterable) -> None:
+        self.write("[")
+        first, encode, write = True, ENCODER.encode, self.write
+        for item in items:
+            write(encode(item) if first else "," + encode(item))
+            first = False
+        self.write("]")
+
+    def body(self) -> str:
+        self.out.seek(0)
+        return self.out.read().decode("utf-8")
+
+
+def _grouped(rows: Iterable[Sequence]):
+    """Children rows (first column: their parent's id), read in their parents' order, handed
+    out parent by parent: `of(parent_id)` yields the next parent's children. Both queries
+    order by the same columns, so the two streams advance together."""
+    rows = iter(rows)
+    pending = next(rows, None)
+
+    def of(parent_id):
+        nonlocal pending
+        while pending is not None and pending[0] == parent_id:
+            yield pending
+            pending = next(rows, None)
+    return of
+
+
+# Each query selects the columns a part of the document shows, as plain rows streamed in
+# batches (desk.extensions.stream): no ORM object is built for a case's orders, ledger or
+# messages, however many there are.
+
+def _customer(c) -> dict:
     return {"panel_id": c.panel_id, "login": c.login, "email": c.email, "email_verified": c.email_verified,
             "country": c.country, "status": c.status, "fraud_flag": c.fraud_flag, "created_at": c.created_at,
             "last_login_at": c.last_login_at, "last_deposit_at": c.last_deposit_at,
             "last_order_at": c.last_order_at}
 
 
-def _order(o: Order) -> dict:
-    return {"panel_id": o.panel_id, "customer": o.customer.panel_id, "link": o.link,
-            "link_normalized": o.link_normalized, "quantity": o.quantity, "charge": o.charge,
-            "charge_deposited": o.charge_deposited, "charge_promo": o.charge_promo, "start_count": o.start_count,
-            "remains": o.remains, "status": o.status, "target_state": o.target_state, "tool": o.tool,
-            "created_at": o.created_at, "finished_at": o.finished_at,
-            "history": [{"status": h.status, "at": h.at} for h in o.history]}
+def _orders(ids: list[int], order_ids: list[str]) -> Iterator[dict]:
+    which = (Order.customer_id.in_(ids)) | (Order.panel_id.in_(order_ids))
+    history = _grouped(stream(
+        select(Order.id, OrderStatusChange.status, OrderStatusChange.at).join(OrderStatusChange.order).where(which)
+        .order_by(Order.panel_id, Order.id, OrderStatusChange.at, OrderStatusChange.id)))
+    for o in stream(select(
+            Order.id, Order.panel_id, Customer.panel_id.label("customer"), Order.link, Order.link_normalized,
+            Order.quantity, Order.charge, Order.charge_deposited, Order.charge_promo, Order.start_count,
+            Order.remains, Order.status, Order.target_state, Order.tool, Order.created_at, Order.finished_at)
+            .join(Order.customer).where(which).order_by(Order.panel_id, Order.id)):
+        yield {"panel_id": o.panel_id, "customer": o.customer, "link": o.link,
+               "link_normalized": o.link_normalized, "quantity": o.quantity, "charge": o.charge,
+               "charge_deposited": o.charge_deposited, "charge_promo": o.charge_promo,
+               "start_count": o.start_count, "remains": o.remains, "status": o.status,
+               "target_state": o.target_state, "tool": o.tool, "created_at": o.created_at,
+               "finished_at": o.finished_at, "history": [{"status": h.status, "at": h.at} for h in history(o.id)]}
 
 
-def _entry(e: LedgerEntry, panel_id: str) -> dict:
-    return {"panel_id": e.panel_id, "customer": panel_id, "kind": e.kind, "amount": e.amount,
-            "funding": e.funding, "order": e.order_ref, "processor_fee": e.processor_fee, "method": e.method,
-            "source": e.source, "at": e.at}
+def _ledger_rows(ids: list[int]):
+    return stream(select(LedgerEntry.customer_id, LedgerEntry.panel_id, LedgerEntry.kind, LedgerEntry.amount,
+                         LedgerEntry.funding, LedgerEntry.order_ref, LedgerEntry.processor_fee, LedgerEntry.method,
+                         LedgerEntry.source, LedgerEntry.at)
+                  .where(LedgerEntry.customer_id.in_(ids)).order_by(LedgerEntry.at, LedgerEntry.id))
 
 
-def _ticket(t: Ticket) -> dict:
-    return {"reference": t.reference, "kind": t.kind, "queue": t.queue, "status": t.status, "subject": t.subject,
-            "requester": t.requester_email, "customer": t.customer.panel_id if t.customer else None,
-            "order": t.order_ref, "created_at": t.created_at,
-            "messages": [{"id": m.id, "author": m.author_kind, "author_email": m.author_email,
-                          "internal": m.internal, "at": m.created_at, "text": m.body_text,
-                          "attachments": [{"name": a.filename, "size": a.size, "sha256": a.sha256}
-                                          for a in m.attachments]}
-                         for m in t.messages]}
+def _ledger(ids: list[int], by_id: dict[int, str]) -> Iterator[dict]:
+    for e in _ledger_rows(ids):
+        yield {"panel_id": e.panel_id, "customer": by_id[e.customer_id], "kind": e.kind, "amount": e.amount,
+               "funding": e.funding, "order": e.order_ref, "processor_fee": e.processor_fee, "method": e.method,
+               "source": e.source, "at": e.at}
+
+
+def _tickets(ids: list[int], ticket_id: int) -> Iterator[dict]:
+    which = (Ticket.customer_id.in_(ids)) | (Ticket.id == ticket_id)
+    # Messages in the ticket's order (Ticket.messages: time, then id), their files by id.
+    files = _grouped(stream(
+        select(Attachment.message_id, Attachment.filename, Attachment.size, Attachment.sha256)
+        .join(Attachment.message).join(Message.ticket).where(which)
+        .order_by(Ticket.id, Message.created_at, Message.id, Attachment.id)))
+    messages = _grouped(stream(
+        select(Message.ticket_id, Message.id, Message.author_kind, Message.author_email, Message.internal,
+               Message.created_at, Message.body_text)
+        .join(Message.ticket).where(which).order_by(Ticket.id, Message.created_at, Message.id)))
+    for t in stream(select(Ticket.id, Ticket.reference, Ticket.kind, Ticket.queue, Ticket.status, Ticket.subject,
+                           Ticket.requester_email, Customer.panel_id.label("customer"), Ticket.order_ref,
+                           Ticket.created_at)
+                    .outerjoin(Ticket.customer).where(which).order_by(Ticket.id)):
+        yield {"reference": t.reference, "kind": t.kind, "queue": t.queue, "status": t.status,
+               "subject": t.subject, "requester": t.requester_email, "customer": t.customer, "order": t.order_ref,
+               "created_at": t.created_at,
+               "messages": [{"id": m.id, "author": m.author_kind, "author_email": m.author_email,
+                             "internal": m.internal, "at": m.created_at, "text": m.body_text,
+                             "attachments": [{"name": a.filename, "size": a.size, "sha256": a.sha256}
+                                             for a in files(m.id)]}
+                            for m in messages(t.id)]}
 
 
 def _action(a: EnforcementAction) -> dict:
@@ -118,7 +209,10 @@ def _case_part(case) -> dict:
             "details": case.details, "created_at": case.created_at, "subjects": [s.subject for s in case.subjects]}
 
 
-def build(case, reason: str, seq: int, previous: str, taken_at: datetime) -> dict:
+def write(doc: Document, case, reason: str, seq: int, previous: str, taken_at: datetime) -> None:
+    """Write the snapshot's document into `doc`: the same bytes as canonical() of it built
+    whole, its parts in the order of their sorted keys. The case's own rows (reports,
+    actions, log) are few; an account's orders, ledger and tickets are streamed."""
     if isinstance(case, BillingCase):
         subjects = [f"account:{case.customer.panel_id}"]
     else:
@@ -129,48 +223,46 @@ def build(case, reason: str, seq: int, previous: str, taken_at: datetime) -> dic
                                         .order_by(Customer.panel_id)).scalars()) if account_ids else []
     ids = [c.id for c in customers]
     by_id = {c.id: c.panel_id for c in customers}
-    orders = list(db.session.execute(
-        select(Order).where((Order.customer_id.in_(ids)) | (Order.panel_id.in_(order_ids)))
-        .options(selectinload(Order.history), selectinload(Order.customer)).order_by(Order.panel_id)).scalars())
-    entries = list(db.session.execute(select(LedgerEntry).where(LedgerEntry.customer_id.in_(ids))
-                                      .order_by(LedgerEntry.at, LedgerEntry.id)).scalars()) if ids else []
-    identifiers = db.session.execute(select(CustomerIdentifier).where(CustomerIdentifier.customer_id.in_(ids))
-                                     .order_by(CustomerIdentifier.kind, CustomerIdentifier.value)).scalars() \
-        if ids else []
-    ticket_rows = list(db.session.execute(
-        select(Ticket).where((Ticket.customer_id.in_(ids)) | (Ticket.id == case.ticket_id))
-        .options(selectinload(Ticket.messages).selectinload(Message.attachments), selectinload(Ticket.customer))
-        .order_by(Ticket.id)).scalars())
     abuse = not isinstance(case, BillingCase)
-    actions = db.session.execute(select(EnforcementAction).where(EnforcementAction.case_id == case.id)
-                                 .order_by(EnforcementAction.id)).scalars() if abuse else []
-    events = db.session.execute(select(ModerationEvent).where(ModerationEvent.case_id == case.id)
-                                .order_by(ModerationEvent.id)).scalars() if abuse else []
-    per_customer: dict[str, list] = {}
-    for e in entries:
-        per_customer.setdefault(by_id[e.customer_id], []).append(e)
     found_identifiers: dict[str, list] = {}
-    for i in identifiers:
-        found_identifiers.setdefault(by_id[i.customer_id], []).append([i.kind, i.value])
-    return {
-        "format": "desk-evidence/1",
-        "seq": seq, "reason": reason, "previous": previous, "taken_at": taken_at,
-        "case": _case_part(case),
-        "reports": [{"reference": r.reference, "category": r.category, "reporter": r.reporter_email,
-                     "links": r.links, "orders": r.orders, "description": r.description, "details": r.details,
-                     "files": [{k: f.get(k) for k in ("name", "size", "sha256", "stored")} for f in r.files],
-                     "received_at": r.created_at, "confirmed_at": r.confirmed_at}
-                    for r in (case.reports if abuse else [])],
-        "accounts": [{**_customer(c), "identifiers": found_identifiers.get(c.panel_id, []),
-                      "balances": {"deposited": b.deposited, "promotional": b.promotional}}
-                     for c in customers for b in [balances_of(per_customer.get(c.panel_id, []))]],
-        "orders": [_order(o) for o in orders],
-        "ledger": [_entry(e, by_id[e.customer_id]) for e in entries],
-        "tickets": [_ticket(t) for t in ticket_rows],
-        "actions": [_action(a) for a in actions],
-        "events": [{"id": e.id, "kind": e.kind, "subject": e.subject, "data": e.data, "actor": e.actor_label,
-                    "at": e.at} for e in events],
+    if ids:
+        for i in db.session.execute(select(CustomerIdentifier).where(CustomerIdentifier.customer_id.in_(ids))
+                                    .order_by(CustomerIdentifier.kind, CustomerIdentifier.value)).scalars():
+            found_identifiers.setdefault(by_id[i.customer_id], []).append([i.kind, i.value])
+    balances = {c.id: balances_of(e for e in _ledger_rows([c.id])) for c in customers}
+    parts = {
+        "accounts": lambda: doc.array({**_customer(c), "identifiers": found_identifiers.get(c.panel_id, []),
+                                       "balances": {"deposited": balances[c.id].deposited,
+                                                    "promotional": balances[c.id].promotional}}
+                                      for c in customers),
+        "actions": lambda: doc.array(_action(a) for a in (db.session.execute(
+            select(EnforcementAction).where(EnforcementAction.case_id == case.id)
+            .order_by(EnforcementAction.id)).scalars() if abuse else [])),
+        "case": lambda: doc.value(_case_part(case)),
+        "events": lambda: doc.array(
+            {"id": e.id, "kind": e.kind, "subject": e.subject, "data": e.data, "actor": e.actor_label, "at": e.at}
+            for e in (db.session.execute(select(ModerationEvent).where(ModerationEvent.case_id == case.id)
+                                         .order_by(ModerationEvent.id)).scalars() if abuse else [])),
+        "format": lambda: doc.value("desk-evidence/1"),
+        "ledger": lambda: doc.array(_ledger(ids, by_id) if ids else []),
+        "orders": lambda: doc.array(_orders(ids, order_ids)),
+        "previous": lambda: doc.value(previous),
+        "reason": lambda: doc.value(reason),
+        "reports": lambda: doc.array(
+            {"reference": r.reference, "category": r.category, "reporter": r.reporter_email, "links": r.links,
+             "orders": r.orders, "description": r.description, "details": r.details,
+             "files": [{k: f.get(k) for k in ("name", "size", "sha256", "stored")} for f in r.files],
+             "received_at": r.created_at, "confirmed_at": r.confirmed_at}
+            for r in (case.reports if abuse else [])),
+        "seq": lambda: doc.value(seq),
+        "taken_at": lambda: doc.value(taken_at),
+        "tickets": lambda: doc.array(_tickets(ids, case.ticket_id)),
     }
+    doc.write("{")
+    for i, key in enumerate(sorted(parts)):
+        doc.write(("," if i else "") + ENCODER.encode(key) + ":")
+        parts[key]()
+    doc.write("}")
 
 
 def take(case_id: int, reason: str, kind: str = "abuse") -> EvidenceSnapshot | None:
@@ -191,10 +283,13 @@ def take(case_id: int, reason: str, kind: str = "abuse") -> EvidenceSnapshot | N
                               .order_by(EvidenceSnapshot.seq.desc()).limit(1)).scalar_one_or_none()
     seq, previous = (last.seq + 1, last.sha256) if last else (1, GENESIS)
     now = utcnow()
-    body = canonical(build(case, reason, seq, previous, now))
-    digest = hashlib.sha256(body).hexdigest()
-    snapshot = EvidenceSnapshot(seq=seq, reason=reason, body=body.decode("utf-8"), sha256=digest,
-                                prev_sha256=previous, size=len(body), taken_at=now)
+    with tempfile.TemporaryFile() as spool:
+        doc = Document(spool)
+        write(doc, case, reason, seq, previous, now)
+        digest = doc.digest.hexdigest()
+        # The row holds the body: it is read back whole once, to be stored.
+        snapshot = EvidenceSnapshot(seq=seq, reason=reason, body=doc.body(), sha256=digest,
+                                    prev_sha256=previous, size=doc.size, taken_at=now)
     if kind == "billing":
         snapshot.billing_case_id = case_id
     else:

@@ -56,7 +56,7 @@ from desk.abuse.models import Report
 from desk.claims.models import Claim, Customer, LedgerEntry, Order, OrderStatusChange
 from desk.csat.models import Survey
 from desk.money.models import MoneyRequest
-from desk.extensions import db, for_update
+from desk.extensions import db, for_update, stream
 from desk.policy.privacy import EXPORT_RULE
 from desk.privacy.models import PrivacyExport, PrivacyRequest
 from desk.sanitize import csv_cell
@@ -67,7 +67,6 @@ from desk.types import utcnow
 
 log = logging.getLogger(__name__)
 
-BATCH = 500  # rows per fetch from the database
 COPY_CHUNK = 1 << 16  # bytes per read when copying files into the ZIP
 DONE = ("ready", "released", "expired")  # built: the job leaves these alone
 # The first argument of pg_try_advisory_lock(int, int) for export builds; any constant no
@@ -122,18 +121,13 @@ class Dataset:
         return tuple(key for key, _ in self.columns)
 
 
-def _stream(query) -> Iterator:
-    """The query's rows, fetched BATCH at a time (a server-side cursor on PostgreSQL)."""
-    yield from db.session.execute(query.execution_options(yield_per=BATCH))
-
-
 # Each query selects its columns in the order of its dataset's keys: its rows are written
 # as they come, with no dictionary built per row.
 
 def _account(person: Person) -> Iterator[Sequence]:
     if person.customer_id is None:
         return
-    yield from _stream(select(
+    yield from stream(select(
         Customer.panel_id, Customer.login, Customer.email, Customer.email_verified, Customer.country,
         Customer.status, Customer.created_at, Customer.last_login_at, Customer.last_deposit_at,
         Customer.last_order_at, Customer.last_active_at, Customer.fraud_flag, Customer.processing_restricted,
@@ -145,7 +139,7 @@ def _account(person: Person) -> Iterator[Sequence]:
 def _identifiers(person: Person) -> Iterator[Sequence]:
     if person.customer_id is None:
         return
-    yield from _stream(select(CustomerIdentifier.kind, CustomerIdentifier.value, CustomerIdentifier.first_seen_at)
+    yield from stream(select(CustomerIdentifier.kind, CustomerIdentifier.value, CustomerIdentifier.first_seen_at)
                        .where(CustomerIdentifier.customer_id == person.customer_id)
                        .order_by(CustomerIdentifier.kind, CustomerIdentifier.value))
 
@@ -153,7 +147,7 @@ def _identifiers(person: Person) -> Iterator[Sequence]:
 def _orders(person: Person) -> Iterator[Sequence]:
     if person.customer_id is None:
         return
-    yield from _stream(select(
+    yield from stream(select(
         # The tool's name alone, read in the database: decoding each order's whole JSON in
         # Python was a third of the orders' time.
         Order.panel_id, Order.tool["name"].as_string(), Order.link, Order.quantity, Order.charge,
@@ -165,14 +159,14 @@ def _orders(person: Person) -> Iterator[Sequence]:
 def _order_history(person: Person) -> Iterator[Sequence]:
     if person.customer_id is None:
         return
-    yield from _stream(select(Order.panel_id, OrderStatusChange.status, OrderStatusChange.at)
+    yield from stream(select(Order.panel_id, OrderStatusChange.status, OrderStatusChange.at)
                        .join(Order, Order.id == OrderStatusChange.order_id)
                        .where(Order.customer_id == person.customer_id)
                        .order_by(Order.created_at, Order.id, OrderStatusChange.at, OrderStatusChange.id))
 
 
 def _tickets(person: Person) -> Iterator[Sequence]:
-    yield from _stream(select(Ticket.reference, Ticket.kind, Ticket.channel, Ticket.subject, Ticket.requester_email,
+    yield from stream(select(Ticket.reference, Ticket.kind, Ticket.channel, Ticket.subject, Ticket.requester_email,
                               Ticket.requester_name, Ticket.order_ref, Ticket.status, Ticket.created_at,
                               Ticket.updated_at)
                        .where(person.tickets()).order_by(Ticket.created_at, Ticket.id))
@@ -189,7 +183,7 @@ def _messages(person: Person) -> Iterator[Sequence]:
              .join(Ticket, Ticket.id == Message.ticket_id)
              .where(person.tickets(), Message.internal == false())
              .order_by(Ticket.created_at, Ticket.id, Message.id))
-    for reference, message_id, author, at, body, note in _stream(query):
+    for reference, message_id, author, at, body, note in stream(query):
         yield reference, message_id, AUTHORS.get(author, author), at, body, note
 
 
@@ -211,7 +205,7 @@ def attachment_name(reference: str, attachment_id: int, filename: str) -> str:
 
 def _attachments(person: Person) -> Iterator[Sequence]:
     storage = get_storage()
-    for a in _stream(_attachment_query(person)):
+    for a in stream(_attachment_query(person)):
         stored = storage.exists(key_for(a.sha256))
         yield (*a, attachment_name(a.reference, a.id, a.filename) if stored else None)
 
@@ -219,7 +213,7 @@ def _attachments(person: Person) -> Iterator[Sequence]:
 def _ledger(person: Person) -> Iterator[Sequence]:
     if person.customer_id is None:
         return
-    yield from _stream(select(LedgerEntry.panel_id, LedgerEntry.kind, LedgerEntry.amount, LedgerEntry.funding,
+    yield from stream(select(LedgerEntry.panel_id, LedgerEntry.kind, LedgerEntry.amount, LedgerEntry.funding,
                               LedgerEntry.order_ref, LedgerEntry.method, LedgerEntry.processor_fee,
                               LedgerEntry.source, LedgerEntry.at)
                        .where(LedgerEntry.customer_id == person.customer_id)
@@ -232,14 +226,14 @@ def _requests(person: Person) -> Iterator[Sequence]:
                     PrivacyRequest.received_at, PrivacyRequest.verified_at, PrivacyRequest.responded_at,
                     PrivacyRequest.response, PrivacyRequest.denial_reason)
              .where(person.requests()).order_by(PrivacyRequest.received_at, PrivacyRequest.id))
-    for reference, rights, *rest in _stream(query):
+    for reference, rights, *rest in stream(query):
         yield reference, list(rights or []), *rest
 
 
 def _claims(person: Person) -> Iterator[Sequence]:
     if person.customer_id is None:
         return
-    yield from _stream(select(Ticket.reference, Order.panel_id, Claim.kind, Claim.filed_at, Claim.decision,
+    yield from stream(select(Ticket.reference, Order.panel_id, Claim.kind, Claim.filed_at, Claim.decision,
                               Claim.status, Claim.outcome_reason)
                        .join(Order, Order.id == Claim.order_id).join(Ticket, Ticket.id == Claim.ticket_id)
                        .where(Order.customer_id == person.customer_id).order_by(Claim.filed_at, Claim.id))
@@ -248,7 +242,7 @@ def _claims(person: Person) -> Iterator[Sequence]:
 def _money_requests(person: Person) -> Iterator[Sequence]:
     if person.customer_id is None:
         return
-    yield from _stream(select(Ticket.reference, MoneyRequest.kind, MoneyRequest.method, MoneyRequest.order_ref,
+    yield from stream(select(Ticket.reference, MoneyRequest.kind, MoneyRequest.method, MoneyRequest.order_ref,
                               MoneyRequest.requested, MoneyRequest.amount, MoneyRequest.status,
                               MoneyRequest.created_at, MoneyRequest.decided_at, MoneyRequest.decision_reason)
                        .join(Ticket, Ticket.id == MoneyRequest.ticket_id)
@@ -257,7 +251,7 @@ def _money_requests(person: Person) -> Iterator[Sequence]:
 
 
 def _satisfaction(person: Person) -> Iterator[Sequence]:
-    yield from _stream(select(Ticket.reference, Survey.rating, Survey.comment, Survey.sent_at, Survey.answered_at)
+    yield from stream(select(Ticket.reference, Survey.rating, Survey.comment, Survey.sent_at, Survey.answered_at)
                        .join(Ticket, Ticket.id == Survey.ticket_id)
                        .where(person.tickets(), Survey.answered_at.is_not(None))
                        .order_by(Survey.answered_at, Survey.id))
@@ -271,7 +265,7 @@ def _reports(person: Person) -> Iterator[Sequence]:
     query = (select(Report.id, Report.created_at, Report.kind, Report.category, Report.links, Report.description,
                     Report.status)
              .where(func.lower(Report.reporter_email).in_(person.emails)).order_by(Report.created_at, Report.id))
-    for report_id, created_at, kind, category, report_links, description, status in _stream(query):
+    for report_id, created_at, kind, category, report_links, description, status in stream(query):
         yield (f"R-{created_at.year % 100:02d}-{report_id:06d}", created_at, kind, category,
                list(report_links or []), description, status)
 
@@ -435,7 +429,7 @@ def _write_dataset(archive: zipfile.ZipFile, dataset: Dataset, person: Person, w
 def _write_files(archive: zipfile.ZipFile, person: Person) -> int:
     """The bytes of the files the requester sent, under attachments/<ticket>/<id>-<name>."""
     count, storage = 0, get_storage()
-    for a in _stream(_attachment_query(person)):
+    for a in stream(_attachment_query(person)):
         info = _entry(attachment_name(a.reference, a.id, a.filename), a.created_at)
         try:
             with storage.open(key_for(a.sha256)) as src, archive.open(info, "w") as out:
