@@ -1,8 +1,12 @@
 """The tickets JSON API: keys, validation, visibility of internal notes."""
 import base64
+import re
+import threading
 
 import pytest
+from sqlalchemy import select, text
 
+from desk.audit.models import AuditEvent
 from desk.extensions import db
 from desk.jobs import OutboxEntry
 from desk.tickets.models import Ticket
@@ -43,6 +47,100 @@ def test_references_are_sequential_and_unique(client, api_key):
     refs = [new_ticket(client, key).get_json()["reference"] for _ in range(3)]
     numbers = [int(r.rsplit("-", 1)[1]) for r in refs]
     assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
+
+
+@pytest.mark.postgresql_only
+def test_concurrent_intakes_get_distinct_references_and_one_whole_chain(app, api_key):
+    """Several connections filing at once (issue 11): each ticket its own reference from the
+    year's sequence, every ticket.created event linked into one chain that verifies."""
+    from desk.audit.services import verify_chain
+
+    key = api_key("panel")
+    answers, start = [], threading.Barrier(6)
+
+    def file(slot):
+        client = app.test_client()
+        start.wait()
+        for n in range(4):
+            response = new_ticket(client, key, subject=f"Parallel {slot}-{n}", order=None, customer=None)
+            answers.append((response.status_code, (response.get_json() or {}).get("reference")))
+
+    threads = [threading.Thread(target=file, args=(slot,)) for slot in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [status for status, _ in answers] == [201] * 24
+    references = [ref for _, ref in answers]
+    assert len(set(references)) == 24 and all(re.fullmatch(r"T-\d{2}-\d{6}", ref) for ref in references)
+    with app.app_context():
+        created = db.session.query(AuditEvent).filter(AuditEvent.action == "ticket.created").all()
+        assert sorted(event.subject_id for event in created) == sorted(references)
+        checked, broken = verify_chain()
+        assert broken is None and checked >= 24
+
+
+@pytest.mark.postgresql_only
+def test_an_intake_in_progress_does_not_hold_up_the_next(app, api_key):
+    """The serial point is gone: while one intake's transaction is open (reference taken,
+    audit event recorded, not committed), another is filed and answered; the first then
+    commits after it, and the chain links both in commit order."""
+    from desk.audit.services import SYSTEM, verify_chain
+    from desk.tickets.services import NewTicket, open_ticket
+
+    key = api_key("panel")
+    opened, release, first = threading.Event(), threading.Event(), {}
+
+    def slow_intake():
+        with app.app_context():
+            ticket, _ = open_ticket(NewTicket(subject="Slow one", body="Still typing.",
+                                              requester_email="slow@example.com"), SYSTEM)
+            first["reference"] = ticket.reference
+            opened.set()
+            release.wait(timeout=60)
+            db.session.commit()
+
+    slow = threading.Thread(target=slow_intake)
+    slow.start()
+    try:
+        assert opened.wait(timeout=60)
+        answer = {}
+        quick = threading.Thread(target=lambda: answer.update(response=new_ticket(app.test_client(), key)))
+        quick.start()
+        quick.join(timeout=30)  # before issue 11 it waited here for the slow intake's locks
+        assert not quick.is_alive(), "the second intake waited for the first one's commit"
+    finally:
+        release.set()
+        slow.join(timeout=60)
+    assert answer["response"].status_code == 201
+    later = answer["response"].get_json()["reference"]
+    assert later != first["reference"] and later > first["reference"]  # the slow one took its number first
+    with app.app_context():
+        order = [r.subject_id for r in db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "ticket.created").order_by(AuditEvent.id)).scalars()]
+        assert order == [later, first["reference"]]  # chained as they committed
+        assert verify_chain()[1] is None
+
+
+def test_migration_0023_keeps_the_year_counting_down_and_up(app, client, api_key):
+    """References go on from the last one across migration 0023 both ways: down, the
+    year's sequence is written back into its ticket_sequences row; up, the sequence starts
+    after the row."""
+    from flask_migrate import downgrade, upgrade
+
+    key = api_key("panel")
+    last = int(new_ticket(client, key).get_json()["reference"].rsplit("-", 1)[1])
+    with app.app_context():
+        db.session.remove()
+        downgrade(revision="0022")
+        try:
+            assert db.session.execute(text("SELECT max(last) FROM ticket_sequences")).scalar() == last
+        finally:
+            db.session.remove()
+            upgrade()
+            db.engine.dispose()
+    after = int(new_ticket(client, key).get_json()["reference"].rsplit("-", 1)[1])
+    assert after == last + 1
 
 
 def test_api_requires_a_valid_key(client, api_key):

@@ -237,6 +237,36 @@ def test_audit_verify_reports_an_intact_chain(app, runner, make_ticket):
     assert result.output.strip() == f"Audit chain intact: {events} events."
 
 
+def test_audit_events_of_a_rolled_back_transaction_or_savepoint_never_reach_the_chain(app, runner, make_ticket):
+    """Events wait for the commit (issue 11): a rollback drops them, a savepoint's rollback
+    drops only its own, and what was kept is linked in the order it was recorded."""
+    from desk.audit.services import SYSTEM, record
+
+    make_ticket()
+    with app.app_context():
+        record(SYSTEM, "test.dropped", "test", 1)
+        db.session.rollback()
+        record(SYSTEM, "test.kept", "test", 2)
+        try:
+            with db.session.begin_nested():
+                record(SYSTEM, "test.dropped", "test", 3)
+                raise ValueError("the savepoint fails")
+        except ValueError:
+            pass
+        with db.session.begin_nested():
+            record(SYSTEM, "test.kept", "test", 4)
+        kept = record(SYSTEM, "test.kept", "test", 5)
+        assert kept.id is None  # not in the chain yet, not even for this transaction's own queries:
+        assert db.session.execute(select(func.count()).where(AuditEvent.action.like("test.%"))).scalar() == 0
+        db.session.commit()
+        assert kept.id is not None and len(kept.hash) == 64
+        rows = db.session.execute(select(AuditEvent.action, AuditEvent.subject_id).where(
+            AuditEvent.action.like("test.%")).order_by(AuditEvent.id)).all()
+    assert rows == [("test.kept", "2"), ("test.kept", "4"), ("test.kept", "5")]
+    result = verify(runner)
+    assert result.exit_code == 0 and "Audit chain intact: 4 events." in result.output
+
+
 def test_audit_verify_on_an_empty_log(runner):
     result = verify(runner)
     assert result.exit_code == 0 and "Audit chain intact: 0 events." in result.output

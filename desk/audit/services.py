@@ -3,7 +3,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import event as orm_event, insert, select
+from sqlalchemy.orm import Session
 
 from desk.audit.models import AuditEvent, AuditHead
 from desk.extensions import db
@@ -60,53 +61,105 @@ def _redactions() -> dict[str, str]:
     return found
 
 
-def _locked_head() -> AuditHead:
-    head = db.session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+# Events recorded in a session's transaction wait here, in order, until it commits: only
+# then is the chain's head locked, the events linked after it and written, and the head
+# moved. So the lock that serialises the chain is held for the commit's last statements,
+# not from a request's first audited action to its end (issue 11: intakes ran one at a time).
+PENDING = "desk.audit.pending"
+
+
+def _locked_head(session) -> AuditHead:
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, last_hash=GENESIS)
-        db.session.add(head)
+        session.add(head)
     return head
 
 
-def record_many(actor: Actor, events: list[tuple]) -> None:
-    """Append (action, subject_type, subject_id, ticket_id, data) events to the chain with
-    one lock of its head and one INSERT: how bulk work (an import batch) is audited."""
-    if not events:
+def _queue(events: list[AuditEvent]) -> None:
+    """Keep the events for the commit, with the (savepoint or) transaction they belong to,
+    so that rolling it back drops them as it would have dropped their rows."""
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()
+    owner = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(PENDING, []).extend((event, owner) for event in events)
+
+
+def write_pending(session=None) -> None:
+    """Link the queued events after the chain's head and insert them, now: locks the head
+    until the transaction ends. The commit does this by itself; call it only to read the
+    events back (an id, a hash, a query) before committing."""
+    session = session if session is not None else db.session()
+    pending = session.info.pop(PENDING, None)
+    if not pending:
         return
-    head = _locked_head()
+    head = _locked_head(session)  # the query flushes everything else first: the lock comes last
     prev = head.last_hash
-    at = utcnow().replace(microsecond=0)
     rows = []
-    for action, subject_type, subject_id, ticket_id, data in events:
-        event = AuditEvent(at=at, actor_kind=actor.kind, actor_id=actor.id, actor_label=actor.label,
-                           action=action, subject_type=subject_type, subject_id=str(subject_id),
-                           ticket_id=ticket_id, data=data, prev_hash=prev)
+    for event, _owner in pending:
+        event.prev_hash = prev
         event.hash = prev = _digest(prev, event)
         rows.append({c: getattr(event, c) for c in ("at", "actor_kind", "actor_id", "actor_label", "action",
-                                                       "subject_type", "subject_id", "ticket_id", "data",
-                                                       "prev_hash", "hash")})
-    db.session.execute(insert(AuditEvent.__table__), rows)
+                                                   "subject_type", "subject_id", "ticket_id", "data",
+                                                   "prev_hash", "hash")})
+    # One INSERT for all, in chain order (verify_chain walks by id); the ids come back to the
+    # events record() returned.
+    ids = session.execute(insert(AuditEvent.__table__).returning(AuditEvent.id, sort_by_parameter_order=True),
+                          rows).scalars().all()
+    for (event, _owner), event_id in zip(pending, ids):
+        event.id = event_id
     head.last_hash = prev
-    db.session.flush()
+    session.flush()
+
+
+@orm_event.listens_for(Session, "before_commit")
+def _write_on_commit(session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's release: its events wait for the commit
+        write_pending(session)
+
+
+@orm_event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session, previous_transaction) -> None:
+    pending = session.info.get(PENDING)
+    if pending:
+        session.info[PENDING] = [(e, owner) for e, owner in pending if not _within(owner, previous_transaction)]
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _drop_on_end(session, transaction) -> None:
+    if transaction.parent is None:  # the transaction ended without a commit (closed): nothing stays queued
+        session.info.pop(PENDING, None)
+
+
+def _within(owner, transaction) -> bool:
+    while owner is not None:
+        if owner is transaction:
+            return True
+        owner = owner.parent
+    return False
+
+
+def _event(actor: Actor, at, action, subject_type, subject_id, ticket_id, data) -> AuditEvent:
+    return AuditEvent(at=at, actor_kind=actor.kind, actor_id=actor.id, actor_label=actor.label, action=action,
+                      subject_type=subject_type, subject_id=str(subject_id), ticket_id=ticket_id, data=data)
+
+
+def record_many(actor: Actor, events: list[tuple]) -> None:
+    """Append (action, subject_type, subject_id, ticket_id, data) events to the chain, at
+    the commit, with the one INSERT that writes the transaction's events: how bulk work (an
+    import batch) is audited."""
+    at = utcnow().replace(microsecond=0)
+    if events:
+        _queue([_event(actor, at, *row) for row in events])
 
 
 def record(actor: Actor, action: str, subject_type: str, subject_id, *, ticket_id=None, **data) -> AuditEvent:
-    head = _locked_head()
-    event = AuditEvent(
-        at=utcnow().replace(microsecond=0),
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label,
-        action=action,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        ticket_id=ticket_id,
-        data=data,
-        prev_hash=head.last_hash,
-    )
-    event.hash = _digest(head.last_hash, event)
-    head.last_hash = event.hash
-    db.session.add(event)
+    """Append an event to the chain when the caller's transaction commits (dropped if it
+    rolls back). The event returned has its id and hash from then on (or from
+    write_pending(), for a caller that needs them sooner)."""
+    event = _event(actor, utcnow().replace(microsecond=0), action, subject_type, subject_id, ticket_id, data)
+    _queue([event])
     return event
 
 

@@ -26,7 +26,7 @@ from desk.abuse.models import (AbuseCase, Appeal, BlockedIdentifier, CaseSubject
                                EvidenceSnapshot, LegalHold, ModerationEvent, MutedReporter, Report)
 from desk.accounts.models import AccountRequest, CustomerIdentifier
 from desk.audit.models import AuditEvent
-from desk.audit.services import SYSTEM, digest_of, record
+from desk.audit.services import SYSTEM, digest_of, record, write_pending
 from desk.claims.models import Claim, Customer, LedgerEntry, Order
 from desk.csat.models import Survey
 from desk.extensions import db, for_update
@@ -317,6 +317,7 @@ class _Erasure:
 
     # -- the append-only logs -------------------------------------------------------
     def _append_only(self) -> None:
+        write_pending()  # this transaction's own events so far are in the chain too, to be redacted
         audit = [func.lower(AuditEvent.actor_label).in_(self.emails)]
         if self.ticket_ids:
             audit += [AuditEvent.ticket_id.in_(chunk) for chunk in _chunks(self.ticket_ids, 500)]

@@ -4,13 +4,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from desk import i18n, jobs, pagination
 from desk.audit.models import AuditEvent
-from desk.audit.services import SYSTEM, Actor, record
+from desk.audit.services import SYSTEM, Actor, record, write_pending
 from desk.auth.roles import allows
 from desk.claims.models import Customer
 from desk.csat import services as csat
@@ -110,8 +110,14 @@ def validate_new(data: NewTicket) -> NewTicket:
 
 
 def next_reference(now) -> str:
-    """T-YY-NNNNNN from a per-year counter; the UPDATE's row lock keeps it unique under load."""
+    """T-YY-NNNNNN from the year's counter. On PostgreSQL a SEQUENCE per year: nextval()
+    is outside transactions, so concurrent intakes never wait on each other (a rolled-back
+    intake leaves a gap, as any sequence does). SQLite has one writer anyway: there the
+    `ticket_sequences` row is bumped, its UPDATE's lock keeping it unique."""
     year = now.year % 100
+    if db.session.get_bind().dialect.name == "postgresql":
+        number = db.session.execute(text(f"SELECT nextval('{_year_sequence(year)}')")).scalar_one()
+        return f"T-{year:02d}-{number:06d}"
     for _ in range(3):
         bumped = db.session.execute(
             update(TicketSequence).where(TicketSequence.year == year)
@@ -125,6 +131,35 @@ def next_reference(now) -> str:
         except IntegrityError:
             pass  # another request created this year's row first
     raise RuntimeError("could not allocate a ticket reference")
+
+
+_sequences_made: set[tuple[str, int]] = set()  # (database, year) this process knows has its sequence
+
+
+def reference_sequence(year: int) -> str:
+    """The name of year YY's reference sequence on PostgreSQL (migration 0023 makes those
+    of the years `ticket_sequences` counted)."""
+    return f"ticket_reference_{year:02d}"
+
+
+def _year_sequence(year: int) -> str:
+    """The year's sequence, created on its first use (in its own committed transaction, so
+    no request holds a lock for it) going on from the year's `ticket_sequences` row, if any
+    (a database loaded by other means, bench/generate.py)."""
+    name = reference_sequence(year)
+    engine = db.session.get_bind()
+    known = (engine.url.render_as_string(hide_password=True), year)
+    if known in _sequences_made:
+        return name
+    with engine.connect() as conn:
+        last = conn.execute(select(TicketSequence.last).where(TicketSequence.year == year)).scalar_one_or_none()
+        try:
+            conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name} START WITH {(last or 0) + 1}"))
+            conn.commit()
+        except IntegrityError:
+            conn.rollback()  # two processes created it at once (pg_type's unique index): it is there
+    _sequences_made.add(known)
+    return name
 
 
 def create_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Message]:
@@ -400,7 +435,7 @@ def update_ticket(ticket: Ticket, staff, *, status=None, priority=None, tags=Non
         before = ticket.status
         change = set_status(ticket, actor, status)
         if change is not None and notices.wants_status_notice(ticket, before, status):
-            db.session.flush()  # the audit event's id keys the notice: each change is told once
+            write_pending()  # the audit event's id keys the notice: each change is told once
             jobs.enqueue("workers.tickets.notify_status", ticket.id, status, change.id)
     if priority is not None:
         set_priority(ticket, actor, priority)
