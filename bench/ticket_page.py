@@ -50,8 +50,8 @@ FROM messages m WHERE m.ticket_id = :ticket AND m.author_kind = 'requester' ORDE
 """
 
 
-def pick(sql: str):
-    return db.session.execute(text(sql)).scalar()
+def pick(sql: str, **params):
+    return db.session.execute(text(sql), params).scalar()
 
 
 def prepare(app, args) -> dict[str, str]:
@@ -59,9 +59,13 @@ def prepare(app, args) -> dict[str, str]:
     with app.app_context():
         staff_member(AGENT)
         # A claim with files listed when the set has one (2% of tickets have files).
-        claim_id = pick("SELECT c.ticket_id FROM claims c ORDER BY EXISTS "
-                        "(SELECT 1 FROM attachments a WHERE a.ticket_id = c.ticket_id) DESC, c.ticket_id DESC LIMIT 1")
-        long_id = pick(f"SELECT max(ticket_id) FROM claims WHERE ticket_id <> {claim_id}")
+        # The long thread is the one an earlier run made (its files are named proof-…), so a
+        # rerun neither makes another nor times that thread as the "claim" case.
+        made = pick("SELECT max(ticket_id) FROM attachments WHERE filename LIKE 'proof-%'") or 0
+        claim_id = pick("SELECT c.ticket_id FROM claims c WHERE c.ticket_id <> :made ORDER BY EXISTS "
+                        "(SELECT 1 FROM attachments a WHERE a.ticket_id = c.ticket_id) DESC, c.ticket_id DESC LIMIT 1",
+                        made=made)
+        long_id = made or pick(f"SELECT max(ticket_id) FROM claims WHERE ticket_id <> {claim_id}")
         if pick(f"SELECT count(*) FROM messages WHERE ticket_id = {long_id}") < args.messages:
             db.session.execute(text(LONG_THREAD), {"ticket": long_id, "n": args.messages})
             db.session.execute(text(FILES), {"ticket": long_id, "n": args.files})

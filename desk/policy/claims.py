@@ -133,8 +133,19 @@ class Decision:
         return body
 
 
+_NO_OFFSET = timedelta(0)
+
+
 def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment.utcoffset() == timedelta(0) else moment.isoformat()
+    """A time in a decision's figures: `2026-07-01 09:05:00 UTC` (other offsets: ISO 8601).
+    Formatted field by field: strftime was a tenth of a decision's time; years before 1000
+    (never an order's) keep strftime's spelling."""
+    if moment.utcoffset() != _NO_OFFSET:
+        return moment.isoformat()
+    if moment.year < 1000:
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (f"{moment.year}-{moment.month:02d}-{moment.day:02d} "
+            f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} UTC")
 
 
 def _utc(moment: datetime) -> datetime:

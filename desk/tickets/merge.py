@@ -116,29 +116,31 @@ def moves_of(ticket: Ticket) -> list[TicketMove]:
         or_(TicketMove.source_id == ticket.id, TicketMove.target_id == ticket.id)).order_by(TicketMove.id)).scalars())
 
 
-def merged_here(ticket: Ticket) -> list[TicketMove]:
-    """The merges into this ticket that stand."""
-    return [m for m in moves_of(ticket) if m.kind == "merge" and m.target_id == ticket.id and m.undone_at is None]
+def merged_here(ticket: Ticket, moves: list[TicketMove] | None = None) -> list[TicketMove]:
+    """The merges into this ticket that stand; `moves`: its moves_of() when already read."""
+    return [m for m in (moves_of(ticket) if moves is None else moves)
+            if m.kind == "merge" and m.target_id == ticket.id and m.undone_at is None]
 
 
-def origins(ticket: Ticket) -> dict[int, str]:
+def origins(ticket: Ticket, moves: list[TicketMove] | None = None) -> dict[int, str]:
     """{message id: the reference of the ticket it was merged in from}, for the messages of
     this ticket that a standing merge brought (shown beside each)."""
     found = {}
-    for move in merged_here(ticket):
+    for move in merged_here(ticket, moves):
         for message_id in move.moved.get("messages", []):
             found[message_id] = move.source.reference
     return found
 
 
-def sla_history(ticket: Ticket) -> list[tuple[Ticket, list[tuple[TicketClock, bool]], list[SlaEvent]]]:
+def sla_history(ticket: Ticket, moves: list[TicketMove] | None = None
+                ) -> list[tuple[Ticket, list[tuple[TicketClock, bool]], list[SlaEvent]]]:
     """The clocks and SLA events of every ticket merged into this one (through chains too),
     so a merge keeps them within reach of the ticket they live on as: (ticket, [(clock,
     whether the merge stopped it)], events)."""
     found, seen, todo = [], {ticket.id}, [ticket]
     while todo:
         current = todo.pop(0)
-        for move in merged_here(current):
+        for move in merged_here(current, moves if current is ticket else None):
             source = move.source
             if source.id in seen:
                 continue

@@ -503,7 +503,10 @@ def tickets_page(scope, cursor: str | None, size: int, *, customer_id: int | Non
     return pagination.page(query, (Ticket.id,), (int,), cursor, size, "tickets")
 
 
-def find_ticket(reference: str) -> Ticket | None:
+def find_ticket(reference: str, *options) -> Ticket | None:
+    """The ticket of a reference, or None; `options` are loader options (the ticket page's
+    eager loads)."""
     if "\x00" in reference:
         return None  # no reference holds one, and PostgreSQL text cannot be asked about it
-    return db.session.execute(select(Ticket).where(Ticket.reference == reference.strip().upper())).scalar_one_or_none()
+    return db.session.execute(select(Ticket).where(Ticket.reference == reference.strip().upper())
+                              .options(*options)).unique().scalar_one_or_none()
