@@ -196,21 +196,21 @@ class Event:
 CASE_STATES = {
     "unconfirmed": "Waiting for the reporter to confirm their e-mail",
     "needs_info": "Needs more information from the reporter",
-    "open": "Under review",
+    "open": N_("Under review"),
     "actioned": "Action taken",
     "appealed": "Under appeal",
-    "closed": "Closed",
+    "closed": N_("Closed"),
     "merged": "Merged into another case",
 }
 # What a reporter is told: never the actions, the account or the evidence.
 PUBLIC_STATES = {
-    "unconfirmed": "Waiting for you to confirm your e-mail address",
-    "needs_info": "We need more information from you",
-    "open": "Under review",
-    "actioned": "Under review",
-    "appealed": "Under review",
-    "closed": "Closed",
-    "merged": "Under review",
+    "unconfirmed": N_("Waiting for you to confirm your e-mail address"),
+    "needs_info": N_("We need more information from you"),
+    "open": N_("Under review"),
+    "actioned": N_("Under review"),
+    "appealed": N_("Under review"),
+    "closed": N_("Closed"),
+    "merged": N_("Under review"),
 }
 
 
