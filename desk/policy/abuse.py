@@ -47,7 +47,7 @@ _SEVERITY = {"3.1": "critical", "3.2": "high", "3.3": "high", "4.1": "high",
 # The ticket priority each severity starts at.
 PRIORITY = {"critical": "urgent", "high": "high", "medium": "normal", "low": "low"}
 
-RIGHTS = {"trademark": N_("Trademark"), "copyright": N_("Copyright"), "other": "Another right (name, likeness)"}
+RIGHTS = {"trademark": N_("Trademark"), "copyright": N_("Copyright"), "other": N_("Another right (name, likeness)")}
 
 # Enforcement (AUP §5.3), each with the clause that allows it and what it acts on.
 ACTIONS: dict[str, tuple[str, str, str]] = {

@@ -52,7 +52,7 @@ FLAG_LABELS = {
     "minor_reported": "Reported under 18",
 }
 
-JURISDICTIONS = {"eu": N_("EU / UK (GDPR)"), "ca": N_("California (CCPA/CPRA)"), "other": "Elsewhere"}
+JURISDICTIONS = {"eu": N_("EU / UK (GDPR)"), "ca": N_("California (CCPA/CPRA)"), "other": N_("Elsewhere")}
 
 # The answer to a California opt-out (Privacy §10): there is nothing to stop, and it is recorded.
 OPT_OUT_ANSWER = ("We do not sell or share your personal information as the CCPA/CPRA defines those words. "
@@ -76,9 +76,9 @@ def normalise_rights(values) -> tuple[list[str], list[str]]:
 def rights_problem(rights: list[str], jurisdiction: str) -> str | None:
     """Why these rights cannot be asked for as they stand, or None (privacy-10-rights)."""
     if not rights:
-        return "Choose at least one right."
+        return N_("Choose at least one right.")
     if jurisdiction not in JURISDICTIONS:
-        return "Say where you are: EU/UK, California or elsewhere."
+        return N_("Say where you are: EU/UK, California or elsewhere.")
     return None
 
 

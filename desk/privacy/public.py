@@ -24,7 +24,7 @@ class RightsForm(FlaskForm):
     """What a privacy request asks; the portal's form is this (the e-mail is the account's)."""
     rights = SelectMultipleField(_l("What do you ask for?"), choices=[SelectChoice(k, _l(v)) for k, v in policy.RIGHTS.items()],
                                  option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False),
-                                 validators=[DataRequired("Choose at least one right.")])
+                                 validators=[DataRequired(_l("Choose at least one right."))])
     jurisdiction = SelectField(_l("Where are you?"), default="other",
                                choices=[SelectChoice(k, _l(v)) for k, v in policy.JURISDICTIONS.items()])
     details = TextAreaField(_l("Anything we should know (what to correct, which processing to stop)"),
