@@ -684,3 +684,19 @@ class TestDecisionsInThePseudoLocale:
         found = problems_in(pages, ["bob", "7001", reason, "50.00", "https://desk.test/x", "http://desk.test" + appeal_path,
                                     case["ticket"]])
         assert not found, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in found.items())
+
+    def test_the_privacy_code_answers(self, app, client):
+        client.set_cookie("lang", "fr")
+        filed = post_form(client, "/privacy/request", {"email": FORM["email"], "jurisdiction": "eu",
+                                                       "rights": ["access"]})
+        assert filed.status_code == 302
+        status = filed.headers["Location"]
+        page = text_of(client.get(status))
+        token = status.rstrip("/").rsplit("/", 1)[-1]
+        wrong = client.post(f"/privacy/requests/{token}/code", data={"csrf_token": csrf_from(page), "code": "000000"},
+                            follow_redirects=True)
+        page = text_of(wrong)
+        assert "⟦That code is not right. 2 attempts left.⟧" in page
+        found = problems_in({"privacy wrong code": page}, [FORM["email"], "123456", "000000"])
+        found = {k: [f for f in v if not re.match(r"P-\d{2}-\d{6}$", f)] for k, v in found.items()}
+        assert not any(found.values()), found
