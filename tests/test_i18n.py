@@ -189,6 +189,38 @@ def test_a_decision_sentence_and_its_plain_words_are_translated(pseudo_app):
         assert gettext(PLAIN["terms-7-claim-window"]) == f"⟦{PLAIN['terms-7-claim-window']}⟧"
 
 
+def test_a_stored_sentence_holding_another_is_translated_whole_when_read_back(pseudo_app):
+    """The supervisor's review of a late refund quotes the refusal it lifted; stored as a
+    money request keeps it (JSON), both sentences come back in the reader's language."""
+    import json
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from desk.i18n import in_locale, say
+    from desk.money.requests import stored_quote
+    from desk.policy.claims import OrderFacts
+    from desk.policy.money import Line, chargeback_summary, refund_quote
+
+    now = datetime(2026, 7, 10, tzinfo=UTC)
+    order = OrderFacts("5001", "completed", "https://x.example/p", 100, now - timedelta(days=9),
+                       finished_at=now - timedelta(days=8), charge=Decimal("10.00"))
+    lines = [Line("d1", "deposit", Decimal("50.00"), "deposited", now - timedelta(days=10), processor_fee=Decimal("1.00")),
+             Line("c1", "charge", Decimal("10.00"), "deposited", now - timedelta(days=9), order="5001")]
+    quote = refund_quote(lines, method="original", order=order, now=now, window_lifted=True)
+    lifted = next(r for r in quote.reasons if r.rule == "terms-13-window")
+    assert lifted.text.startswith("Order 5001 reached Completed") and lifted.text.endswith("review regardless.")
+    stored = json.loads(json.dumps(stored_quote(quote)))
+    row = next(r for r in stored["reasons"] if r["rule"] == "terms-13-window")
+    chargeback = chargeback_summary(lines + [Line("cb1", "chargeback", Decimal("5.00"), "deposited", now,
+                                                  processor_fee=Decimal("15.00"))])[0]
+    with pseudo_app.app_context(), in_locale("fr"):
+        assert say(row).startswith("⟦⟦Order 5001 reached Completed") and say(row).endswith("review regardless.⟧")
+        assert say(stored["deductions"][0]).startswith("⟦Non-refundable processor fee on deposit d1")
+        assert say(chargeback).startswith("⟦Chargeback cb1 of 5.00")
+    with pseudo_app.app_context(), in_locale("en"):  # English is the text staff read
+        assert say(row) == lifted.text and say(stored["deductions"][0]) == stored["deductions"][0]["text"]
+
+
 def test_plural_forms_follow_the_count(pseudo_app):
     from flask_babel import ngettext
 
