@@ -141,6 +141,17 @@ def test_the_acknowledgement_goes_in_the_language_the_requester_wrote_in(app, cl
     assert translated(locale, "or follow your ticket and reply here:") in mail.body_text
 
 
+@pytest.mark.parametrize("locale", ["es", "ru"])
+def test_the_privacy_code_mail_goes_in_the_language_the_request_was_written_in(app, client, locale):
+    client.set_cookie("lang", locale)
+    filed = post_form(client, "/privacy/request", {"email": FORM["email"], "jurisdiction": "eu", "rights": ["access"]})
+    assert filed.status_code == 302
+    with app.app_context():
+        mail = db.session.execute(select(OutboundMail).where(OutboundMail.to_addr == FORM["email"])).scalar_one()
+    assert translated(locale, "Confirm your privacy request") in mail.subject
+    assert translated(locale, "Confirm your privacy request") != "Confirm your privacy request"
+
+
 def test_a_requester_with_no_language_hint_is_recorded_as_english(app, client):
     response = post_form(client, "/contact", FORM, content_type="multipart/form-data")
     assert response.status_code == 200

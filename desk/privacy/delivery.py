@@ -44,7 +44,8 @@ def review(export: PrivacyExport, staff, withhold: list[str], reason: str = "") 
     request = export.request
     record(Actor.staff(staff), "privacy.export_released", "privacy_request", request.id, ticket_id=request.ticket_id,
            export=export.id, withheld=withhold, sha256=export.sha256, rule=policy.EXPORT_RULE)
-    subject, body = render("privacy_export.txt", request=request, export=export, link=download_url(export),
+    subject, body = render("privacy_export.txt", request=request, ticket=request.ticket, export=export,
+                           link=download_url(export),
                            withheld=withhold, reason=reason if withhold else "")
     mail = compose(f"privacy-export:{export.id}", request.email, subject, body, request.ticket_id)
     jobs.enqueue("workers.mail.deliver", mail.id)
