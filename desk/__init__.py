@@ -277,6 +277,7 @@ def register_template_helpers(app):
 
     from desk.help.articles import article_url, rule_link
     from desk.policy.clauses import explain
+    from desk.policy.money import DEDUCTION_KINDS
     from desk.privacy.requests import flags_of
     from desk.sla.display import clock_view, lead_clock
     from desk.tickets.attachments import human_size, view as file_view
@@ -288,6 +289,7 @@ def register_template_helpers(app):
     app.add_template_global(flags_of, "privacy_flags")
     app.add_template_global(explain, "explain_clauses")
     app.add_template_global(article_url)
+    app.add_template_global(DEDUCTION_KINDS, "deduction_kinds")
     app.add_template_filter(rule_link)
 
     @app.context_processor

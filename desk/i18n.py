@@ -104,14 +104,22 @@ def money(amount, currency: str = "USD") -> str:
 
 def say(reason) -> str:
     """A policy sentence (a Reason with `words`, desk.policy.words) in the viewer's
-    language; the English `text` where it carries no message id."""
+    language; the English `text` where it carries no message id. `words` may be several
+    sentences (a deduction's), and a parameter may be a sentence of its own."""
     if isinstance(reason, dict):  # as a claim stores it (desk.claims.services.stored_reasons)
         words = reason.get("words")
-        return gettext(words["msgid"], **words["params"]) if words else reason["text"]
-    words = getattr(reason, "words", None)
-    if words is None:
-        return reason.text
-    return gettext(words.msgid, **words.params)
+    else:
+        words = getattr(reason, "words", None)
+    if not words:
+        return reason["text"] if isinstance(reason, dict) else reason.text
+    return " ".join(_said(w) for w in words) if isinstance(words, (list, tuple)) else _said(words)
+
+
+def _said(words) -> str:
+    """One sentence, Words or as stored ({msgid, params}), translated with its parameters."""
+    msgid, params = (words["msgid"], words["params"]) if isinstance(words, dict) else (words.msgid, words.params)
+    return gettext(msgid, **{k: _said(v) if isinstance(v, dict) or hasattr(v, "msgid") else v
+                             for k, v in params.items()})
 
 
 def status_words(status: str) -> str:

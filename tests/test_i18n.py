@@ -141,6 +141,17 @@ def test_the_acknowledgement_goes_in_the_language_the_requester_wrote_in(app, cl
     assert translated(locale, "or follow your ticket and reply here:") in mail.body_text
 
 
+@pytest.mark.parametrize("locale", ["es", "ru"])
+def test_the_privacy_code_mail_goes_in_the_language_the_request_was_written_in(app, client, locale):
+    client.set_cookie("lang", locale)
+    filed = post_form(client, "/privacy/request", {"email": FORM["email"], "jurisdiction": "eu", "rights": ["access"]})
+    assert filed.status_code == 302
+    with app.app_context():
+        mail = db.session.execute(select(OutboundMail).where(OutboundMail.to_addr == FORM["email"])).scalar_one()
+    assert translated(locale, "Confirm your privacy request") in mail.subject
+    assert translated(locale, "Confirm your privacy request") != "Confirm your privacy request"
+
+
 def test_a_requester_with_no_language_hint_is_recorded_as_english(app, client):
     response = post_form(client, "/contact", FORM, content_type="multipart/form-data")
     assert response.status_code == 200
@@ -187,6 +198,38 @@ def test_a_decision_sentence_and_its_plain_words_are_translated(pseudo_app):
 
         assert say(reason) == "⟦No drop to refill: Start Count 100.⟧"
         assert gettext(PLAIN["terms-7-claim-window"]) == f"⟦{PLAIN['terms-7-claim-window']}⟧"
+
+
+def test_a_stored_sentence_holding_another_is_translated_whole_when_read_back(pseudo_app):
+    """The supervisor's review of a late refund quotes the refusal it lifted; stored as a
+    money request keeps it (JSON), both sentences come back in the reader's language."""
+    import json
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from desk.i18n import in_locale, say
+    from desk.money.requests import stored_quote
+    from desk.policy.claims import OrderFacts
+    from desk.policy.money import Line, chargeback_summary, refund_quote
+
+    now = datetime(2026, 7, 10, tzinfo=UTC)
+    order = OrderFacts("5001", "completed", "https://x.example/p", 100, now - timedelta(days=9),
+                       finished_at=now - timedelta(days=8), charge=Decimal("10.00"))
+    lines = [Line("d1", "deposit", Decimal("50.00"), "deposited", now - timedelta(days=10), processor_fee=Decimal("1.00")),
+             Line("c1", "charge", Decimal("10.00"), "deposited", now - timedelta(days=9), order="5001")]
+    quote = refund_quote(lines, method="original", order=order, now=now, window_lifted=True)
+    lifted = next(r for r in quote.reasons if r.rule == "terms-13-window")
+    assert lifted.text.startswith("Order 5001 reached Completed") and lifted.text.endswith("review regardless.")
+    stored = json.loads(json.dumps(stored_quote(quote)))
+    row = next(r for r in stored["reasons"] if r["rule"] == "terms-13-window")
+    chargeback = chargeback_summary(lines + [Line("cb1", "chargeback", Decimal("5.00"), "deposited", now,
+                                                  processor_fee=Decimal("15.00"))])[0]
+    with pseudo_app.app_context(), in_locale("fr"):
+        assert say(row).startswith("⟦⟦Order 5001 reached Completed") and say(row).endswith("review regardless.⟧")
+        assert say(stored["deductions"][0]).startswith("⟦Non-refundable processor fee on deposit d1")
+        assert say(chargeback).startswith("⟦Chargeback cb1 of 5.00")
+    with pseudo_app.app_context(), in_locale("en"):  # English is the text staff read
+        assert say(row) == lifted.text and say(stored["deductions"][0]) == stored["deductions"][0]["text"]
 
 
 def test_plural_forms_follow_the_count(pseudo_app):
@@ -262,8 +305,23 @@ def mail_contexts(ticket) -> dict:
     """What each customer mail template is rendered with (the objects are stand-ins)."""
     from types import SimpleNamespace as NS
 
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from desk.policy import dormancy
+    from desk.policy.privacy import KEPT, kept_lines
+    from desk.policy.abuse import completeness
+
     link = "https://desk.test/x"
+    now = ticket.created_at
     customer = NS(login="alice", panel_id="alice", locale=None)
+    # Real steps and sentences, so their words are what is checked.
+    freeze_notice = dormancy.next_step(dormancy.Facts(status="active", last_active_at=now - timedelta(days=400),
+                                                      email_verified=True), now)
+    forfeit_notice = dormancy.next_step(dormancy.Facts(
+        status="frozen", last_active_at=now - timedelta(days=600), email_verified=True,
+        frozen_at=now - timedelta(days=200), deposited_at_freeze=Decimal("10.00")), now)
+    assert (freeze_notice.action, forfeit_notice.action) == ("freeze_notice", "forfeit_notice")
     report = NS(reference="R-26-000001", locale=None)
     privacy = NS(reference="P-26-000001", received_at=ticket.created_at)
     return {
@@ -275,13 +333,13 @@ def mail_contexts(ticket) -> dict:
         "report_ack.txt": {"report": report, "link": link},
         "report_closed.txt": {"report": report, "link": link},
         "report_confirm.txt": {"report": report, "link": link},
-        "report_needs_info.txt": {"report": report, "link": link, "missing": ""},
+        "report_needs_info.txt": {"report": report, "link": link, "missing": completeness(False, False)},
         "privacy_code.txt": {"request": privacy, "code": "123456", "minutes": 30, "attempts": 5, "link": link,
                              "due": ticket.created_at},
         "privacy_download_code.txt": {"request": privacy, "code": "123456", "minutes": 30, "attempts": 1},
-        "dormancy.txt": {"customer": customer, "notice": "freeze", "step": NS(text="", words=None), "link": link,
+        "dormancy.txt": {"customer": customer, "notice": "freeze", "step": freeze_notice, "link": link,
                          "rule": "terms-30-dormancy"},
-        "dormancy.txt forfeit": {"customer": customer, "notice": "forfeit", "step": NS(text="", words=None),
+        "dormancy.txt forfeit": {"customer": customer, "notice": "forfeit", "step": forfeit_notice,
                                  "link": link, "rule": "terms-30-dormancy"},
         "enforcement.txt": {"row": NS(order_ref="5001", amount=None, reason="", customer=customer),
                             "label": "Cancel the order", "clause_title": "", "clause_text": "", "days": 183,
@@ -291,7 +349,8 @@ def mail_contexts(ticket) -> dict:
                                     "days": 183, "link": link},
         "appeal_decided.txt": {"label": "Suspend the account", "outcome": "upheld", "reason": ""},
         "appeal_decided.txt reversed": {"label": "Suspend the account", "outcome": "reversed", "reason": ""},
-        "privacy_erased.txt": {"request": NS(reference="P-26-000001", response="")},
+        "privacy_erased.txt": {"request": NS(reference="P-26-000001", response=""),
+                               "kept": kept_lines(KEPT)},
         "privacy_export.txt": {"request": privacy, "export": NS(expires_at=ticket.created_at), "link": link,
                                "withheld": ["x"], "reason": ""},
     }
@@ -484,3 +543,203 @@ def test_the_satisfaction_survey_and_its_thanks_are_marked_for_translation(pseud
                 (("survey", survey_page), ("thanks", thanks))}
     problems = {name: found for name, found in problems.items() if found}
     assert not problems, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in problems.items())
+
+
+# --- the decisions that reach customers, each rendered under the pseudo-locale ------------
+
+PSEUDO_DATA = ["Français", "English", "Español", "Português", "Русский", "हिन्दी", "Asia/Singapore"]
+
+
+def problems_in(pages: dict, data) -> dict:
+    """{page name: its unmarked text} for the pages with any; the Terms quoted in English
+    (in lang="en") and their headings are content."""
+    from desk.policy.clauses import CLAUSES
+
+    data = list(data) + PSEUDO_DATA + [title for title, _ in CLAUSES.values()]
+    found = {}
+    for name, page in pages.items():
+        page = re.sub(r'<blockquote lang="en">.*?</blockquote>', "", page, flags=re.S)
+        left = unmarked(page, data)
+        if left:
+            found[name] = left
+    return found
+
+
+class TestDecisionsInThePseudoLocale:
+    """Every page and mail that carries a decision sentence, in a language whose every
+    message is ⟦wrapped⟧: English left over is a sentence nobody made a message id."""
+
+    @pytest.fixture
+    def app(self, make_app, tmp_path):
+        from test_portal import SECRET
+
+        return make_app(LANGUAGES=["en", "fr"], BABEL_TRANSLATION_DIRECTORIES=str(pseudo_dir(tmp_path)),
+                        PANEL_SSO_SECRET=SECRET)
+
+    @staticmethod
+    def browser(app, panel_id=None):
+        from test_portal import SECRET, sso_token
+
+        client = app.test_client()
+        client.set_cookie("lang", "fr")
+        if panel_id:
+            assert client.get("/portal/sso", query_string={"token": sso_token(SECRET, panel_id)}).status_code == 302
+        return client
+
+    @staticmethod
+    def check(client, url, data):
+        """The money form's first step: the figures and the decision, nothing filed."""
+        page = client.get(url)
+        assert page.status_code == 200, url
+        response = client.post(url, data={"csrf_token": csrf_from(text_of(page)), **data})
+        assert response.status_code in (200, 409, 422), (url, response.status_code)
+        assert 'class="decision-box' in text_of(response), url
+        return text_of(response)
+
+    def test_money_figures_deductions_closure_and_restoration(self, app, panel):
+        from conftest import ledger_entry as entry
+
+        panel.customer("alice")
+        panel.ledger(entry("alice-d1", "deposit", "100.00", "alice", processor_fee="3.20"),
+                     entry("alice-p1", "promo_credit", "20.00", "alice", source="WELCOME10"))
+        panel.customer("carol")  # more Promotional Credit than the refund: the deduction is cut
+        panel.ledger(entry("carol-d1", "deposit", "10.00", "carol", processor_fee="1.00"),
+                     entry("carol-p1", "promo_credit", "50.00", "carol", source="WELCOME10"))
+        panel.customer("dave")  # a chargeback left the Balance negative
+        panel.ledger(entry("dave-d1", "deposit", "50.00", "dave"),
+                     entry("dave-cb", "chargeback", "80.00", "dave", funding="deposited"))
+        filed = panel.post("/refunds", {"customer": "alice", "method": "original"})
+        assert filed.status_code in (200, 201, 202), filed.get_json()
+        reference = filed.get_json()["reference"]
+
+        alice = self.browser(app, "alice")
+        pages = {"refund": self.check(alice, "/portal/money/refund", {"method": "original"}),
+                 "withdrawal": self.check(alice, "/portal/money/withdrawal", {"amount": "50.00"}),
+                 # the open refund request holds the Balance back (terms-15-closure)
+                 "closure": self.check(alice, "/portal/money/closure", {}),
+                 "restoration": self.check(alice, "/portal/money/restoration", {}),
+                 # the request's own section; the conversation above it is stored messages (content)
+                 "the request's page": text_of(alice.get(f"/portal/tickets/{reference}"))
+                 .split('<section class="card">')[2]}
+        pages["carol refund"] = self.check(self.browser(app, "carol"), "/portal/money/refund", {"method": "original"})
+        pages["dave closure"] = self.check(self.browser(app, "dave"), "/portal/money/closure", {})
+        # The sentences are really there, translated: not an empty page passing.
+        assert "⟦Promotional Credit granted over the account" in pages["refund"]
+        assert "⟦Non-refundable processor fee on deposit alice-d1" in pages["refund"]
+        assert "⟦The Balance is not released while refund request " + reference in pages["closure"]
+        assert "⟦On closure the " in pages["closure"] and "⟦Withdrawal processing fee: " in pages["closure"]
+        assert "⟦Only " in pages["carol refund"]
+        assert "⟦The Balance is negative by 30.00" in pages["dave closure"]
+        assert "⟦The account is not frozen" in pages["restoration"]
+        assert "⟦Non-refundable processor fee" in pages["the request's page"]
+        found = problems_in(pages, ["alice", "carol", "dave", "alice-d1", "carol-d1", reference, "WELCOME10"])
+        assert not found, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in found.items())
+
+    def test_the_account_switch_page(self, app, panel):
+        panel.customer("alice")
+        panel.customer("bob")
+        from test_portal import SECRET, sso_token
+
+        client = self.browser(app, "alice")
+        page = client.get("/portal/sso", query_string={"token": sso_token(SECRET, "bob")})
+        assert page.status_code == 200 and "⟦Switch to %(account)s?⟧".replace("%(account)s", "bob") in text_of(page)
+        found = problems_in({"switch": text_of(page)}, ["alice", "bob"])
+        assert not found, found
+
+    def test_the_claim_form_showing_a_decision(self, app, panel):
+        from datetime import UTC, datetime, timedelta
+
+        now = datetime.now(UTC).replace(microsecond=0)
+        panel.customer("bob")
+        panel.order("2001", customer="bob", created_at=(now - timedelta(hours=3)).isoformat(),
+                    status_changed_at=(now - timedelta(hours=1)).isoformat())
+        panel.order("2002", customer="bob", created_at=(now - timedelta(days=6)).isoformat(),
+                    status_changed_at=(now - timedelta(days=5)).isoformat())
+        client = self.browser(app)
+        pages = {}
+        for order, kind, count in (("2001", "refill", "4400"), ("2002", "non_delivery", ""), ("2001", "refill", "")):
+            page = text_of(client.get("/claim"))
+            response = client.post("/claim", data={"csrf_token": csrf_from(page), "order": order, "kind": kind,
+                                                   "email": "bob@bob-shop.example", "current_count": count,
+                                                   "description": "", "step": "check"})
+            assert response.status_code == 200 and 'class="decision-box' in text_of(response), (order, kind)
+            pages[f"claim {order} {kind} {count}"] = text_of(response)
+        assert "⟦Filed after the claim window" in pages["claim 2002 non_delivery "]
+        found = problems_in(pages, ["bob", "bob@bob-shop.example", "2001", "2002", "4400"])
+        assert not found, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in found.items())
+
+    def test_the_reporters_status_page_and_what_it_still_needs(self, app, client):
+        from abuse_helpers import confirm_latest, link_in, mails, send_report
+        from desk.abuse.models import Report
+        from desk.mail.outbound import render
+
+        client.set_cookie("lang", "fr")
+        response = send_report(client, links=[], description="")
+        assert response.status_code == 202
+        reference = response.get_json()["reference"]
+        confirm_latest(app, client)
+        [asked] = mails(app, "report-needs-info:")
+        page = text_of(client.get(link_in(asked)))
+        assert "⟦To act on a report we need the link or order reference and a description" in page
+        pages = {"status": page}
+        with app.app_context():
+            from desk.abuse.intake import missing_info
+
+            report = db.session.execute(select(Report)).scalar_one()
+            subject, body = render("report_needs_info.txt", locale="fr", report=report, missing=missing_info(report),
+                                   link="https://desk.test/x")
+        pages["mail report_needs_info"] = f"<p>{subject}</p><pre>{body}</pre>"
+        found = problems_in(pages, [reference, "https://desk.test/x"])
+        assert not found, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in found.items())
+
+    def test_the_appeal_page_and_the_statement_mail_in_the_customers_language(self, app, client, panel, auth):
+        from abuse_helpers import link_in, mails, only_case, reported
+        from conftest import ledger_entry as entry
+        from desk.abuse.models import EnforcementAction
+
+        panel.customer("bob")
+        panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
+        panel.ledger(entry("bob-d1", "deposit", "50.00", "bob"))
+        with app.app_context():
+            db.session.execute(select(Customer).where(Customer.panel_id == "bob")).scalar_one().locale = "fr"
+            db.session.commit()
+        reported(client, app)
+        case = only_case(app)
+        auth.login("trust_safety")
+        page = text_of(client.get(f"/tickets/{case['ticket']}"))
+        reason = "The page sold a fake investment scheme to our users."
+        response = client.post(f"/abuse/cases/{case['id']}/actions", data={
+            "csrf_token": csrf_from(page), "account": "bob", "reason": reason, "action": "suspend"})
+        assert response.status_code == 302
+        [notice] = mails(app, "enforcement:")
+        # The statement goes in the language bob's account recorded, not the staff member's English.
+        assert "⟦You may contest this decision within" in notice.body_text
+        appeal_path = link_in(notice)
+        browser = self.browser(app)
+        pages = {"mail enforcement": f"<p>{notice.subject}</p><pre>{notice.body_text}</pre>",
+                 "appeal": text_of(browser.get(appeal_path))}
+        with app.app_context():  # the window has passed: the page says why it cannot be contested
+            row = db.session.execute(select(EnforcementAction)).scalar_one()
+            row.notified_at = row.notified_at.replace(year=row.notified_at.year - 2)
+            db.session.commit()
+        pages["appeal closed"] = text_of(browser.get(appeal_path))
+        assert "⟦The window to contest this action (183 days from the notice) has closed.⟧" in pages["appeal closed"]
+        found = problems_in(pages, ["bob", "7001", reason, "50.00", "https://desk.test/x", "http://desk.test" + appeal_path,
+                                    case["ticket"]])
+        assert not found, "text not marked for translation:\n" + "\n".join(f"{k}: {v}" for k, v in found.items())
+
+    def test_the_privacy_code_answers(self, app, client):
+        client.set_cookie("lang", "fr")
+        filed = post_form(client, "/privacy/request", {"email": FORM["email"], "jurisdiction": "eu",
+                                                       "rights": ["access"]})
+        assert filed.status_code == 302
+        status = filed.headers["Location"]
+        page = text_of(client.get(status))
+        token = status.rstrip("/").rsplit("/", 1)[-1]
+        wrong = client.post(f"/privacy/requests/{token}/code", data={"csrf_token": csrf_from(page), "code": "000000"},
+                            follow_redirects=True)
+        page = text_of(wrong)
+        assert "⟦That code is not right. 2 attempts left.⟧" in page
+        found = problems_in({"privacy wrong code": page}, [FORM["email"], "123456", "000000"])
+        found = {k: [f for f in v if not re.match(r"P-\d{2}-\d{6}$", f)] for k, v in found.items()}
+        assert not any(found.values()), found

@@ -107,7 +107,7 @@ def test_the_customer_confirms_on_their_link_and_staff_approve(app, client, auth
                                                        "amount": "76.80"})
     assert response.status_code == 302
     page = get_ok(client, f"/t/{token}")
-    assert "waiting for staff review" in page and "Cancel this request" in page
+    assert "Waiting for staff review" in page and "Cancel this request" in page
     auth.login("agent")
     staff_page = get_ok(client, f"/tickets/{reference}")
     assert "Refund request" in staff_page and "76.80" in staff_page and "terms-13-confirm" in staff_page

@@ -28,6 +28,7 @@ from desk.extensions import db, for_update
 from desk.mail.outbound import compose, render
 from desk.policy import abuse as policy
 from desk.policy.clauses import clause
+from desk.policy.words import N_
 from desk.sla import clocks
 from desk.tickets import services as tickets
 from desk.types import utcnow
@@ -201,7 +202,8 @@ def statement(row: EnforcementAction) -> tuple[str, str]:
     """(subject, body) of the statement of reasons that goes with a notified action
     (aup-appeal): mail/enforcement.txt."""
     title, text = clause(row.rule) or (row.rule, "")
-    return render("enforcement.txt", row=row, label=policy.ACTIONS[row.action][0], clause_title=title,
+    return render("enforcement.txt", row=row, customer=row.customer, label=policy.ACTIONS[row.action][0],
+                  clause_title=title,
                   clause_text=text, days=current_app.config["APPEAL_WINDOW_DAYS"], link=links.appeal_url(row))
 
 
@@ -212,13 +214,15 @@ def _notify(row: EnforcementAction, customer: Customer) -> None:
     jobs.enqueue("workers.mail.deliver", mail.id)
 
 
-def appeal_problem(row: EnforcementAction, now: datetime | None = None) -> str | None:
+def appeal_problem(row: EnforcementAction, now: datetime | None = None) -> policy.Reason | None:
+    """Why `row` cannot be contested now (aup-appeal), or None; the appeal page says it in
+    the reader's language (desk.i18n.say)."""
     if row.appeal is not None:
-        return "This action has already been contested; the review is under way or decided."
-    reason = policy.appeal_allowed(notified_at=row.notified_at, now=now or utcnow(),
-                                   window_days=current_app.config["APPEAL_WINDOW_DAYS"],
-                                   reversed_=row.status == "reversed")
-    return reason.text if reason else None
+        return policy.said("aup-appeal", N_("This action has already been contested; the review is under way or "
+                                            "decided."))
+    return policy.appeal_allowed(notified_at=row.notified_at, now=now or utcnow(),
+                                 window_days=current_app.config["APPEAL_WINDOW_DAYS"],
+                                 reversed_=row.status == "reversed")
 
 
 def file_appeal(row: EnforcementAction, body: str, email: str) -> Appeal:
@@ -230,7 +234,7 @@ def file_appeal(row: EnforcementAction, body: str, email: str) -> Appeal:
         raise ValidationError(f"At most {tickets.MAX_BODY} characters.", {"body": "too long"})
     problem = appeal_problem(row)
     if problem:
-        raise DeskError(problem, code="appeal_closed", status=409)
+        raise DeskError(problem.text, code="appeal_closed", status=409)
     appeal = Appeal(action=row, body=body)
     db.session.add(appeal)
     db.session.flush()
@@ -275,8 +279,8 @@ def decide_appeal(appeal_id: int, staff, outcome: str, reason: str) -> Appeal:
            outcome=outcome, reason=reason, rule="aup-appeal")
     tickets.system_reply(case.ticket, f"Appeal {outcome} by {staff.email}.\n\n{reason}", internal=True)
     if row.customer is not None and row.customer.email:
-        subject, body = render("appeal_decided.txt", label=policy.ACTIONS[row.action][0], outcome=outcome,
-                               reason=reason)
+        subject, body = render("appeal_decided.txt", customer=row.customer, label=policy.ACTIONS[row.action][0],
+                               outcome=outcome, reason=reason)
         mail = compose(f"appeal-decided:{appeal.id}", row.customer.email, subject, body)
         jobs.enqueue("workers.mail.deliver", mail.id)
     db.session.commit()

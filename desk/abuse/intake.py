@@ -200,7 +200,7 @@ def _work(report: Report, actor: Actor) -> None:
         report.status = "needs_info"
         if not answers_mail(report):
             return
-        subject, body = render("report_needs_info.txt", report=report, missing=missing.text,
+        subject, body = render("report_needs_info.txt", report=report, missing=missing,
                                link=links.report_url(report))
         mail = compose(f"report-needs-info:{report.id}:{len(report.links)}:{len(report.orders)}",
                        report.reporter_email, subject, body)

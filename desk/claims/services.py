@@ -23,6 +23,7 @@ from desk.tickets.models import OPEN_STATUSES, Ticket, TicketMove
 from desk.types import utcnow
 from desk.webhooks import services as webhooks
 from desk.policy.words import N_
+from desk.policy.words import stored as stored_words
 
 KIND_LABELS = {
     "non_delivery": "Not delivered", "wrong_quantity": "Wrong quantity", "not_as_described": "Not as described",
@@ -53,7 +54,7 @@ def stored_reasons(decision) -> list[dict]:
     out = decision.to_dict()["reasons"]
     for row, reason in zip(out, decision.reasons):
         if reason.words is not None:
-            row["words"] = {"msgid": reason.words.msgid, "params": {k: str(v) for k, v in reason.words.params.items()}}
+            row["words"] = stored_words(reason.words)
     return out
 
 def facts(order) -> policy.OrderFacts:

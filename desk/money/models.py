@@ -12,19 +12,19 @@ from desk.policy.words import N_
 
 KINDS = ("refund", "withdrawal", "closure", "restoration")
 KIND_LABELS = {"refund": N_("Refund"), "withdrawal": N_("Withdrawal"), "closure": N_("Account closure"),
-               "restoration": "Restoration of a frozen balance"}
+               "restoration": N_("Restoration of a frozen balance")}
 STATUSES = ("awaiting_confirmation", "awaiting_verification", "pending_review", "approved", "declined",
             "rejected", "kept_balance", "cancelled")
 OPEN_STATUSES = ("awaiting_confirmation", "awaiting_verification", "pending_review")
 STATUS_LABELS = {
-    "awaiting_confirmation": "Waiting for the customer to confirm",
-    "awaiting_verification": "Waiting for verification",
-    "pending_review": "Waiting for staff review",
-    "approved": "Approved",
-    "declined": "Declined",
-    "rejected": "Rejected by the Terms",
-    "kept_balance": "Customer kept the balance",
-    "cancelled": "Cancelled",
+    "awaiting_confirmation": N_("Waiting for the customer to confirm"),
+    "awaiting_verification": N_("Waiting for verification"),
+    "pending_review": N_("Waiting for staff review"),
+    "approved": N_("Approved"),
+    "declined": N_("Declined"),
+    "rejected": N_("Rejected by the Terms"),
+    "kept_balance": N_("Customer kept the balance"),
+    "cancelled": N_("Cancelled"),
 }
 
 

@@ -32,9 +32,11 @@ from desk.extensions import db, for_update, one_at_a_time
 from desk.money.models import KIND_LABELS, KINDS, OPEN_STATUSES, BillingCase, DormancyState, MoneyRequest
 from desk.policy import dormancy as dormancy_policy
 from desk.policy import money as policy
-from desk.policy.claims import ELIGIBLE, NEEDS_REVIEW, REJECTED, Reason
+from desk.policy.claims import ELIGIBLE, NEEDS_REVIEW, REJECTED, Reason, said
 from desk.policy.clauses import clause
 from desk.policy.ledger import ZERO, balances
+from desk.policy.words import N_
+from desk.policy.words import stored as stored_words
 from desk.tickets import services as tickets
 from desk.tickets.models import OPEN_STATUSES as OPEN_TICKET, Ticket
 from desk.types import utcnow
@@ -107,10 +109,10 @@ def settings() -> dict:
 
 def _account_refusal(kind: str, customer: Customer) -> Reason | None:
     if customer.status == "frozen" and kind != "restoration":
-        return Reason("terms-30-dormancy", REJECTED,
-                      "The Balance is frozen after 12 months without activity: ask for its restoration first.")
+        return said("terms-30-dormancy", REJECTED,
+                    N_("The Balance is frozen after 12 months without activity: ask for its restoration first."))
     if customer.status == "closed":
-        return Reason("terms-15-closure", REJECTED, "The account is closed.")
+        return said("terms-15-closure", REJECTED, N_("The account is closed."))
     return None
 
 
@@ -187,31 +189,35 @@ def closure_blockers(customer: Customer, request: MoneyRequest | None = None) ->
     found = []
     for case in db.session.execute(select(BillingCase).where(BillingCase.customer_id == customer.id,
                                                              BillingCase.status == "open")).scalars():
-        found.append(policy.Blocker("chargeback", f"chargeback case {case.ticket.reference} is open"))
+        found.append(policy.blocker("chargeback", "chargeback", case=case.ticket.reference))
     others = db.session.execute(select(MoneyRequest).where(
         MoneyRequest.customer_id == customer.id, MoneyRequest.kind == "refund",
         MoneyRequest.status.in_(OPEN_STATUSES))).scalars()
     for other in others:
-        found.append(policy.Blocker("dispute", f"refund request {other.ticket.reference} is not decided yet"))
+        found.append(policy.blocker("dispute", "refund", request=other.ticket.reference))
     claims = db.session.execute(select(Claim).join(Order, Order.id == Claim.order_id).where(
         Order.customer_id == customer.id, Claim.status == "open")).scalars()
     for open_claim in claims:
-        found.append(policy.Blocker("dispute", f"claim {open_claim.ticket.reference} on order "
-                                               f"{open_claim.order.panel_id} is not decided yet"))
+        found.append(policy.blocker("dispute", "claim", claim=open_claim.ticket.reference,
+                                    order=open_claim.order.panel_id))
     abuse = db.session.execute(select(Ticket.id).where(
         Ticket.customer_id == customer.id, Ticket.kind.in_(("abuse", "rights")),
         Ticket.status.in_(OPEN_TICKET))).first()
     if abuse is not None or open_cases_naming(customer.panel_id):
-        found.append(policy.Blocker("abuse", "a suspected violation of the Terms is being looked into"))
+        found.append(policy.blocker("abuse", "abuse"))
     if request is not None and request.verification_required and request.verified_at is None:
-        found.append(policy.Blocker("verification", "verification of identity and payment method is incomplete"))
+        found.append(policy.blocker("verification", "verification"))
     return found
 
 
 def stored_quote(q: policy.Quote) -> dict:
     """A quote as a request keeps it: with each reason's message id and figures, as a claim
     keeps its reasons, so the customer later reads it in their language (desk.i18n.say)."""
-    return {**q.to_dict(), "reasons": stored_reasons(q)}
+    body = {**q.to_dict(), "reasons": stored_reasons(q)}
+    for row, d in zip(body["deductions"], q.deductions):
+        if d.words:
+            row["words"] = [stored_words(w) for w in d.words]
+    return body
 
 
 def quote(ask: Ask, now: datetime | None = None) -> policy.Quote:

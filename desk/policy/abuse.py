@@ -22,7 +22,7 @@ No Flask, no database.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from desk.policy.words import N_
+from desk.policy.words import N_, Words
 
 # AUP §3 (content) and §4 (conduct), in plain words for the public forms.
 CATEGORIES: dict[str, str] = {
@@ -47,7 +47,7 @@ _SEVERITY = {"3.1": "critical", "3.2": "high", "3.3": "high", "4.1": "high",
 # The ticket priority each severity starts at.
 PRIORITY = {"critical": "urgent", "high": "high", "medium": "normal", "low": "low"}
 
-RIGHTS = {"trademark": N_("Trademark"), "copyright": N_("Copyright"), "other": "Another right (name, likeness)"}
+RIGHTS = {"trademark": N_("Trademark"), "copyright": N_("Copyright"), "other": N_("Another right (name, likeness)")}
 
 # Enforcement (AUP §5.3), each with the clause that allows it and what it acts on.
 ACTIONS: dict[str, tuple[str, str, str]] = {
@@ -81,6 +81,13 @@ MIN_REASON = 10
 class Reason:
     rule: str
     text: str
+    words: Words | None = field(default=None, compare=False)  # `text` as a message id, for reporters and customers
+
+
+def said(rule: str, msgid: str, **params) -> Reason:
+    """A Reason whose sentence is `msgid % params` in English and translatable (desk.i18n.say)."""
+    words = Words(msgid, params)
+    return Reason(rule, str(words), words)
 
 
 def severity(category: str) -> str:
@@ -117,12 +124,15 @@ def triage(category: str) -> list[Reason]:
 
 def completeness(has_target: bool, has_description: bool) -> Reason | None:
     """aup-6-report: None when the report can be worked; else what the reporter must add."""
-    missing = [what for what, present in (("the link or order reference", has_target),
-                                          ("a description of the issue", has_description)) if not present]
-    if not missing:
+    if has_target and has_description:
         return None
-    return Reason("aup-6-report", "To act on a report we need " + " and ".join(missing) +
-                  ". The report is kept; add what is missing and it will be reviewed.")
+    return said("aup-6-report",
+                N_("To act on a report we need the link or order reference and a description of the issue. The "
+                   "report is kept; add what is missing and it will be reviewed.") if not (has_target or has_description)
+                else N_("To act on a report we need the link or order reference. The report is kept; add what is "
+                        "missing and it will be reviewed.") if not has_target
+                else N_("To act on a report we need a description of the issue. The report is kept; add what is "
+                        "missing and it will be reviewed."))
 
 
 def needs_second_approval(action: str) -> bool:
@@ -146,12 +156,12 @@ def appeal_deadline(notified_at: datetime, window_days: int) -> datetime:
 def appeal_allowed(*, notified_at: datetime | None, now: datetime, window_days: int, reversed_: bool) -> Reason | None:
     """aup-appeal: None when the action may be contested now; else why not."""
     if notified_at is None:
-        return Reason("aup-appeal", "This action was not notified, so it cannot be contested here.")
+        return said("aup-appeal", N_("This action was not notified, so it cannot be contested here."))
     if reversed_:
-        return Reason("aup-appeal", "This action has already been reversed.")
+        return said("aup-appeal", N_("This action has already been reversed."))
     if now > appeal_deadline(notified_at, window_days):
-        return Reason("aup-appeal", f"The window to contest this action ({window_days} days from the notice) "
-                                    "has closed.")
+        return said("aup-appeal", N_("The window to contest this action (%(days)s days from the notice) has closed."),
+                    days=window_days)
     return None
 
 
@@ -186,21 +196,21 @@ class Event:
 CASE_STATES = {
     "unconfirmed": "Waiting for the reporter to confirm their e-mail",
     "needs_info": "Needs more information from the reporter",
-    "open": "Under review",
+    "open": N_("Under review"),
     "actioned": "Action taken",
     "appealed": "Under appeal",
-    "closed": "Closed",
+    "closed": N_("Closed"),
     "merged": "Merged into another case",
 }
 # What a reporter is told: never the actions, the account or the evidence.
 PUBLIC_STATES = {
-    "unconfirmed": "Waiting for you to confirm your e-mail address",
-    "needs_info": "We need more information from you",
-    "open": "Under review",
-    "actioned": "Under review",
-    "appealed": "Under review",
-    "closed": "Closed",
-    "merged": "Under review",
+    "unconfirmed": N_("Waiting for you to confirm your e-mail address"),
+    "needs_info": N_("We need more information from you"),
+    "open": N_("Under review"),
+    "actioned": N_("Under review"),
+    "appealed": N_("Under review"),
+    "closed": N_("Closed"),
+    "merged": N_("Under review"),
 }
 
 

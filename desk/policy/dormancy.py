@@ -14,11 +14,12 @@ it at the earliest: a notice is never shorter than the Terms promise because the
 job ran late. No Flask, no database.
 """
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from desk.policy.claims import ELIGIBLE, NEEDS_REVIEW, REJECTED, Reason, when
+from desk.policy.claims import ELIGIBLE, NEEDS_REVIEW, REJECTED, Reason, said, when
+from desk.policy.words import N_, Words
 
 RULE = "terms-30-dormancy"
 INACTIVE_MONTHS = 12
@@ -59,6 +60,12 @@ class Step:
     due: datetime
     text: str
     rule: str = RULE
+    words: Words | None = field(default=None, compare=False)  # `text` as a message id, for the customer's mail
+
+
+def _step(action: str, due: datetime, msgid: str, **params) -> Step:
+    words = Words(msgid, params)
+    return Step(action, due, str(words), words=words)
 
 
 @dataclass(frozen=True)
@@ -139,14 +146,15 @@ def next_step(facts: Facts, now: datetime) -> Step | None:
             return None
         if plan.freeze_at is None:  # a verified e-mail is owed its notice first
             if now >= plan.freeze_notice_due:
-                return Step("freeze_notice", plan.freeze_notice_due,
-                            f"No login, deposit or order since {when(plan.basis)}: the Balance will be frozen "
-                            f"on {when(max(plan.freeze_due, now + NOTICE))} unless the account is used before then.")
+                return _step("freeze_notice", plan.freeze_notice_due,
+                             N_("No login, deposit or order since %(since)s: the Balance will be frozen on %(on)s "
+                                "unless the account is used before then."),
+                             since=when(plan.basis), on=when(max(plan.freeze_due, now + NOTICE)))
             return None
         if now >= plan.freeze_at:
-            return Step("freeze", plan.freeze_at,
-                        f"12 consecutive months without a login, deposit or order (since {when(plan.basis)}): "
-                        "the Balance is frozen and its Promotional Credit forfeited.")
+            return _step("freeze", plan.freeze_at,
+                         N_("12 consecutive months without a login, deposit or order (since %(since)s): the Balance "
+                            "is frozen and its Promotional Credit forfeited."), since=when(plan.basis))
         return None
     if facts.forfeited_at is not None or plan.forfeit_due is None or facts.restoration_open:
         return None  # done, nothing to forfeit, or paused while a restoration request is decided
@@ -154,55 +162,63 @@ def next_step(facts: Facts, now: datetime) -> Step | None:
     if plan.forfeit_at is None or (owed_notice and plan.forfeit_notice_due <= now < plan.forfeit_at):
         if now >= plan.forfeit_notice_due:
             on = plan.forfeit_due if plan.band == "larger" else max(plan.forfeit_due, now + NOTICE)
-            return Step("forfeit_notice", plan.forfeit_notice_due,
-                        f"The Deposited Funds frozen on {when(plan.freeze_at)} will be forfeited on {when(on)}"
-                        + (" unless restoration is requested before then." if plan.band == "larger" else "."))
+            return _step("forfeit_notice", plan.forfeit_notice_due,
+                         N_("The Deposited Funds frozen on %(frozen)s will be forfeited on %(on)s unless restoration "
+                            "is requested before then.") if plan.band == "larger" else
+                         N_("The Deposited Funds frozen on %(frozen)s will be forfeited on %(on)s."),
+                         frozen=when(plan.freeze_at), on=when(on))
         return None
     if now >= plan.forfeit_at:
-        text = (f"6 months after the freeze of {when(plan.freeze_at)}, the remaining Deposited Funds (under "
-                f"{LARGER_BALANCE:,.2f} at the freeze) are forfeited in full." if plan.band == "standard" else
-                f"No restoration was requested within 18 months of the freeze of {when(plan.freeze_at)}: the "
-                "Deposited Funds are forfeited in full.")
-        return Step("forfeit", plan.forfeit_at, text)
+        return _step("forfeit", plan.forfeit_at,
+                     N_("6 months after the freeze of %(frozen)s, the remaining Deposited Funds (under %(larger)s at "
+                        "the freeze) are forfeited in full.") if plan.band == "standard" else
+                     N_("No restoration was requested within 18 months of the freeze of %(frozen)s: the Deposited "
+                        "Funds are forfeited in full."), frozen=when(plan.freeze_at), larger=f"{LARGER_BALANCE:,.2f}")
     return None
 
 
 def restoration(facts: Facts, now: datetime) -> Reason:
-    """What the Terms say of a request to restore a frozen Balance (terms-30-dormancy)."""
+    """What the Terms say of a request to restore a frozen Balance (terms-30-dormancy).
+    Each sentence is one message id, the note on Promotional Credit included."""
     now = _utc(now)
     plan = schedule(facts)
     if facts.frozen_at is None:
-        return Reason(RULE, REJECTED, "The account is not frozen: there is nothing to restore, and the Balance "
-                                      "can be used as it is.")
-    promo = " Promotional Credit forfeited at the freeze is never restored."
+        return said(RULE, REJECTED, N_("The account is not frozen: there is nothing to restore, and the Balance "
+                                       "can be used as it is."))
     if facts.forfeited_at is not None:
-        return Reason(RULE, NEEDS_REVIEW,
-                      f"The Deposited Funds were forfeited on {when(_utc(facts.forfeited_at))}. Restoration after "
-                      "forfeiture is not guaranteed: it may only be granted at our sole discretion, as a goodwill "
-                      "exception." + promo)
+        return said(RULE, NEEDS_REVIEW,
+                    N_("The Deposited Funds were forfeited on %(forfeited)s. Restoration after forfeiture is not "
+                       "guaranteed: it may only be granted at our sole discretion, as a goodwill exception. "
+                       "Promotional Credit forfeited at the freeze is never restored."),
+                    forfeited=when(_utc(facts.forfeited_at)))
     if facts.status not in DORMANT_STATUSES:
-        return Reason(RULE, NEEDS_REVIEW,
-                      f"The account is {facts.status}: its Balance follows the rules of that status, not the "
-                      "dormancy rules, and staff review the request." + promo)
+        return said(RULE, NEEDS_REVIEW,
+                    N_("The account is %(status)s: its Balance follows the rules of that status, not the dormancy "
+                       "rules, and staff review the request. Promotional Credit forfeited at the freeze is never "
+                       "restored."), status=facts.status)
     frozen = when(plan.freeze_at)
     if plan.band is None:
-        return Reason(RULE, ELIGIBLE, f"Frozen on {frozen} with no positive Deposited Funds: the account can be "
-                                      "unfrozen; nothing else is restored." + promo)
+        return said(RULE, ELIGIBLE, N_("Frozen on %(frozen)s with no positive Deposited Funds: the account can be "
+                                       "unfrozen; nothing else is restored. Promotional Credit forfeited at the "
+                                       "freeze is never restored."), frozen=frozen)
+    figures = {"frozen": frozen, "deposited": f"{facts.deposited_at_freeze:,.2f}", "larger": f"{LARGER_BALANCE:,.2f}"}
     if plan.band == "standard" and plan.forfeit_at is not None and now > plan.forfeit_at:
-        return Reason(RULE, NEEDS_REVIEW,
-                      f"Frozen on {frozen} with {facts.deposited_at_freeze:,.2f} of Deposited Funds (under "
-                      f"{LARGER_BALANCE:,.2f}): they fell to be forfeited on {when(plan.forfeit_at)}, 6 months after "
-                      "the freeze, with no further right to restoration: restoration is goodwill only." + promo)
+        return said(RULE, NEEDS_REVIEW,
+                    N_("Frozen on %(frozen)s with %(deposited)s of Deposited Funds (under %(larger)s): they fell to "
+                       "be forfeited on %(forfeit)s, 6 months after the freeze, with no further right to "
+                       "restoration: restoration is goodwill only. Promotional Credit forfeited at the freeze is "
+                       "never restored."), forfeit=when(plan.forfeit_at), **figures)
     if plan.band == "standard":
-        return Reason(RULE, ELIGIBLE,
-                      f"Frozen on {frozen} with {facts.deposited_at_freeze:,.2f} of Deposited Funds (under "
-                      f"{LARGER_BALANCE:,.2f}): they can be restored until they are forfeited 6 months after the "
-                      f"freeze ({when(plan.forfeit_due)})." + promo)
+        return said(RULE, ELIGIBLE,
+                    N_("Frozen on %(frozen)s with %(deposited)s of Deposited Funds (under %(larger)s): they can be "
+                       "restored until they are forfeited 6 months after the freeze (%(forfeit)s). Promotional "
+                       "Credit forfeited at the freeze is never restored."), forfeit=when(plan.forfeit_due), **figures)
     if now <= plan.restoration_until:
-        return Reason(RULE, ELIGIBLE,
-                      f"Frozen on {frozen} with {facts.deposited_at_freeze:,.2f} of Deposited Funds ("
-                      f"{LARGER_BALANCE:,.2f} or more): restoration may be requested for 18 months from the freeze, "
-                      f"until {when(plan.restoration_until)}." + promo)
-    return Reason(RULE, NEEDS_REVIEW,
-                  f"The 18-month restoration window after the freeze of {frozen} ended on "
-                  f"{when(plan.restoration_until)}: restoration is goodwill only." + promo)
+        return said(RULE, ELIGIBLE,
+                    N_("Frozen on %(frozen)s with %(deposited)s of Deposited Funds (%(larger)s or more): restoration "
+                       "may be requested for 18 months from the freeze, until %(until)s. Promotional Credit "
+                       "forfeited at the freeze is never restored."), until=when(plan.restoration_until), **figures)
+    return said(RULE, NEEDS_REVIEW,
+                N_("The 18-month restoration window after the freeze of %(frozen)s ended on %(until)s: restoration "
+                   "is goodwill only. Promotional Credit forfeited at the freeze is never restored."),
+                frozen=frozen, until=when(plan.restoration_until))

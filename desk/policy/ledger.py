@@ -131,9 +131,10 @@ def expected_return(status: str, quantity: int, remains: int, charge: Decimal, c
         return Return("terms-9-partial", deposited, promotional, str(words), words)
     if status == "canceled":
         deposited, promotional = _split(charge, charge, charge_promo)
-        return Return("terms-9-canceled", deposited, promotional,
-                      f"Canceled: the full {charge} charge returns to the Balance ({deposited} Deposited Funds, "
-                      f"{promotional} Promotional Credit); a return never turns Promotional Credit into Deposited Funds.")
+        words = Words(N_("Canceled: the full %(charge)s charge returns to the Balance (%(deposited)s Deposited Funds, "
+                         "%(promotional)s Promotional Credit); a return never turns Promotional Credit into Deposited "
+                         "Funds."), {"charge": charge, "deposited": deposited, "promotional": promotional})
+        return Return("terms-9-canceled", deposited, promotional, str(words), words)
     return None
 
 

@@ -17,16 +17,18 @@ Rule ids (DESIGN §2):
   terms-16-negative       a negative Balance is owed, recovered from later deposits
   terms-17-chargeback     a chargeback opens a billing case with the actions it allows
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import ROUND_DOWN, Decimal
 
 from desk.policy.claims import CLAIM_WINDOW, ELIGIBLE, NEEDS_REVIEW, REJECTED, OrderFacts, Reason, said, strictest, when
-from desk.policy.words import N_
+from desk.policy.words import N_, Words
 from desk.policy.ledger import CENT, ZERO, Balances, balances, signed
 
 MAX_WITHDRAWAL_FEE_RATE = Decimal("0.10")  # Terms §14: "does not exceed 10% of the amount withdrawn"
 METHODS = ("balance", "original")
+DEDUCTION_KINDS = {"processor_fee": N_("Processor fee"), "promotional_credit": N_("Promotional Credit"),
+                   "withdrawal_fee": N_("Withdrawal fee")}  # what the customer reads for each kind
 PROMO_DEDUCTION = "promotional_credit"  # the source of the deduction line a refund leaves
 FEE_SOURCE = "processor_fee:"  # + the deposit's id: that deposit's fee has been accounted for
 
@@ -52,6 +54,13 @@ class Deduction:
     amount: Decimal
     text: str
     deposit: str | None = None  # for a processor fee: the deposit it was charged on
+    # `text` as message ids (one per sentence), for customers (desk.i18n.say)
+    words: tuple[Words, ...] = field(default=(), compare=False)
+
+
+def deduction(kind: str, amount: Decimal, *words: Words, deposit: str | None = None) -> Deduction:
+    """A Deduction whose text is its sentences in English, translatable for customers."""
+    return Deduction(kind, amount, " ".join(str(w) for w in words), deposit, tuple(words))
 
 
 @dataclass(frozen=True)
@@ -207,9 +216,9 @@ def deposit_fees(lines, amount: Decimal, before: datetime | None = None) -> list
     lines = list(lines)
     accounted = fees_accounted(lines)
     touched = source_deposits(lines, amount, before)
-    return [Deduction("processor_fee", d.processor_fee,
-                      f"Non-refundable processor fee on deposit {d.id} of {_money(d.amount)} ({when(_utc(d.at))}).",
-                      d.id)
+    return [deduction("processor_fee", d.processor_fee,
+                      Words(N_("Non-refundable processor fee on deposit %(deposit)s of %(amount)s (%(at)s)."),
+                            {"deposit": d.id, "amount": _money(d.amount), "at": when(_utc(d.at))}), deposit=d.id)
             for d in touched if d.processor_fee and d.processor_fee > 0 and d.id not in accounted]
 
 
@@ -245,8 +254,10 @@ def _clip(deductions: list[Deduction], gross: Decimal) -> list[Deduction]:
     for d in deductions:
         take = min(d.amount, left)
         if take < d.amount:
-            d = Deduction(d.kind, take, d.text + f" Only {_money(take)} of its {_money(d.amount)} is deducted: "
-                                                 "the refund never goes below 0.00.", d.deposit)
+            d = deduction(d.kind, take, *d.words, Words(N_("Only %(taken)s of its %(amount)s is deducted: the refund "
+                                                           "never goes below 0.00."),
+                                                        {"taken": _money(take), "amount": _money(d.amount)}),
+                          deposit=d.deposit)
         if take > 0:
             out.append(d)
         left -= take
@@ -295,8 +306,9 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
             return Quote(decision=REJECTED, reasons=(refused,), **base_kwargs)
         base = order_refundable(order, charge_deposited if charge_deposited is not None
                                 else order.charge - order.charge_promo, lines)
-        reasons.append(Reason("terms-13-window", NEEDS_REVIEW,
-                              refused.text + " A supervisor took it into review regardless.") if refused else
+        reasons.append(said("terms-13-window", NEEDS_REVIEW,
+                            N_("%(refusal)s A supervisor took it into review regardless."),
+                            refusal=refused.words or refused.text) if refused else
                        said("terms-13-window", ELIGIBLE,
                             N_("Raised within the claim window of order %(order)s (%(status)s %(finished)s; asked "
                                "%(asked)s)."), order=order.panel_id, status=order.status.title(),
@@ -329,11 +341,12 @@ def refund_quote(lines, *, method: str, requested: Decimal | None = None, order:
 
     fees = deposit_fees(lines, gross, before=_utc(order.created_at) if order is not None else None)
     promo = promotional_to_deduct(lines)
-    wanted = fees + ([Deduction(PROMO_DEDUCTION, promo,
-                                f"Promotional Credit granted over the account's lifetime and not yet deducted or "
-                                f"reversed: {_money(promo)} (granted {_money(promotional_granted(lines))}, reversed "
-                                f"{_money(promotional_reversed(lines))}, deducted by earlier refunds "
-                                f"{_money(promotional_deducted(lines))}).")] if promo > 0 else [])
+    wanted = fees + ([deduction(PROMO_DEDUCTION, promo, Words(
+        N_("Promotional Credit granted over the account's lifetime and not yet deducted or reversed: %(amount)s "
+           "(granted %(granted)s, reversed %(reversed)s, deducted by earlier refunds %(deducted)s)."),
+        {"amount": _money(promo), "granted": _money(promotional_granted(lines)),
+         "reversed": _money(promotional_reversed(lines)), "deducted": _money(promotional_deducted(lines))}))]
+                     if promo > 0 else [])
     deductions = _clip(wanted, gross)
     amount = gross - sum((d.amount for d in deductions), ZERO)
     credit = gross if order is not None else ZERO
@@ -459,8 +472,10 @@ def withdrawal_quote(lines, *, rate: Decimal, requested: Decimal | None = None, 
     if capped:
         reasons.append(capped)
     fee = withdrawal_fee(gross, rate)
-    wanted = ([Deduction("withdrawal_fee", fee, f"Withdrawal processing fee: {rate * 100:.2f}% (the rate in force "
-                                                f"when you asked) of {_money(gross)}.")] if fee > 0 else [])
+    wanted = ([deduction("withdrawal_fee", fee, Words(N_("Withdrawal processing fee: %(percent)s%% (the rate in force "
+                                                         "when you asked) of %(gross)s."),
+                                                      {"percent": f"{rate * 100:.2f}", "gross": _money(gross)}))]
+              if fee > 0 else [])
     wanted += deposit_fees(lines, gross)
     deductions = _clip(wanted, gross)
     amount = gross - sum((d.amount for d in deductions), ZERO)
@@ -491,6 +506,25 @@ class Blocker:
 
     what: str  # dispute, chargeback, abuse, verification
     text: str
+    # The closure sentence it makes ("The Balance is not released while …"), translatable
+    words: Words | None = field(default=None, compare=False)
+
+
+BLOCKER_WORDS = {
+    "chargeback": N_("The Balance is not released while chargeback case %(case)s is open."),
+    "refund": N_("The Balance is not released while refund request %(request)s is not decided yet."),
+    "claim": N_("The Balance is not released while claim %(claim)s on order %(order)s is not decided yet."),
+    "abuse": N_("The Balance is not released while a suspected violation of the Terms is being looked into."),
+    "verification": N_("The Balance is not released while verification of identity and payment method is "
+                       "incomplete."),
+}
+
+
+def blocker(what: str, words: str, **params) -> Blocker:
+    """A Blocker of kind `what` whose closure sentence is BLOCKER_WORDS[words] % params."""
+    sentence = Words(BLOCKER_WORDS[words], params)
+    text = str(sentence).removeprefix("The Balance is not released while ").removesuffix(".")
+    return Blocker(what, text, sentence)
 
 
 def closure_quote(lines, *, rate: Decimal, verify_above: Decimal, fraud_flag: bool = False,
@@ -506,24 +540,26 @@ def closure_quote(lines, *, rate: Decimal, verify_above: Decimal, fraud_flag: bo
                               payout_methods=payout_methods) if withdrawable(bal) > 0 else None
     forfeit = max(ZERO, bal.promotional)
     if payout is not None and payout.decision != REJECTED:
-        reasons.append(Reason("terms-15-closure", ELIGIBLE,
-                              f"On closure the {_money(payout.requested)} of Deposited Funds is withdrawn under the "
-                              f"withdrawal rules: {_money(payout.amount)} after {_money(payout.deducted)} of fees."))
+        reasons.append(said("terms-15-closure", ELIGIBLE,
+                            N_("On closure the %(requested)s of Deposited Funds is withdrawn under the withdrawal "
+                               "rules: %(amount)s after %(fees)s of fees."), requested=_money(payout.requested),
+                            amount=_money(payout.amount), fees=_money(payout.deducted)))
         reasons += [r for r in payout.reasons if r.outcome == NEEDS_REVIEW]  # verification, methods
     elif payout is not None:
-        reasons.append(Reason("terms-15-closure", ELIGIBLE,
-                              f"The fees on the {_money(payout.requested)} of Deposited Funds leave nothing to pay out "
-                              "on closure."))
+        reasons.append(said("terms-15-closure", ELIGIBLE,
+                            N_("The fees on the %(requested)s of Deposited Funds leave nothing to pay out on "
+                               "closure."), requested=_money(payout.requested)))
     else:
-        reasons.append(Reason("terms-15-closure", ELIGIBLE, "There are no Deposited Funds to withdraw on closure."))
+        reasons.append(said("terms-15-closure", ELIGIBLE, N_("There are no Deposited Funds to withdraw on closure.")))
     if forfeit > 0:
-        reasons.append(Reason("terms-15-closure", ELIGIBLE,
-                              f"The {_money(forfeit)} of Promotional Credit is forfeited on closure."))
+        reasons.append(said("terms-15-closure", ELIGIBLE,
+                            N_("The %(amount)s of Promotional Credit is forfeited on closure."), amount=_money(forfeit)))
     owed = negative(bal)
     if owed:
         reasons.append(owed)
-    for blocker in blockers:
-        reasons.append(Reason("terms-15-closure", NEEDS_REVIEW, f"The Balance is not released while {blocker.text}."))
+    for held in blockers:
+        words = held.words or Words(N_("The Balance is not released while %(blocker)s."), {"blocker": held.text})
+        reasons.append(Reason("terms-15-closure", NEEDS_REVIEW, str(words), words))
     usable = payout is not None and payout.decision != REJECTED
     return Quote(kind="closure", decision=_worst(reasons), reasons=tuple(reasons),
                  requested=payout.requested if usable else ZERO,
@@ -540,10 +576,11 @@ def negative(bal: Balances) -> Reason | None:
     Credit together) is owed; later deposits or credits recover it."""
     if bal.total < 0:
         owed = -bal.total
-        return Reason("terms-16-negative", NEEDS_REVIEW,
-                      f"The Balance is negative by {_money(owed)} (Deposited Funds {_money(bal.deposited)}, "
-                      f"Promotional Credit {_money(bal.promotional)}): the customer owes it; it is recovered from "
-                      "later deposits or credits, or invoiced.")
+        return said("terms-16-negative", NEEDS_REVIEW,
+                    N_("The Balance is negative by %(owed)s (Deposited Funds %(deposited)s, Promotional Credit "
+                       "%(promotional)s): the customer owes it; it is recovered from later deposits or credits, or "
+                       "invoiced."), owed=_money(owed), deposited=_money(bal.deposited),
+                    promotional=_money(bal.promotional))
     return None
 
 
@@ -589,9 +626,12 @@ def chargeback_summary(lines) -> list[Reason]:
     lines = list(lines)
     reasons = []
     for l in (l for l in lines if l.kind == "chargeback"):
-        reasons.append(Reason("terms-17-chargeback", NEEDS_REVIEW,
-                              f"Chargeback {l.id} of {_money(l.amount)} ({l.funding}) on {when(_utc(l.at))}"
-                              + (f", processor fee {_money(l.processor_fee)}" if l.processor_fee else "") + "."))
+        figures = {"id": l.id, "amount": _money(l.amount), "funding": l.funding, "at": when(_utc(l.at))}
+        reasons.append(said("terms-17-chargeback", NEEDS_REVIEW,
+                            N_("Chargeback %(id)s of %(amount)s (%(funding)s) on %(at)s, processor fee %(fee)s."),
+                            fee=_money(l.processor_fee), **figures) if l.processor_fee else
+                       said("terms-17-chargeback", NEEDS_REVIEW, N_("Chargeback %(id)s of %(amount)s (%(funding)s) "
+                                                                    "on %(at)s."), **figures))
     owed = negative(balances(lines))
     if owed:
         reasons.append(owed)

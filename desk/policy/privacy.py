@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from desk.policy.words import N_
+from desk.policy.words import N_, Words
 
 RIGHTS_RULE = "privacy-10-rights"
 VERIFY_RULE = "privacy-10-verify"
@@ -52,7 +52,7 @@ FLAG_LABELS = {
     "minor_reported": "Reported under 18",
 }
 
-JURISDICTIONS = {"eu": N_("EU / UK (GDPR)"), "ca": N_("California (CCPA/CPRA)"), "other": "Elsewhere"}
+JURISDICTIONS = {"eu": N_("EU / UK (GDPR)"), "ca": N_("California (CCPA/CPRA)"), "other": N_("Elsewhere")}
 
 # The answer to a California opt-out (Privacy §10): there is nothing to stop, and it is recorded.
 OPT_OUT_ANSWER = ("We do not sell or share your personal information as the CCPA/CPRA defines those words. "
@@ -76,9 +76,9 @@ def normalise_rights(values) -> tuple[list[str], list[str]]:
 def rights_problem(rights: list[str], jurisdiction: str) -> str | None:
     """Why these rights cannot be asked for as they stand, or None (privacy-10-rights)."""
     if not rights:
-        return "Choose at least one right."
+        return N_("Choose at least one right.")
     if jurisdiction not in JURISDICTIONS:
-        return "Say where you are: EU/UK, California or elsewhere."
+        return N_("Say where you are: EU/UK, California or elsewhere.")
     return None
 
 
@@ -101,6 +101,16 @@ def code_digest(secret: str, request_id: int, code: str) -> str:
 class CodeCheck:
     ok: bool
     message: str
+    words: Words | None = field(default=None, compare=False)  # `message` as a message id (desk.i18n.say)
+
+    @property
+    def text(self) -> str:
+        return self.message
+
+
+def _check(ok: bool, msgid: str, **params) -> CodeCheck:
+    words = Words(msgid, params)
+    return CodeCheck(ok, str(words), words)
 
 
 def check_code(*, stored: str | None, given_digest: str, sent_at: datetime | None, attempts: int,
@@ -108,33 +118,35 @@ def check_code(*, stored: str | None, given_digest: str, sent_at: datetime | Non
     """Whether a typed code proves control of the e-mail (privacy-10-verify). `attempts` is
     the count before this one; a fourth try is refused even with the right code."""
     if stored is None or sent_at is None:
-        return CodeCheck(False, "No code has been sent for this request. Ask for a new one.")
+        return _check(False, N_("No code has been sent for this request. Ask for a new one."))
     if attempts >= MAX_ATTEMPTS:
-        return CodeCheck(False, f"This code was tried {MAX_ATTEMPTS} times. Ask for a new one.")
+        return _check(False, N_("This code was tried %(tries)s times. Ask for a new one."), tries=MAX_ATTEMPTS)
     if now > sent_at + timedelta(minutes=CODE_MINUTES):
-        return CodeCheck(False, f"This code has expired: codes are valid for {CODE_MINUTES} minutes. Ask for a new one.")
+        return _check(False, N_("This code has expired: codes are valid for %(minutes)s minutes. Ask for a new one."),
+                      minutes=CODE_MINUTES)
     if not hmac.compare_digest(stored, given_digest):
         left = MAX_ATTEMPTS - attempts - 1
-        return CodeCheck(False, f"That code is not right. {left} attempt{'s' * (left != 1)} left." if left
-                         else "That code is not right, and no attempts are left. Ask for a new one.")
-    return CodeCheck(True, "Your e-mail address is verified.")
+        return (_check(False, N_("That code is not right. 1 attempt left.")) if left == 1 else
+                _check(False, N_("That code is not right. %(left)s attempts left."), left=left) if left else
+                _check(False, N_("That code is not right, and no attempts are left. Ask for a new one.")))
+    return _check(True, N_("Your e-mail address is verified."))
 
 
 # privacy-8-erasure: what an erasure keeps, and why (the answer lists each that applies).
 KEPT = {
-    "ledger": ("Your balance movements (deposits, charges, refunds), under a pseudonym",
-               "accounting and tax law require us to keep them (Privacy §8, §10)"),
-    "orders": ("The amounts and dates of your orders, without their links",
-               "they are the other half of the accounting records"),
-    "tickets": ("The references, kinds and dates of your tickets, without their content",
-                "they show that the work was done; nothing in them identifies you"),
-    "record": ("A record of this request (its date, nature, channel and our response)",
-               "the law asks us to keep it for at least 24 months (11 CCR §7101); it does not name you"),
-    "blocked": ("Identifiers blocked for abuse", "fraud prevention (AUP §5.3)"),
-    "reports": ("The abuse or rights reports you made, without your name and address",
-                "the cases they opened are the record of what was decided (AUP §5.2)"),
-    "evidence": ("Evidence of a closed abuse case, under a pseudonym",
-                 "it records what was decided and why (AUP §5.2); your identifiers were replaced"),
+    "ledger": (N_("Your balance movements (deposits, charges, refunds), under a pseudonym"),
+               N_("accounting and tax law require us to keep them (Privacy §8, §10)")),
+    "orders": (N_("The amounts and dates of your orders, without their links"),
+               N_("they are the other half of the accounting records")),
+    "tickets": (N_("The references, kinds and dates of your tickets, without their content"),
+                N_("they show that the work was done; nothing in them identifies you")),
+    "record": (N_("A record of this request (its date, nature, channel and our response)"),
+               N_("the law asks us to keep it for at least 24 months (11 CCR §7101); it does not name you")),
+    "blocked": (N_("Identifiers blocked for abuse"), N_("fraud prevention (AUP §5.3)")),
+    "reports": (N_("The abuse or rights reports you made, without your name and address"),
+                N_("the cases they opened are the record of what was decided (AUP §5.2)")),
+    "evidence": (N_("Evidence of a closed abuse case, under a pseudonym"),
+                 N_("it records what was decided and why (AUP §5.2); your identifiers were replaced")),
 }
 
 
@@ -143,9 +155,11 @@ def kept_lines(keys) -> list[dict]:
 
 
 def erasure_answer(kept: list[dict]) -> str:
-    lines = ["Your personal data has been erased (Privacy Policy §8, §10)."]
+    """The answer in English (the ticket, staff); mail/privacy_erased.txt says the same in
+    the reader's language: keep the two together."""
+    lines = [N_("Your personal data has been erased (Privacy Policy §8, §10).")]
     if kept:
-        lines.append("We kept only the following, for the reasons given:")
+        lines.append(N_("We kept only the following, for the reasons given:"))
         lines += [f"- {row['what']}: {row['why']}." for row in kept]
     return "\n".join(lines)
 

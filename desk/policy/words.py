@@ -18,3 +18,10 @@ class Words:
 
     def __str__(self) -> str:
         return self.msgid % self.params if self.params else self.msgid
+
+
+def stored(words: Words) -> dict:
+    """`words` as stored JSON keeps it ({msgid, params}); a parameter that is a sentence of
+    its own (Words) stays one, so it is translated too when read back (desk.i18n.say)."""
+    return {"msgid": words.msgid,
+            "params": {k: stored(v) if isinstance(v, Words) else str(v) for k, v in words.params.items()}}

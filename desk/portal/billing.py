@@ -80,7 +80,7 @@ def money_request(customer, kind):
             form.step.data, form.shown.data = _signature(form, kind), str(quote.amount)
     status = error.status if error else (400 if form.is_submitted() and quote is None else 200)
     return render_template("portal/money.html", customer=customer, form=form, kind=kind, label=KIND_LABELS[kind],
-                           quote=quote.to_dict() if quote else None, error=error), status
+                           quote=money.stored_quote(quote) if quote else None, error=error), status
 
 
 @bp.post("/tickets/<reference>/money")

@@ -18,6 +18,7 @@ from desk.policy import privacy as policy
 from desk.privacy import requests
 from desk.privacy.models import PrivacyExport
 from desk.storage import get_storage
+from desk.policy.words import N_
 from desk.types import utcnow
 
 SALT = "desk.privacy-export"
@@ -43,7 +44,8 @@ def review(export: PrivacyExport, staff, withhold: list[str], reason: str = "") 
     request = export.request
     record(Actor.staff(staff), "privacy.export_released", "privacy_request", request.id, ticket_id=request.ticket_id,
            export=export.id, withheld=withhold, sha256=export.sha256, rule=policy.EXPORT_RULE)
-    subject, body = render("privacy_export.txt", request=request, export=export, link=download_url(export),
+    subject, body = render("privacy_export.txt", request=request, ticket=request.ticket, export=export,
+                           link=download_url(export),
                            withheld=withhold, reason=reason if withhold else "")
     mail = compose(f"privacy-export:{export.id}", request.email, subject, body, request.ticket_id)
     jobs.enqueue("workers.mail.deliver", mail.id)
@@ -118,13 +120,13 @@ def from_token(token: str) -> PrivacyExport | None:
 
 
 def problem(export: PrivacyExport) -> str | None:
-    """Why this link gives nothing now, or None."""
+    """Why this link gives nothing now (a message id: the page translates it), or None."""
     if export.status == "expired" or (export.expires_at is not None and utcnow() > export.expires_at):
-        return "This download link has expired. Ask us for a new copy by replying to your request."
+        return N_("This download link has expired. Ask us for a new copy by replying to your request.")
     if export.status != "released":
-        return "This copy is not ready to download."
+        return N_("This copy is not ready to download.")
     if not export.path or not get_storage().exists(export.path):
-        return "This copy is no longer available."
+        return N_("This copy is no longer available.")
     return None
 
 

@@ -163,7 +163,7 @@ class _Erasure:
             else policy.ERASURE_RULE}}
         if request.ticket is not None:
             tickets.system_reply(request.ticket, request.response, status="resolved", notify=False)
-        subject, body = render("privacy_erased.txt", request=request)
+        subject, body = render("privacy_erased.txt", request=request, kept=kept, ticket=request.ticket)
         for number, address in enumerate(answer_to, start=1):
             # The answer goes to the address the person wrote from; once sent, the mail row
             # forgets it too.

@@ -11,6 +11,7 @@ from desk import jobs
 from desk.audit.services import Actor
 from desk.errors import DeskError
 from desk.extensions import db, limiter
+from desk.i18n import say
 from desk.policy import privacy as policy
 from desk.privacy import delivery, requests
 from desk.privacy.models import STATUS_LABELS
@@ -23,7 +24,7 @@ class RightsForm(FlaskForm):
     """What a privacy request asks; the portal's form is this (the e-mail is the account's)."""
     rights = SelectMultipleField(_l("What do you ask for?"), choices=[SelectChoice(k, _l(v)) for k, v in policy.RIGHTS.items()],
                                  option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False),
-                                 validators=[DataRequired("Choose at least one right.")])
+                                 validators=[DataRequired(_l("Choose at least one right."))])
     jurisdiction = SelectField(_l("Where are you?"), default="other",
                                choices=[SelectChoice(k, _l(v)) for k, v in policy.JURISDICTIONS.items()])
     details = TextAreaField(_l("Anything we should know (what to correct, which processing to stop)"),
@@ -92,7 +93,7 @@ def enter_code(token):
     result = requests.enter_code(row, form.code.data)
     db.session.commit()
     jobs.dispatch()
-    flash(result.message, "info" if result.ok else "error")
+    flash(say(result), "info" if result.ok else "error")
     return redirect(url_for("privacy_public.status", token=token))
 
 
@@ -143,11 +144,11 @@ def export_download(token):
     problem = delivery.problem(export)
     form = CodeForm()
     if problem or not form.validate_on_submit():
-        flash(problem or "Type the code from the mail.", "error")
+        flash(gettext(problem or "Type the code from the mail."), "error")
         return redirect(url_for("privacy_public.export_page", token=token))
     result = delivery.unlock(export, form.code.data)
     db.session.commit()
     if not result.ok:
-        flash(result.message, "error")
+        flash(say(result), "error")
         return redirect(url_for("privacy_public.export_page", token=token))
     return delivery.send(export)

@@ -124,7 +124,9 @@ def send_code(request: PrivacyRequest, first: bool = False, purpose: str = "veri
     code, now = policy.new_code(), utcnow()
     request.code_hash = policy.code_digest(current_app.config["SECRET_KEY"], request.id, code)
     request.code_sent_at, request.code_attempts = now, 0
-    figures = {"request": request, "code": code, "minutes": policy.CODE_MINUTES, "attempts": policy.MAX_ATTEMPTS}
+    # In the language the request was written in (its ticket's, desk.i18n.mail_locale).
+    figures = {"request": request, "ticket": request.ticket, "code": code, "minutes": policy.CODE_MINUTES,
+               "attempts": policy.MAX_ATTEMPTS}
     if purpose == "download":
         subject, body = render("privacy_download_code.txt", **figures)
     else:
