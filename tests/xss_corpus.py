@@ -1,0 +1,153 @@
+"""The XSS vector corpus (issue 11) and the page checker every XSS test shares: a page is
+parsed and must hold no element with an on* handler, no inline <script>, no
+javascript:/data: link or source, no CSS expression() and no <svg>/<math>/<iframe>: the
+vector shows as text or not at all. `forms_on`/`fill` drive any of the desk's own forms with
+a vector in every text field, so a new field on a form is covered without a new test."""
+import re
+from html.parser import HTMLParser
+
+VECTORS = [
+    "<script>alert(1)</script>",
+    "<ScRiPt>alert(1)</sCrIpT>",
+    "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)>",
+    "<svg><script>alert(1)</script></svg>",
+    "<a href=\"javascript:alert(1)\">x</a>",
+    "<a href=\"  JaVaScRiPt:alert(1)\">x</a>",
+    "<a href=\"&#106;avascript:alert(1)\">x</a>",
+    "<iframe src=\"data:text/html,<script>alert(1)</script>\"></iframe>",
+    "<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">x</a>",
+    "</textarea><script>alert(1)</script>",
+    "</title><script>alert(1)</script>",
+    "\"><img src=x onerror=alert(1)>",
+    "' onmouseover='alert(1)",
+    "\" autofocus onfocus=\"alert(1)",
+    "<div style=\"width: expression(alert(1))\">x</div>",
+    "<p style=\"background:url(javascript:alert(1))\">x</p>",
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "<body onload=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "<details open ontoggle=alert(1)>",
+    "[x](javascript:alert(1)) <javascript:alert(1)>",
+]
+BAD_SCHEMES = ("javascript:", "data:", "vbscript:")
+URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "background", "poster"}
+
+
+class Checker(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.problems = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            value = (value or "")
+            if name.startswith("on"):
+                self.problems.append(f"<{tag} {name}=…>")
+            if name in URL_ATTRS and re.sub(r"[\s\x00-\x1f]", "", value).lower().startswith(BAD_SCHEMES):
+                self.problems.append(f"<{tag} {name}={value[:40]!r}>")
+            if name == "style" and "expression(" in value.lower().replace(" ", ""):
+                self.problems.append(f"<{tag} style expression()>")
+        if tag == "script" and not (dict(attrs).get("src") or "").startswith("/static/"):
+            self.problems.append("<script> not from /static/")
+        if tag in ("iframe", "object", "embed", "svg", "math", "base"):
+            self.problems.append(f"<{tag}>")
+
+
+def assert_clean(html: str, where: str):
+    checker = Checker()
+    checker.feed(html)
+    assert not checker.problems, (where, checker.problems[:5])
+
+
+# -- driving the desk's own forms ----------------------------------------------------------
+
+TEXT_TYPES = {"text", "search", "url", "tel", "", None, "number", "email", "date"}
+
+
+class _Forms(HTMLParser):
+    """Each <form> on a page: its action, method and the fields a browser would send."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.forms, self._form, self._select, self._textarea = [], None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self._form = {"action": a.get("action") or "", "method": (a.get("method") or "get").lower(),
+                          "enctype": a.get("enctype") or "", "fields": {}, "text": [], "files": []}
+            self.forms.append(self._form)
+        if self._form is None or not a.get("name") or "disabled" in a:
+            return
+        name, fields = a["name"], self._form["fields"]
+        if tag == "input":
+            kind = (a.get("type") or "text").lower()
+            if kind == "file":
+                self._form["files"].append(name)
+            elif kind in ("checkbox", "radio"):
+                if "checked" in a or (kind == "radio" and name not in fields):
+                    fields[name] = a.get("value", "on")
+            elif kind not in ("submit", "button", "image", "reset"):
+                fields[name] = a.get("value") or ""
+                if kind in TEXT_TYPES - {"number", "email", "date"}:
+                    self._form["text"].append(name)
+        elif tag == "textarea":
+            fields[name], self._textarea = "", name
+            self._form["text"].append(name)
+        elif tag == "select":
+            self._select = name
+        elif tag == "button" and a.get("value") is not None and name not in fields:
+            fields[name] = a["value"]
+        if tag == "option" and self._select and (self._select not in fields or "selected" in a) and a.get("value"):
+            fields[self._select] = a["value"]
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea and self._form is not None:
+            self._form["fields"][self._textarea] += data
+
+
+def forms_on(html: str) -> list[dict]:
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
+
+
+def fill(client, page_url: str, vector: str, **kwargs):
+    """Open `page_url` and `submit` its form with `vector` in every text field."""
+    page = client.get(page_url)
+    assert page.status_code == 200, (page_url, page.status_code)
+    return submit(client, page.get_data(as_text=True), page_url, vector, **kwargs)
+
+
+def submit(client, html: str, page_url: str, vector: str, *, action: str | None = None, keep=(), max_len=None,
+           **values):
+    """Send the form of `html` (the page at `page_url`) posting to `action`, else its first
+    POST form with a text field, as a browser would, with `vector` in every text field (cut
+    to `max_len[field]`) but those in `keep` and `values`, which are set as given (None:
+    left out)."""
+    candidates = [f for f in forms_on(html) if f["method"] == "post" and (
+        f["text"] if action is None else (f["action"] or page_url).split("?")[0] == action)]
+    assert candidates, f"no form for {action or 'text'} on {page_url}"
+    form = candidates[0]
+    data = dict(form["fields"])
+    for name in form["text"]:
+        if name not in keep and name != "csrf_token":
+            data[name] = vector[:(max_len or {}).get(name, len(vector))]
+    for name, value in values.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    url = form["action"] or page_url
+    if form["enctype"] == "multipart/form-data" or any(isinstance(v, (list, tuple)) for v in data.values()):
+        return client.post(url, data=data, content_type="multipart/form-data")
+    return client.post(url, data=data)
