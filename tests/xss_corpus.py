@@ -78,6 +78,9 @@ class _Forms(HTMLParser):
             self._form = {"action": a.get("action") or "", "method": (a.get("method") or "get").lower(),
                           "enctype": a.get("enctype") or "", "fields": {}, "text": [], "files": []}
             self.forms.append(self._form)
+        if tag == "option" and self._form is not None and self._select and a.get("value") \
+                and (self._select not in self._form["fields"] or "selected" in a):
+            self._form["fields"][self._select] = a["value"]
         if self._form is None or not a.get("name") or "disabled" in a:
             return
         name, fields = a["name"], self._form["fields"]
@@ -99,8 +102,6 @@ class _Forms(HTMLParser):
             self._select = name
         elif tag == "button" and a.get("value") is not None and name not in fields:
             fields[name] = a["value"]
-        if tag == "option" and self._select and (self._select not in fields or "selected" in a) and a.get("value"):
-            fields[self._select] = a["value"]
 
     def handle_endtag(self, tag):
         if tag == "form":
@@ -151,3 +152,29 @@ def submit(client, html: str, page_url: str, vector: str, *, action: str | None 
     if form["enctype"] == "multipart/form-data" or any(isinstance(v, (list, tuple)) for v in data.values()):
         return client.post(url, data=data, content_type="multipart/form-data")
     return client.post(url, data=data)
+
+
+def why(response) -> tuple:
+    """A refused form's status and the messages it shows, for an assertion's message."""
+    html = response.get_data(as_text=True)
+    return response.status_code, re.findall(r'role="alert">(.*?)</div>|class="error"[^>]*>(.*?)</', html, re.S)[:6]
+
+
+def assert_mail_is_plain_text(app, min_with_vector: int = 1):
+    """Every mail the desk wrote goes out as one text/plain part (no HTML a mail program
+    would render), with no header a vector's CR/LF could have added; at least
+    `min_with_vector` of them carry a vector, as text."""
+    from sqlalchemy import select
+
+    from desk.extensions import db
+    from desk.mail.models import OutboundMail
+    from desk.mail.outbound import message_for
+
+    carried = 0
+    with app.app_context():
+        for row in db.session.execute(select(OutboundMail)).scalars():
+            msg = message_for(row)
+            assert [part.get_content_type() for part in msg.walk()] == ["text/plain"], row.dedupe_key
+            assert all("\n" not in value and "\r" not in value for value in msg.values()), row.dedupe_key
+            carried += "alert(1)" in msg.get_content()
+    assert carried >= min_with_vector, carried
