@@ -15,7 +15,7 @@ from test_privacy_erasure import officer_posts
 from xss_corpus import VECTORS, assert_clean, assert_mail_is_plain_text, fill, why
 
 ALL = "\n".join(VECTORS)
-LINKS = "\n".join(VECTORS[:12])  # a report holds at most 20 links (commas split them too)
+LINKS = "\n".join(["javascript:alert(1)", " JaVaScRiPt:alert(1)", *VECTORS[:10]])  # a report holds at most 20 links (commas split them too)
 REASON = "The page runs an investment scam. " + ALL
 
 
