@@ -141,3 +141,33 @@ def test_a_huge_field_is_a_clear_4xx_that_keeps_what_was_typed(app, panel, url, 
         assert value in page, f"{field} was not kept"  # what was typed is still in the form
     assert count(app, model) == before
     assert browser.get(url).status_code == 200
+
+
+def test_a_field_longer_than_it_may_be_through_the_api_is_a_422_not_a_silent_cut(app, client, api_key):
+    """The API cut a 10,000-character requester name to 120 and a 1 MB privacy request to
+    its first 5,000 characters, answering 201/202 as though all was kept (issue 11)."""
+    staff = {"Authorization": f"Bearer {api_key('staff')}"}
+    report = {"category": "3.2", "links": ["https://x.example/a"], "description": "A scam page, see the link."}
+    cases = [
+        ("/api/v1/tickets", staff, {"subject": "s", "body": "b", "requester": {"email": "a@example.com", "name": LONG}},
+         "name", Ticket),
+        ("/api/v1/reports/abuse", {}, {**report, "reporter": {"email": "r@example.org", "name": LONG}}, "name", Report),
+        ("/api/v1/reports/rights", {}, {**report, "right": "trademark", "work": LONG, "good_faith": True,
+                                        "reporter": {"email": "r@example.org"}}, "work", Report),
+        ("/api/v1/privacy-requests", {}, {"requester": {"email": "p@example.org", "name": LONG}, "rights": ["access"],
+                                          "jurisdiction": "eu"}, "name", PrivacyRequest),
+        ("/api/v1/privacy-requests", {}, {"requester": {"email": "p@example.org"}, "rights": ["access"],
+                                          "jurisdiction": "eu", "details": HUGE}, "details", PrivacyRequest),
+    ]
+    for url, headers, body, field, model in cases:
+        before = count(app, model)
+        response = client.post(url, headers=headers, json=body)
+        assert response.status_code == 422, (url, field, response.status_code)
+        error = response.get_json()["error"]
+        assert "at most" in error["message"] and field in error["message"], error
+        assert count(app, model) == before
+    # At the limit, all of it is kept.
+    exact = "N" * 120
+    created = client.post("/api/v1/tickets", headers=staff, json={
+        "subject": "s", "body": "b", "requester": {"email": "a@example.com", "name": exact}})
+    assert created.status_code == 201 and created.get_json()["requester"]["name"] == exact

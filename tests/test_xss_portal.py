@@ -76,3 +76,16 @@ def test_the_corpus_through_every_portal_form_shows_as_text_to_the_customer_and_
         assert response.status_code in (200, 404), (url, response.status_code)
         assert_clean(text_of(response), url)
     assert_mail_is_plain_text(app, min_with_vector=0)
+
+
+@pytest.mark.parametrize("url, linked", [
+    ("https://www.instagram.com/p/P1/", True), ("http://example.com", True), (" HTTPS://x.example/a", True),
+    ("javascript:alert(1)", False), (" JaVaScRiPt:alert(1)", False), ("java\tscript:alert(1)", False),
+    ("\x01javascript:alert(1)", False), ("data:text/html,<script>alert(1)</script>", False),
+    ("vbscript:msgbox(1)", False), ("&#106;avascript:alert(1)", False), ("//evil.example/x", False),
+    ("www.instagram.com/p/P1/", False), ("", False), (None, False),
+])
+def test_only_http_and_https_links_are_linked(url, linked):
+    from desk.sanitize import web_link
+
+    assert (web_link(url) == url) is linked and (web_link(url) is None) is not linked
