@@ -88,4 +88,4 @@ def test_the_corpus_through_every_portal_form_shows_as_text_to_the_customer_and_
 def test_only_http_and_https_links_are_linked(url, linked):
     from desk.sanitize import web_link
 
-    assert (web_link(url) == url) is linked and (web_link(url) is None) is not linked
+    assert web_link(url) == (url if linked else None)
