@@ -282,7 +282,10 @@ def register_template_helpers(app):
     from desk.sla.display import clock_view, lead_clock
     from desk.tickets.attachments import human_size, view as file_view
 
+    from desk.sanitize import web_link
+
     app.add_template_filter(human_size, "filesize")
+    app.add_template_filter(web_link)
     app.add_template_global(file_view, "file_view")
     app.add_template_global(clock_view)
     app.add_template_global(lead_clock)

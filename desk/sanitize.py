@@ -14,6 +14,7 @@ keep the public API free of bleach types:
 * ``render_markdown(text)`` Markdown        -> safe HTML (raw HTML shown as text)
 * ``text_to_html(text)``    plain text      -> safe HTML (paragraphs, <br>)
 * ``html_to_text(html)``    any HTML        -> readable plain text (mail, search)
+* ``web_link(url)``         a typed URL     -> itself if http(s), else None (shown as text)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import bleach
 from bleach import html5lib_shim
 from markdown_it import MarkdownIt
 
-__all__ = ["clean_html", "render_markdown", "text_to_html", "html_to_text"]
+__all__ = ["clean_html", "render_markdown", "text_to_html", "html_to_text", "web_link"]
 
 # --- the allow-list (one, for everything) ------------------------------------
 
@@ -248,3 +249,20 @@ def html_to_text(html: str) -> str:
 def csv_cell(value: str) -> str:
     """A CSV cell a spreadsheet would run as a formula (= + - @, tab, CR first) kept as text."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+# Characters a browser drops from a URL before reading its scheme: C0 controls and space
+# at either end, tab and newlines anywhere ("java\tscript:" is javascript:).
+_URL_IGNORED = re.compile(r"[\t\n\r]")
+_URL_EDGES = "".join(map(chr, range(0x21)))
+
+
+def web_link(url: str | None) -> str | None:
+    """`url` when a browser would open it as a web page (http or https), else None, so a
+    link someone else typed (an order's link, a reported URL) is only ever an <a href>
+    that cannot run script; anything else is shown as text."""
+    if not isinstance(url, str):
+        return None
+    seen = _URL_IGNORED.sub("", url).strip(_URL_EDGES)
+    scheme, colon, _ = seen.partition(":")
+    return url if colon and scheme.lower() in ("http", "https") else None

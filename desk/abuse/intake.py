@@ -31,6 +31,7 @@ from desk.types import utcnow
 
 MAX_LINKS = 20
 MAX_DESCRIPTION = 20_000
+MAX_WORK = 300  # the work or mark a rights notice names
 MATCHED_ORDERS = 50  # orders on one link read into a case; more are found from the customer page
 
 
@@ -99,8 +100,9 @@ def validate(data: NewReport) -> NewReport:
         data.reporter_email = validate_email(data.reporter_email or "", check_deliverability=False).normalized
     except EmailNotValidError as exc:
         problems["reporter_email"] = str(exc)
-    data.reporter_name = tickets.clean_text(data.reporter_name)[:120]
-    data.work, data.registration = tickets.clean_text(data.work)[:300], tickets.clean_text(data.registration)[:120]
+    data.reporter_name = tickets.clean_text(data.reporter_name)[:tickets.NAME_MAX]
+    data.work = tickets.clean_text(data.work)[:MAX_WORK]
+    data.registration = tickets.clean_text(data.registration)[:tickets.NAME_MAX]
     if problems:
         raise ValidationError("Some fields need attention: " + ", ".join(sorted(problems)) + ".", problems)
     attachments.check(data.uploads)

@@ -110,7 +110,9 @@ def json_body() -> dict:
     return data
 
 
-def string_field(data: dict, name: str, required: bool = False) -> str | None:
+def string_field(data: dict, name: str, required: bool = False, max_len: int | None = None) -> str | None:
+    """`data[name]` as a string (None when absent). Longer than `max_len` (what the column
+    or the form holds) is a 422 naming the field, never a silent cut of what was sent."""
     value = data.get(name)
     if value is None:
         if required:
@@ -120,6 +122,9 @@ def string_field(data: dict, name: str, required: bool = False) -> str | None:
         raise ValidationError(f"{name} must be a string.", {name: "must be a string"})
     if isinstance(value, str) and "\x00" in value:  # PostgreSQL text cannot hold NUL: a 422 here, not a 500 there
         raise ValidationError(f"{name} must not contain NUL characters.", {name: "must not contain NUL characters"})
+    if max_len is not None and len(str(value)) > max_len:
+        raise ValidationError(f"{name} may be at most {max_len} characters; nothing was filed.",
+                              {name: f"at most {max_len} characters"})
     return str(value)
 
 

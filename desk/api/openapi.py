@@ -247,7 +247,7 @@ SCHEMAS: dict[str, dict] = {
     "Decision": enum(OUTCOMES, "eligible, rejected, or needs_review (a person decides)."),
     "Requester": obj({
         "email": string("The requester's e-mail address.", format="email", maxLength=254),
-        "name": string(maxLength=500),
+        "name": string(maxLength=120),
     }),
     "AttachmentInput": obj({
         "filename": string(maxLength=1000, examples=["screenshot.png"]),
@@ -630,7 +630,7 @@ SCHEMAS: dict[str, dict] = {
                    "description": "The rights asked for (California's know and delete are access and deletion)."},
         "jurisdiction": enum(privacy_policy.JURISDICTIONS, "Where the requester is: it sets the legal deadline."),
         "details": string(maxLength=5000),
-        "login": string("The account's login, when several accounts share the e-mail."),
+        "login": string("The account's login, when several accounts share the e-mail.", maxLength=120),
     }, required=("rights", "jurisdiction"), description="requester.email (or email) is required too.",
         examples=[{"requester": {"email": "alice@alice-shop.example", "name": "Alice"}, "rights": ["access"],
                    "jurisdiction": "eu"}]),

@@ -10,6 +10,7 @@ from desk.errors import ValidationError
 from desk.extensions import db, limiter
 from desk.policy import privacy as policy
 from desk.privacy import requests
+from desk.tickets.services import NAME_MAX
 
 
 def _public_limit():
@@ -31,9 +32,10 @@ def file_privacy_request():
         raise ValidationError("requester must be an object with email and name.", {"requester": "not an object"})
     new = requests.NewRequest(
         email=string_field(requester, "email") or string_field(data, "email") or "",
-        name=string_field(requester, "name") or "", rights=rights,
-        jurisdiction=(string_field(data, "jurisdiction") or "").lower(), details=string_field(data, "details") or "",
-        login=string_field(data, "login") or "", channel="api")
+        name=string_field(requester, "name", max_len=NAME_MAX) or "", rights=rights,
+        jurisdiction=(string_field(data, "jurisdiction") or "").lower(),
+        details=string_field(data, "details", max_len=requests.MAX_DETAILS) or "",
+        login=string_field(data, "login", max_len=NAME_MAX) or "", channel="api")
     request = requests.file(new, Actor("requester", None, "privacy requester"))
     db.session.commit()
     jobs.dispatch()

@@ -7,6 +7,7 @@ from desk.api import bp, json_body, string_field
 from desk.audit.services import Actor
 from desk.errors import ValidationError
 from desk.extensions import limiter
+from desk.tickets.services import NAME_MAX
 from desk.tickets.uploads import from_json
 
 
@@ -41,10 +42,10 @@ def _report(kind: str):
         raise ValidationError("reporter must be an object with email and name.", {"reporter": "not an object"})
     new = intake.NewReport(
         kind=kind, category=string_field(data, "category") or "",
-        reporter_email=string_field(reporter, "email") or "", reporter_name=string_field(reporter, "name") or "",
+        reporter_email=string_field(reporter, "email") or "", reporter_name=string_field(reporter, "name", max_len=NAME_MAX) or "",
         links=_list(data, "links"), orders=_list(data, "orders"), description=string_field(data, "description") or "",
-        csam=_flag(data, "csam"), right=string_field(data, "right") or "", work=string_field(data, "work") or "",
-        registration=string_field(data, "registration") or "", good_faith=_flag(data, "good_faith"),
+        csam=_flag(data, "csam"), right=string_field(data, "right") or "", work=string_field(data, "work", max_len=intake.MAX_WORK) or "",
+        registration=string_field(data, "registration", max_len=NAME_MAX) or "", good_faith=_flag(data, "good_faith"),
         channel="api", uploads=from_json(data.get("evidence")),
     )
     report = intake.file_report(new, Actor("requester", None, new.reporter_email))

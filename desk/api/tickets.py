@@ -132,7 +132,7 @@ def create_ticket():
         subject=string_field(data, "subject") or "",
         body=string_field(data, "body") or "",
         requester_email=string_field(requester, "email") or string_field(data, "requester_email") or "",
-        requester_name=string_field(requester, "name") or "",
+        requester_name=string_field(requester, "name", max_len=services.NAME_MAX) or "",
         kind=string_field(data, "kind") or "general",
         channel="api",
         customer=string_field(data, "customer"),

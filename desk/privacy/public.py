@@ -28,7 +28,7 @@ class RightsForm(FlaskForm):
     jurisdiction = SelectField(_l("Where are you?"), default="other",
                                choices=[SelectChoice(k, _l(v)) for k, v in policy.JURISDICTIONS.items()])
     details = TextAreaField(_l("Anything we should know (what to correct, which processing to stop)"),
-                            validators=[Optional(), Length(max=5000)])
+                            validators=[Optional(), Length(max=requests.MAX_DETAILS)])
 
 
 class RequestForm(RightsForm):

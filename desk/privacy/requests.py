@@ -27,6 +27,7 @@ from desk.types import utcnow
 
 LINK_SALT = "desk.privacy-request"
 RECORD_MONTHS = 24
+MAX_DETAILS = 5000  # what the form takes; a mail's longer text is kept whole in the mail log
 
 
 @dataclass
@@ -52,7 +53,7 @@ def validate(data: NewRequest) -> NewRequest:
     elif policy.rights_problem(rights, data.jurisdiction):
         problem = policy.rights_problem(rights, data.jurisdiction)
         fields["rights" if not rights else "jurisdiction"] = problem
-    data.rights, data.details = rights, tickets.clean_text(data.details)[:5000]
+    data.rights, data.details = rights, tickets.clean_text(data.details)[:MAX_DETAILS]
     if fields:
         raise ValidationError("The request is not complete: " + "; ".join(f"{k}: {v}" for k, v in fields.items()),
                               fields)
@@ -71,7 +72,7 @@ def file(data: NewRequest, actor: Actor) -> PrivacyRequest:
         body += f"\n\n{data.details}"
     ticket, _ = tickets.open_ticket(NewTicket(
         subject=f"Privacy request: {labels}"[:200], body=body, requester_email=data.email,
-        requester_name=data.name[:120], kind="privacy", channel=data.channel,
+        requester_name=data.name[:tickets.NAME_MAX], kind="privacy", channel=data.channel,
         customer=customer.panel_id if customer else None, jurisdiction=data.jurisdiction, acknowledge=False), actor)
     request = PrivacyRequest(ticket=ticket, reference=ticket.reference, rights=data.rights,
                              jurisdiction=data.jurisdiction, channel=data.channel, email=data.email,

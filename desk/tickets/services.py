@@ -29,6 +29,7 @@ from desk.webhooks import services as webhooks
 
 MAX_SUBJECT = 200
 MAX_BODY = 100_000
+NAME_MAX = 120  # requester_name is a String(120) column
 MAX_PANEL_ID = 64  # the panel's customer and order ids are String(64) columns
 
 
@@ -102,7 +103,7 @@ def validate_new(data: NewTicket) -> NewTicket:
         data.requester_email = clean_email(data.requester_email or "")
     except ValidationError as exc:
         problems.update(exc.fields)
-    data.requester_name = clean_text(data.requester_name)[:120]
+    data.requester_name = clean_text(data.requester_name)[:NAME_MAX]  # a mail's display name may be longer
     if problems:
         raise ValidationError("Some fields need attention: " + ", ".join(sorted(problems)) + ".", problems)
     attachments.check(data.uploads)
