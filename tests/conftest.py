@@ -117,6 +117,11 @@ def _truncate_pg(app):
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
             conn.execute(text("INSERT INTO audit_head (id, last_hash) VALUES (1, :h)"), {"h": "0" * 64})
+            # Ticket references come from sequences a TRUNCATE does not touch: each test
+            # starts at T-YY-000001 again, as on a fresh database.
+            for (name,) in conn.execute(text("SELECT sequencename FROM pg_sequences "
+                                             "WHERE sequencename LIKE 'ticket\\_reference\\_%'")):
+                conn.execute(text(f"ALTER SEQUENCE {name} RESTART WITH 1"))
 
 
 @pytest.fixture

@@ -222,16 +222,18 @@ SCHEMAS: dict[str, dict] = {
                         "is refused.", format="date-time", examples=["2026-07-03T14:00:00Z"]),
     "PanelId": string("An id the panel owns (customer, order, ledger entry).", minLength=1, maxLength=64,
                       examples=["1001"]),
+    "Words": obj({
+        "msgid": string("The sentence's message id in the desk's catalogues (English, with %(name)s places)."),
+        "params": obj({}, description="What fills the places: figures as strings, or a sentence of its own "
+                                      "(a Words object) to translate as well."),
+    }, required=("msgid", "params"), description="On a stored decision, a sentence the desk translates: a "
+                                                  "client may show it in its customer's language from the "
+                                                  "same catalogue."),
     "Reason": obj({
         "rule": string("The rule id of the Terms (desk.policy).", examples=["terms-7-claim-window"]),
         "outcome": enum(OUTCOMES, "What this rule alone would decide."),
         "text": string("The reason in words, with its figures."),
-        "words": obj({
-            "msgid": string("The sentence's message id in the desk's catalogues (English, with %(name)s places)."),
-            "params": obj({}, description="The figures that fill the places, as strings."),
-        }, required=("msgid", "params"), description="Present on a stored decision whose sentence the desk "
-                                                      "translates: a client may show it in its customer's "
-                                                      "language from the same catalogue."),
+        "words": ref("Words"),
     }, required=("rule", "outcome", "text"), closed=True),
     "Rules": array(string(), "The rule ids behind the decision, each once, in the order of the reasons."),
     "Clause": obj({
@@ -532,6 +534,7 @@ SCHEMAS: dict[str, dict] = {
         "kind": enum(("processor_fee", "promotional_credit", "withdrawal_fee")),
         "amount": ref("Money"), "text": string(),
         "deposit": string("For a processor fee: the deposit it was charged on."),
+        "words": array(ref("Words"), "The sentences of `text`, stored to be translated (see Words)."),
     }, required=("kind", "amount", "text"), closed=True),
     "Figures": obj(FIGURES, required=FIGURES_REQUIRED, closed=True,
                    description="The Terms' figures for a money request (desk.policy.money)."),
