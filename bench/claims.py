@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-from common import REDIS_URL, db_name, recreate
+from common import GUNICORN_THREADS, REDIS_URL, children_cpu_seconds, db_name, gunicorn_command, recreate
 from desk.policy.claims import Claim, OrderFacts, Tool, evaluate
 from intake import free_port, stop_server, wait_for
 
@@ -99,47 +99,55 @@ def prepare_api(orders: int, redis_url: str) -> tuple[dict, str]:
     return env, key
 
 
-def bench_api(seconds: float, workers: int, clients: int, orders: int, redis_url: str) -> tuple[float, int]:
-    env, key = prepare_api(orders, redis_url)
+def bench_api(args) -> tuple[float, int, float, float]:
+    """(decisions/s, answers other than 200, ms of the workers' CPU a request under gunicorn,
+    ms of CPU a request through the Flask test client)."""
+    env, key = prepare_api(args.orders, args.redis)
     port = free_port()
-    server = subprocess.Popen(
-        # Sync workers, 2n+1 on two cores (gunicorn's own advice); threads only add GIL contention here.
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "wsgi:app"], env=env, cwd=ROOT, start_new_session=True)
+    server = subprocess.Popen(gunicorn_command(port, args.workers, args.threads), env=env, cwd=ROOT,
+                              start_new_session=True)
     try:
-        wait_for(port, server, workers)  # every worker has loaded the app
-        if shutil.which("wrk"):
-            return run_wrk(port, key, seconds, clients, orders)
-        counts, errors = [0] * clients, [0] * clients
-        stop = threading.Event()
-
-        def client_loop(slot):
-            rng = random.Random(slot)
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-            while not stop.is_set():
-                body = {"order": str(rng.randrange(orders)), "kind": rng.choice(KINDS),
-                        "current_count": rng.randint(0, 10000), "at": "2026-08-01T00:00:00Z"}
-                conn.request("POST", "/api/v1/claims/evaluate", json.dumps(body), headers)
-                response = conn.getresponse()
-                response.read()
-                if response.status == 200:
-                    counts[slot] += 1
-                else:
-                    errors[slot] += 1
-
-        threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
-        start = time.perf_counter()
-        for t in threads:
-            t.start()
-        time.sleep(seconds)
-        stop.set()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - start
-        return sum(counts) / elapsed, sum(errors)
+        wait_for(port, server, args.workers)  # every worker has loaded the app
+        cpu = children_cpu_seconds(server.pid)
+        load = run_wrk if shutil.which("wrk") else run_threads
+        rate, requests, errors = load(port, key, args.seconds, args.clients, args.orders)
+        worker_ms = 1000 * (children_cpu_seconds(server.pid) - cpu) / max(requests, 1)
     finally:
         stop_server(server)
+    client_ms = cpu_through_test_client(key, args.orders, args.redis, args.requests, args.profile)
+    return rate, errors, worker_ms, client_ms
+
+
+def run_threads(port, key, seconds, clients, orders) -> tuple[float, int, int]:
+    """The fallback load without wrk: a thread and a keep-alive connection per client."""
+    counts, errors = [0] * clients, [0] * clients
+    stop = threading.Event()
+
+    def client_loop(slot):
+        rng = random.Random(slot)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        while not stop.is_set():
+            body = {"order": str(rng.randrange(orders)), "kind": rng.choice(KINDS),
+                    "current_count": rng.randint(0, 10000), "at": "2026-08-01T00:00:00Z"}
+            conn.request("POST", "/api/v1/claims/evaluate", json.dumps(body), headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                counts[slot] += 1
+            else:
+                errors[slot] += 1
+
+    threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    return sum(counts) / elapsed, sum(counts) + sum(errors), sum(errors)
 
 
 WRK_SCRIPT = """
@@ -154,7 +162,7 @@ end
 """
 
 
-def run_wrk(port, key, seconds, clients, orders) -> tuple[float, int]:
+def run_wrk(port, key, seconds, clients, orders) -> tuple[float, int, int]:
     """wrk (C, from Debian's packages) as the load: the client takes almost no CPU from the
     two cores the server runs on, unlike Python client threads."""
     script = Path("/tmp/desk-bench-claims.lua")
@@ -162,26 +170,70 @@ def run_wrk(port, key, seconds, clients, orders) -> tuple[float, int]:
     out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "-s", str(script),
                           f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rate, int(bad.group(1)) if bad else 0
+    return rate, requests, int(bad.group(1)) if bad else 0
+
+
+def cpu_through_test_client(key: str, orders: int, redis_url: str, requests: int, profile: bool) -> float:
+    """ms of this process's CPU a request through the Flask test client (the app as gunicorn
+    runs it: rate limit counted in Redis, PostgreSQL), after a warm-up; with `profile`, the
+    cProfile of those requests, its top functions printed (the profiler's own cost included)."""
+    from desk import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": DB_URL.replace("postgresql://", "postgresql+psycopg://"),
+                      "SECRET_KEY": "bench", "REDIS_URL": redis_url, "RATELIMIT_ENABLED": True,
+                      "RATELIMIT_API": "1000000 per minute", "INSTANCE_PATH": "/tmp/desk-bench-instance"})
+    client = app.test_client()
+    rng = random.Random(3)
+    headers = {"Authorization": f"Bearer {key}"}
+    bodies = [{"order": str(rng.randrange(orders)), "kind": rng.choice(KINDS), "current_count": rng.randint(0, 10000),
+               "at": "2026-08-01T00:00:00Z"} for _ in range(requests)]
+    for body in bodies[:50]:  # warm: the key cache, compiled statements, the pools
+        assert client.post("/api/v1/claims/evaluate", json=body, headers=headers).status_code == 200
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time)  # CPU, not the waits for PostgreSQL and Redis
+        profiler.enable()
+    cpu = time.process_time()
+    for body in bodies:
+        response = client.post("/api/v1/claims/evaluate", json=body, headers=headers)
+        if response.status_code != 200:
+            raise SystemExit(f"test client: {response.status_code} {response.get_data(as_text=True)[:300]}")
+    cpu = time.process_time() - cpu
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    return 1000 * cpu / requests
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=GUNICORN_THREADS, help="threads a gunicorn worker (gthread)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--redis", default=REDIS_URL, help="Redis for the app (claim decisions enqueue nothing)")
+    parser.add_argument("--requests", type=int, default=500, help="requests through the test client (CPU a request)")
+    parser.add_argument("--profile", action="store_true", help="print the test client requests' cProfile")
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     in_process, per_cpu = bench_in_process(args.seconds / 2)
     print(f"claim decisions in-process (desk.policy):      {in_process:10,.0f} /s   (target ≥ 20,000; "
           f"{per_cpu:,.0f} per CPU second)")
-    rate, errors = bench_api(args.seconds, args.workers, args.clients, args.orders, args.redis)
+    rate, errors, worker_ms, client_ms = bench_api(args)
     print(f"claim decisions via API (gunicorn, PostgreSQL): {rate:10,.0f} /s   (target ≥ 500; "
-          f"{args.workers} workers, {args.clients} clients, {errors} errors)")
+          f"{args.workers} workers × {args.threads} threads, {args.clients} connections, {errors} errors)")
+    print(f"CPU a request: {worker_ms:.2f} ms of gunicorn's workers; {client_ms:.2f} ms through the Flask test client "
+          f"({args.requests} requests{', profiled' if args.profile else ''})")
     print(f"figures: claim decisions {in_process:,.0f}/s in-process ({'met' if in_process >= 20_000 else 'NOT met'}), "
-          f"{rate:,.0f}/s via the API ({'met' if rate >= 500 else 'NOT met'})")
+          f"{rate:,.0f}/s via the API ({'met' if rate >= 500 else 'NOT met'}); {worker_ms:.2f} ms of worker CPU a "
+          f"request; load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     if errors:

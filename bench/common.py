@@ -392,3 +392,37 @@ def in_steps(conn, sql: str, total: int, label: str, step: int = 100_000, **para
 def report_checks(problems: list[str], ok: str) -> None:
     """A bench's last word on correctness: its problems, one a line, or what it checked."""
     print("PROBLEMS:\n  " + "\n  ".join(problems) if problems else f"correctness: {ok}")
+
+
+# The web server as README's production section runs it (one place for every bench that
+# starts it: claims.py, intake.py). gthread: each worker serves a few connections at once
+# on threads and keeps them open between requests (keep-alive), so a client such as wrk or
+# a panel's HTTP pool does not pay a TCP set-up and a worker's accept per call, as it
+# did with sync workers (one connection per request).
+GUNICORN_THREADS = 4
+GUNICORN_KEEPALIVE = 5  # seconds an idle connection is kept open
+
+
+def gunicorn_command(port: int, workers: int, threads: int = GUNICORN_THREADS, timeout: int = 60) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
+            "--keep-alive", str(GUNICORN_KEEPALIVE), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+            "--timeout", str(timeout), "wsgi:app"]
+
+
+def children_cpu_seconds(parent: int) -> float:
+    """User + system CPU seconds of `parent`'s child processes (gunicorn's workers) so far,
+    from /proc: what the requests cost the server, whatever else shares the cores."""
+    ticks, tick = 0, os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+        if int(fields[1]) == parent:  # ppid
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / tick

@@ -3,7 +3,8 @@
     .venv/bin/python bench/intake.py --database desk_bench_data          # on the million-ticket set
     .venv/bin/python bench/intake.py --seconds 3 --workers 1 --clients 4  # smoke test (its own database)
 
-Runs gunicorn (--workers sync workers, the production server) on a free loopback port
+Runs gunicorn (--workers gthread workers of --threads threads, as README's production
+section runs it: bench/common.py's gunicorn_command) on a free loopback port
 against PostgreSQL (--database: created and migrated when it has no tables; the default
 desk_bench_intake is made afresh) and Redis (--redis; the acknowledgement jobs the tickets
 enqueue are removed from it afterwards, job by job, and nothing is flushed). A panel API
@@ -33,7 +34,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS_URL, db_name, forget_jobs, pg_url, recreate  # noqa: E402
+from common import GUNICORN_THREADS, REDIS_URL, db_name, forget_jobs, gunicorn_command, pg_url, recreate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 300.0
@@ -204,7 +205,8 @@ def main():
                         help="desk_bench_intake (default, made afresh) or e.g. desk_bench_data (the generated set)")
     parser.add_argument("--redis", default=REDIS_URL, help="Redis for the jobs (only this run's are removed)")
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=GUNICORN_THREADS, help="threads a worker (gthread)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--python", action="store_true", help="use the Python load generator even if wrk is there")
     args = parser.parse_args()
@@ -215,13 +217,12 @@ def main():
     key = prepare(args.database, env)
     tickets_before, outbox_before = high_water(args.database)
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--timeout", "60", "wsgi:app"], env=env, cwd=ROOT, start_new_session=True)
+    server = subprocess.Popen(gunicorn_command(port, args.workers, args.threads), env=env, cwd=ROOT,
+                              start_new_session=True)
     try:
         wait_for(port, server, args.workers)
         use_wrk = shutil.which("wrk") and not args.python
-        print(f"POST /api/v1/tickets: gunicorn {args.workers} workers, {args.clients} connections, "
+        print(f"POST /api/v1/tickets: gunicorn {args.workers} workers × {args.threads} threads, {args.clients} connections, "
               f"{args.seconds:.0f} s, {'wrk' if use_wrk else 'Python threads + httpx'}, database {args.database}",
               flush=True)
         result = (run_wrk if use_wrk else run_python)(port, key, args.seconds, args.clients)

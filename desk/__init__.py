@@ -54,6 +54,7 @@ def create_app(test_config=None):
 def register_extensions(app):
     from sqlalchemy import event
 
+    from desk import ratelimit
     from desk.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -68,6 +69,8 @@ def register_extensions(app):
     if storage.startswith("unix://"):  # the bundled Redis's socket: `limits` spells it redis+unix://
         storage = "redis+" + storage
     app.config["RATELIMIT_STORAGE_URI"] = storage
+    # The fixed window, its count and its headers' figures in one Redis round trip (desk.ratelimit).
+    app.config.setdefault("RATELIMIT_STRATEGY", ratelimit.register())
     limiter.init_app(app)
 
     with app.app_context():

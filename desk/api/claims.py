@@ -6,6 +6,7 @@ from flask import jsonify, url_for
 
 from desk.api import actor, bp, channel, json_body, require_queue, session_customer, string_field, with_clauses
 from desk.claims import services
+from desk.extensions import read_only_connection
 from desk.portal.services import find_my_order
 from desk.tickets.uploads import from_json
 
@@ -31,7 +32,8 @@ def evaluate_claim():
     order_id, kind, current, at = _parse(json_body())
     if session_customer() is not None:
         _order(order_id)  # its own, or the 404 (a key's hot path skips the extra query)
-    decision = services.evaluate_by_id(order_id, kind, current, at)
+    with read_only_connection() as conn:
+        decision = services.evaluate_by_id(order_id, kind, current, at, connection=conn)
     return jsonify(with_clauses({"order": order_id, "kind": kind, **decision.to_dict()}))
 
 
