@@ -207,6 +207,7 @@ def cpu_through_test_client(key: str, orders: int, redis_url: str, requests: int
         import pstats
 
         profiler.disable()
+        profiler.dump_stats("/tmp/desk-bench-claims.prof")  # for pstats' callers/callees
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     return 1000 * cpu / requests
 
