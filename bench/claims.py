@@ -1,11 +1,15 @@
 """Claim decisions per second (DESIGN §7: ≥ 20,000/s in-process, ≥ 500/s through the API).
 
-    .venv/bin/python bench/claims.py [--seconds 10] [--workers 3] [--clients 8]
+    .venv/bin/python bench/claims.py [--seconds 10] [--workers 2] [--threads 4] [--clients 8] [--profile]
 
 In-process: desk.policy.claims.evaluate over a varied set of orders and claims.
-Through the API: POST /api/v1/claims/evaluate against gunicorn (the production server)
-on 127.0.0.1 with PostgreSQL (database desk_bench_claims), from client threads with
-keep-alive connections. Prints both figures."""
+Through the API: POST /api/v1/claims/evaluate against gunicorn as README's production
+section runs it (gthread workers with keep-alive: bench/common.py's gunicorn_command; `--threads 1`
+for sync workers) on 127.0.0.1 with PostgreSQL (database desk_bench_claims) and the rate
+limit counted in Redis, loaded by wrk (else client threads) on keep-alive connections.
+Prints both rates and what a request costs in CPU: the gunicorn workers' (from /proc, over
+the load) and through the Flask test client (`--profile`: its cProfile, saved to
+/tmp/desk-bench-claims.prof). On a shared machine the CPU figures are the comparable ones."""
 import argparse
 import http.client
 import json
@@ -215,7 +219,7 @@ def cpu_through_test_client(key: str, orders: int, redis_url: str, requests: int
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (one a core; threads cover the waits)")
     parser.add_argument("--threads", type=int, default=GUNICORN_THREADS, help="threads a gunicorn worker (gthread)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--orders", type=int, default=2000)
