@@ -2,12 +2,13 @@
 the person's e-mail, login or links (every text column is read); ledger rows stay under
 a pseudonym; the audit and evidence chains still verify; a held account is refused with
 the reason and erased once the hold is released."""
+import hashlib
 import re
 
 from sqlalchemy import JSON, String, Text, select
 
 from abuse_helpers import REPORTER, mails, only_case, reported
-from conftest import csrf_from, get_ok, ledger_entry as entry, stored, text_of
+from conftest import csrf_from, get_ok, ledger_entry as entry, stored, stored_keys, text_of
 from desk import jobs
 from desk.abuse import enforcement, holds
 from desk.abuse.models import AbuseCase, EvidenceSnapshot
@@ -82,7 +83,8 @@ def officer_posts(client, auth, reference, action, **data):
 
 
 def every_text_value(app):
-    """(table, column, value) for every text and JSON value in the database."""
+    """(table, column, value) for every text and JSON value in the database, and
+    ("storage", key, document) for every evidence snapshot's stored document."""
     with app.app_context():
         for table in db.metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, (String, Text, JSON))]
@@ -92,6 +94,8 @@ def every_text_value(app):
                 for column, value in zip(columns, row):
                     if value is not None:
                         yield table.name, column.name, str(value)
+    for key in stored_keys(app, "evidence/"):
+        yield "storage", key, stored(app, key).decode()
 
 
 def traces(app, needles, words=()):
@@ -252,31 +256,77 @@ def test_a_held_account_is_refused_erasure_with_the_reason(app, client, panel, m
         assert db.session.get(PrivacyRequest, request_id(app, filed["reference"])).status == "answered"
 
 
+def close_case_of_bob(app, auth, case_id):
+    staff_id = auth.staff("trust_safety", "ts@desk.test")
+    with app.app_context():
+        bob = db.session.execute(select(Customer).where(Customer.panel_id == "bob")).scalar_one()
+        for hold in holds.active_holds(bob):
+            holds.release(hold.id, "Investigation finished", db.session.get(Staff, staff_id))
+        enforcement.close_case(db.session.get(AbuseCase, case_id), db.session.get(Staff, staff_id),
+                               "no_breach", "Looked into it: the page is the owner's own")
+        db.session.commit()
+
+
+def snapshot_of(app, case_id) -> dict:
+    with app.app_context():
+        row = db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.case_id == case_id)
+                                 .order_by(EvidenceSnapshot.seq)).scalars().first()
+        return {"key": row.body_key, "sha256": row.sha256, "size": row.size, "redaction": row.redaction}
+
+
 def test_a_closed_cases_evidence_is_redacted_and_still_verifies(app, client, panel, run_worker, runner, auth):
     panel.customer("bob", login="bobby", email="bob.case@example.net")
     panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
     reported(client, app)
     case = only_case(app)
     run_worker()
-    staff_id = auth.staff("trust_safety", "ts@desk.test")
-    with app.app_context():
-        bob = db.session.execute(select(Customer).where(Customer.panel_id == "bob")).scalar_one()
-        for hold in holds.active_holds(bob):
-            holds.release(hold.id, "Investigation finished", db.session.get(Staff, staff_id))
-        enforcement.close_case(db.session.get(AbuseCase, case["id"]), db.session.get(Staff, staff_id),
-                               "no_breach", "Looked into it: the page is the owner's own")
-        db.session.commit()
+    close_case_of_bob(app, auth, case["id"])
+    before = snapshot_of(app, case["id"])
+    assert b"bob.case@example.net" in stored(app, before["key"])
     filed = file_request(client, email="bob.case@example.net")
     run_worker()
     verify_by_code(app, client, filed["reference"])
     officer_posts(client, auth, filed["reference"], "erase")
     run_worker()
-    left = traces(app, ["bob.case@example.net", "instagram.com/p/SCAM1"], ["bobby"])
+    left = traces(app, ["bob.case@example.net", "instagram.com/p/SCAM1"], ["bobby"])  # storage too
     assert left == [], left
-    with app.app_context():
-        snapshot = db.session.execute(select(EvidenceSnapshot).where(
-            EvidenceSnapshot.case_id == case["id"])).scalars().first()
-        assert snapshot.redaction is not None
+    after = snapshot_of(app, case["id"])
+    assert after["redaction"] is not None and after["sha256"] == before["sha256"]  # the chain's hash stays
+    # A new object, named after its own digest; the unredacted one is gone.
+    redacted = stored(app, after["key"])
+    digest = after["redaction"]["digest"]
+    assert after["key"] == f"evidence/abuse/{case['id']}/1-{digest}.json" != before["key"]
+    assert hashlib.sha256(redacted).hexdigest() == digest and len(redacted) == after["size"]
+    assert stored(app, before["key"]) is None and stored_keys(app, "evidence/") == [after["key"]]
+    result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
+    assert result.exit_code == 0, result.output
+    download = auth.client_for("trust_safety").get(f"/abuse/cases/{case['id']}/evidence/1.json")
+    assert download.data == redacted and download.headers["X-Content-SHA256"] == digest
+
+
+def test_the_sweep_redacts_evidence_that_names_the_address_anywhere(app, client, panel, make_ticket, run_worker,
+                                                                    runner, auth):
+    """Her address is in a note on someone else's ticket, so in that account's case's
+    evidence: no case of hers, but the sweep reads the stored documents too."""
+    panel.customer("bob", login="bobby", email="bob.case@example.net")
+    panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
+    make_ticket(subject="Bob's question", customer="bob", requester_email="bob.case@example.net",
+                body=f"My colleague {EMAIL} manages the page with me.")
+    reported(client, app)
+    case = only_case(app)
+    run_worker()
+    close_case_of_bob(app, auth, case["id"])
+    before = snapshot_of(app, case["id"])
+    assert EMAIL.lower().encode() in stored(app, before["key"]).lower()
+    filed = file_request(client)
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    officer_posts(client, auth, filed["reference"], "erase")
+    run_worker()
+    assert traces(app, [EMAIL]) == []
+    after = snapshot_of(app, case["id"])
+    assert after["redaction"] and stored(app, before["key"]) is None
+    assert b"bob.case@example.net" in stored(app, after["key"])  # bob's own data stays: only her address went
     result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
     assert result.exit_code == 0, result.output
 
