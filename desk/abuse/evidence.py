@@ -22,6 +22,12 @@ never overwritten) while it is hashed — the bytes canonical() gives for the wh
 with no more than a batch in memory. The row keeps the key, size and hashes. Reading one
 back (verify, an erasure's redaction) goes the same way in reverse: `parts` hands out the
 top-level keys and the items of the big arrays one at a time; a download is streamed.
+
+The object is written before its row: a failure before the commit deletes it again, so no
+row ever names a missing object; a commit that fails may have reached the database, so
+then the object stays — at worst an orphan no row names (a key under evidence/ that no
+`body_key` holds), never evidence lost. Only an erasure's redaction changes a row's key
+and size (the triggers allow nothing else), pointing it at a new, pseudonymised object.
 """
 import codecs
 import hashlib
