@@ -94,6 +94,31 @@ def document_peak(app, case_id: int) -> int:
     return peak
 
 
+def verify_figures(app, case_id: int) -> dict:
+    """One desk.abuse.evidence.verify() of the case's whole chain (every document read back
+    from storage in chunks and parsed part by part), timed; then another under tracemalloc
+    for its peak (tracemalloc slows it: not timed)."""
+    from desk.abuse.evidence import verify
+    from desk.abuse.models import AbuseCase
+
+    figures = {}
+    for traced in (False, True):
+        with app.app_context():
+            case = db.session.get(AbuseCase, case_id)
+            if traced:
+                tracemalloc.start()
+            started, cpu = time.perf_counter(), time.process_time()
+            checked, problems = verify(case)
+            if traced:
+                figures["traced"] = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+            else:
+                figures.update(snapshots=checked, seconds=time.perf_counter() - started,
+                               cpu=time.process_time() - cpu, problems=problems)
+            db.session.remove()
+    return figures
+
+
 def check(app, case_id: int, key: str, person: dict, label: str) -> list[str]:
     from desk.abuse.evidence import Items, parts, verify
     from desk.abuse.models import AbuseCase
@@ -154,7 +179,8 @@ def main():
             traced = snapshot_once(app, cases[label], "bench:traced", trace=True)
             for i, result in enumerate(runs + [traced]):
                 problems += check(app, cases[label], result["key"], people[label], f"{label} run {i + 1}")
-            results[label] = {"runs": runs, "traced": traced, "document": document_peak(app, cases[label])}
+            results[label] = {"runs": runs, "traced": traced, "document": document_peak(app, cases[label]),
+                              "verify": verify_figures(app, cases[label])}
         if args.profile:
             import cProfile
             import pstats
@@ -175,6 +201,10 @@ def main():
                   f"tracemalloc peak {privacy_export.mb(r['traced']['traced'])} "
                   f"({r['traced']['traced'] / r['runs'][0]['size']:.1f}× the snapshot; writing the document alone: "
                   f"{privacy_export.mb(r['document'])})")
+            v = r["verify"]
+            print(f"  verify of its chain ({v['snapshots']} snapshots read back from storage): {v['seconds']:.3f} s, "
+                  f"CPU {v['cpu']:.3f} s ({v['cpu'] / max(v['snapshots'], 1):.3f} s a snapshot), "
+                  f"tracemalloc peak {privacy_export.mb(v['traced'])}")
         small, big = results["small"]["traced"]["traced"], results["person"]["traced"]["traced"]
         ratio = big / max(small, 1)
         flat = ratio < 3
