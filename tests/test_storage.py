@@ -116,6 +116,12 @@ def test_an_exclusive_write_never_replaces_a_key(app, storage_backend):
     assert stored(app, named) == b"named by its hash" and stored_keys(app, "evidence/") == sorted([key, named])
     if storage_backend == "s3":
         assert sorted(bucket_keys(app)) == sorted(f"desk/{k}" for k in (key, named)) and local_files(app) == []
+        # Two writers at once both pass the HEAD: the store's condition on the PUT refuses the second.
+        storage.exists = lambda _key: False
+        with pytest.raises(Exists), storage.writer(key, exclusive=True) as fh:
+            fh.write(b"a racing second")
+        del storage.exists
+        assert stored(app, key) == b"the first"
     else:
         assert (Path(app.config["EVIDENCE_DIR"]) / "abuse" / "1" / "1-first.json").read_bytes() == b"the first"
 
@@ -151,6 +157,36 @@ def test_evidence_snapshots_are_taken_verified_and_downloaded_from_storage(app, 
     get_storage(app).delete(key)
     result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
     assert result.exit_code == 1 and "missing from storage" in result.output
+
+
+def test_an_erasure_redacts_evidence_into_a_new_object_and_deletes_the_old(app, client, auth, panel, run_worker,
+                                                                            storage_backend):
+    from abuse_helpers import only_case, reported
+    from desk.abuse.models import EvidenceSnapshot
+    from test_privacy_erasure import close_case_of_bob
+
+    panel.customer("bob", login="bobby", email="bob.case@example.net")
+    panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
+    reported(client, app)
+    case = only_case(app)
+    run_worker()
+    close_case_of_bob(app, auth, case["id"])
+    [before] = stored_keys(app, "evidence/")
+    filed = file_request(client, email="bob.case@example.net")
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    assert officer_posts(client, auth, filed["reference"], "erase").status_code == 302
+    run_worker()
+    with app.app_context():
+        row = db.session.execute(select(EvidenceSnapshot)).scalar_one()
+        key, digest = row.body_key, row.redaction["digest"]
+    assert stored_keys(app, "evidence/") == [key] != [before]
+    redacted = stored(app, key)
+    assert hashlib.sha256(redacted).hexdigest() == digest and b"bob.case@example.net" not in redacted
+    if storage_backend == "s3":
+        assert bucket_keys(app) == [f"desk/{key}"]
+    result = app.test_cli_runner().invoke(args=["desk", "evidence", "verify", str(case["id"])])
+    assert result.exit_code == 0, result.output
 
 
 def test_attachments_are_stored_once_and_served_as_downloads_on_every_side(app, auth, panel, make_ticket,
