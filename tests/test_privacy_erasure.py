@@ -351,3 +351,32 @@ def test_an_address_changed_after_the_request_is_erased_too(app, client, panel, 
         sent = db.session.execute(select(OutboundMail).where(
             OutboundMail.dedupe_key.startswith("privacy-erased:"))).scalars().all()
         assert len(sent) == 2 and all(m.status in ("sent", "logged") for m in sent)
+
+
+def test_the_webhook_events_about_the_account_name_its_pseudonym_after_erasure(app, client, panel, make_ticket,
+                                                                                 auth, run_worker):
+    """The panel was told of her tickets by panel id ("alice", a name); after the erasure no
+    event names her, and the other customer's events are untouched."""
+    from desk.webhooks.models import WebhookEndpoint, WebhookEvent
+
+    with app.app_context():
+        db.session.add(WebhookEndpoint(url="https://panel.example/hooks", secret="s" * 32,
+                                       events=["ticket.created"], active=True))
+        db.session.commit()
+    seed(app, panel, make_ticket, auth)
+    with app.app_context():
+        named = sorted(e.payload["customer"] for e in db.session.execute(select(WebhookEvent)).scalars())
+    assert named == ["alice", "bob"]
+    filed = file_request(client)
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    officer_posts(client, auth, filed["reference"], "erase")
+    run_worker()
+    with app.app_context():
+        alice = db.session.execute(select(Customer).where(Customer.erased_at.is_not(None))).scalar_one()
+        events = {e.payload["customer"]: e.payload for e in db.session.execute(select(WebhookEvent)).scalars()}
+        request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
+        assert request.outcome["erasure"]["counts"]["webhook_events"] == 1
+    assert sorted(events) == sorted([alice.panel_id, "bob"]) and alice.panel_id.startswith("erased-c")
+    assert events[alice.panel_id]["ticket"].startswith("T-")  # the reference the panel knows stays
+    assert [hit for hit in traces(app, [], ["alice"]) if hit[0].startswith("webhook")] == []
