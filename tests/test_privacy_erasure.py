@@ -81,6 +81,17 @@ def officer_posts(client, auth, reference, action, **data):
                        data={"csrf_token": csrf_from(page), **data})
 
 
+def erase_verified(app, client, auth, run_worker) -> dict:
+    """An erasure request filed, verified by its code and carried out by the officer and a
+    worker: the request as filed."""
+    filed = file_request(client)
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    officer_posts(client, auth, filed["reference"], "erase")
+    run_worker()
+    return filed
+
+
 def every_text_value(app):
     """(table, column, value) for every text and JSON value in the database."""
     with app.app_context():
@@ -228,11 +239,7 @@ def test_a_held_account_is_refused_erasure_with_the_reason(app, client, panel, m
         hold = holds.place(alice, None, "Police request PR-17 asks us to keep this account", SYSTEM, staff_id)
         db.session.commit()
         hold_id = hold.id
-    filed = file_request(client)
-    run_worker()
-    verify_by_code(app, client, filed["reference"])
-    officer_posts(client, auth, filed["reference"], "erase")
-    run_worker()
+    filed = erase_verified(app, client, auth, run_worker)
     with app.app_context():
         request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
         assert request.status == "deferred" and request.erased_at is None
@@ -367,11 +374,7 @@ def test_the_webhook_events_about_the_account_name_its_pseudonym_after_erasure(a
     with app.app_context():
         named = sorted(e.payload["customer"] for e in db.session.execute(select(WebhookEvent)).scalars())
     assert named == ["alice", "bob"]
-    filed = file_request(client)
-    run_worker()
-    verify_by_code(app, client, filed["reference"])
-    officer_posts(client, auth, filed["reference"], "erase")
-    run_worker()
+    filed = erase_verified(app, client, auth, run_worker)
     with app.app_context():
         alice = db.session.execute(select(Customer).where(Customer.erased_at.is_not(None))).scalar_one()
         events = {e.payload["customer"]: e.payload for e in db.session.execute(select(WebhookEvent)).scalars()}
