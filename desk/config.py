@@ -227,7 +227,7 @@ def settings_from_environment(instance_path: str) -> dict:
         "PANEL_API_TIMEOUT": _float("PANEL_API_TIMEOUT", 10.0),  # seconds per request (connect: at most 5)
         "PANEL_API_RETRIES": _int("PANEL_API_RETRIES", 2),  # further attempts after a network error or a 5xx
         "PANEL_API_BACKOFF": _float("PANEL_API_BACKOFF", 1.0),  # seconds before the first retry, doubling, jittered
-        "PANEL_API_RATE": _int("PANEL_API_RATE", 60),  # requests per minute from one process; 0: no limit
+        "PANEL_API_RATE": _int("PANEL_API_RATE", 60),  # requests per minute, shared on Redis; 0: no limit
         # Following an accepted refill (refill_status): how often, and how many times at most.
         "PANEL_REFILL_POLL_SECONDS": _int("PANEL_REFILL_POLL_SECONDS", 600),
         "PANEL_REFILL_MAX_POLLS": _int("PANEL_REFILL_MAX_POLLS", 288),

@@ -82,6 +82,17 @@ def officer_posts(client, auth, reference, action, **data):
                        data={"csrf_token": csrf_from(page), **data})
 
 
+def erase_verified(app, client, auth, run_worker) -> dict:
+    """An erasure request filed, verified by its code and carried out by the officer and a
+    worker: the request as filed."""
+    filed = file_request(client)
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    officer_posts(client, auth, filed["reference"], "erase")
+    run_worker()
+    return filed
+
+
 def every_text_value(app):
     """(table, column, value) for every text and JSON value in the database, and
     ("storage", key, document) for every evidence snapshot's stored document."""
@@ -232,11 +243,7 @@ def test_a_held_account_is_refused_erasure_with_the_reason(app, client, panel, m
         hold = holds.place(alice, None, "Police request PR-17 asks us to keep this account", SYSTEM, staff_id)
         db.session.commit()
         hold_id = hold.id
-    filed = file_request(client)
-    run_worker()
-    verify_by_code(app, client, filed["reference"])
-    officer_posts(client, auth, filed["reference"], "erase")
-    run_worker()
+    filed = erase_verified(app, client, auth, run_worker)
     with app.app_context():
         request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
         assert request.status == "deferred" and request.erased_at is None
@@ -401,3 +408,28 @@ def test_an_address_changed_after_the_request_is_erased_too(app, client, panel, 
         sent = db.session.execute(select(OutboundMail).where(
             OutboundMail.dedupe_key.startswith("privacy-erased:"))).scalars().all()
         assert len(sent) == 2 and all(m.status in ("sent", "logged") for m in sent)
+
+
+def test_the_webhook_events_about_the_account_name_its_pseudonym_after_erasure(app, client, panel, make_ticket,
+                                                                                 auth, run_worker):
+    """The panel was told of her tickets by panel id ("alice", a name); after the erasure no
+    event names her, and the other customer's events are untouched."""
+    from desk.webhooks.models import WebhookEndpoint, WebhookEvent
+
+    with app.app_context():
+        db.session.add(WebhookEndpoint(url="https://panel.example/hooks", secret="s" * 32,
+                                       events=["ticket.created"], active=True))
+        db.session.commit()
+    seed(app, panel, make_ticket, auth)
+    with app.app_context():
+        named = sorted(e.payload["customer"] for e in db.session.execute(select(WebhookEvent)).scalars())
+    assert named == ["alice", "bob"]
+    filed = erase_verified(app, client, auth, run_worker)
+    with app.app_context():
+        alice = db.session.execute(select(Customer).where(Customer.erased_at.is_not(None))).scalar_one()
+        events = {e.payload["customer"]: e.payload for e in db.session.execute(select(WebhookEvent)).scalars()}
+        request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
+        assert request.outcome["erasure"]["counts"]["webhook_events"] == 1
+    assert sorted(events) == sorted([alice.panel_id, "bob"]) and alice.panel_id.startswith("erased-c")
+    assert events[alice.panel_id]["ticket"].startswith("T-")  # the reference the panel knows stays
+    assert [hit for hit in traces(app, [], ["alice"]) if hit[0].startswith("webhook")] == []

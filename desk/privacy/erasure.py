@@ -42,6 +42,7 @@ from desk.storage import Missing, delete_after_commit, get_storage
 from desk.tickets.attachments import remove_bytes
 from desk.tickets.models import Attachment, Message, Ticket
 from desk.types import utcnow
+from desk.webhooks.models import WebhookEvent
 
 ERASED_TEXT = "[erased: privacy-8-erasure]"
 # Tables the sweep leaves alone: staff accounts and keys are not data subjects' records.
@@ -154,6 +155,7 @@ class _Erasure:
         self._money_and_claims()
         self._abuse()
         self._requests()
+        self._webhook_events()
         self._append_only()
         self._sweep()
         kept = policy.kept_lines(self.kept)
@@ -316,6 +318,18 @@ class _Erasure:
                 export.path, export.manifest, export.status = None, {}, "expired"
             row.verification_note = self.scrub.text(row.verification_note) if row.verification_note else None
             row.response = self.scrub.text(row.response) if row.response else None
+
+    def _webhook_events(self) -> None:
+        """The events the desk sent the panel name the account by its panel id (never its
+        words: desk.webhooks.services.ticket_fields); from now on they name its pseudonym,
+        as its orders and ledger do, and a delivery still pending sends that. Their other
+        fields (references, amounts, rule ids) stay: the panel's record of what it was told."""
+        if self.customer is None:
+            return
+        named = WebhookEvent.payload["customer"].as_string() == self.old_panel
+        for event in db.session.execute(select(WebhookEvent).where(named)).scalars():
+            event.payload = {**event.payload, "customer": self.pseudo}
+            self.counts["webhook_events"] += 1
 
     # -- the append-only logs -------------------------------------------------------
     def _append_only(self) -> None:
