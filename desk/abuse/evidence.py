@@ -85,7 +85,10 @@ def _folder(kind: str, case_id: int) -> str:
 
 
 def kind_of(snapshot: EvidenceSnapshot) -> tuple[str, int]:
-    return ("billing", snapshot.billing_case_id) if snapshot.billing_case_id is not None else ("abuse", snapshot.case_id)
+    """("abuse" or "billing", the case's id): the folder its documents are in."""
+    if snapshot.billing_case_id is not None:
+        return "billing", snapshot.billing_case_id
+    return "abuse", snapshot.case_id
 
 
 class Document:
