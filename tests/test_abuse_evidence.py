@@ -255,6 +255,20 @@ def test_a_failure_before_the_commit_leaves_neither_row_nor_object(app, client, 
     assert len(stored_keys(app, "evidence/")) == 1 and verify(app, case["id"]).exit_code == 0
 
 
+def test_verify_lists_objects_no_snapshot_names(app, client, panel, run_worker):
+    """An object left by a job whose commit failed is not part of the chain: the chain still
+    verifies, and the command names the object for an operator."""
+    case = case_with_account(app, client, panel)
+    run_worker()
+    stray = f"evidence/abuse/{case['id']}/2-{'0' * 64}.json"
+    with app.app_context():
+        get_storage().put(stray, b"{}")
+    result = verify(app, case["id"])
+    assert result.exit_code == 0, result.output
+    assert f"NOTE {stray} is stored but no snapshot names it" in result.output
+    assert snapshot_row(app, case["id"])["key"] not in result.output
+
+
 def test_a_download_streams_the_stored_bytes_to_trust_and_safety_only(app, client, panel, auth, run_worker):
     case = case_with_account(app, client, panel)
     run_worker()

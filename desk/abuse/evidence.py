@@ -593,6 +593,18 @@ def redact(snapshot: EvidenceSnapshot, scrub) -> tuple[str, int, str] | None:
     return late(), doc.size, doc.hexdigest()
 
 
+def orphans(case) -> list[str]:
+    """Objects in the case's folder that no snapshot row names: left by a job whose commit
+    failed after its document was written (see the module's docstring), or an unredacted
+    document whose deletion after an erasure's commit failed (logged then). Not evidence
+    of the chain; listed so an operator can look at them and remove them."""
+    kind = "billing" if isinstance(case, BillingCase) else "abuse"
+    named = set(db.session.execute(select(EvidenceSnapshot.body_key).where(
+        _owner_column(case) == case.id)).scalars())
+    return [key for key in get_storage().keys(_folder(kind, case.id) + "/")
+            if key not in named and not key.rsplit("/", 1)[1].startswith(".")]  # not a file being written
+
+
 def find_case(ref: str):
     """An abuse case by its number, or any case (abuse or chargeback) by its ticket's reference."""
     ref = (ref or "").strip()
