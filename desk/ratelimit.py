@@ -3,9 +3,10 @@
 Flask-Limiter's fixed window (limits' "fixed-window") costs three round trips on Redis: the
 hit (INCRBY, EXPIRE on a new window), then a GET and a TTL only to write the
 X-RateLimit-Remaining and -Reset headers. At hundreds of API calls a second the limiter was
-a quarter of a claim decision's CPU, its three Redis calls a sixth. ONE_TRIP is the same fixed window — the same keys, counts and
-expiry, so every process and host still shares one count in Redis — whose hit returns the
-count and the window's TTL together (one Lua script), and the headers are written from that.
+a quarter of a claim decision's CPU, its three Redis calls a sixth. ONE_TRIP is the same
+fixed window — the same keys, counts and expiry, so every process and host still shares
+one count in Redis — whose hit returns the count and the window's TTL together (one Lua
+script), and the headers are written from that.
 
 Redis away: nothing changes. The script's error reaches Flask-Limiter as the hit's did, and
 it counts in memory meanwhile (in_memory_fallback_enabled, desk.extensions); this strategy
