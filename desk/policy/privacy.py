@@ -56,9 +56,9 @@ JURISDICTIONS = {"eu": N_("EU / UK (GDPR)"), "ca": N_("California (CCPA/CPRA)"),
 
 # The answer to a California opt-out (Privacy §10): there is nothing to stop, and it is recorded.
 OPT_OUT_ANSWER = N_("We do not sell or share your personal information as the CCPA/CPRA defines those words. "
-                  "Sharing data with our payment processors and our platform provider so they can perform "
-                  "a service for us is not a sale or a share: they act on our instructions. Your opt-out is "
-                  "recorded all the same, and we will not discriminate against you for exercising it.")
+                    "Sharing data with our payment processors and our platform provider so they can perform "
+                    "a service for us is not a sale or a share: they act on our instructions. Your opt-out is "
+                    "recorded all the same, and we will not discriminate against you for exercising it.")
 
 
 def normalise_rights(values) -> tuple[list[str], list[str]]:
