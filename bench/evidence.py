@@ -12,14 +12,13 @@ abuse case names each account (subject account:<panel id>) and desk.abuse.eviden
 with a new reason each time (each snapshot is a new link of the case's chain), in its own
 app context, timed, while a thread samples the RSS; then once more under tracemalloc.
 
-Checks each body: as many orders, ledger entries and tickets (with their messages) as the
-account has, the balances as desk.claims.ledger computes them, and
-desk.abuse.evidence.verify() of the whole chain (hashes, links, audit log). Exits non-zero
-on a problem. Memory: the document is streamed (rows in batches, written piece by piece
-into a temporary file while hashed), and the bench measures that part alone too; but the
-row holds the body, so take() reads it back whole once to store it and its peak still
-grows with the snapshot's size (about three copies of the body: the text, the bytes the
-driver sends); the figures say how much.
+Checks each document, read back from storage (EVIDENCE_DIR: the local backend) part by
+part with desk.abuse.evidence.parts: as many orders, ledger entries and tickets (with their
+messages) as the account has, and desk.abuse.evidence.verify() of the whole chain (hashes
+of the stored objects, links, audit log). Exits non-zero on a problem. Memory: the document
+is streamed (rows in batches, written piece by piece straight into its storage object
+while hashed) and the row keeps only its key, size and hashes; the bench measures the
+document's writing alone too.
 """
 import argparse
 import shutil
@@ -67,15 +66,16 @@ def snapshot_once(app, case_id: int, reason: str, trace: bool = False) -> dict:
         peak = tracemalloc.get_traced_memory()[1] if trace else None
         if trace:
             tracemalloc.stop()
-        result = {"seconds": elapsed, "cpu": cpu, "size": row.size, "body": row.body, "rss": rss.growth, "traced": peak}
+        result = {"seconds": elapsed, "cpu": cpu, "size": row.size, "key": row.body_key, "rss": rss.growth,
+                  "traced": peak}
         db.session.remove()
     return result
 
 
 def document_peak(app, case_id: int) -> int:
     """tracemalloc peak of writing the case's document alone (desk.abuse.evidence.write into
-    a temporary file, hashed as it goes): what streaming keeps flat, without the body that
-    take() then holds whole for the row."""
+    a temporary file, hashed as it goes): what take() adds to it is the storage object and
+    the row."""
     import tempfile
 
     from desk.abuse.evidence import Document, write
@@ -94,15 +94,46 @@ def document_peak(app, case_id: int) -> int:
     return peak
 
 
-def check(app, case_id: int, body: str, person: dict, label: str) -> list[str]:
-    from desk.abuse.evidence import parse, verify
+def verify_figures(app, case_id: int) -> dict:
+    """One desk.abuse.evidence.verify() of the case's whole chain (every document read back
+    from storage in chunks and parsed part by part), timed; then another under tracemalloc
+    for its peak (tracemalloc slows it: not timed)."""
+    from desk.abuse.evidence import verify
     from desk.abuse.models import AbuseCase
 
-    snapshot, problems = parse(body), []
-    counts = person["counts"]
-    got = {"orders": len(snapshot["orders"]), "ledger": len(snapshot["ledger"]),
-           "tickets": len(snapshot["tickets"]) - 1,  # the case's own ticket is in too
-           "messages": sum(len(t["messages"]) for t in snapshot["tickets"])}
+    figures = {}
+    for traced in (False, True):
+        with app.app_context():
+            case = db.session.get(AbuseCase, case_id)
+            if traced:
+                tracemalloc.start()
+            started, cpu = time.perf_counter(), time.process_time()
+            checked, problems = verify(case)
+            if traced:
+                figures["traced"] = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+            else:
+                figures.update(snapshots=checked, seconds=time.perf_counter() - started,
+                               cpu=time.process_time() - cpu, problems=problems)
+            db.session.remove()
+    return figures
+
+
+def check(app, case_id: int, key: str, person: dict, label: str) -> list[str]:
+    from desk.abuse.evidence import Items, parts, verify
+    from desk.abuse.models import AbuseCase
+    from desk.storage import get_storage
+
+    problems, counts = [], person["counts"]
+    got = {"orders": 0, "ledger": 0, "tickets": -1, "messages": 0}  # the case's own ticket is in too
+    with app.app_context(), get_storage().open(key) as fh:
+        for name, value in parts(fh):  # the stored document, a part at a time
+            if name in ("orders", "ledger") and isinstance(value, Items):
+                got[name] = sum(1 for _ in value)
+            elif name == "tickets" and isinstance(value, Items):
+                for ticket in value:
+                    got["tickets"] += 1
+                    got["messages"] += len(ticket["messages"])
     # Every message of the account's tickets, internal notes included (evidence, not an export).
     want = {"orders": counts["orders"], "ledger": counts["ledger"], "tickets": (counts["tickets"] + 1) // 2,
             "messages": 3 * ((counts["tickets"] + 1) // 2)}
@@ -131,7 +162,7 @@ def main():
     recreate(DATABASE)
     privacy_export.DB_NAME = DATABASE  # its load runs VACUUM ANALYZE on this name
     app = make_app(DATABASE, args.redis, INSTANCE_PATH=str(WORK / "instance"), EXPORT_DIR=str(WORK / "exports"),
-                   ATTACHMENT_DIR=str(WORK / "attachments"))
+                   ATTACHMENT_DIR=str(WORK / "attachments"), EVIDENCE_DIR=str(WORK / "evidence"))
     problems: list[str] = []
     try:
         print(f"filling: an account with {args.orders:,} orders / {args.tickets:,} tickets, another with a tenth, "
@@ -147,8 +178,9 @@ def main():
             runs = [snapshot_once(app, cases[label], f"bench:{i}") for i in range(args.runs)]
             traced = snapshot_once(app, cases[label], "bench:traced", trace=True)
             for i, result in enumerate(runs + [traced]):
-                problems += check(app, cases[label], result["body"], people[label], f"{label} run {i + 1}")
-            results[label] = {"runs": runs, "traced": traced, "document": document_peak(app, cases[label])}
+                problems += check(app, cases[label], result["key"], people[label], f"{label} run {i + 1}")
+            results[label] = {"runs": runs, "traced": traced, "document": document_peak(app, cases[label]),
+                              "verify": verify_figures(app, cases[label])}
         if args.profile:
             import cProfile
             import pstats
@@ -169,6 +201,10 @@ def main():
                   f"tracemalloc peak {privacy_export.mb(r['traced']['traced'])} "
                   f"({r['traced']['traced'] / r['runs'][0]['size']:.1f}× the snapshot; writing the document alone: "
                   f"{privacy_export.mb(r['document'])})")
+            v = r["verify"]
+            print(f"  verify of its chain ({v['snapshots']} snapshots read back from storage): {v['seconds']:.3f} s, "
+                  f"CPU {v['cpu']:.3f} s ({v['cpu'] / max(v['snapshots'], 1):.3f} s a snapshot), "
+                  f"tracemalloc peak {privacy_export.mb(v['traced'])}")
         small, big = results["small"]["traced"]["traced"], results["person"]["traced"]["traced"]
         ratio = big / max(small, 1)
         flat = ratio < 3
@@ -180,7 +216,7 @@ def main():
               f"({privacy_export.mb(small)} → {privacy_export.mb(big)})")
         small_doc, big_doc = results["small"]["document"], results["person"]["document"]
         print(f"memory of the streamed document alone: {privacy_export.mb(small_doc)} → {privacy_export.mb(big_doc)} "
-              f"({big_doc / max(small_doc, 1):.1f}×); the rest is the body the row stores, held whole once")
+              f"({big_doc / max(small_doc, 1):.1f}×)")
         report_checks(problems, "every snapshot holds the account's orders, ledger and tickets; the chain verifies")
     finally:
         privacy_export.close(app, DATABASE, WORK, args.keep)

@@ -283,6 +283,8 @@ def evidence_verify(case):
         raise click.ClickException(f"No abuse case {case}.")
     checked, problems = evidence.verify(found)
     name = f"Case {found.id} ({found.ticket.reference})"
+    for key in evidence.orphans(found):
+        click.echo(f"NOTE {key} is stored but no snapshot names it (a failed job or deletion left it).", err=True)
     if problems:
         for problem in problems:
             click.echo(f"BROKEN {problem}", err=True)

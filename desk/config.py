@@ -115,9 +115,9 @@ def settings_from_environment(instance_path: str) -> dict:
         # The desk's own log lines (mail written to the log, jobs' notes) from this level up.
         "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
-        # Where attachments, quarantined attachments and privacy exports are kept
-        # (desk.storage): local folders (ATTACHMENT_DIR, EXPORT_DIR), or an S3-compatible bucket
-        # that every web and worker machine shares.
+        # Where attachments, quarantined attachments, privacy exports and evidence snapshots
+        # are kept (desk.storage): local folders (ATTACHMENT_DIR, EXPORT_DIR, EVIDENCE_DIR), or
+        # an S3-compatible bucket that every web and worker machine shares.
         "STORAGE_BACKEND": (os.environ.get("STORAGE_BACKEND") or "local").strip().lower(),
         "S3_BUCKET": os.environ.get("S3_BUCKET") or None,
         "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,  # unset: AWS itself
@@ -198,6 +198,8 @@ def settings_from_environment(instance_path: str) -> dict:
         # Privacy exports (privacy-10-export): where the ZIPs are written, and how long a
         # released download link works (the requester proves their e-mail again to use it).
         "EXPORT_DIR": os.environ.get("EXPORT_DIR") or str(instance / "exports"),
+        # Evidence snapshots (aup-5.2-evidence) with the local storage: written once, kept.
+        "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR") or str(instance / "evidence"),
         "EXPORT_LINK_HOURS": _int("EXPORT_LINK_HOURS", 72),
         # How long a privacy requester's link (to type the code, follow the request) works.
         "PRIVACY_LINK_MAX_AGE": _int("PRIVACY_LINK_MAX_AGE", 60 * 60 * 24 * 120),
@@ -225,7 +227,7 @@ def settings_from_environment(instance_path: str) -> dict:
         "PANEL_API_TIMEOUT": _float("PANEL_API_TIMEOUT", 10.0),  # seconds per request (connect: at most 5)
         "PANEL_API_RETRIES": _int("PANEL_API_RETRIES", 2),  # further attempts after a network error or a 5xx
         "PANEL_API_BACKOFF": _float("PANEL_API_BACKOFF", 1.0),  # seconds before the first retry, doubling, jittered
-        "PANEL_API_RATE": _int("PANEL_API_RATE", 60),  # requests per minute from one process; 0: no limit
+        "PANEL_API_RATE": _int("PANEL_API_RATE", 60),  # requests per minute, shared on Redis; 0: no limit
         # Following an accepted refill (refill_status): how often, and how many times at most.
         "PANEL_REFILL_POLL_SECONDS": _int("PANEL_REFILL_POLL_SECONDS", 600),
         "PANEL_REFILL_MAX_POLLS": _int("PANEL_REFILL_MAX_POLLS", 288),

@@ -1,10 +1,12 @@
-"""The one door to stored files: attachments, quarantined attachments and privacy exports.
+"""The one door to stored files: attachments, quarantined attachments, privacy exports and
+evidence snapshots.
 
 Every file has a key, `<area>/<path>`:
 
     attachments/ab/cd/<sha256>   an attachment's bytes, stored once by content
     quarantine/<sha256>          an attachment a virus scan found infected (never served)
     exports/<id>-<token>.zip     a privacy export
+    evidence/<kind>/<case id>/<seq>-<sha256>.json   an evidence snapshot (write-once)
 
 Two backends, chosen per app from its settings when a file is first touched (nothing is
 opened at import time or when the app is built):
@@ -12,7 +14,7 @@ opened at import time or when the app is built):
 - `local` (the default): each area is a folder — attachments → ATTACHMENT_DIR (the layout
   the desk always had, so files stored before keep working), quarantine →
   ATTACHMENT_DIR/quarantine (the same file system, so quarantining is a rename), exports →
-  EXPORT_DIR. Several machines need these folders on shared storage.
+  EXPORT_DIR, evidence → EVIDENCE_DIR. Several machines need these folders on shared storage.
 - `s3` (STORAGE_BACKEND=s3): objects `S3_PREFIX + key` in S3_BUCKET of any S3-compatible
   store (S3_ENDPOINT_URL for one that is not AWS), through boto3. Every web and worker
   machine reads and writes the same bucket.
@@ -28,25 +30,56 @@ takes its bytes only when the block ends without an exception (local: a rename i
 same folder; S3: one upload, multipart when large). Storage that cannot be reached raises
 StorageUnavailable, which pages answer with a 503 that says so and mail intake with
 "try again later".
+
+A write may be exclusive (`exclusive=True`, evidence): the key is taken only if nothing is
+stored under it yet, else Exists is raised and what is stored stays (local: a hard link,
+which fails on an existing name; S3: a PUT with `If-None-Match: *`, one request, so an
+exclusive object is at most 5 GB — after a HEAD that refuses early on a store that ignores
+the condition). A key may also be a LateKey, named when the block ends: for a key named
+after the content's hash, known only once it is written.
 """
+import logging
 import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from flask import Flask, current_app, send_file
+from sqlalchemy import event as orm_event
+from sqlalchemy.orm import Session
 
-AREAS = ("attachments", "quarantine", "exports")
+AREAS = ("attachments", "quarantine", "exports", "evidence")
 BACKENDS = ("local", "s3")
 CHUNK = 1 << 16
+log = logging.getLogger(__name__)
 
 
 class Missing(FileNotFoundError):
     """Nothing is stored under that key."""
+
+
+class Exists(FileExistsError):
+    """An exclusive write found something stored under its key already (it stays)."""
+
+
+class LateKey:
+    """A key whose folder is known when writing starts and whose name only when it ends
+    (named after the content's hash): `folder` (`<area>/…`), then `name()`."""
+
+    def __init__(self, folder: str, name: Callable[[], str]):
+        check_key(f"{folder}/-")
+        self.folder, self.name = folder, name
+
+    def __call__(self) -> str:
+        return check_key(f"{self.folder}/{self.name()}")
+
+
+def _final(key: "str | LateKey") -> str:
+    return key() if isinstance(key, LateKey) else key
 
 
 class StorageUnavailable(RuntimeError):
@@ -73,27 +106,39 @@ class LocalStorage:
     def _roots(self) -> dict[str, Path]:
         attachments = Path(self.config["ATTACHMENT_DIR"])
         return {"attachments": attachments, "quarantine": attachments / "quarantine",
-                "exports": Path(self.config["EXPORT_DIR"])}
+                "exports": Path(self.config["EXPORT_DIR"]), "evidence": Path(self.config["EVIDENCE_DIR"])}
 
     def path(self, key: str) -> Path:
         area, rest = check_key(key).split("/", 1)
         return self._roots()[area] / rest
 
     def describe(self) -> str:
-        return f"local folders {self.config['ATTACHMENT_DIR']} and {self.config['EXPORT_DIR']}"
+        return (f"local folders {self.config['ATTACHMENT_DIR']}, {self.config['EXPORT_DIR']} and "
+                f"{self.config['EVIDENCE_DIR']}")
 
     @contextmanager
-    def writer(self, key: str, *, private: bool = False) -> Iterator[BinaryIO]:
-        path = self.path(key)
-        path.parent.mkdir(mode=0o700 if private else 0o777, parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+    def writer(self, key: "str | LateKey", *, private: bool = False,
+               exclusive: bool = False) -> Iterator[BinaryIO]:
+        mode = 0o700 if private else 0o777
+        folder = self.path(f"{key.folder}/-" if isinstance(key, LateKey) else key).parent
+        folder.mkdir(mode=mode, parents=True, exist_ok=True)
+        partial = folder / f".{secrets.token_hex(8)}.part"
         fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
         try:
             with os.fdopen(fd, "w+b") as fh:
                 yield fh
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(partial, path)
+            final = _final(key)
+            path = self.path(final)
+            path.parent.mkdir(mode=mode, parents=True, exist_ok=True)
+            if exclusive:
+                try:  # a link fails on an existing name, where a rename would replace it
+                    os.link(partial, path)
+                except FileExistsError:
+                    raise Exists(final) from None
+            else:
+                os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)
 
@@ -212,16 +257,36 @@ class S3Storage:
         # upload_fileobj: one PUT, or a multipart upload of 8 MB parts for a large file.
         self._do("upload", key, lambda: self.client.upload_fileobj(fh, self.bucket, self._key(key)))
 
+    def _upload_once(self, key: str, fh) -> None:
+        """One PUT that takes the key only if it is free. The HEAD first refuses at once on
+        a store that would ignore the condition (then a race between two writers remains)."""
+        from botocore.exceptions import ClientError
+
+        if self.exists(key):
+            raise Exists(key)
+        try:
+            self._do("upload", key, lambda: self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=fh,
+                                                                   IfNoneMatch="*"))
+        except StorageUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in (
+                    "PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                raise Exists(key) from None
+            raise
+
     @contextmanager
-    def writer(self, key: str, *, private: bool = False) -> Iterator[BinaryIO]:
+    def writer(self, key: "str | LateKey", *, private: bool = False,
+               exclusive: bool = False) -> Iterator[BinaryIO]:
         # Spooled in the system's temporary folder (TMPDIR), then uploaded; who may read
         # the object is the bucket's policy (`private` is for local files).
-        check_key(key)
+        if not isinstance(key, LateKey):
+            check_key(key)
         with tempfile.TemporaryFile() as fh:
             yield fh
             fh.flush()
             fh.seek(0)
-            self._upload(key, fh)
+            final = check_key(_final(key))
+            (self._upload_once if exclusive else self._upload)(final, fh)
 
     def put(self, key: str, data, *, private: bool = False) -> None:
         if isinstance(data, (bytes, bytearray, memoryview)):
@@ -297,6 +362,31 @@ class S3Storage:
                              last_modified=found.get("LastModified"), max_age=max_age)
         response.content_length = found["ContentLength"]
         return response
+
+
+# Keys to delete once the session's transaction has committed: an object the rows stop
+# naming (an erasure's unredacted document) must outlive a rollback that names it again.
+AFTER_COMMIT = "storage_delete_after_commit"
+
+
+def delete_after_commit(session, key: str) -> None:
+    """Delete `key` from the app's storage when `session` commits; a rollback keeps it."""
+    session.info.setdefault(AFTER_COMMIT, []).append((get_storage(), key))
+
+
+@orm_event.listens_for(Session, "after_commit")
+def _delete_committed(session) -> None:
+    for storage, key in session.info.pop(AFTER_COMMIT, []):
+        try:
+            storage.delete(key)
+        except StorageUnavailable as exc:  # committed already: the object outlives it, said loudly
+            log.error("could not delete %s after the commit that stopped naming it: %s", key, exc)
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _forget_rolled_back(session, transaction) -> None:
+    if transaction.parent is None:  # ended without a commit (after_commit took them otherwise)
+        session.info.pop(AFTER_COMMIT, None)
 
 
 def _area(prefix: str) -> str:

@@ -1,6 +1,7 @@
 """Evidence snapshots on a real RQ worker (aup-5.2-evidence): canonical JSON whose SHA-256
-recomputes, chained per case, write-once in the database, checked by
-`flask desk evidence verify`; legal holds on the customer page."""
+recomputes, chained per case, its document an object in storage written once and its row
+write-once in the database, checked by `flask desk evidence verify` (a changed or missing
+object is found); legal holds on the customer page."""
 import hashlib
 import json
 
@@ -9,9 +10,10 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from abuse_helpers import only_case, reported
-from conftest import csrf_from, get_ok, ledger_entry as entry
+from conftest import csrf_from, get_ok, ledger_entry as entry, stored, stored_keys
 from desk.abuse.models import EvidenceSnapshot, LegalHold
 from desk.extensions import db
+from desk.storage import get_storage
 
 
 def case_with_account(app, client, panel):
@@ -32,10 +34,22 @@ def switch_off_write_once(backend, verb):
 
 
 def snapshots(app, case_id):
+    """(seq, reason, document, sha256, previous) of each snapshot: the document as stored."""
     with app.app_context():
         rows = db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.case_id == case_id)
                                   .order_by(EvidenceSnapshot.seq)).scalars().all()
-        return [(r.seq, r.reason, r.body, r.sha256, r.prev_sha256) for r in rows]
+        return [(r.seq, r.reason, stored(app, r.body_key).decode(), r.sha256, r.prev_sha256) for r in rows]
+
+
+def snapshot_row(app, case_id, seq=1) -> dict:
+    with app.app_context():
+        row = db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.case_id == case_id,
+                                                                EvidenceSnapshot.seq == seq)).scalar_one()
+        return {"id": row.id, "key": row.body_key, "size": row.size, "sha256": row.sha256}
+
+
+def verify(app, case_ref):
+    return app.test_cli_runner().invoke(args=["desk", "evidence", "verify", str(case_ref)])
 
 
 def test_opening_a_case_snapshots_what_it_involves(app, client, panel, run_worker):
@@ -104,6 +118,11 @@ def test_a_snapshot_holds_each_order_history_message_and_file_in_order(app, clie
     assert hashlib.sha256(body.encode()).hexdigest() == sha
     data = json.loads(body)
     assert json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) == body
+    # Read back part by part (how verify and an erasure read it), the same document.
+    from desk.abuse.evidence import Items, parts
+
+    with app.app_context(), get_storage().open(snapshot_row(app, case["id"])["key"]) as fh:
+        assert {k: list(v) if isinstance(v, Items) else v for k, v in parts(fh)} == data
     assert [(o["panel_id"], [h["status"] for h in o["history"]]) for o in data["orders"]] == [
         ("7001", ["pending", "in_progress"]), ("7002", ["pending", "in_progress", "completed"])]
     assert {o["customer"] for o in data["orders"]} == {"bob"}
@@ -140,35 +159,137 @@ def test_each_action_adds_a_snapshot_chained_to_the_one_before(app, client, pane
     assert hashlib.sha256(download.data).hexdigest() == second[3]
 
 
+def test_the_document_is_in_storage_and_not_in_the_row(app, client, panel, run_worker):
+    case = case_with_account(app, client, panel)
+    run_worker()
+    row = snapshot_row(app, case["id"])
+    assert row["key"] == f"evidence/abuse/{case['id']}/1-{row['sha256']}.json"
+    assert stored_keys(app, "evidence/") == [row["key"]]
+    data = stored(app, row["key"])
+    assert len(data) == row["size"] and hashlib.sha256(data).hexdigest() == row["sha256"]
+    with app.app_context():
+        columns = {c["name"] for c in db.inspect(db.engine).get_columns("evidence_snapshots")}
+        assert "body" not in columns and {"body_key", "size", "sha256", "prev_sha256"} <= columns
+        # Nothing of the document is in any column of the row.
+        values = db.session.execute(text("SELECT * FROM evidence_snapshots")).one()
+        assert not any(isinstance(v, str) and "203.0.113.7" in v for v in values)
+
+
 def test_snapshots_are_write_once_and_tampering_is_detected(app, client, panel, run_worker, backend):
     case = case_with_account(app, client, panel)
     run_worker()
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["desk", "evidence", "verify", case["ticket"]])
+    result = verify(app, case["ticket"])
     assert result.exit_code == 0, result.output
     assert "1 snapshot(s), every SHA-256 recomputed, chain intact" in result.output
+    row = snapshot_row(app, case["id"])
+    original = stored(app, row["key"])
 
     with app.app_context():
-        with pytest.raises(DBAPIError):  # the database refuses an edit outright
-            db.session.execute(text("UPDATE evidence_snapshots SET body = 'x'"))
+        for change in ("body_key = 'evidence/abuse/1/other.json'", "size = 1", f"sha256 = '{'1' * 64}'",
+                       "prev_sha256 = 'x'"):
+            with pytest.raises(DBAPIError):  # the database refuses an edit outright
+                db.session.execute(text(f"UPDATE evidence_snapshots SET {change}"))
+                db.session.commit()
+            db.session.rollback()
+        # …and a key that looks like a redaction but keeps no hash: only body_key and size may change.
+        with pytest.raises(DBAPIError):
+            db.session.execute(text("UPDATE evidence_snapshots SET sha256 = :h, redaction = :r"),
+                               {"h": "1" * 64, "r": '{"requests": [1]}'})
             db.session.commit()
         db.session.rollback()
-        # Someone who switches the guard off can change the row — and is found out.
-        switch_off_write_once(backend, "update")
-        db.session.execute(text("UPDATE evidence_snapshots SET body = replace(body, '50.00', '0.00')"))
-        db.session.commit()
-    result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
+    # Someone with write access to the storage changes the object — and is found out.
+    tampered = original.replace(b"50.00", b"0.00")
+    with app.app_context():
+        get_storage().put(row["key"], tampered)
+    result = verify(app, case["id"])
     assert result.exit_code == 1
     assert "does not match its SHA-256" in result.output
 
-    # Forging the hash as well breaks the link to the audit log.
+    # Forging the row's hash as well breaks the link to the audit log.
     with app.app_context():
-        body = db.session.execute(text("SELECT body FROM evidence_snapshots")).scalar_one()
-        forged = hashlib.sha256(body.encode()).hexdigest()
-        db.session.execute(text("UPDATE evidence_snapshots SET sha256 = :h"), {"h": forged})
+        switch_off_write_once(backend, "update")
+        db.session.execute(text("UPDATE evidence_snapshots SET sha256 = :h, size = :s"),
+                           {"h": hashlib.sha256(tampered).hexdigest(), "s": len(tampered)})
         db.session.commit()
-    result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
+    result = verify(app, case["id"])
     assert result.exit_code == 1 and "differs from the one in the audit log" in result.output
+
+
+def test_a_document_that_is_not_json_or_is_gone_is_reported_not_a_crash(app, client, panel, auth, run_worker):
+    case = case_with_account(app, client, panel)
+    run_worker()
+    row = snapshot_row(app, case["id"])
+    with app.app_context():
+        get_storage().put(row["key"], b'{"accounts":[{"x":')  # cut short
+    result = verify(app, case["id"])
+    assert result.exit_code == 1 and "it is not a snapshot document" in result.output
+    assert "does not match its SHA-256" in result.output
+    with app.app_context():
+        assert get_storage().delete(row["key"])
+    result = verify(app, case["id"])
+    assert result.exit_code == 1 and f"its document is missing from storage ({row['key']})" in result.output
+    auth.login("trust_safety")
+    page = get_ok(client, f"/tickets/{case['ticket']}")  # the page shows it, no 500
+    assert "The evidence chain is broken" in page and "missing from storage" in page
+    gone = client.get(f"/abuse/cases/{case['id']}/evidence/1.json")
+    assert gone.status_code == 404 and "no longer stored" in gone.get_data(as_text=True)
+
+
+def test_a_failure_before_the_commit_leaves_neither_row_nor_object(app, client, panel, monkeypatch):
+    """The object is written first; a failure before the row commits takes it away again
+    (no row ever names nothing), and the job run again writes the snapshot."""
+    from desk.abuse import evidence
+
+    case = case_with_account(app, client, panel)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the audit log could not be written")
+
+    monkeypatch.setattr(evidence, "record", broken)
+    with app.app_context(), pytest.raises(RuntimeError):
+        evidence.take(case["id"], "opened")
+    assert snapshots(app, case["id"]) == [] and stored_keys(app, "evidence/") == []
+    monkeypatch.undo()
+    with app.app_context():
+        assert evidence.take(case["id"], "opened").seq == 1
+    assert len(stored_keys(app, "evidence/")) == 1 and verify(app, case["id"]).exit_code == 0
+
+
+def test_verify_lists_objects_no_snapshot_names(app, client, panel, run_worker):
+    """An object left by a job whose commit failed is not part of the chain: the chain still
+    verifies, and the command names the object for an operator."""
+    case = case_with_account(app, client, panel)
+    run_worker()
+    stray = f"evidence/abuse/{case['id']}/2-{'0' * 64}.json"
+    with app.app_context():
+        get_storage().put(stray, b"{}")
+    result = verify(app, case["id"])
+    assert result.exit_code == 0, result.output
+    assert f"NOTE {stray} is stored but no snapshot names it" in result.output
+    assert snapshot_row(app, case["id"])["key"] not in result.output
+
+
+def test_a_download_streams_the_stored_bytes_to_trust_and_safety_only(app, client, panel, auth, run_worker):
+    case = case_with_account(app, client, panel)
+    run_worker()
+    row = snapshot_row(app, case["id"])
+    url = f"/abuse/cases/{case['id']}/evidence/1.json"
+    assert client.get(url).status_code in (302, 401)  # signed out: to the sign-in page
+    auth.login("agent")
+    assert client.get(url).status_code == 403
+    auth.logout()
+    auth.login("trust_safety")
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.data == stored(app, row["key"]) and response.headers["X-Content-SHA256"] == row["sha256"]
+    assert response.headers["Content-Disposition"] == f"attachment; filename={case['ticket']}-snapshot-1.json"
+    assert response.mimetype == "application/json"
+    with app.app_context():
+        from desk.audit.models import AuditEvent
+
+        assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "evidence.downloaded",
+                                                           AuditEvent.subject_id == str(row["id"]))).scalar_one()
+    assert client.get(f"/abuse/cases/{case['id']}/evidence/2.json").status_code == 404
 
 
 def test_a_missing_snapshot_breaks_the_chain(app, client, panel, auth, run_worker, backend):
@@ -271,6 +392,8 @@ def test_a_chargeback_case_preserves_evidence_on_opening_and_on_its_actions(app,
     assert json.loads(second[2])["accounts"][0]["status"] == "suspended"
     download = client.get(f"/tickets/{reference}/case/evidence/2.json")
     assert download.status_code == 200 and hashlib.sha256(download.data).hexdigest() == second[3]
+    assert stored_keys(app, f"evidence/billing/{case_id}/") == sorted(
+        f"evidence/billing/{case_id}/{seq}-{sha}.json" for seq, sha in ((1, first[3]), (2, second[3])))
     result = app.test_cli_runner().invoke(args=["desk", "evidence", "verify", reference])
     assert result.exit_code == 0 and "2 snapshot(s)" in result.output
 
@@ -279,4 +402,42 @@ def _billing_snapshots(app, billing_case_id):
     with app.app_context():
         rows = db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.billing_case_id == billing_case_id)
                                   .order_by(EvidenceSnapshot.seq)).scalars().all()
-        return [(r.seq, r.reason, r.body, r.sha256, r.prev_sha256) for r in rows]
+        return [(r.seq, r.reason, stored(app, r.body_key).decode(), r.sha256, r.prev_sha256) for r in rows]
+
+
+def test_migration_0024_moves_documents_into_storage_and_back(app, client, panel, run_worker):
+    """Down to 0023, each document goes back into the row's `body` (the trigger still
+    refuses edits); up again, each body is written out to storage under the key named by
+    its hash (here after the object was removed) and the column goes."""
+    from flask_migrate import downgrade, upgrade
+
+    case = case_with_account(app, client, panel)
+    run_worker()
+    row = snapshot_row(app, case["id"])
+    document = stored(app, row["key"])
+    with app.app_context():
+        db.session.remove()
+        downgrade(revision="0023")
+        try:
+            assert db.session.execute(text("SELECT body FROM evidence_snapshots")).scalar_one().encode() == document
+            columns = {c["name"] for c in db.inspect(db.engine).get_columns("evidence_snapshots")}
+            assert "body_key" not in columns
+            with pytest.raises(DBAPIError):
+                db.session.execute(text("UPDATE evidence_snapshots SET body = 'x'"))
+                db.session.commit()
+            db.session.rollback()
+            assert get_storage().delete(row["key"])
+            db.session.remove()
+            upgrade()
+            assert db.session.execute(text("SELECT body_key FROM evidence_snapshots")).scalar_one() == row["key"]
+            assert stored(app, row["key"]) == document
+            with pytest.raises(DBAPIError):  # the rebuilt trigger refuses edits again
+                db.session.execute(text("UPDATE evidence_snapshots SET body_key = 'evidence/abuse/1/x.json'"))
+                db.session.commit()
+            db.session.rollback()
+        finally:
+            db.session.remove()
+            upgrade()
+            db.engine.dispose()
+    result = verify(app, case["id"])
+    assert result.exit_code == 0, result.output

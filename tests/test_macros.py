@@ -119,6 +119,7 @@ def test_an_agent_cannot_manage_macros(app):
     ({"queue": "nowhere"}, "queue"),
     ({"assign": "999999"}, "assign"),
     ({"queue": "billing", "claim_outcome": "accepted"}, "claim_outcome"),
+    ({"add_tags": "refill, " + "x" * 41}, "add_tags"),
 ])
 def test_bad_macro_input_is_a_clear_4xx(app, fields, problem):
     admin = signed_in(app, "admin")

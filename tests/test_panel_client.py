@@ -236,6 +236,38 @@ def test_the_pacer_spaces_calls_evenly():
     assert Pacer(0).interval == 0
 
 
+def test_processes_on_one_redis_share_the_pace(redis_server):
+    """Two workers (two clients, as two processes have) on one Redis: the panel's limit is
+    its key's, so the second waits for the first's slot, and a third call for the next."""
+    from redis import Redis
+
+    conn = Redis.from_url(redis_server.url)
+    key = f"desk:test:pace:{time.monotonic_ns()}"
+    first, second = [], []
+    a = Pacer(60, sleep=first.append, redis=conn, key=key)  # one a second
+    b = Pacer(60, sleep=second.append, redis=conn, key=key)
+    a.wait()
+    b.wait()
+    a.wait()
+    assert first[0] == pytest.approx(2.0, abs=0.2) and second[0] == pytest.approx(1.0, abs=0.2)
+    assert 0 < conn.pttl(key) <= 4000  # the slot expires: nothing left behind for long
+    conn.delete(key)
+
+
+def test_pacing_falls_back_to_the_process_when_redis_is_unreachable(caplog):
+    from redis import Redis
+
+    waits = []
+    pacer = Pacer(6, sleep=waits.append, redis=Redis(port=1, socket_connect_timeout=0.2))  # one per 10 s
+    for _ in range(3):
+        pacer.wait()
+    # (The sleeps are recorded, not slept.) The first call's tries to reach Redis may take a
+    # little of the 10 s; then the process paces alone for a while without trying again:
+    # the third call's slot is exactly one interval after the second's, one warning said so.
+    assert len(waits) == 2 and 0 < waits[0] <= 10 and waits[1] - waits[0] == pytest.approx(10.0, abs=0.05)
+    assert caplog.text.count("Redis unavailable") == 1
+
+
 @pytest.mark.parametrize("settings, message", [
     ({"PANEL_API_URL": f"https://panel.example/api/v2?key={KEY}"}, "must not carry the key"),
     ({"PANEL_API_URL": "https://admin:pw@panel.example/api/v2"}, "must not carry the key or a password"),

@@ -2,12 +2,13 @@
 the person's e-mail, login or links (every text column is read); ledger rows stay under
 a pseudonym; the audit and evidence chains still verify; a held account is refused with
 the reason and erased once the hold is released."""
+import hashlib
 import re
 
 from sqlalchemy import JSON, String, Text, select
 
 from abuse_helpers import REPORTER, mails, only_case, reported
-from conftest import csrf_from, get_ok, ledger_entry as entry, stored, text_of
+from conftest import csrf_from, get_ok, ledger_entry as entry, stored, stored_keys, text_of
 from desk import jobs
 from desk.abuse import enforcement, holds
 from desk.abuse.models import AbuseCase, EvidenceSnapshot
@@ -81,8 +82,20 @@ def officer_posts(client, auth, reference, action, **data):
                        data={"csrf_token": csrf_from(page), **data})
 
 
+def erase_verified(app, client, auth, run_worker) -> dict:
+    """An erasure request filed, verified by its code and carried out by the officer and a
+    worker: the request as filed."""
+    filed = file_request(client)
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    officer_posts(client, auth, filed["reference"], "erase")
+    run_worker()
+    return filed
+
+
 def every_text_value(app):
-    """(table, column, value) for every text and JSON value in the database."""
+    """(table, column, value) for every text and JSON value in the database, and
+    ("storage", key, document) for every evidence snapshot's stored document."""
     with app.app_context():
         for table in db.metadata.sorted_tables:
             columns = [c for c in table.columns if isinstance(c.type, (String, Text, JSON))]
@@ -92,6 +105,8 @@ def every_text_value(app):
                 for column, value in zip(columns, row):
                     if value is not None:
                         yield table.name, column.name, str(value)
+    for key in stored_keys(app, "evidence/"):
+        yield "storage", key, stored(app, key).decode()
 
 
 def traces(app, needles, words=()):
@@ -228,11 +243,7 @@ def test_a_held_account_is_refused_erasure_with_the_reason(app, client, panel, m
         hold = holds.place(alice, None, "Police request PR-17 asks us to keep this account", SYSTEM, staff_id)
         db.session.commit()
         hold_id = hold.id
-    filed = file_request(client)
-    run_worker()
-    verify_by_code(app, client, filed["reference"])
-    officer_posts(client, auth, filed["reference"], "erase")
-    run_worker()
+    filed = erase_verified(app, client, auth, run_worker)
     with app.app_context():
         request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
         assert request.status == "deferred" and request.erased_at is None
@@ -252,31 +263,77 @@ def test_a_held_account_is_refused_erasure_with_the_reason(app, client, panel, m
         assert db.session.get(PrivacyRequest, request_id(app, filed["reference"])).status == "answered"
 
 
+def close_case_of_bob(app, auth, case_id):
+    staff_id = auth.staff("trust_safety", "ts@desk.test")
+    with app.app_context():
+        bob = db.session.execute(select(Customer).where(Customer.panel_id == "bob")).scalar_one()
+        for hold in holds.active_holds(bob):
+            holds.release(hold.id, "Investigation finished", db.session.get(Staff, staff_id))
+        enforcement.close_case(db.session.get(AbuseCase, case_id), db.session.get(Staff, staff_id),
+                               "no_breach", "Looked into it: the page is the owner's own")
+        db.session.commit()
+
+
+def snapshot_of(app, case_id) -> dict:
+    with app.app_context():
+        row = db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.case_id == case_id)
+                                 .order_by(EvidenceSnapshot.seq)).scalars().first()
+        return {"key": row.body_key, "sha256": row.sha256, "size": row.size, "redaction": row.redaction}
+
+
 def test_a_closed_cases_evidence_is_redacted_and_still_verifies(app, client, panel, run_worker, runner, auth):
     panel.customer("bob", login="bobby", email="bob.case@example.net")
     panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
     reported(client, app)
     case = only_case(app)
     run_worker()
-    staff_id = auth.staff("trust_safety", "ts@desk.test")
-    with app.app_context():
-        bob = db.session.execute(select(Customer).where(Customer.panel_id == "bob")).scalar_one()
-        for hold in holds.active_holds(bob):
-            holds.release(hold.id, "Investigation finished", db.session.get(Staff, staff_id))
-        enforcement.close_case(db.session.get(AbuseCase, case["id"]), db.session.get(Staff, staff_id),
-                               "no_breach", "Looked into it: the page is the owner's own")
-        db.session.commit()
+    close_case_of_bob(app, auth, case["id"])
+    before = snapshot_of(app, case["id"])
+    assert b"bob.case@example.net" in stored(app, before["key"])
     filed = file_request(client, email="bob.case@example.net")
     run_worker()
     verify_by_code(app, client, filed["reference"])
     officer_posts(client, auth, filed["reference"], "erase")
     run_worker()
-    left = traces(app, ["bob.case@example.net", "instagram.com/p/SCAM1"], ["bobby"])
+    left = traces(app, ["bob.case@example.net", "instagram.com/p/SCAM1"], ["bobby"])  # storage too
     assert left == [], left
-    with app.app_context():
-        snapshot = db.session.execute(select(EvidenceSnapshot).where(
-            EvidenceSnapshot.case_id == case["id"])).scalars().first()
-        assert snapshot.redaction is not None
+    after = snapshot_of(app, case["id"])
+    assert after["redaction"] is not None and after["sha256"] == before["sha256"]  # the chain's hash stays
+    # A new object, named after its own digest; the unredacted one is gone.
+    redacted = stored(app, after["key"])
+    digest = after["redaction"]["digest"]
+    assert after["key"] == f"evidence/abuse/{case['id']}/1-{digest}.json" != before["key"]
+    assert hashlib.sha256(redacted).hexdigest() == digest and len(redacted) == after["size"]
+    assert stored(app, before["key"]) is None and stored_keys(app, "evidence/") == [after["key"]]
+    result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
+    assert result.exit_code == 0, result.output
+    download = auth.client_for("trust_safety").get(f"/abuse/cases/{case['id']}/evidence/1.json")
+    assert download.data == redacted and download.headers["X-Content-SHA256"] == digest
+
+
+def test_the_sweep_redacts_evidence_that_names_the_address_anywhere(app, client, panel, make_ticket, run_worker,
+                                                                    runner, auth):
+    """Her address is in a note on someone else's ticket, so in that account's case's
+    evidence: no case of hers, but the sweep reads the stored documents too."""
+    panel.customer("bob", login="bobby", email="bob.case@example.net")
+    panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
+    make_ticket(subject="Bob's question", customer="bob", requester_email="bob.case@example.net",
+                body=f"My colleague {EMAIL} manages the page with me.")
+    reported(client, app)
+    case = only_case(app)
+    run_worker()
+    close_case_of_bob(app, auth, case["id"])
+    before = snapshot_of(app, case["id"])
+    assert EMAIL.lower().encode() in stored(app, before["key"]).lower()
+    filed = file_request(client)
+    run_worker()
+    verify_by_code(app, client, filed["reference"])
+    officer_posts(client, auth, filed["reference"], "erase")
+    run_worker()
+    assert traces(app, [EMAIL]) == []
+    after = snapshot_of(app, case["id"])
+    assert after["redaction"] and stored(app, before["key"]) is None
+    assert b"bob.case@example.net" in stored(app, after["key"])  # bob's own data stays: only her address went
     result = runner.invoke(args=["desk", "evidence", "verify", str(case["id"])])
     assert result.exit_code == 0, result.output
 
@@ -351,3 +408,28 @@ def test_an_address_changed_after_the_request_is_erased_too(app, client, panel, 
         sent = db.session.execute(select(OutboundMail).where(
             OutboundMail.dedupe_key.startswith("privacy-erased:"))).scalars().all()
         assert len(sent) == 2 and all(m.status in ("sent", "logged") for m in sent)
+
+
+def test_the_webhook_events_about_the_account_name_its_pseudonym_after_erasure(app, client, panel, make_ticket,
+                                                                                 auth, run_worker):
+    """The panel was told of her tickets by panel id ("alice", a name); after the erasure no
+    event names her, and the other customer's events are untouched."""
+    from desk.webhooks.models import WebhookEndpoint, WebhookEvent
+
+    with app.app_context():
+        db.session.add(WebhookEndpoint(url="https://panel.example/hooks", secret="s" * 32,
+                                       events=["ticket.created"], active=True))
+        db.session.commit()
+    seed(app, panel, make_ticket, auth)
+    with app.app_context():
+        named = sorted(e.payload["customer"] for e in db.session.execute(select(WebhookEvent)).scalars())
+    assert named == ["alice", "bob"]
+    filed = erase_verified(app, client, auth, run_worker)
+    with app.app_context():
+        alice = db.session.execute(select(Customer).where(Customer.erased_at.is_not(None))).scalar_one()
+        events = {e.payload["customer"]: e.payload for e in db.session.execute(select(WebhookEvent)).scalars()}
+        request = db.session.get(PrivacyRequest, request_id(app, filed["reference"]))
+        assert request.outcome["erasure"]["counts"]["webhook_events"] == 1
+    assert sorted(events) == sorted([alice.panel_id, "bob"]) and alice.panel_id.startswith("erased-c")
+    assert events[alice.panel_id]["ticket"].startswith("T-")  # the reference the panel knows stays
+    assert [hit for hit in traces(app, [], ["alice"]) if hit[0].startswith("webhook")] == []

@@ -7,12 +7,14 @@ and the admin page says so."""
 import base64
 import hashlib
 import io
+import time
 
 import pytest
 from sqlalchemy import select
 
 from abuse_helpers import reported
-from conftest import CLAMD_STREAM_MAX, EICAR, EICAR_SIGNATURE, get_ok, stored, stored_keys, text_of
+from conftest import (CLAMD_STREAM_MAX, EICAR, EICAR_SIGNATURE, ClamdProcess, csrf_from, get_ok, stored, stored_keys,
+                      text_of)
 from desk import jobs
 from desk.audit.models import AuditEvent
 from desk.clamd import Clamd, ClamdError
@@ -26,6 +28,8 @@ from desk.tickets.models import Attachment, Ticket
 from test_portal import SECRET, email_of, signed_in
 
 NOTES = b"order 5001: 812 likes before the drop, 640 after"
+FALSE_POSITIVE = b"monthly report: 1,204 followers gained, 37 lost"
+FALSE_POSITIVE_SIGNATURE = f"{hashlib.md5(FALSE_POSITIVE).hexdigest()}:{len(FALSE_POSITIVE)}:Desk.Test.FalsePositive\n"
 INFECTED, CLEAN = hashlib.sha256(EICAR).hexdigest(), hashlib.sha256(NOTES).hexdigest()
 
 
@@ -36,8 +40,24 @@ def storage_settings(request):
 
 
 @pytest.fixture
-def app(make_app, clamd_server, storage_settings):
-    return make_app(CLAMD_SOCKET=clamd_server.socket, PANEL_SSO_SECRET=SECRET, **storage_settings)
+def clamd(request, clamd_server, tmp_path):
+    """The session's clamd; or, asked for "false-positive" (parametrised indirectly), one of
+    the test's own whose signatures also take FALSE_POSITIVE for a virus until changed."""
+    if getattr(request, "param", None) != "false-positive":
+        yield clamd_server
+        return
+    (tmp_path / "own-clamd").mkdir()
+    server = ClamdProcess(tmp_path / "own-clamd")
+    server.signatures = tmp_path / "own-clamd" / "db" / "desk-test.hdb"
+    server.signatures.write_text(server.signatures.read_text() + FALSE_POSITIVE_SIGNATURE)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(make_app, clamd, storage_settings):
+    return make_app(CLAMD_SOCKET=clamd.socket, PANEL_SSO_SECRET=SECRET, **storage_settings)
 
 
 def rows(app, digest=None) -> list[dict]:
@@ -208,3 +228,56 @@ def test_with_no_clamd_scanning_is_off_and_says_so(app, clamd_server, auth, make
     assert app.test_client().get(f"/t/{token}/attachments/{notes}").data == NOTES
     page = get_ok(admin, "/admin/jobs")
     assert f"clamd at <code>unix:{clamd_server.socket}</code> (ClamAV " in page and "1 quarantined" in page
+
+
+def verdict_of(server, data: bytes):
+    return Clamd(socket_path=server.socket, timeout=10).instream(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("clamd", ["false-positive"], indirect=True)
+def test_a_false_positive_is_scanned_again_and_released_once_the_signatures_change(app, clamd, auth, make_ticket,
+                                                                                    run_worker):
+    reference = make_ticket(subject="Report", uploads=[Upload("report.txt", FALSE_POSITIVE)])
+    copy = make_ticket(subject="Report again", uploads=[Upload("same.txt", FALSE_POSITIVE)])
+    run_worker()
+    digest = hashlib.sha256(FALSE_POSITIVE).hexdigest()
+    assert [r["state"] for r in rows(app, digest)] == ["infected", "infected"]
+    admin, agent = auth.client_for("admin"), auth.client_for("agent")
+    page = get_ok(admin, "/admin/jobs")
+    assert digest in page and "Desk.Test.FalsePositive" in page and reference in page and copy in page
+
+    # Only an admin may ask; an unknown digest is a clear refusal.
+    own_token = csrf_from(get_ok(agent, f"/tickets/{reference}"))
+    assert agent.post(f"/admin/quarantine/{digest}/rescan", data={"csrf_token": own_token}).status_code == 403
+    unknown = admin.post(f"/admin/quarantine/{'0' * 64}/rescan", data={"csrf_token": csrf_from(page)})
+    assert unknown.status_code == 303 and "No quarantined file" in get_ok(admin, "/admin/jobs")
+
+    # Scanned again with the same signatures: still quarantined, nothing served.
+    response = admin.post(f"/admin/quarantine/{digest}/rescan", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 302 and "Scanning again: 2 attachments" in get_ok(admin, "/admin/jobs")
+    run_worker()
+    assert [r["state"] for r in rows(app, digest)] == ["infected", "infected"]
+    assert stored(app, key_for(digest)) is None and stored(app, quarantine_key(digest)) == FALSE_POSITIVE
+
+    # The signature is withdrawn (clamd reloads its database): scanned again, released.
+    clamd.signatures.write_text(clamd.signatures.read_text().replace(FALSE_POSITIVE_SIGNATURE, ""))
+    assert Clamd(socket_path=clamd.socket, timeout=10)._ask(b"RELOAD") == "RELOADING"
+    for _ in range(100):
+        if not verdict_of(clamd, FALSE_POSITIVE).infected:
+            break
+        time.sleep(0.1)
+    assert verdict_of(clamd, EICAR).infected  # the rest of the database still holds
+    page = get_ok(admin, "/admin/jobs")
+    admin.post(f"/admin/quarantine/{digest}/rescan", data={"csrf_token": csrf_from(page)})
+    run_worker()
+    released = rows(app, digest)
+    assert [(r["state"], r["result"]) for r in released] == [("clean", None), ("clean", None)]
+    assert stored(app, quarantine_key(digest)) is None and stored(app, key_for(digest)) == FALSE_POSITIVE
+    assert agent.get(f"/tickets/{reference}/attachments/{released[0]['id']}").data == FALSE_POSITIVE
+    assert digest not in get_ok(admin, "/admin/jobs")
+    with app.app_context():
+        said = [(e.action, e.data) for e in db.session.execute(select(AuditEvent).where(
+            AuditEvent.action.in_(("attachment.rescan", "attachment.released"))).order_by(AuditEvent.id)).scalars()]
+    assert [a for a, _ in said] == ["attachment.rescan", "attachment.rescan", "attachment.released",
+                                    "attachment.released"]
+    assert said[-1][1]["was"].startswith("Desk.Test.FalsePositive")

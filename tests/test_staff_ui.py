@@ -568,6 +568,21 @@ def test_status_priority_and_tags_update_and_show_in_history(app, client, auth, 
     assert "ticket.created" in rows
 
 
+def test_a_tag_longer_than_a_tag_may_be_is_refused_not_cut(app, client, auth, make_ticket):
+    ref = make_ticket()
+    auth.login("agent")
+    update(client, ref, tags="vip")
+    long_tag = "refund-" + "x" * 40
+    response = update(client, ref, status="on_hold", tags=f"vip, {long_tag}")
+    assert response.status_code == 422
+    assert "A tag is at most 40 characters" in text_of(response)
+    stored = ticket_row(app, ref)
+    assert (stored.status, stored.tags) == ("open", ["vip"])  # nothing of the refused change stayed
+    response = update(client, ref, tags="vip, " + "y" * 40)  # exactly 40 is a tag
+    assert redirects_to(response, f"/tickets/{ref}")
+    assert ticket_row(app, ref).tags == ["vip", "y" * 40]
+
+
 def test_update_with_an_unknown_status_is_a_400(app, client, auth, make_ticket):
     ref = make_ticket()
     auth.login("agent")

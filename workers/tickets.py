@@ -20,10 +20,11 @@ def assign_waiting() -> str:
     return f"{assignment.assign_waiting()} ticket(s) assigned"
 
 
-def scan_attachment(attachment_id: int) -> str:
+def scan_attachment(attachment_id: int, again: bool = False) -> str:
     """Scan one attachment with clamd; an infected one (and every copy of its bytes) is
-    quarantined. Run twice, one verdict; a failed scan raises for RQ to retry."""
-    row = scans.scan(attachment_id)
+    quarantined. Run twice, one verdict; a failed scan raises for RQ to retry. `again`: an
+    admin asked for a quarantined file to be scanned once more (desk.tickets.scans.rescan)."""
+    row = scans.scan(attachment_id, again)
     if row is None:
         return "no such attachment"
     return f"attachment {row.id} {row.scan_state or 'not scanned (scanning is off)'}"

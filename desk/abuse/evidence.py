@@ -16,13 +16,23 @@ reaches this store at all.
 
 A case can hold an account's tens of thousands of orders and ledger entries: the document
 is written part by part in the order of its sorted keys, those rows read as plain rows in
-batches (desk.extensions.stream), each encoded alone into a temporary file while it is
-hashed — the bytes canonical() gives for the whole document, with no more than a batch in
-memory. The row then stores the body whole (bench/README.md: the peak that leaves).
+batches (desk.extensions.stream), each encoded alone straight into its storage object
+(desk.storage, `evidence/<abuse|billing>/<case id>/<seq>-<sha256>.json`, written once and
+never overwritten) while it is hashed — the bytes canonical() gives for the whole document,
+with no more than a batch in memory. The row keeps the key, size and hashes. Reading one
+back (verify, an erasure's redaction) goes the same way in reverse: `parts` hands out the
+top-level keys and the items of the big arrays one at a time; a download is streamed.
+
+The object is written before its row: a failure before the commit deletes it again, so no
+row ever names a missing object; a commit that fails may have reached the database, so
+then the object stays — at worst an orphan no row names (a key under evidence/ that no
+`body_key` holds), never evidence lost. Only an erasure's redaction changes a row's key
+and size (the triggers allow nothing else), pointing it at a new, pseudonymised object.
 """
+import codecs
 import hashlib
 import json
-import tempfile
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -39,10 +49,12 @@ from desk.audit.services import SYSTEM, record
 from desk.claims.ledger import balances_of
 from desk.claims.models import Customer, LedgerEntry, Order, OrderStatusChange
 from desk.extensions import db, for_update, stream
+from desk.storage import CHUNK, Exists, LateKey, Missing, StorageUnavailable, get_storage
 from desk.tickets.models import Attachment, Message, Ticket
 from desk.types import utcnow
 
 GENESIS = "0" * 64
+log_ = logging.getLogger(__name__)
 
 
 def _plain(value):
@@ -61,19 +73,29 @@ def canonical(payload: dict) -> bytes:
     return ENCODER.encode(payload).encode("utf-8")
 
 
-def parse(body: str):
-    return json.loads(body)
+def key_of(kind: str, case_id: int, seq: int, digest: str) -> str:
+    """Where a snapshot's document is stored: named after the SHA-256 of its bytes, so a
+    redacted document (another digest) is another object, and a retried job (another time
+    inside, another digest) never meets the object an earlier, failed attempt left."""
+    return f"{_folder(kind, case_id)}/{seq}-{digest}.json"
 
 
-def body_digest(body: str) -> str:
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+def _folder(kind: str, case_id: int) -> str:
+    return f"evidence/{kind}/{int(case_id)}"
+
+
+def kind_of(snapshot: EvidenceSnapshot) -> tuple[str, int]:
+    """("abuse" or "billing", the case's id): the folder its documents are in."""
+    if snapshot.billing_case_id is not None:
+        return "billing", snapshot.billing_case_id
+    return "abuse", snapshot.case_id
 
 
 class Document:
-    """The canonical JSON of one snapshot written piece by piece into a temporary file
-    while it is hashed: the bytes are those of canonical() of the whole document (an object
-    is its sorted keys, an array its items joined by commas, nothing between), and no piece
-    bigger than one row is held."""
+    """The canonical JSON of one snapshot written piece by piece into a file (its storage
+    object) while it is hashed: the bytes are those of canonical() of the whole document
+    (an object is its sorted keys, an array its items joined by commas, nothing between),
+    and no piece bigger than one row is held."""
 
     def __init__(self, out):
         self.out, self.digest, self.size = out, hashlib.sha256(), 0
@@ -95,9 +117,127 @@ class Document:
             first = False
         self.write("]")
 
-    def body(self) -> str:
-        self.out.seek(0)
-        return self.out.read().decode("utf-8")
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
+
+
+class Items:
+    """The items of one of the document's top-level arrays, read one at a time."""
+
+    def __init__(self, reader: "_Reader"):
+        self._items = reader.items()
+
+    def __iter__(self):
+        return self._items
+
+
+class _Hashed:
+    """A readable file that hashes and counts what is read through it."""
+
+    def __init__(self, fh):
+        self.fh, self.digest, self.size = fh, hashlib.sha256(), 0
+
+    def read(self, n: int = CHUNK) -> bytes:
+        data = self.fh.read(n)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+# Beyond this much text pending for one value, a document is not one this module wrote.
+MAX_ITEM = 64 * 1024 * 1024
+
+
+class _Reader:
+    """Canonical JSON read back from a file a value at a time: the C decoder's raw_decode
+    on a window of the text, refilled chunk by chunk (a value cut by the window's end is
+    decoded again once more text is in)."""
+
+    _decoder = json.JSONDecoder()
+
+    def __init__(self, fh):
+        self.fh, self.text, self.at, self.done = fh, "", 0, False
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+
+    def _more(self) -> bool:
+        if self.done:
+            return False
+        data = self.fh.read(CHUNK)
+        self.done = not data
+        self.text = self.text[self.at:] + self.utf8.decode(data, final=self.done)
+        self.at = 0
+        return True
+
+    def peek(self) -> str:
+        while self.at >= len(self.text):
+            if not self._more():
+                raise ValueError("the document ends early")
+        return self.text[self.at]
+
+    def take(self, *allowed: str) -> str:
+        char = self.peek()
+        if char not in allowed:
+            raise ValueError(f"expected {' or '.join(allowed)}, found {char!r}")
+        self.at += 1
+        return char
+
+    def value(self):
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self.text, self.at)
+            except ValueError:
+                if len(self.text) - self.at > MAX_ITEM or not self._more():
+                    raise
+                continue
+            if end == len(self.text) and self._more():  # a number may go on in the next chunk
+                continue
+            self.at = end
+            return value
+
+    def items(self) -> Iterator:
+        if self.peek() == "]":
+            self.at += 1
+            return
+        while True:
+            yield self.value()
+            if self.take(",", "]") == "]":
+                return
+
+    def end(self) -> None:
+        if self.at < len(self.text) or self._more() and self.text:
+            raise ValueError("text after the document")
+
+
+def parts(fh) -> Iterator[tuple[str, object]]:
+    """(key, value) of the document's top-level object in its order; an array's value is
+    Items, to be read before the next part (what is left of it is skipped). Raises
+    ValueError on what is not such a document."""
+    reader = _Reader(fh)
+    reader.take("{")
+    if reader.peek() == "}":
+        reader.at += 1
+        reader.end()
+        return
+    while True:
+        key = reader.value()
+        if not isinstance(key, str):
+            raise ValueError("a key that is not a string")
+        reader.take(":")
+        if reader.peek() == "[":
+            reader.at += 1
+            items = Items(reader)
+            yield key, items
+            for _ in items:  # the part the caller did not read
+                pass
+        else:
+            yield key, reader.value()
+        if reader.take(",", "}") == "}":
+            reader.end()
+            return
 
 
 def _grouped(rows: Iterable[Sequence]):
@@ -283,30 +423,49 @@ def take(case_id: int, reason: str, kind: str = "abuse") -> EvidenceSnapshot | N
                               .order_by(EvidenceSnapshot.seq.desc()).limit(1)).scalar_one_or_none()
     seq, previous = (last.seq + 1, last.sha256) if last else (1, GENESIS)
     now = utcnow()
-    with tempfile.TemporaryFile() as spool:
-        doc = Document(spool)
+    storage, doc = get_storage(), None
+    # The document goes straight into its object, named after its hash once written
+    # (exclusive: an object already there is never replaced).
+    late = LateKey(_folder(kind, case_id), lambda: f"{seq}-{doc.hexdigest()}.json")
+    with storage.writer(late, private=True, exclusive=True) as out:
+        doc = Document(out)
         write(doc, case, reason, seq, previous, now)
-        digest = doc.digest.hexdigest()
-        # The row holds the body: it is read back whole once, to be stored.
-        snapshot = EvidenceSnapshot(seq=seq, reason=reason, body=doc.body(), sha256=digest,
-                                    prev_sha256=previous, size=doc.size, taken_at=now)
+    digest, key = doc.hexdigest(), late()
+    snapshot = EvidenceSnapshot(seq=seq, reason=reason, body_key=key, sha256=digest, prev_sha256=previous,
+                                size=doc.size, taken_at=now)
     if kind == "billing":
         snapshot.billing_case_id = case_id
     else:
         snapshot.case_id = case_id
-    db.session.add(snapshot)
     try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()  # another worker took it first
-        return _snapshot(column, case_id, reason)
-    if kind == "abuse":
-        log.append(case, f"case:{case.id}", "evidence", SYSTEM, id=snapshot.id, seq=seq, reason=reason,
-                   sha256=digest)
-    record(SYSTEM, "evidence.preserved", "evidence_snapshot", snapshot.id, ticket_id=case.ticket_id, case=case.id,
-           kind=kind, seq=seq, reason=reason, sha256=digest, previous=previous, rule="aup-5.2-evidence")
+        db.session.add(snapshot)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()  # another worker took it first
+            _discard(key)
+            return _snapshot(column, case_id, reason)
+        if kind == "abuse":
+            log.append(case, f"case:{case.id}", "evidence", SYSTEM, id=snapshot.id, seq=seq, reason=reason,
+                       sha256=digest)
+        record(SYSTEM, "evidence.preserved", "evidence_snapshot", snapshot.id, ticket_id=case.ticket_id,
+               case=case.id, kind=kind, seq=seq, reason=reason, sha256=digest, previous=previous,
+               rule="aup-5.2-evidence")
+    except BaseException:
+        db.session.rollback()
+        _discard(key)  # no row names it: it goes
+        raise
+    # A commit that fails may still have reached the database: the object stays then (an
+    # orphan at worst, never a row naming nothing).
     db.session.commit()
     return snapshot
+
+
+def _discard(key: str) -> None:
+    try:
+        get_storage().delete(key)
+    except StorageUnavailable as exc:  # the object stays behind, unnamed by any row
+        log_.warning("evidence object %s left behind: %s", key, exc)
 
 
 def _snapshot(column, case_id: int, reason: str) -> EvidenceSnapshot | None:
@@ -319,16 +478,32 @@ def snapshots(case) -> list[EvidenceSnapshot]:
                                    .order_by(EvidenceSnapshot.seq)).scalars())
 
 
+def read_back(key: str) -> tuple[str, int, str | None, str | None]:
+    """(SHA-256, size, the `previous` inside, a problem) of a stored document, read once in
+    chunks: hashed as read, parsed a part at a time. Raises Missing and StorageUnavailable."""
+    with get_storage().open(key) as fh:
+        hashed, inner, problem = _Hashed(fh), None, None
+        try:
+            for name, value in parts(hashed):
+                if name == "previous":
+                    inner = value
+        except (ValueError, UnicodeDecodeError) as exc:
+            problem = f"it is not a snapshot document ({exc})"
+        hashed.drain()  # bytes after a broken part count in its hash too
+    return hashed.digest.hexdigest(), hashed.size, inner, problem
+
+
 def verify(case) -> tuple[int, list[str]]:
-    """(snapshots checked, problems): each body's SHA-256 recomputed, each link of the
-    chain followed, each hash compared with the one the audit log recorded. A snapshot an
-    erasure redacted keeps its place in the chain (its original hash) and is checked
-    against the digest that erasure wrote into the audit log."""
+    """(snapshots checked, problems): each document's SHA-256 recomputed from storage, each
+    link of the chain followed (the row's `previous`, and the one inside the document), each
+    hash compared with the one the audit log recorded; a document missing or unreadable is
+    a problem, never an error. A snapshot an erasure redacted keeps its place in the chain
+    (its original hash) and is checked against the digest that erasure wrote into the audit log."""
     problems = []
     rows = db.session.execute(
-        select(EvidenceSnapshot.id, EvidenceSnapshot.seq, EvidenceSnapshot.body, EvidenceSnapshot.sha256,
-               EvidenceSnapshot.prev_sha256, EvidenceSnapshot.redaction).where(_owner_column(case) == case.id)
-        .order_by(EvidenceSnapshot.seq)).all()
+        select(EvidenceSnapshot.id, EvidenceSnapshot.seq, EvidenceSnapshot.body_key, EvidenceSnapshot.sha256,
+               EvidenceSnapshot.prev_sha256, EvidenceSnapshot.size, EvidenceSnapshot.redaction)
+        .where(_owner_column(case) == case.id).order_by(EvidenceSnapshot.seq)).all()
     audited, redacted = {}, {}
     for event in db.session.execute(select(AuditEvent).where(AuditEvent.action == "evidence.preserved",
                                                              AuditEvent.ticket_id == case.ticket_id)).scalars():
@@ -341,24 +516,93 @@ def verify(case) -> tuple[int, list[str]]:
         name = f"snapshot {row.seq}"
         if row.seq != expected_seq:
             problems.append(f"{name}: expected number {expected_seq} — a snapshot is missing")
-        digest = body_digest(row.body)
-        if row.redaction is None and digest != row.sha256:
+        if row.prev_sha256 != previous:
+            problems.append(f"{name}: does not follow the snapshot before it (chain broken)")
+        if audited.get(str(row.id)) != row.sha256:
+            problems.append(f"{name}: its SHA-256 differs from the one in the audit log")
+        previous = row.sha256
+        try:
+            digest, size, inner, problem = read_back(row.body_key)
+        except Missing:
+            problems.append(f"{name}: its document is missing from storage ({row.body_key})")
+            continue
+        except StorageUnavailable as exc:
+            problems.append(f"{name}: its document could not be read from storage ({exc})")
+            continue
+        if problem:
+            problems.append(f"{name}: {problem}")
+        if row.redaction is None and (digest != row.sha256 or size != row.size):
             problems.append(f"{name}: its content does not match its SHA-256 (changed after it was written)")
         elif row.redaction is not None and not (digest == row.redaction.get("digest") == redacted.get(str(row.id))):
             # An erasure pseudonymised it (privacy-8-erasure) and recorded what it left.
             problems.append(f"{name}: its content does not match what the erasure that redacted it recorded")
-        if row.prev_sha256 != previous:
-            problems.append(f"{name}: does not follow the snapshot before it (chain broken)")
-        try:
-            inner = json.loads(row.body).get("previous")
-        except (ValueError, AttributeError):
-            inner = None
-        if inner != previous:
+        if not problem and inner != row.prev_sha256:
             problems.append(f"{name}: the previous hash inside its body does not match (chain broken)")
-        if audited.get(str(row.id)) != row.sha256:
-            problems.append(f"{name}: its SHA-256 differs from the one in the audit log")
-        previous = row.sha256
     return len(rows), problems
+
+
+def mentions(key: str, needles: Sequence[str]) -> bool:
+    """Whether a stored document holds any of these (lower-case) strings, ASCII letters in
+    any case — read in chunks, each with the end of the one before (a needle cut in two
+    is still found). Raises Missing and StorageUnavailable."""
+    wanted = [n.lower().encode("utf-8") for n in needles if n]
+    if not wanted:
+        return False
+    overlap, tail = max(map(len, wanted)) - 1, b""
+    with get_storage().open(key) as fh:
+        while data := fh.read(CHUNK):
+            window = tail + data.lower()
+            if any(n in window for n in wanted):
+                return True
+            tail = window[-overlap:] if overlap else b""
+    return False
+
+
+def redact(snapshot: EvidenceSnapshot, scrub) -> tuple[str, int, str] | None:
+    """Write the snapshot's document with `scrub` applied to every value (keys within
+    them too) into a new object, part by part as `take` writes one: (its key, its size,
+    its SHA-256), or None when nothing in it changes. The row and the old object are the caller's
+    (desk.privacy.erasure). The document's own top-level names stay as they are: they are
+    the format, not anyone's data (a login "orders" must not rename the orders)."""
+    storage, kind_case, doc, current = get_storage(), kind_of(snapshot), None, snapshot.body_key
+    late = LateKey(_folder(*kind_case), lambda: f"{snapshot.seq}-{doc.hexdigest()}.json")
+    was = (snapshot.redaction or {}).get("digest") or snapshot.sha256
+
+    class Unchanged(Exception):
+        pass
+
+    try:
+        with storage.open(current) as src, storage.writer(late, private=True, exclusive=True) as out:
+            doc = Document(out)
+            doc.write("{")
+            for i, (name, value) in enumerate(parts(src)):
+                doc.write(("," if i else "") + ENCODER.encode(name) + ":")
+                if isinstance(value, Items):
+                    doc.array(scrub.value(item) for item in value)
+                else:
+                    doc.value(scrub.value(value))
+            doc.write("}")
+            if doc.hexdigest() == was:
+                raise Unchanged  # the block's bytes are dropped, no object is written
+    except Unchanged:
+        return None
+    except Exists:
+        # The same redacted bytes are stored already (an earlier run of this erasure that
+        # did not commit): the key names them, they serve.
+        pass
+    return late(), doc.size, doc.hexdigest()
+
+
+def orphans(case) -> list[str]:
+    """Objects in the case's folder that no snapshot row names: left by a job whose commit
+    failed after its document was written (see the module's docstring), or an unredacted
+    document whose deletion after an erasure's commit failed (logged then). Not evidence
+    of the chain; listed so an operator can look at them and remove them."""
+    kind = "billing" if isinstance(case, BillingCase) else "abuse"
+    named = set(db.session.execute(select(EvidenceSnapshot.body_key).where(
+        _owner_column(case) == case.id)).scalars())
+    return [key for key in get_storage().keys(_folder(kind, case.id) + "/")
+            if key not in named and not key.rsplit("/", 1)[1].startswith(".")]  # not a file being written
 
 
 def find_case(ref: str):

@@ -4,7 +4,8 @@ A case is one ticket in the Abuse or Legal queue and the subjects it is about (l
 orders, accounts). Everything that happens to it is an append-only ModerationEvent; the
 case's `state` column is only a projection of that log, recomputed on every event.
 Evidence snapshots and moderation events are write-once: the migration adds database
-triggers that refuse UPDATE and DELETE on them.
+triggers that refuse UPDATE and DELETE on them. A snapshot's document is an object in
+desk.storage (its key, size and SHA-256 on the row), never overwritten either.
 """
 from datetime import datetime
 from decimal import Decimal
@@ -137,13 +138,16 @@ class EvidenceSnapshot(db.Model):
     billing_case_id: Mapped[int | None] = mapped_column(ForeignKey("billing_cases.id"))
     seq: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(40))  # "opened", "action:12"
-    body: Mapped[str] = mapped_column(Text)
+    # The document's storage key (desk.abuse.evidence.key_of): an object written once, never
+    # overwritten; its size in bytes. Since migration 0024 the row holds no body.
+    body_key: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     prev_sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Set once, by an erasure of a closed case's person (privacy-8-erasure): the body was
-    # pseudonymised; {"request", "digest"} is what it hashes to now. sha256 stays the chain's.
+    # Set once, by an erasure of a closed case's person (privacy-8-erasure): the document was
+    # pseudonymised into a new object (body_key and size are the new one's);
+    # {"requests", "digest"}: digest is what it hashes to now. sha256 stays the chain's.
     redaction: Mapped[dict | None] = mapped_column(JSON)
 
 

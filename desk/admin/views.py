@@ -243,8 +243,26 @@ def audit():
 @bp.route("/jobs")
 @require("admin.jobs")
 def job_list():
-    return render_template("admin/jobs.html", o=admin_jobs.overview(), scan=scans.status(),
-                           storage=get_storage().describe())
+    status = scans.status()
+    return render_template("admin/jobs.html", o=admin_jobs.overview(), scan=status,
+                           quarantined=scans.quarantined() if status.on else [], storage=get_storage().describe())
+
+
+@bp.route("/quarantine/<sha256>/rescan", methods=["POST"])
+@require("admin.jobs")
+def quarantine_rescan(sha256):
+    """Scan a quarantined file again (a false positive, once clamd's signatures changed)."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        files = scans.rescan(sha256, Actor.staff(current_user))
+    except DeskError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".job_list", _anchor="files")), 303
+    flash(f"Scanning again: {files} attachment{'s' if files != 1 else ''} with these bytes stay quarantined "
+          "until the scan finds them clean.", "info")
+    return redirect(url_for(".job_list", _anchor="files"))
 
 
 @bp.route("/jobs/<job_id>/<action>", methods=["POST"])

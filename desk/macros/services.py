@@ -66,7 +66,11 @@ def _check(data: MacroData, macro: Macro | None = None) -> dict:
     status = data.set_status or None
     if status is not None and status not in STATUSES:
         problems["set_status"] = f"one of {', '.join(STATUSES)}"
-    tags = sorted(tickets.normalise_tags(data.add_tags or ""))
+    try:
+        tags = sorted(tickets.normalise_tags(data.add_tags or "", field="add_tags"))
+    except ValidationError as exc:
+        problems.update(exc.fields)
+        tags = []
     if len(tags) > MAX_TAGS:
         problems["add_tags"] = f"at most {MAX_TAGS} tags"
     assign, assignee_id = (data.assign or "").strip(), None

@@ -13,5 +13,8 @@ def enabled(config=None) -> bool:
 
 
 def client() -> PanelClient:
-    """A client on the app's settings (PanelOff when the integration is off)."""
-    return PanelClient.from_config(current_app.config)
+    """A client on the app's settings (PanelOff when the integration is off), paced with
+    every other process on the app's Redis (PANEL_API_RATE is the panel key's, not ours)."""
+    from desk.jobs import get_redis
+
+    return PanelClient.from_config(current_app.config, redis=get_redis() if current_app.config.get("PANEL_API_RATE") else None)

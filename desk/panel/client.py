@@ -16,6 +16,7 @@ of form fields (`key`, `action`, …) to one URL, every answer JSON, a refusal
 - Money arrives as strings with up to five decimals: read with Decimal, never float.
 - Requests are paced to PANEL_API_RATE a minute (per client; 0: unpaced).
 """
+import hashlib
 import json
 import logging
 import random
@@ -102,46 +103,83 @@ def cents(amount: Decimal) -> Decimal:
 
 
 class Pacer:
-    """At most `per_minute` requests a minute, spaced evenly (0: no limit). Thread-safe."""
+    """At most `per_minute` requests a minute, spaced evenly (0: no limit). Thread-safe.
 
-    def __init__(self, per_minute: int, sleep: Callable[[float], None] = time.sleep):
+    With `redis`, the spacing is shared by every process and machine that paces against the
+    same Redis and `key` (the panel's limit is per key, not per worker): each call reserves
+    the next free slot with one atomic script on Redis's own clock. When Redis cannot be
+    reached the slot is kept in this process, as without it, and a warning logged."""
+
+    ALONE_FOR = 30  # seconds of pacing alone after Redis could not be reached
+
+    # The next free slot, in microseconds of Redis's clock; returns how long to wait for ours.
+    RESERVE = """
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    local start = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+    local after = start + tonumber(ARGV[1])
+    redis.call('SET', KEYS[1], after, 'PX', math.floor((after - now) / 1000) + 1000)
+    return start - now
+    """
+
+    def __init__(self, per_minute: int, sleep: Callable[[float], None] = time.sleep, *, redis=None,
+                 key: str = "desk:panel:pace"):
         self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
         self._next = 0.0
         self._lock = threading.Lock()
         self._sleep = sleep
+        self._reserve = redis.register_script(self.RESERVE) if redis is not None and self.interval else None
+        self._key = key
+        self._alone_until = 0.0
 
     def wait(self) -> None:
         if not self.interval:
             return
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            self._sleep(start - now)
+        delay = self._shared_delay()
+        if delay is None:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next)
+                self._next = start + self.interval
+            delay = start - now
+        if delay > 0:
+            self._sleep(delay)
+
+    def _shared_delay(self) -> float | None:
+        if self._reserve is None or time.monotonic() < self._alone_until:
+            return None
+        try:
+            return int(self._reserve(keys=[self._key], args=[round(self.interval * 1_000_000)])) / 1_000_000
+        except Exception as exc:  # redis.RedisError and OSError: pace alone rather than not call at all
+            # Reaching a Redis that is down takes seconds (the client's own retries): not on every call.
+            self._alone_until = time.monotonic() + self.ALONE_FOR
+            log.warning("panel pacing on this process only for %d s: Redis unavailable (%s)",
+                        self.ALONE_FOR, type(exc).__name__)
+            return None
 
 
 class PanelClient:
     def __init__(self, url: str, key: str, *, timeout: float = 10.0, retries: int = 2, backoff: float = 1.0,
                  per_minute: int = 0, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, redis=None):
         if not url or not key:
             raise PanelOff(OFF)
         self.url = url
         self._key = key
         self.retries = max(0, retries)
         self.backoff = max(0.0, backoff)
-        self.pacer = Pacer(per_minute, sleep)
+        self.pacer = Pacer(per_minute, sleep, redis=redis, key=f"desk:panel:pace:{hashlib.sha256(url.encode()).hexdigest()[:16]}")
         self._sleep = sleep
         self.last_attempts = 0  # the HTTP requests the latest call made (each retry is one)
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False,
                                   headers={"User-Agent": "desk-panel-client/1"}, transport=transport)
 
     @classmethod
-    def from_config(cls, config) -> "PanelClient":
+    def from_config(cls, config, redis=None) -> "PanelClient":
+        """`redis`: where the pace is shared between processes (desk.panel.client())."""
         return cls(config.get("PANEL_API_URL"), config.get("PANEL_API_KEY"),
                    timeout=config["PANEL_API_TIMEOUT"], retries=config["PANEL_API_RETRIES"],
-                   backoff=config["PANEL_API_BACKOFF"], per_minute=config["PANEL_API_RATE"])
+                   backoff=config["PANEL_API_BACKOFF"], per_minute=config["PANEL_API_RATE"], redis=redis)
 
     def close(self) -> None:
         self._http.close()

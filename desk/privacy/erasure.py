@@ -11,7 +11,8 @@ runs:
    cases) are redacted once: identifiers replaced, hashes kept, and the redaction's new
    digest recorded in the audit chain so the chains still verify;
 3. every text column of every table is swept for the e-mail address, so nothing written
-   elsewhere keeps it.
+   elsewhere keeps it — and every evidence snapshot's document in storage, read in chunks
+   (a redacted snapshot is a new object; the unredacted one is deleted after the commit).
 
 The audit record of the erasure carries counts and ids, never the erased data.
 """
@@ -39,10 +40,11 @@ from desk.policy.words import Words
 from desk.privacy.models import PrivacyRequest
 from desk.sla.models import SlaEvent, TicketClock
 from desk.tickets import services as tickets
-from desk.storage import get_storage
+from desk.storage import Missing, delete_after_commit, get_storage
 from desk.tickets.attachments import remove_bytes
 from desk.tickets.models import Attachment, Message, Ticket
 from desk.types import utcnow
+from desk.webhooks.models import WebhookEvent
 
 ERASED_TEXT = "[erased: privacy-8-erasure]"
 # Tables the sweep leaves alone: staff accounts and keys are not data subjects' records.
@@ -113,6 +115,7 @@ class _Erasure:
         self.counts: Counter = Counter()
         self.kept: set[str] = {"record"}
         self.redacted: dict[str, dict[str, str]] = {name: {} for name in REDACTED_TABLES}
+        self.redacted_now: set[int] = set()  # evidence snapshots rewritten by this run
         self.old_panel = self.customer.panel_id if self.customer else ""
         self.tag = f"c{self.customer.id}" if self.customer else f"r{request.id}"
         self.pseudo_email = policy.pseudonym_email(self.tag[0], int(self.tag[1:]))
@@ -162,6 +165,7 @@ class _Erasure:
         self._money_and_claims()
         self._abuse()
         self._requests()
+        self._webhook_events()
         self._append_only()
         self._sweep()
         kept = policy.kept_lines(self.kept)
@@ -328,6 +332,18 @@ class _Erasure:
             row.verification_note = self.scrub.text(row.verification_note) if row.verification_note else None
             row.response = self.scrub.text(row.response) if row.response else None
 
+    def _webhook_events(self) -> None:
+        """The events the desk sent the panel name the account by its panel id (never its
+        words: desk.webhooks.services.ticket_fields); from now on they name its pseudonym,
+        as its orders and ledger do, and a delivery still pending sends that. Their other
+        fields (references, amounts, rule ids) stay: the panel's record of what it was told."""
+        if self.customer is None:
+            return
+        named = WebhookEvent.payload["customer"].as_string() == self.old_panel
+        for event in db.session.execute(select(WebhookEvent).where(named)).scalars():
+            event.payload = {**event.payload, "customer": self.pseudo}
+            self.counts["webhook_events"] += 1
+
     # -- the append-only logs -------------------------------------------------------
     def _append_only(self) -> None:
         write_pending()  # this transaction's own events so far are in the chain too, to be redacted
@@ -380,14 +396,25 @@ class _Erasure:
         self.counts["moderation_redacted"] += 1
 
     def _redact_snapshot(self, row: EvidenceSnapshot, scrub: policy.Scrubber | None = None) -> None:
-        scrub = scrub or self.scrub
-        body = evidence_.canonical(scrub.value(evidence_.parse(row.body))).decode("utf-8")
-        if body == row.body:
+        """The document is rewritten into a new object (desk.abuse.evidence.redact, part by
+        part); the row names it with its digest, keeping the chain's hashes; the unredacted
+        object is deleted once this transaction has committed (before, the row still names
+        it; a failed erasure leaves a redacted copy nobody names, which holds no one's data)."""
+        if row.id in self.redacted_now:
+            return  # the sweep finds what the case's pass rewrote: done once per run
+        try:
+            written = evidence_.redact(row, scrub or self.scrub)
+        except Missing:  # nothing left to redact; `evidence verify` reports the loss
+            self.counts["evidence_missing"] += 1
             return
-        row.body, row.size = body, len(body.encode("utf-8"))
-        digest = evidence_.body_digest(body)
-        row.redaction = self._redaction(row.redaction, digest)
-        self.redacted["evidence_snapshots"][str(row.id)] = digest
+        if written is None:
+            return
+        old_key = row.body_key
+        row.body_key, row.size, hashed = written
+        row.redaction = self._redaction(row.redaction, hashed)
+        self.redacted_now.add(row.id)
+        delete_after_commit(db.session, old_key)
+        self.redacted["evidence_snapshots"][str(row.id)] = hashed
         self.kept.add("evidence")
         self.counts["evidence_redacted"] += 1
 
@@ -406,6 +433,9 @@ class _Erasure:
         for table in db.metadata.sorted_tables:
             if table.name in NOT_SWEPT:
                 continue
+            if table.name == "evidence_snapshots":  # its columns are keys and hashes; the documents:
+                self._sweep_evidence(scrub)
+                continue
             columns = [c for c in table.columns if isinstance(c.type, (String, Text, JSON)) and not c.primary_key]
             if not columns:
                 continue
@@ -414,8 +444,8 @@ class _Erasure:
             model = REDACTED_TABLES.get(table.name)
             if model is not None:
                 for row in db.session.execute(select(model).where(found)).scalars():
-                    {"audit_events": self._redact_audit, "moderation_events": self._redact_moderation,
-                     "evidence_snapshots": self._redact_snapshot}[table.name](row, scrub)
+                    {"audit_events": self._redact_audit, "moderation_events": self._redact_moderation}[
+                        table.name](row, scrub)
                 continue
             keys = list(table.primary_key.columns)
             for row in db.session.execute(select(*keys, *columns).where(found)).mappings():
@@ -428,6 +458,22 @@ class _Erasure:
                 if changes:
                     db.session.execute(update(table).where(*[k == row[k.name] for k in keys]).values(**changes))
                     self.counts["swept"] += 1
+
+    def _sweep_evidence(self, scrub: policy.Scrubber) -> None:
+        """The snapshots' documents are in storage, not in a text column: each is read in
+        chunks for the addresses (every snapshot, as the sweep reads every row — an erasure
+        is rare and runs as a job), and one that names them is redacted."""
+        rows = db.session.execute(select(EvidenceSnapshot.id, EvidenceSnapshot.body_key)
+                                  .order_by(EvidenceSnapshot.id)).all()
+        for snapshot_id, key in rows:
+            if snapshot_id in self.redacted_now:
+                continue
+            try:
+                found = evidence_.mentions(key, self.emails)
+            except Missing:  # verify reports it; nothing here to erase
+                continue
+            if found:
+                self._redact_snapshot(db.session.get(EvidenceSnapshot, snapshot_id), scrub)
 
     def _scrub_rows(self, model, where, fields) -> None:
         for row in db.session.execute(select(model).where(where)).scalars():

@@ -117,10 +117,12 @@ def add_holiday(day: date, name: str, actor: Actor) -> None:
     name = name.strip()
     if not name:
         raise ValidationError("Name the holiday.", {"name": "required"})
+    if len(name) > 120:  # holidays.name; the form says so first, the CLI and API rely on this
+        raise ValidationError("A holiday's name is at most 120 characters.", {"name": "at most 120 characters"})
     if db.session.get(Holiday, day) is not None:
         raise ValidationError(f"{day.isoformat()} is already a holiday.", {"day": "already a holiday"})
-    db.session.add(Holiday(day=day, name=name[:120]))
-    record(actor, "sla.holiday_added", "calendar", day.isoformat(), name=name[:120])
+    db.session.add(Holiday(day=day, name=name))
+    record(actor, "sla.holiday_added", "calendar", day.isoformat(), name=name)
 
 
 def remove_holiday(day: date, actor: Actor) -> bool:

@@ -31,26 +31,28 @@ from sqlalchemy import func, or_, select, update
 from desk import jobs
 from desk.audit.services import SYSTEM, record
 from desk.clamd import Clamd, ClamdError, Verdict
+from desk.errors import NotFound, ValidationError
 from desk.extensions import db
 from desk.storage import Missing, StorageUnavailable, get_storage
 from desk.tickets.attachments import key_for, quarantine_key
-from desk.tickets.models import Attachment
+from desk.tickets.models import Attachment, Ticket
 from desk.types import utcnow
 
 DONE = ("clean", "infected")
 
 
-def scan(attachment_id: int) -> Attachment | None:
+def scan(attachment_id: int, again: bool = False) -> Attachment | None:
     """Scan one attachment's bytes and give the verdict to every row of its digest.
     Commits. Raises ClamdError or StorageUnavailable (after marking the rows `error`) for
-    RQ to retry; None when there is no such attachment."""
+    RQ to retry; None when there is no such attachment. `again`: a quarantined file is
+    scanned once more (rescan()); found clean, it is back in reach, and each ticket says so."""
     attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or attachment.scan_state in DONE:
+    if attachment is None or (attachment.scan_state in DONE and not (again and attachment.scan_state == "infected")):
         return attachment
     clamd = Clamd.from_config(current_app.config)
     if clamd is None:  # scanning was turned off since the job was queued
         return attachment
-    digest = attachment.sha256
+    digest, was = attachment.sha256, attachment.scan_result
     try:
         verdict, quarantined = _scan_bytes(clamd, digest)
     except (ClamdError, StorageUnavailable) as exc:
@@ -69,7 +71,10 @@ def scan(attachment_id: int) -> Attachment | None:
     else:
         if quarantined:  # found again where an earlier run left it, and clean now: back in reach
             storage.move(quarantine_key(digest), key_for(digest))
-        _mark(digest, "clean", None)
+        for row in _mark(digest, "clean", None):
+            if again:
+                record(SYSTEM, "attachment.released", "ticket", row.ticket.reference, ticket_id=row.ticket_id,
+                       attachment=row.id, sha256=digest, was=was)
     db.session.commit()
     return attachment
 
@@ -125,6 +130,50 @@ def queue_unscanned(batch: int = 500) -> int:
 
 
 # -- for admins ------------------------------------------------------------------------
+
+@dataclass
+class Quarantined:
+    sha256: str
+    signature: str | None
+    files: int  # attachments with these bytes
+    first_id: int
+    tickets: list[str]  # the references of up to five of their tickets
+    since: object  # when the verdict was given (aware UTC)
+
+
+def quarantined(limit: int = 50) -> list[Quarantined]:
+    """The quarantined files, one entry per digest, the latest verdicts first."""
+    latest = (select(Attachment.sha256, func.max(Attachment.scanned_at).label("at"))
+              .where(Attachment.scan_state == "infected").group_by(Attachment.sha256)
+              .order_by(func.max(Attachment.scanned_at).desc()).limit(limit).subquery())
+    rows = db.session.execute(
+        select(Attachment.sha256, Attachment.id, Attachment.scan_result, Attachment.scanned_at, Ticket.reference)
+        .join(latest, latest.c.sha256 == Attachment.sha256).join(Ticket, Ticket.id == Attachment.ticket_id)
+        .where(Attachment.scan_state == "infected").order_by(latest.c.at.desc(), Attachment.id)).all()
+    found: dict[str, Quarantined] = {}
+    for digest, row_id, signature, at, reference in rows:
+        entry = found.setdefault(digest, Quarantined(digest, signature, 0, row_id, [], at))
+        entry.files += 1
+        if reference not in entry.tickets and len(entry.tickets) < 5:
+            entry.tickets.append(reference)
+    return list(found.values())
+
+
+def rescan(digest: str, actor) -> int:
+    """Scan a quarantined file again — a false positive, once clamd's signatures changed.
+    Its rows stay infected (never served) until the scan says otherwise; one job is queued
+    (workers.tickets.scan_attachment with again). Commits; returns the attachments it covers."""
+    if Clamd.from_config(current_app.config) is None:
+        raise ValidationError("Attachment scanning is off: there is no scanner to ask again.")
+    ids = list(db.session.execute(select(Attachment.id).where(
+        Attachment.sha256 == digest, Attachment.scan_state == "infected").order_by(Attachment.id)).scalars())
+    if not ids:
+        raise NotFound("No quarantined file has that SHA-256.")
+    record(actor, "attachment.rescan", "attachment", digest, attachments=len(ids))
+    jobs.enqueue("workers.tickets.scan_attachment", ids[0], True)
+    db.session.commit()
+    jobs.dispatch()
+    return len(ids)
 
 @dataclass
 class Status:

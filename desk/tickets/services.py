@@ -458,9 +458,19 @@ def set_tags(ticket: Ticket, actor: Actor, wanted: set[str]) -> None:
                before=sorted(current), after=sorted(wanted))
 
 
-def normalise_tags(raw) -> set[str]:
+MAX_TAG = 40  # ticket_tags.tag
+
+
+def normalise_tags(raw, field: str = "tags") -> set[str]:
+    """Tags as stored: trimmed, lower case, spaces as hyphens. One longer than a tag may be
+    is refused (422 naming `field`), not cut: a cut tag would file the ticket under a word
+    nobody typed."""
     items = raw.split(",") if isinstance(raw, str) else raw
-    tags = {str(t).strip().lower().replace(" ", "-")[:40] for t in items}
+    tags = {str(t).strip().lower().replace(" ", "-") for t in items}
+    too_long = sorted(t for t in tags if len(t) > MAX_TAG)
+    if too_long:
+        raise ValidationError(f"A tag is at most {MAX_TAG} characters; “{too_long[0][:MAX_TAG]}…” is longer.",
+                              {field: f"each tag at most {MAX_TAG} characters"})
     return {t for t in tags if t}
 
 
