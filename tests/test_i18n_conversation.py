@@ -179,7 +179,8 @@ def test_privacy_flags_and_the_receipt_are_answered_in_the_requesters_language(a
     assert receipt.startswith({"en": "Receipt confirmed to the requester by e-mail (11 CCR §7021)",
                                "es": "Recepción confirmada al solicitante por correo electrónico (11 CCR §7021)"}
                               [locale])
-    assert officer_posts(client, auth, filed["reference"], "verify", reason="Known customer, same address").status_code == 302
+    verified = officer_posts(client, auth, filed["reference"], "verify", reason="Known customer, same address")
+    assert verified.status_code == 302
     assert officer_posts(client, auth, filed["reference"], "flags").status_code == 302
     answer = told(app, filed["reference"])[-1]
     expected = {"en": ["We have recorded your request (processing restricted, opted out of sale/sharing).",
@@ -296,7 +297,8 @@ class TestConversationInThePseudoLocale:
         for text in messages:
             text = RULE_ID.sub(" ", without_the_terms(text))
             # A claim decision quotes the Terms as Markdown (desk.claims.replies.clause_text).
-            found += unmarked(f"<pre>{text}</pre>", list(data) + [part for clause in CLAUSES.values() for part in clause])
+            terms = [part for clause in CLAUSES.values() for part in clause]
+            found += unmarked(f"<pre>{text}</pre>", list(data) + terms)
         return found
 
     def test_every_message_of_a_money_request_is_marked(self, app, client, auth, panel):
