@@ -5,6 +5,8 @@ recipient's language (also in RQ workers, where there is no request).
 Staff pages stay English: a signed-in staff member always gets `en`. For everyone else the
 order is: the portal customer's saved choice > the `lang` cookie the switcher sets > the
 browser's Accept-Language (best match) > `en`."""
+import re
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,10 +16,12 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Blueprint, abort, current_app, g, has_request_context, redirect, request
-from flask_babel import Babel, force_locale, format_currency, format_date, format_datetime, get_locale, gettext
+from flask_babel import (Babel, force_locale, format_currency, format_date, format_datetime, format_decimal,
+                         get_locale, gettext)
 from flask_login import current_user
 
 from desk.extensions import db
+from desk.policy.words import Words
 
 DEFAULT = "en"
 COOKIE = "lang"
@@ -102,24 +106,62 @@ def money(amount, currency: str = "USD") -> str:
     return format_currency(Decimal(amount), currency)
 
 
-def say(reason) -> str:
+def figure(amount) -> str:
+    """An amount without its currency, as the desk's messages write it: `1,234.50` in
+    English (what `f"{x:,.2f}"` gave before), `1.234,50` in Spanish, `1 234,50` in Russian."""
+    return format_decimal(Decimal(amount), format="#,##0.00")
+
+
+# What desk.policy writes for an amount (desk.policy.money._money: `f"{x:,.2f}"`).
+_POLICY_AMOUNT = re.compile(r"-?\d{1,3}(?:,\d{3})*\.\d{2}")
+
+
+def say(reason, figures: bool = False) -> str:
     """A policy sentence (a Reason with `words`, desk.policy.words) in the viewer's
     language; the English `text` where it carries no message id. `words` may be several
-    sentences (a deduction's), and a parameter may be a sentence of its own."""
+    sentences (a deduction's), and a parameter may be a sentence of its own. `figures`:
+    the policy's amounts are written per locale too (the conversation's messages, whose
+    own figures are; the pages keep the policy's `1,234.50` for now)."""
+    if isinstance(reason, Words):  # a sentence itself
+        return _said(reason, figures)
     if isinstance(reason, dict):  # as a claim stores it (desk.claims.services.stored_reasons)
         words = reason.get("words")
     else:
         words = getattr(reason, "words", None)
     if not words:
         return reason["text"] if isinstance(reason, dict) else reason.text
-    return " ".join(_said(w) for w in words) if isinstance(words, (list, tuple)) else _said(words)
+    if isinstance(words, (list, tuple)):
+        return " ".join(_said(w, figures) for w in words)
+    return _said(words, figures)
 
 
-def _said(words) -> str:
+def _said(words, figures: bool = False) -> str:
     """One sentence, Words or as stored ({msgid, params}), translated with its parameters."""
     msgid, params = (words["msgid"], words["params"]) if isinstance(words, dict) else (words.msgid, words.params)
-    return gettext(msgid, **{k: _said(v) if isinstance(v, dict) or hasattr(v, "msgid") else v
-                             for k, v in params.items()})
+    if not msgid:  # an empty listing (gettext("") is the catalogue's header)
+        return ""
+    return gettext(msgid, **{k: _said(v, figures) if isinstance(v, dict) or hasattr(v, "msgid") else
+                             _amount(v) if figures else v for k, v in params.items()})
+
+
+def _amount(value):
+    if isinstance(value, str) and _POLICY_AMOUNT.fullmatch(value):
+        return figure(Decimal(value.replace(",", "")))
+    return value
+
+
+def ticket_language(ticket) -> str:
+    """The language the desk writes to a ticket's requester in: the one recorded on the
+    ticket (desk.tickets: what they wrote in), else English."""
+    return supported(getattr(ticket, "locale", None)) or DEFAULT
+
+
+@contextmanager
+def speaking(ticket):
+    """Compose what the desk posts into `ticket`'s conversation in its requester's
+    language, whoever triggers it (a staff member's English request, a worker, the API)."""
+    with in_locale(ticket_language(ticket)):
+        yield
 
 
 def status_words(status: str) -> str:

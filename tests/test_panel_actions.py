@@ -15,7 +15,7 @@ from sqlalchemy import select
 from conftest import Auth, get_ok, post_form, text_of
 from desk import jobs
 from desk.audit.models import AuditEvent
-from desk.claims.models import Claim
+from desk.claims.models import Claim, Customer
 from desk.extensions import db
 from desk.panel.models import PanelCall
 from desk.tickets.models import Message, Ticket
@@ -338,3 +338,23 @@ def test_a_macro_that_accepts_a_refill_hands_it_to_the_panel_too(app, fake, shop
     run_worker()
     assert fake.actions()[0] == "refill"
     assert ticket_of(app, ref)[0] == "resolved"
+
+
+def test_the_customer_reads_the_decision_and_the_panels_outcome_in_their_language(app, fake, shop, auth, run_worker):
+    """The claim's ticket records alice's language (her account's); the agent decides on an
+    English page, the worker writes the outcome: both reach her in Spanish (issue 13)."""
+    with app.app_context():
+        db.session.execute(select(Customer).where(Customer.panel_id == "alice")).scalar_one().locale = "es"
+        db.session.commit()
+    ref = refill_claim(shop)
+    assert decide(auth.client_for("agent"), ref, "accepted").status_code == 302
+    status, messages = ticket_of(app, ref)
+    assert status == "on_hold"
+    for sentence in ("Su reclamo sobre el Pedido 1001 ha sido aceptado.", "Repondremos 172 en este Pedido.",
+                     "Hemos pedido al panel que lo reponga", "Cómo se aplican los Términos:"):
+        assert sentence in messages[-1][2], (sentence, messages[-1][2])
+    run_worker()
+    status, messages = ticket_of(app, ref)
+    assert status == "resolved"
+    assert messages[-1] == ("system", False, "La reposición del Pedido 1001 está hecha: el panel informa la "
+                                             f"reposición 1 como Completed ({FINISHED}).")

@@ -982,7 +982,9 @@ def test_cancels_withdrawal_needs_aware_times():
     (D("0.00"), "No processing fee had been applied."),
 ])
 def test_pending_order_text(fee, words):
-    result = pending_order_text("order 1001", fee)
+    sentence = pending_order_text("order 1001", fee)  # Words to translate; str() is the English
+    result = str(sentence)
+    assert sentence.params["what"] == "order 1001" and ("fee" in sentence.params) == (fee > 0)
     assert result.startswith("The withdrawal was cancelled because order 1001 was paid from Deposited Funds "
                              "while it was pending. ")
     assert result.endswith(words)

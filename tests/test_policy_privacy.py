@@ -96,7 +96,7 @@ def test_what_an_erasure_keeps_is_listed_with_its_reason(keys, expected):
 
 
 def test_a_deferral_names_what_holds_it():
-    text = p.deferral_answer(["legal hold 3 since 2026-11-01"])
+    text = str(p.deferral_answer(["legal hold 3 since 2026-11-01"]))  # Words: English as str()
     assert "cannot erase your data yet" in text and "legal hold 3" in text
 
 

@@ -22,6 +22,7 @@ from desk.claims.orders import find_customer
 from desk.errors import DeskError, ValidationError, require_reason
 from desk.extensions import db
 from desk.policy import abuse as policy
+from desk.policy.words import N_, Words
 from desk.sanitize import csv_cell
 from desk.types import utcnow
 
@@ -32,23 +33,33 @@ def active_holds(customer: Customer) -> list[LegalHold]:
 
 
 def erasure_blockers(customer: Customer, *, minor: bool = False) -> list[str]:
+    """What keeps this account's data from being erased now (privacy-8-erasure), in English
+    (staff's pages, the request's record): see erasure_blocker_words."""
+    return [str(words) for words in erasure_blocker_words(customer, minor=minor)]
+
+
+def erasure_blocker_words(customer: Customer, *, minor: bool = False) -> list[Words]:
     """What keeps this account's data from being erased now (privacy-8-erasure): its legal
     holds, and the abuse and chargeback cases still open on it (an investigation or dispute,
-    AUP §5.2). For a reported minor (privacy-11-minor) only a serious-harm case holds it."""
+    AUP §5.2). For a reported minor (privacy-11-minor) only a serious-harm case holds it.
+    As message ids: the requester is told them in their language."""
     from desk.money.models import BillingCase
 
     found = []
     for h in active_holds(customer):
         if minor and not (h.case is not None and (h.case.serious_harm or h.case.csam)):
             continue
-        found.append(f"legal hold {h.id} since {h.placed_at:%Y-%m-%d}" + (f" (case {h.case_id})" if h.case_id else ""))
+        since = f"{h.placed_at:%Y-%m-%d}"
+        found.append(Words(N_("legal hold %(hold)s since %(since)s (case %(case)s)"),
+                           {"hold": h.id, "since": since, "case": h.case_id}) if h.case_id else
+                     Words(N_("legal hold %(hold)s since %(since)s"), {"hold": h.id, "since": since}))
     for case in log.open_cases_naming(customer.panel_id):
         if not minor or case.serious_harm or case.csam:
-            found.append(f"abuse case {case.ticket.reference} is still open")
+            found.append(Words(N_("abuse case %(case)s is still open"), {"case": case.ticket.reference}))
     if not minor:
         for case in db.session.execute(select(BillingCase).where(BillingCase.customer_id == customer.id,
                                                                  BillingCase.status == "open")).scalars():
-            found.append(f"chargeback case {case.ticket.reference} is still open")
+            found.append(Words(N_("chargeback case %(case)s is still open"), {"case": case.ticket.reference}))
     return found
 
 

@@ -3,19 +3,27 @@ rule's sentence with its figures, and the clause of the Terms that decided it.
 
 The claim panel's Accept/Reject buttons send compose(); a macro's {claim_decision} and
 {claim_clause} placeholders (desk.macros.placeholders) are its two halves, so both say
-the same words."""
+the same words.
+
+The words are in the language in force: the claim panel composes inside
+desk.i18n.speaking(ticket), so the customer reads their own; a macro's placeholders are
+filled in the staff member's English, as the rest of the macro is."""
+from flask_babel import gettext
+
+from desk.i18n import say
 from desk.policy.clauses import clause
+from desk.policy.words import N_
 
 OPENING = {
-    "accepted": "Your claim on order {order} has been accepted.",
-    "rejected": "We are sorry, but your claim on order {order} cannot be accepted.",
+    "accepted": N_("Your claim on order %(order)s has been accepted."),
+    "rejected": N_("We are sorry, but your claim on order %(order)s cannot be accepted."),
 }
 OUTCOMES = tuple(OPENING)
 
 
 PANEL_UNDER_WAY = {
-    "refill": "We have asked the panel to refill it and will write again when the refill is done.",
-    "cancel": "We have asked the panel to cancel it and will write again when it is cancelled.",
+    "refill": N_("We have asked the panel to refill it and will write again when the refill is done."),
+    "cancel": N_("We have asked the panel to cancel it and will write again when it is cancelled."),
 }
 
 
@@ -28,16 +36,16 @@ def _relevant(claim, outcome: str) -> list[dict]:
 def decision_text(claim, outcome: str, note: str = "", panel_action: str | None = None) -> str:
     """The decision in a sentence, the refill, what the panel was asked to do
     (`panel_action`), the agent's `note`, and each rule's sentence with its figures (Markdown)."""
-    lines = [OPENING[outcome].format(order=claim.order.panel_id), ""]
+    lines = [gettext(OPENING[outcome], order=claim.order.panel_id), ""]
     if outcome == "accepted" and claim.kind == "refill" and claim.refill_quantity:
-        lines += [f"We will refill **{claim.refill_quantity}** on this order.", ""]
+        lines += [gettext("We will refill **%(quantity)s** on this order.", quantity=claim.refill_quantity), ""]
     if panel_action:
-        lines += [PANEL_UNDER_WAY[panel_action], ""]
+        lines += [gettext(PANEL_UNDER_WAY[panel_action]), ""]
     if note:
         lines += [note.strip(), ""]
     relevant = _relevant(claim, outcome)
     if relevant:
-        lines += ["How the Terms apply:", ""] + [f"- {reason['text']}" for reason in relevant]
+        lines += [gettext("How the Terms apply:"), ""] + [f"- {say(reason)}" for reason in relevant]
     return "\n".join(lines).rstrip()
 
 

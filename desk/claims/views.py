@@ -22,6 +22,7 @@ from desk.tickets import services as tickets
 from desk.tickets.links import make_token
 from desk.tickets.uploads import from_files
 from desk.tickets.views import form_problems, refused, ticket_or_404
+from desk.i18n import speaking
 from desk.types import parse_id
 from flask_babel import gettext, lazy_gettext as _l
 
@@ -79,8 +80,9 @@ def decide(reference):
         # The decision, the panel call it calls for and the reply commit together (staff_reply
         # commits): never one without the others.
         call = services.decide(claim, current_user, form.outcome.data, form.reason.data or "", commit=False)
-        body = replies.compose(claim, form.outcome.data, form.note.data or "",
-                               panel_action=call.action if call else None)
+        with speaking(ticket):  # in the customer's language; the agent's note stays as written
+            body = replies.compose(claim, form.outcome.data, form.note.data or "",
+                                   panel_action=call.action if call else None)
         # Handed to the panel, the ticket waits for it (on hold) and is resolved when the panel is done.
         tickets.staff_reply(ticket, Actor.staff(current_user), body, internal=False,
                             status="on_hold" if call else "resolved", staff=current_user)

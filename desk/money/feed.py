@@ -6,18 +6,21 @@
 """
 from desk.claims import feed
 from desk.money import chargebacks, requests
+from desk.policy.words import N_, Words
 
 
 def _ledger_stored(_sender, rows, **_):
-    charges = [(row.customer_id, row.at, row.amount, f"charge {row.panel_id}"
-                + (f" for order {row.order_ref}" if row.order_ref else ""))
+    # What was paid, named to the customer in their language (desk.money.requests).
+    charges = [(row.customer_id, row.at, row.amount,
+                Words(N_("charge %(charge)s for order %(order)s"), {"charge": row.panel_id, "order": row.order_ref})
+                if row.order_ref else Words(N_("charge %(charge)s"), {"charge": row.panel_id}))
                for row in rows if row.kind == "charge" and row.funding == "deposited"]
     requests.cancel_withdrawals_for(charges)
     chargebacks.open_cases([row for row in rows if row.kind == "chargeback"])
 
 
 def _orders_placed(_sender, orders, **_):
-    requests.cancel_withdrawals_for([(customer_id, at, deposited, f"order {panel_id}")
+    requests.cancel_withdrawals_for([(customer_id, at, deposited, Words(N_("order %(order)s"), {"order": panel_id}))
                                      for customer_id, at, deposited, panel_id in orders])
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -29,13 +30,14 @@ from desk.claims.parse import Fields
 from desk.claims.services import facts, stored_reasons
 from desk.errors import DeskError, NotFound, ValidationError, require_reason
 from desk.extensions import db, for_update, one_at_a_time
+from desk.i18n import figure, say, speaking
 from desk.money.models import KIND_LABELS, KINDS, OPEN_STATUSES, BillingCase, DormancyState, MoneyRequest
 from desk.policy import dormancy as dormancy_policy
 from desk.policy import money as policy
 from desk.policy.claims import ELIGIBLE, NEEDS_REVIEW, REJECTED, Reason, said
 from desk.policy.clauses import clause
 from desk.policy.ledger import ZERO, balances
-from desk.policy.words import N_
+from desk.policy.words import N_, Words
 from desk.policy.words import stored as stored_words
 from desk.tickets import services as tickets
 from desk.tickets.models import OPEN_STATUSES as OPEN_TICKET, Ticket
@@ -230,26 +232,30 @@ def quote(ask: Ask, now: datetime | None = None) -> policy.Quote:
 # --- what the customer is told -----------------------------------------------------------
 
 def figures_text(q: policy.Quote) -> str:
-    """The figures as lines of plain text, for messages and e-mails."""
+    """The figures as lines of plain text, for messages and e-mails, in the language in
+    force (desk.i18n.speaking) with its way of writing amounts."""
     lines = []
     if q.kind in ("refund", "withdrawal", "closure") and q.requested:
-        lines.append(f"Requested: {q.requested:,.2f} of Deposited Funds")
+        lines.append(gettext("Requested: %(amount)s of Deposited Funds", amount=figure(q.requested)))
         for d in q.deductions:
-            lines.append(f"  minus {d.amount:,.2f}: {d.text}")
-        target = "your Balance as Deposited Funds" if q.method == "balance" and q.kind == "refund" else \
-            "your original payment method"
-        lines.append(f"You receive: {q.amount:,.2f} to {target}")
+            lines.append("  " + gettext("minus %(amount)s: %(what)s", amount=figure(d.amount),
+                                        what=say(d, figures=True)))
+        lines.append(gettext("You receive: %(amount)s to your Balance as Deposited Funds", amount=figure(q.amount))
+                     if q.method == "balance" and q.kind == "refund" else
+                     gettext("You receive: %(amount)s to your original payment method", amount=figure(q.amount)))
     if q.kind == "closure" and q.forfeited_promotional:
-        lines.append(f"Promotional Credit forfeited: {q.forfeited_promotional:,.2f}")
+        lines.append(gettext("Promotional Credit forfeited: %(amount)s", amount=figure(q.forfeited_promotional)))
     if q.kind == "restoration" and q.amount:
-        lines.append(f"Deposited Funds concerned: {q.amount:,.2f}")
+        lines.append(gettext("Deposited Funds concerned: %(amount)s", amount=figure(q.amount)))
     return "\n".join(lines)
 
 
 def explain(q: policy.Quote) -> str:
-    """Figures, the reason of each rule, and the clauses quoted."""
-    parts = [figures_text(q)] if figures_text(q) else []
-    parts.append("\n".join(f"- {r.text} ({r.rule})" for r in q.reasons))
+    """Figures, the reason of each rule with its rule id, and the clauses quoted (the Terms'
+    own English words, as the help center quotes them)."""
+    figures = figures_text(q)
+    parts = [figures] if figures else []
+    parts.append("\n".join(f"- {say(r, figures=True)} ({r.rule})" for r in q.reasons))
     quoted = [clause(rule) for rule in q.rules if clause(rule)]
     if quoted:
         parts.append("\n".join(f"{title}: \u201c{words}\u201d" for title, words in quoted))
@@ -262,6 +268,16 @@ def _subject(kind: str, q: policy.Quote, order_ref: str | None) -> str:
         where = "to the Balance" if q.method == "balance" else "to the payment method"
         return f"{label} {where}" + (f": order {order_ref}" if order_ref else "")
     return label
+
+
+# What a customer reads when staff decline their request, one sentence a kind (the kind's
+# name alone would not decline well in every language); the staff member's reason follows.
+DECLINED = {
+    "refund": N_("We are sorry: your refund request was declined."),
+    "withdrawal": N_("We are sorry: your withdrawal request was declined."),
+    "closure": N_("We are sorry: your account closure request was declined."),
+    "restoration": N_("We are sorry: your request to restore your frozen balance was declined."),
+}
 
 
 # --- filing ----------------------------------------------------------------------------------
@@ -351,27 +367,35 @@ def _advance(request: MoneyRequest, q: policy.Quote, now: datetime, *, confirmed
     ticket = request.ticket
     if q.decision == REJECTED:
         _close(request, "rejected")
-        tickets.system_reply(ticket, f"Under the Terms this request cannot go ahead.\n\n{explain(q)}",
-                             status="resolved")
+        with speaking(ticket):
+            told = gettext("Under the Terms this request cannot go ahead.") + "\n\n" + explain(q)
+        tickets.system_reply(ticket, told, status="resolved")
         record(SYSTEM, "money.rejected", "money_request", request.id, ticket_id=ticket.id, rules=q.rules)
         return
     if not confirmed:
         request.status = "awaiting_confirmation"
-        tickets.system_reply(ticket, "Here are the figures of your request. Nothing happens until you confirm "
-                                     "them; you may also keep your Balance as it is. Open the link below to "
-                                     f"confirm or keep your Balance.\n\n{explain(q)}", status="waiting")
+        with speaking(ticket):
+            told = gettext("Here are the figures of your request. Nothing happens until you confirm them; you may "
+                           "also keep your Balance as it is. Open the link below to confirm or keep your "
+                           "Balance.") + "\n\n" + explain(q)
+        tickets.system_reply(ticket, told, status="waiting")
         return
     request.confirmed_at = request.confirmed_at or now
     _charge_fee(request, q, now, actor)
     if q.verification_required and request.verified_at is None:
         request.status = "awaiting_verification"
-        tickets.system_reply(ticket, "Thank you. Before we can go ahead we need to verify your identity and "
-                                     "payment method; support will contact you.\n\n" + explain(q), status="open")
+        with speaking(ticket):
+            told = gettext("Thank you. Before we can go ahead we need to verify your identity and payment method; "
+                           "support will contact you.") + "\n\n" + explain(q)
+        tickets.system_reply(ticket, told, status="open")
     else:
         request.status = "pending_review"
-        text = "Your request is with our billing team for review." + ("" if filed and not q.confirmation_required
-                                                                       else " Thank you for confirming.")
-        tickets.system_reply(ticket, f"{text}\n\n{explain(q)}", status="open")
+        with speaking(ticket):
+            text = (gettext("Your request is with our billing team for review.")
+                    if filed and not q.confirmation_required else
+                    gettext("Your request is with our billing team for review. Thank you for confirming."))
+            told = f"{text}\n\n{explain(q)}"
+        tickets.system_reply(ticket, told, status="open")
 
 
 def _close(request: MoneyRequest, status: str) -> None:
@@ -463,8 +487,9 @@ def confirm(request_id: int, choice: str, actor: Actor, shown: Decimal | None = 
     _expect(request, "awaiting_confirmation")
     if choice == "keep_balance":
         _close(request, "kept_balance")
-        tickets.system_reply(request.ticket, "You chose to keep your Balance: nothing was changed, and this "
-                                             "request is closed.", status="resolved")
+        with speaking(request.ticket):
+            told = gettext("You chose to keep your Balance: nothing was changed, and this request is closed.")
+        tickets.system_reply(request.ticket, told, status="resolved")
         record(actor, "money.kept_balance", "money_request", request.id, ticket_id=request.ticket_id)
         db.session.commit()
         jobs.dispatch()
@@ -491,9 +516,12 @@ def withdraw(request_id: int, actor: Actor, now: datetime | None = None) -> Mone
     _expect(request, *OPEN_STATUSES)
     _close(request, "cancelled")
     fee = request.fee_charged or ZERO
-    tickets.system_reply(request.ticket, "You cancelled this request; nothing more will happen."
-                         + (f" The processing fee of {fee:,.2f} already applied is not returned "
-                            "(terms-14-pending-order)." if fee else ""), status="resolved")
+    with speaking(request.ticket):
+        told = gettext("You cancelled this request; nothing more will happen.")
+        if fee:
+            told += " " + gettext("The processing fee of %(fee)s already applied is not returned (%(rule)s).",
+                                  fee=figure(fee), rule="terms-14-pending-order")
+    tickets.system_reply(request.ticket, told, status="resolved")
     record(actor, "money.cancelled", "money_request", request.id, ticket_id=request.ticket_id, by="customer")
     db.session.commit()
     jobs.dispatch()
@@ -512,8 +540,9 @@ def verify(request_id: int, staff, note: str, now: datetime | None = None) -> Mo
     request.status = "pending_review"
     record(Actor.staff(staff), "money.verified", "money_request", request.id, ticket_id=request.ticket_id,
            note=note, rule="terms-18-verification")
-    tickets.system_reply(request.ticket, "Verification is complete; your request is with our billing team for "
-                                         "review.", status="open")
+    with speaking(request.ticket):
+        told = gettext("Verification is complete; your request is with our billing team for review.")
+    tickets.system_reply(request.ticket, told, status="open")
     db.session.commit()
     jobs.dispatch()
     return request
@@ -534,10 +563,11 @@ def decline(request_id: int, staff, reason: str, now: datetime | None = None) ->
     _close(request, "declined")
     request.decided_at, request.decided_by_id, request.decision_reason = now, staff.id, reason
     record(actor, "money.declined", "money_request", request.id, ticket_id=request.ticket_id, reason=reason)
-    tickets.staff_reply(request.ticket, actor, f"We are sorry: your {KIND_LABELS[request.kind].lower()} request "
-                        f"was declined.\n\n{reason}" + (f"\n\nThe processing fee of {fee:,.2f} was returned to your "
-                                                       "Balance." if fee else ""),
-                        internal=False, status="resolved", staff=staff)
+    with speaking(request.ticket):  # the staff member's reason stays in their own words
+        told = gettext(DECLINED[request.kind]) + f"\n\n{reason}"
+        if fee:
+            told += "\n\n" + gettext("The processing fee of %(fee)s was returned to your Balance.", fee=figure(fee))
+    tickets.staff_reply(request.ticket, actor, told, internal=False, status="resolved", staff=staff)
     return request
 
 
@@ -616,8 +646,9 @@ def approve(request_id: int, staff, reason: str = "", now: datetime | None = Non
            override=request.override_reason)
     webhooks.emit_ticket("money_request.approved", request.ticket, request=request.id, request_kind=request.kind,
                          amount=str(q.amount), rules=list(q.rules))
-    tickets.staff_reply(request.ticket, actor, _approved_text(request, q), internal=False, status="resolved",
-                        staff=staff)
+    with speaking(request.ticket):
+        told = _approved_text(request, q)
+    tickets.staff_reply(request.ticket, actor, told, internal=False, status="resolved", staff=staff)
     return request
 
 
@@ -659,25 +690,27 @@ def _after_approval(request: MoneyRequest, q: policy.Quote, now: datetime) -> No
 
 
 def _approved_text(request: MoneyRequest, q: policy.Quote) -> str:
+    """The answer to an approval, in the language in force (desk.i18n.speaking)."""
+    amount = figure(q.amount)
     if request.kind == "refund":
-        head = (f"Your refund was approved: {q.amount:,.2f} credited to your Balance as Deposited Funds."
-                if q.method == "balance" else
-                f"Your refund was approved: {q.amount:,.2f} goes to your original payment method. How long it "
-                "takes to arrive depends on your bank or payment provider.")
+        head = (gettext("Your refund was approved: %(amount)s credited to your Balance as Deposited Funds.",
+                        amount=amount) if q.method == "balance" else
+                gettext("Your refund was approved: %(amount)s goes to your original payment method. How long it "
+                        "takes to arrive depends on your bank or payment provider.", amount=amount))
     elif request.kind == "withdrawal":
-        head = (f"Your withdrawal was approved: {q.amount:,.2f} goes to your original payment method. How long "
-                "it takes to arrive depends on your bank or payment provider.")
+        head = gettext("Your withdrawal was approved: %(amount)s goes to your original payment method. How long it "
+                       "takes to arrive depends on your bank or payment provider.", amount=amount)
     elif request.kind == "closure":
-        head = "Your account is closed." + (f" {q.amount:,.2f} of Deposited Funds goes to your original payment "
-                                            "method." if q.amount else "")
+        head = (gettext("Your account is closed. %(amount)s of Deposited Funds goes to your original payment "
+                        "method.", amount=amount) if q.amount else gettext("Your account is closed."))
     else:
-        head = "Your frozen Balance was restored: the account can be used again."
+        head = gettext("Your frozen Balance was restored: the account can be used again.")
     return f"{head}\n\n{explain(q)}"
 
 
 # --- the ledger and order feeds (terms-14-pending-order) ----------------------------------
 
-def cancel_withdrawals_for(charges: list[tuple[int, datetime, Decimal, str]]) -> int:
+def cancel_withdrawals_for(charges: list[tuple[int, datetime, Decimal, Words | str]]) -> int:
     """terms-14-pending-order: (customer id, charged at, amount from Deposited Funds, what)
     for each new order or charge; a withdrawal asked for before it and still pending is
     cancelled, its fee kept. Runs in the feed's transaction (the caller commits)."""
@@ -699,9 +732,10 @@ def cancel_withdrawals_for(charges: list[tuple[int, datetime, Decimal, str]]) ->
         at, what = hits[0]
         _close(request, "cancelled")
         fee = request.fee_charged or ZERO
-        text = policy.pending_order_text(what, fee)
-        tickets.system_reply(request.ticket, f"{text} (terms-14-pending-order)", status="resolved")
+        with speaking(request.ticket):
+            told = f"{say(policy.pending_order_text(what, fee), figures=True)} (terms-14-pending-order)"
+        tickets.system_reply(request.ticket, told, status="resolved")
         record(SYSTEM, "money.cancelled", "money_request", request.id, ticket_id=request.ticket_id,
-               rule="terms-14-pending-order", by=what, fee_kept=str(fee))
+               rule="terms-14-pending-order", by=str(what), fee_kept=str(fee))
         cancelled += 1
     return cancelled

@@ -19,10 +19,12 @@ from desk.audit.services import SYSTEM, Actor, record
 from desk.claims.orders import find_order
 from desk.errors import DeskError
 from desk.extensions import db
+from desk.i18n import say, speaking
 from desk.panel import refresh
 from desk.panel.client import OFF, PanelError, PanelUnavailable
 from desk.panel.models import PanelCall
 from desk.policy import claims as policy
+from desk.policy.words import N_, Words
 from desk.tickets import services as tickets
 from desk.types import utcnow
 
@@ -192,8 +194,9 @@ def _cancel(call: PanelCall, client) -> str:
     if not result.ok:
         return _failed(call, f"The panel refused to cancel order {call.order_ref}: {result.error}", call.answer)
     return _done(call, f"The panel cancelled order {call.order_ref}.",
-                 f"Order {call.order_ref} is cancelled: the panel accepted the cancellation ({call.rule}). Its "
-                 "charge returns to your Balance in the proportions it was paid (terms-9-canceled).")
+                 Words(N_("Order %(order)s is cancelled: the panel accepted the cancellation (%(rule)s). Its charge "
+                          "returns to your Balance in the proportions it was paid (%(returns)s)."),
+                       {"order": call.order_ref, "rule": call.rule, "returns": "terms-9-canceled"}))
 
 
 def follow(call_id: int, poll: int) -> str:
@@ -223,8 +226,9 @@ def follow(call_id: int, poll: int) -> str:
     if end == "done":
         call.refill_status = word
         return _done(call, f"Refill {call.refill_id} {word} (after {poll} check(s)).",
-                     f"The refill on order {call.order_ref} is done: the panel reports refill {call.refill_id} as "
-                     f"{word} ({call.rule}).")
+                     Words(N_("The refill on order %(order)s is done: the panel reports refill %(refill)s as "
+                              "%(status)s (%(rule)s)."),
+                           {"order": call.order_ref, "refill": call.refill_id, "status": word, "rule": call.rule}))
     if end == "failed":
         call.refill_status = word
         return _failed(call, f"The panel reports refill {call.refill_id} as {word}.", call.answer)
@@ -257,13 +261,15 @@ def resume_overdue(now=None) -> int:
 
 # --- outcomes --------------------------------------------------------------------------
 
-def _done(call: PanelCall, outcome: str, reply: str | None = None) -> str:
+def _done(call: PanelCall, outcome: str, reply: Words | None = None) -> str:
     """The call did what it was for; a claim's action resolves the ticket with `reply`,
-    which names the rule it carried out."""
+    which names the rule it carried out, in the customer's language."""
     call.status, call.outcome, call.finished_at, call.next_poll_at = "done", outcome, utcnow(), None
     _audit(call, SYSTEM, "done", answer=call.answer, outcome=outcome, rule=call.rule)
     if reply and call.ticket.is_open:
-        tickets.system_reply(call.ticket, reply, status="resolved")
+        with speaking(call.ticket):
+            told = say(reply)
+        tickets.system_reply(call.ticket, told, status="resolved")
     db.session.commit()
     jobs.dispatch()
     return outcome

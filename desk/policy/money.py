@@ -645,7 +645,11 @@ def cancels_withdrawal(requested_at: datetime, charge_at: datetime, charge_depos
     return charge_deposited > 0 and _utc(charge_at) > _utc(requested_at)
 
 
-def pending_order_text(order_or_entry: str, fee: Decimal) -> str:
-    return (f"The withdrawal was cancelled because {order_or_entry} was paid from Deposited Funds while it was "
-            "pending. " + (f"The processing fee of {_money(fee)} already applied is not returned."
-                           if fee > 0 else "No processing fee had been applied."))
+def pending_order_text(order_or_entry, fee: Decimal) -> Words:
+    """terms-14-pending-order: why a pending withdrawal was cancelled; `order_or_entry` names
+    what was paid (Words, or plain text), and the fee kept or none."""
+    return (Words(N_("The withdrawal was cancelled because %(what)s was paid from Deposited Funds while it was "
+                     "pending. The processing fee of %(fee)s already applied is not returned."),
+                  {"what": order_or_entry, "fee": _money(fee)}) if fee > 0 else
+            Words(N_("The withdrawal was cancelled because %(what)s was paid from Deposited Funds while it was "
+                     "pending. No processing fee had been applied."), {"what": order_or_entry}))

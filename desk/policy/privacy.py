@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from desk.policy.words import N_, Words
+from desk.policy.words import N_, Words, listing
 
 RIGHTS_RULE = "privacy-10-rights"
 VERIFY_RULE = "privacy-10-verify"
@@ -44,21 +44,21 @@ FLAG_RIGHTS = {
     "consent": "consent_withdrawn",
     "opt_out": "sale_share_opt_out",
 }
-FLAG_LABELS = {
-    "processing_restricted": "Processing restricted",
-    "processing_objected": "Objected to processing",
-    "consent_withdrawn": "Consent withdrawn",
-    "sale_share_opt_out": "Opted out of sale/sharing",
-    "minor_reported": "Reported under 18",
+FLAG_LABELS = {  # marked: the answer to the requester names the flags set (desk.privacy.requests.apply_flags)
+    "processing_restricted": N_("Processing restricted"),
+    "processing_objected": N_("Objected to processing"),
+    "consent_withdrawn": N_("Consent withdrawn"),
+    "sale_share_opt_out": N_("Opted out of sale/sharing"),
+    "minor_reported": N_("Reported under 18"),
 }
 
 JURISDICTIONS = {"eu": N_("EU / UK (GDPR)"), "ca": N_("California (CCPA/CPRA)"), "other": N_("Elsewhere")}
 
 # The answer to a California opt-out (Privacy §10): there is nothing to stop, and it is recorded.
-OPT_OUT_ANSWER = ("We do not sell or share your personal information as the CCPA/CPRA defines those words. "
-                  "Sharing data with our payment processors and our platform provider so they can perform "
-                  "a service for us is not a sale or a share: they act on our instructions. Your opt-out is "
-                  "recorded all the same, and we will not discriminate against you for exercising it.")
+OPT_OUT_ANSWER = N_("We do not sell or share your personal information as the CCPA/CPRA defines those words. "
+                    "Sharing data with our payment processors and our platform provider so they can perform "
+                    "a service for us is not a sale or a share: they act on our instructions. Your opt-out is "
+                    "recorded all the same, and we will not discriminate against you for exercising it.")
 
 
 def normalise_rights(values) -> tuple[list[str], list[str]]:
@@ -154,20 +154,30 @@ def kept_lines(keys) -> list[dict]:
     return [{"what": KEPT[k][0], "why": KEPT[k][1]} for k in KEPT if k in set(keys)]
 
 
-def erasure_answer(kept: list[dict]) -> str:
-    """The answer in English (the ticket, staff); mail/privacy_erased.txt says the same in
-    the reader's language: keep the two together."""
-    lines = [N_("Your personal data has been erased (Privacy Policy §8, §10).")]
+def erasure_words(kept: list[dict]) -> list[Words]:
+    """The answer to an erasure, a sentence a line: what was kept and why. The ticket's
+    message says it in the requester's language, mail/privacy_erased.txt too: keep the
+    two together."""
+    lines = [Words(N_("Your personal data has been erased (Privacy Policy §8, §10)."))]
     if kept:
-        lines.append(N_("We kept only the following, for the reasons given:"))
-        lines += [f"- {row['what']}: {row['why']}." for row in kept]
-    return "\n".join(lines)
+        lines.append(Words(N_("We kept only the following, for the reasons given:")))
+        # No message id of its own: only the joints, around two sentences that have theirs.
+        lines += [Words("- %(what)s: %(why)s.", {"what": Words(row["what"]), "why": Words(row["why"])})
+                  for row in kept]
+    return lines
 
 
-def deferral_answer(blockers: list[str]) -> str:
-    return ("We cannot erase your data yet: some of it must be preserved while a legal matter is open "
-            "(Privacy §8; AUP §5.2). The erasure will run when this ends. What holds it: "
-            + "; ".join(blockers) + ".")
+def erasure_answer(kept: list[dict]) -> str:
+    """The answer in English (the request's record, staff)."""
+    return "\n".join(str(line) for line in erasure_words(kept))
+
+
+def deferral_answer(blockers) -> Words:
+    """Why an erasure waits; `blockers` (Words or text, desk.abuse.holds.erasure_blockers)
+    are named one by one."""
+    return Words(N_("We cannot erase your data yet: some of it must be preserved while a legal matter is open "
+                    "(Privacy §8; AUP §5.2). The erasure will run when this ends. What holds it: %(holds)s."),
+                 {"holds": listing(blockers)})
 
 
 def pseudonym(kind: str, number: int) -> str:

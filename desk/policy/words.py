@@ -25,3 +25,11 @@ def stored(words: Words) -> dict:
     its own (Words) stays one, so it is translated too when read back (desk.i18n.say)."""
     return {"msgid": words.msgid,
             "params": {k: stored(v) if isinstance(v, Words) else str(v) for k, v in words.params.items()}}
+
+
+def listing(items, separator: str = "; ") -> Words:
+    """Sentences (Words or plain text) joined as one parameter: its "message id" is only the
+    joints (`%(0)s; %(1)s`), which no catalogue holds, so gettext leaves it and the items
+    are translated one by one (desk.i18n.say)."""
+    items = list(items)
+    return Words(separator.join(f"%({i})s" for i in range(len(items))), {str(i): w for i, w in enumerate(items)})

@@ -7,12 +7,14 @@ import zipfile
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
 from desk import jobs, links
 from desk.audit.services import SYSTEM, Actor, record
 from desk.errors import DeskError, require_reason
 from desk.extensions import db
+from desk.i18n import speaking
 from desk.mail.outbound import compose, render
 from desk.policy import privacy as policy
 from desk.privacy import requests
@@ -51,7 +53,9 @@ def review(export: PrivacyExport, staff, withhold: list[str], reason: str = "") 
     jobs.enqueue("workers.mail.deliver", mail.id)
     request.outcome = {**(request.outcome or {}), "export": {"id": export.id, "released": now.isoformat(),
                                                             "withheld": withhold}}
-    requests.answer_part(request, staff, "We sent you a link to a copy of your data (JSON and CSV in one ZIP).")
+    with speaking(request.ticket):
+        answer = gettext("We sent you a link to a copy of your data (JSON and CSV in one ZIP).")
+    requests.answer_part(request, staff, answer)
     return export
 
 

@@ -31,10 +31,12 @@ from desk.audit.services import SYSTEM, digest_of, record, write_pending
 from desk.claims.models import Claim, Customer, LedgerEntry, Order
 from desk.csat.models import Survey
 from desk.extensions import db, for_update
+from desk.i18n import say, speaking
 from desk.mail.models import InboundMail, OutboundMail
 from desk.mail.outbound import compose, render
 from desk.money.models import BillingCase, MoneyRequest
 from desk.policy import privacy as policy
+from desk.policy.words import Words
 from desk.privacy.models import PrivacyRequest
 from desk.sla.models import SlaEvent, TicketClock
 from desk.tickets import services as tickets
@@ -52,10 +54,15 @@ REDACTED_TABLES = {"audit_events": AuditEvent, "moderation_events": ModerationEv
 
 
 def blockers(request: PrivacyRequest) -> list[str]:
+    """What holds the erasure, in English (staff, the request's record)."""
+    return [str(words) for words in blocker_words(request)]
+
+
+def blocker_words(request: PrivacyRequest) -> list[Words]:
     customer = request.customer
     if customer is None:
         return []
-    return holds.erasure_blockers(customer, minor=customer.minor_reported)
+    return holds.erasure_blocker_words(customer, minor=customer.minor_reported)
 
 
 def erase(request_id: int) -> PrivacyRequest | None:
@@ -67,7 +74,7 @@ def erase(request_id: int) -> PrivacyRequest | None:
     if request.erased_at is not None or request.status not in ("verified", "working", "deferred"):
         # Done already, or not verified (privacy-10-verify): nothing is touched.
         return request
-    found = blockers(request)
+    found = blocker_words(request)
     if found:
         _defer(request, found)
         return request
@@ -84,14 +91,17 @@ def resume_for(customer: Customer) -> int:
     return len(rows)
 
 
-def _defer(request: PrivacyRequest, found: list[str]) -> None:
+def _defer(request: PrivacyRequest, found: list[Words]) -> None:
     first_time = request.status != "deferred"
     request.status = "deferred"
-    request.outcome = {**(request.outcome or {}), "erasure": {"deferred": found, "rule": policy.ERASURE_RULE}}
+    request.outcome = {**(request.outcome or {}), "erasure": {"deferred": [str(w) for w in found],
+                                                              "rule": policy.ERASURE_RULE}}
     record(SYSTEM, "privacy.erasure_deferred", "privacy_request", request.id, ticket_id=request.ticket_id,
            holds=len(found), rule=policy.ERASURE_RULE)
     if first_time and request.ticket is not None:
-        tickets.system_reply(request.ticket, policy.deferral_answer(found), status="on_hold")
+        with speaking(request.ticket):
+            told = say(policy.deferral_answer(found))
+        tickets.system_reply(request.ticket, told, status="on_hold")
 
 
 class _Erasure:
@@ -166,7 +176,10 @@ class _Erasure:
             "rule": policy.MINOR_RULE if self.customer is not None and self.customer.minor_reported
             else policy.ERASURE_RULE}}
         if request.ticket is not None:
-            tickets.system_reply(request.ticket, request.response, status="resolved", notify=False)
+            # request.response stays the English record; the requester reads their language.
+            with speaking(request.ticket):
+                told = "\n".join(say(line) for line in policy.erasure_words(kept))
+            tickets.system_reply(request.ticket, told, status="resolved", notify=False)
         subject, body = render("privacy_erased.txt", request=request, kept=kept, ticket=request.ticket)
         for number, address in enumerate(answer_to, start=1):
             # The answer goes to the address the person wrote from; once sent, the mail row

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
 from desk import jobs, links
@@ -15,6 +16,7 @@ from desk.claims.models import Customer
 from desk.claims.orders import find_by_email
 from desk.errors import DeskError, ValidationError, require_reason
 from desk.extensions import db
+from desk.i18n import speaking
 from desk.mail.outbound import compose, render
 from desk.policy import privacy as policy
 from desk.privacy.models import OPEN_STATUSES, PrivacyExport, PrivacyRequest
@@ -139,9 +141,10 @@ def send_code(request: PrivacyRequest, first: bool = False, purpose: str = "veri
            purpose=purpose, rule=policy.VERIFY_RULE)
     if first and request.ticket is not None:
         # Worded so the intake's redaction (privacy-3-minimal) finds no code in it to remove.
-        tickets.system_reply(request.ticket, "Receipt confirmed to the requester by e-mail (11 CCR §7021), with how we "
-                             "verify identity and when to expect the answer; the mail carries their link and "
-                             "one-time code.", notify=False)
+        with speaking(request.ticket):
+            told = gettext("Receipt confirmed to the requester by e-mail (11 CCR §7021), with how we verify identity "
+                           "and when to expect the answer; the mail carries their link and one-time code.")
+        tickets.system_reply(request.ticket, told, notify=False)
         clocks.staff_acted(request.ticket, now, public_reply=True)
 
 
@@ -267,16 +270,19 @@ def apply_flags(request: PrivacyRequest, staff) -> list[str]:
         if customer is not None and not getattr(customer, flag):
             setattr(customer, flag, True)
         done.append(policy.FLAG_LABELS[flag])
-    lines = [f"We have recorded your request ({', '.join(done).lower()})."]
-    if customer is None:
-        lines = ["We hold no account under this e-mail address, so there is no processing to limit; your "
-                 "request is recorded."]
-    if "restriction" in asked or "objection" in asked:
-        lines.append("Your data is now kept but not used beyond what the law and your open orders require.")
-    if "consent" in asked:
-        lines.append("We no longer rely on your consent for any processing.")
-    if "opt_out" in asked:
-        lines.append(policy.OPT_OUT_ANSWER)
+    with speaking(request.ticket):  # the answer is in the requester's language
+        lines = [gettext("We have recorded your request (%(flags)s).",
+                         flags=", ".join(gettext(label).lower() for label in done))]
+        if customer is None:
+            lines = [gettext("We hold no account under this e-mail address, so there is no processing to limit; "
+                             "your request is recorded.")]
+        if "restriction" in asked or "objection" in asked:
+            lines.append(gettext("Your data is now kept but not used beyond what the law and your open orders "
+                                 "require."))
+        if "consent" in asked:
+            lines.append(gettext("We no longer rely on your consent for any processing."))
+        if "opt_out" in asked:
+            lines.append(gettext(policy.OPT_OUT_ANSWER))
     answer = "\n\n".join(lines)
     request.outcome = {**(request.outcome or {}), "flags": done}
     record(Actor.staff(staff), "privacy.flags_set", "privacy_request", request.id, ticket_id=request.ticket_id,
@@ -291,7 +297,9 @@ def record_correction(request: PrivacyRequest, staff, what: str) -> None:
     request.outcome = {**(request.outcome or {}), "correction": what}
     record(Actor.staff(staff), "privacy.corrected", "privacy_request", request.id, ticket_id=request.ticket_id,
            rule=policy.RIGHTS_RULE)
-    answer_part(request, staff, f"We have corrected your data: {what}")
+    with speaking(request.ticket):
+        answer = gettext("We have corrected your data: %(what)s", what=what)
+    answer_part(request, staff, answer)
 
 
 def answer_part(request: PrivacyRequest, staff, text: str) -> None:
@@ -325,10 +333,11 @@ def refuse(request: PrivacyRequest, staff, reason: str) -> None:
     reason = require_reason(reason, "A refusal")
     request.status, request.denial_reason, request.responded_at = "refused", reason, utcnow()
     request.response = reason
-    text = f"We cannot act on your request: {reason}"
-    if request.jurisdiction == "eu":
-        text += ("\n\nYou have the right to lodge a complaint with your local data protection authority "
-                 "(Privacy Policy §10; GDPR Art. 12(4)).")
+    with speaking(request.ticket):
+        text = gettext("We cannot act on your request: %(reason)s", reason=reason)
+        if request.jurisdiction == "eu":
+            text += "\n\n" + gettext("You have the right to lodge a complaint with your local data protection "
+                                     "authority (Privacy Policy §10; GDPR Art. 12(4)).")
     record(Actor.staff(staff), "privacy.refused", "privacy_request", request.id, ticket_id=request.ticket_id,
            rule=policy.RIGHTS_RULE)
     tickets.staff_reply(request.ticket, Actor.staff(staff), text, internal=False, status="resolved")

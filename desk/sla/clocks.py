@@ -4,6 +4,7 @@ extended where the law allows. Callers own the transaction."""
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -276,13 +277,15 @@ def nominal_due(clock: TicketClock) -> datetime:
 
 
 def extension_notice(clock: TicketClock, due_text: str) -> str:
+    """What the requester is told of an extension, in the language in force (the caller
+    speaks the ticket's, desk.i18n.speaking); the staff member's reason as written."""
     law = {"privacy-10-gdpr": "Article 12(3) GDPR", "privacy-10-ccpa": "11 CCR §7021(b)"}.get(clock.rule, clock.rule)
-    return (
-        "We need more time to answer your request, as the law allows "
-        f"({law}; our rule {clock.rule}).\n\n"
-        f"Why: {clock.extension_reason}\n\n"
-        f"We will answer by {due_text}."
-    )
+    return "\n\n".join([
+        gettext("We need more time to answer your request, as the law allows (%(law)s; our rule %(rule)s).",
+                law=law, rule=clock.rule),
+        gettext("Why: %(reason)s", reason=clock.extension_reason),
+        gettext("We will answer by %(due)s.", due=due_text),
+    ])
 
 
 def recompute(progress: Callable[[int, int], None] | None = None, batch: int = 500) -> int:

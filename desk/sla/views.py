@@ -16,6 +16,7 @@ from desk.audit.services import Actor
 from desk.auth.access import can_see_ticket, require, visible_queues
 from desk.errors import DeskError
 from desk.extensions import db
+from desk.i18n import speaking
 from desk.policy import sla as policy
 from desk.policy.sla import Targets
 from desk.sla import clocks, dashboard, settings
@@ -228,8 +229,9 @@ def extend(reference, name):
     try:
         clock = clocks.extend(ticket, name, form.reason.data, actor, utcnow())
         # The requester is told, with the reason, in the same transaction (Art. 12(3), §7021(b)).
-        tickets.staff_reply(ticket, actor, clocks.extension_notice(clock, local_time(clocks.nominal_due(clock))),
-                            internal=False, staff=current_user)
+        with speaking(ticket):  # the requester's language; the time as the desk writes times
+            notice = clocks.extension_notice(clock, local_time(clocks.nominal_due(clock)))
+        tickets.staff_reply(ticket, actor, notice, internal=False, staff=current_user)
     except DeskError as exc:
         db.session.rollback()
         flash(exc.message, "error")
