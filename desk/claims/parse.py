@@ -87,7 +87,8 @@ class Fields:
         except InvalidOperation:
             self._note(name, 'a string such as "2.50"')
             return default
-        if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")) or abs(amount) >= Decimal("1e10"):
+        # The size first: quantizing 1e26 to cents needs more digits than Decimal's context has.
+        if not amount.is_finite() or abs(amount) >= Decimal("1e10") or amount != amount.quantize(Decimal("0.01")):
             self._note(name, "at most two decimals and ten digits")
             return default
         if amount < 0 and not signed:
