@@ -118,6 +118,31 @@ def test_relay_is_safe_to_repeat(make_app, own_redis, api_key, run_worker):
         assert db.session.query(OutboundMail).count() == 1
 
 
+def test_an_intake_dying_between_its_commit_and_the_hand_off_loses_no_job(make_app, api_key, run_worker):
+    """An intake writes its acknowledgement's row `sent` in its one commit and then hands
+    the job to Redis (jobs.commit_and_dispatch). Should the process die in between, the row
+    is `sent` with no job in Redis: the lost-job sweep leaves it alone for JOB_LOST_AFTER
+    (the hand-off is still under way, as far as it knows), then sends it again, once."""
+    app = make_app()
+    ref = file_ticket(app.test_client(), api_key())
+    with app.app_context():
+        entry = db.session.execute(select(OutboxEntry)).scalar_one()
+        assert (entry.status, entry.attempts) == ("sent", 1)
+        queue = jobs.queue_for("default")
+        assert queue.get_job_ids() == [entry.job_id]
+        queue.fetch_job(entry.job_id).delete()  # as if the process had died before its pipeline reached Redis
+        assert queue.get_job_ids() == []
+        assert jobs.requeue_lost() == 0  # within JOB_LOST_AFTER (60 s): not yet taken for lost
+    late = make_app(JOB_LOST_AFTER=0)
+    result = late.test_cli_runner().invoke(args=["desk", "relay-outbox"])
+    assert result.exit_code == 0 and "Relayed 1 job(s); 0 still pending" in result.output, result.output
+    run_worker(late)
+    with late.app_context():
+        assert db.session.execute(select(OutboxEntry)).scalar_one().status == "done"
+        assert db.session.execute(select(Ticket).where(Ticket.reference == ref)).scalar_one().acknowledged_at
+        assert db.session.query(OutboundMail).count() == 1
+
+
 def test_periodic_relay_job(make_app, own_redis, api_key, run_worker):
     """workers.outbox.relay_outbox, run by a worker, moves rows left pending."""
     app = make_app(REDIS_URL=own_redis.url)
