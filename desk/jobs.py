@@ -12,8 +12,8 @@ should the hand-off fail they are put back to `pending` at once, and should the 
 between the commit and the hand-off, the lost-job sweep below finds them.) A Redis that
 restarts empty (no persistence, a failover to a replica that was behind) loses jobs it
 held: the periodic relay finds `sent` rows whose job Redis no longer knows and enqueues
-them again. Jobs are idempotent, so one that ran but could not
-be marked done runs once more to no effect.
+them again. Jobs are idempotent, so one that ran but could not be marked done runs once
+more to no effect.
 
 Jobs take ids and plain values, never ORM objects, and run inside an app context built
 once per worker (`DeskWorker`).
