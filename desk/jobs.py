@@ -6,10 +6,14 @@ rows to Redis. When Redis is down the rows stay pending and the periodic relay (
 `flask desk relay-outbox`) enqueues them once it is back: nothing is lost.
 
 A row is `pending` until Redis holds its job, then `sent`, then `done` (or `failed`) when a
-worker has run it. A Redis that restarts empty (no persistence, a failover to a replica
-that was behind) loses jobs it held: the periodic relay finds `sent` rows whose job Redis
-no longer knows and enqueues them again. Jobs are idempotent, so one that ran but could not
-be marked done runs once more to no effect.
+worker has run it. (`commit_and_dispatch()`, ticket intake's, writes the rows it hands over
+itself `sent` in the commit that makes them, so a request costs one transaction, not two:
+should the hand-off fail they are put back to `pending` at once, and should the process die
+between the commit and the hand-off, the lost-job sweep below finds them.) A Redis that
+restarts empty (no persistence, a failover to a replica that was behind) loses jobs it
+held: the periodic relay finds `sent` rows whose job Redis no longer knows and enqueues
+them again. Jobs are idempotent, so one that ran but could not be marked done runs once
+more to no effect.
 
 Jobs take ids and plain values, never ORM objects, and run inside an app context built
 once per worker (`DeskWorker`).
@@ -17,6 +21,7 @@ once per worker (`DeskWorker`).
 import logging
 import os
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask import Flask, current_app
 from redis import Redis
@@ -106,10 +111,17 @@ def claim(model, row_id: int, *conditions, **values) -> bool:
 
 def dispatch() -> int:
     """After a commit: try to hand this session's new outbox rows to Redis at once."""
-    entries = db.session.info.pop("outbox", [])
-    # The commit expired the rows: their identity keys give the ids without a SELECT each.
+    return _relay_committed(db.session.info.pop("outbox", []))
+
+
+def _committed_ids(entries) -> list[int]:
+    # A commit expires the rows: their identity keys give the ids without a SELECT each.
     # A row that never reached the database (rolled back) has none and stays out.
-    ids = [state.identity[0] for state in map(inspect, entries) if state.has_identity]
+    return [state.identity[0] for state in map(inspect, entries) if state.has_identity]
+
+
+def _relay_committed(entries) -> int:
+    ids = _committed_ids(entries)
     if not ids:
         return 0
     try:
@@ -120,6 +132,64 @@ def dispatch() -> int:
         # that committed them must not be answered as if it had failed.
         log.warning("outbox rows %s left for the periodic relay: %s", ids[:5], type(exc).__name__)
         db.session.rollback()
+        return 0
+
+
+def commit_and_dispatch() -> int:
+    """Commit, and hand this transaction's new outbox rows to Redis, without a second
+    transaction (issue 11: dispatch() after a commit costs a BEGIN, a SELECT … FOR UPDATE,
+    an UPDATE and a COMMIT of its own).
+
+    The rows not yet written are written `sent` by the commit itself; then their jobs go to
+    Redis in one pipeline. Nobody else takes them meanwhile: the relay takes `pending`
+    rows only, and the lost-job sweep `sent` ones older than JOB_LOST_AFTER. Redis away (or
+    the pipeline failing): they are put back to `pending` with the error, for the periodic
+    relay, as dispatch() leaves them. The process dying between the commit and the
+    hand-off: `sent` with no job in Redis, which requeue_lost() sends again after
+    JOB_LOST_AFTER. Rows of this session written before (flushed, or committed without a
+    dispatch) go the way dispatch() sends them."""
+    session = db.session()
+    entries = list(session.info.get("outbox", []))
+    fresh = [entry for entry in entries if inspect(entry).pending]  # added, not yet flushed
+    now = utcnow()
+    for entry in fresh:
+        entry.status, entry.sent_at, entry.attempts = "sent", now, 1
+    # What the jobs are made of, read now: the commit may expire the rows.
+    made = [(entry.func, list(entry.args), entry.queue) for entry in fresh]
+    session.commit()  # failing, it leaves the list for dispatch(), which skips rows never written
+    session.info.pop("outbox", None)
+    rows = [_Row(state.identity[0], *job) for state, job in zip(map(inspect, fresh), made) if state.has_identity]
+    sent = _hand_over(rows) if rows else 0
+    fresh_ids = {id(entry) for entry in fresh}
+    return sent + _relay_committed([entry for entry in entries if id(entry) not in fresh_ids])
+
+
+class _Row(NamedTuple):
+    """An outbox row as relay() reads it, made from the session's objects instead."""
+
+    id: int
+    func: str
+    args: list
+    queue: str
+
+
+def _hand_over(rows: list[_Row]) -> int:
+    """The jobs of rows committed `sent` to Redis; back to `pending` if Redis does not take them."""
+    try:
+        _push(rows)
+        return len(rows)
+    except (RedisError, OSError) as exc:
+        ids = [row.id for row in rows]
+        log.warning("Redis unavailable; outbox jobs %s stay pending: %s", ids[:5], exc)
+        try:
+            db.session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids), OutboxEntry.status == "sent")
+                               .values(status="pending", sent_at=None,
+                                       last_error=f"{type(exc).__name__}: {exc}"[:1000]))
+            db.session.commit()
+        except (OperationalError, InterfaceError) as db_exc:
+            # Left `sent` without a job: requeue_lost() sends them again after JOB_LOST_AFTER.
+            log.warning("outbox rows %s left for the lost-job sweep: %s", ids[:5], type(db_exc).__name__)
+            db.session.rollback()
         return 0
 
 
@@ -220,23 +290,27 @@ def mark_run(job, succeeded: bool) -> None:
 def _enqueue_chunk(rows) -> None:
     """One round trip to find the rows whose job Redis already holds, one pipeline for the rest."""
     connection = get_redis()
-    job_ids = [job_id_for(row.id) for row in rows]
     with connection.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.exists(Job.key_for(job_id))
+        for row in rows:
+            pipe.exists(Job.key_for(job_id_for(row.id)))
         held = pipe.execute()
-    by_queue: dict[str, list] = {}
-    for row, job_id, exists in zip(rows, job_ids, held):
-        if not exists:
-            by_queue.setdefault(row.queue, []).append((row, job_id))
-    if not by_queue:
+    _push([row for row, exists in zip(rows, held) if not exists])
+
+
+def _push(rows) -> None:
+    """The rows' jobs onto their queues, in one MULTI/EXEC pipeline: all of them or none."""
+    if not rows:
         return
+    connection = get_redis()
+    by_queue: dict[str, list] = {}
+    for row in rows:
+        by_queue.setdefault(row.queue, []).append(row)
     retry, timeout = retry_policy(), current_app.config["RQ_DEFAULT_TIMEOUT"]
     with connection.pipeline() as pipe:
         for name, items in by_queue.items():
             queue = Queue(name, connection=connection)
-            queue.enqueue_many([Queue.prepare_data(row.func, list(row.args), job_id=job_id, retry=retry,
-                                                   timeout=timeout) for row, job_id in items], pipeline=pipe)
+            queue.enqueue_many([Queue.prepare_data(row.func, list(row.args), job_id=job_id_for(row.id), retry=retry,
+                                                   timeout=timeout) for row in items], pipeline=pipe)
         pipe.execute()
 
 

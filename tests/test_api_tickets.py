@@ -338,3 +338,68 @@ def test_revocation_reaches_other_processes_within_the_key_cache(make_app, api_k
 
         forget_api_keys()
     assert new_ticket(web.test_client(), key).status_code == 401
+
+
+def test_the_intake_answer_is_what_the_database_holds(client, api_key):
+    """The answer is made from the rows as the intake wrote them, not read back after the
+    commit (issue 11): it must be what a later GET reads from the database — ids, the
+    reference, times to the microsecond, the clocks, the file, the redaction."""
+    key = api_key("panel")
+    response = new_ticket(client, key, body="Paid with 4111 1111 1111 1111, order 1001.\n\nThanks & regards, 'Al'",
+                          attachments=[{"filename": "shot.png", "content_base64": base64.b64encode(PNG).decode()}])
+    assert response.status_code == 201
+    filed = response.get_json()
+    read = client.get(f"/api/v1/tickets/{filed['reference']}", headers=bearer(key)).get_json()
+    filed.pop("requester_url"), read.pop("requester_url")  # signed with the second it was made in
+    assert filed == read
+    assert filed["messages"][0]["attachments"][0]["id"] and filed["clocks"]
+
+
+def count_statements(app, call) -> tuple[list[str], int]:
+    """The SQL statements `call()` sends (an executemany once) and the commits it makes."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    statements, commits = [], []
+
+    def on_statement(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split())[:80])
+
+    def on_commit(conn):
+        commits.append(1)
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "commit", on_commit)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine, "commit", on_commit)
+    return statements, len(commits)
+
+
+# What an API intake sends (issue 11), a panel key filing for a known customer and order:
+# the customer, the reference, the webhook subscriptions, the claim to merge into (none),
+# the queue's assignment mode; the INSERTs of the ticket, its message, its clocks and its
+# acknowledgement job; the audit chain's head, its event and the head again. SQLite takes
+# its reference from the year's row (an UPDATE … RETURNING) instead of a sequence.
+INTAKE_STATEMENTS = {"postgresql": 11, "sqlite": 12}
+
+
+def test_an_api_intake_costs_one_commit_and_a_pinned_number_of_statements(app, client, api_key, backend):
+    """So the cost of intake cannot silently grow back: the statements are counted, and
+    the acknowledgement goes to Redis after the one commit, without a second transaction."""
+    key = api_key("panel")
+    assert new_ticket(client, key).status_code == 201  # the year's sequence made, the key's last use written
+    answers = []
+    statements, commits = count_statements(app, lambda: answers.append(new_ticket(client, key, subject="Second")))
+    assert answers[0].status_code == 201
+    assert commits == 1, statements
+    assert len(statements) == INTAKE_STATEMENTS[backend], "\n".join(statements)
+    with app.app_context():
+        entry = db.session.execute(select(OutboxEntry).order_by(OutboxEntry.id.desc()).limit(1)).scalar_one()
+        assert (entry.status, entry.attempts, entry.sent_at is not None) == ("sent", 1, True)
+        from desk import jobs
+
+        assert jobs.queue_for("default").get_job_ids()[-1] == entry.job_id

@@ -32,6 +32,7 @@ BENCHES = {
     "claims": ["claims.py", "--seconds", "2", "--workers", "1", "--clients", "2", "--orders", "50",
                "--redis", "{redis}"],
     "intake": ["intake.py", "--seconds", "2", "--workers", "1", "--clients", "2", "--redis", "{redis}"],
+    "intake_cpu": ["intake_cpu.py", "--tickets", "20", "--warmup", "2", "--profile", "5", "--redis", "{redis}"],
 }
 
 

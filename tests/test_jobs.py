@@ -118,6 +118,63 @@ def test_relay_is_safe_to_repeat(make_app, own_redis, api_key, run_worker):
         assert db.session.query(OutboundMail).count() == 1
 
 
+def test_an_intake_dying_between_its_commit_and_the_hand_off_loses_no_job(make_app, api_key, run_worker):
+    """An intake writes its acknowledgement's row `sent` in its one commit and then hands
+    the job to Redis (jobs.commit_and_dispatch). Should the process die in between, the row
+    is `sent` with no job in Redis: the lost-job sweep leaves it alone for JOB_LOST_AFTER
+    (the hand-off is still under way, as far as it knows), then sends it again, once."""
+    app = make_app()
+    ref = file_ticket(app.test_client(), api_key())
+    with app.app_context():
+        entry = db.session.execute(select(OutboxEntry)).scalar_one()
+        assert (entry.status, entry.attempts) == ("sent", 1)
+        queue = jobs.queue_for("default")
+        assert queue.get_job_ids() == [entry.job_id]
+        queue.fetch_job(entry.job_id).delete()  # as if the process had died before its pipeline reached Redis
+        assert queue.get_job_ids() == []
+        assert jobs.requeue_lost() == 0  # within JOB_LOST_AFTER (60 s): not yet taken for lost
+    late = make_app(JOB_LOST_AFTER=0)
+    result = late.test_cli_runner().invoke(args=["desk", "relay-outbox"])
+    assert result.exit_code == 0 and "Relayed 1 job(s); 0 still pending" in result.output, result.output
+    run_worker(late)
+    with late.app_context():
+        assert db.session.execute(select(OutboxEntry)).scalar_one().status == "done"
+        assert db.session.execute(select(Ticket).where(Ticket.reference == ref)).scalar_one().acknowledged_at
+        assert db.session.query(OutboundMail).count() == 1
+
+
+def test_an_intakes_jobs_all_wait_while_redis_is_down_and_all_go_when_it_is_back(make_app, own_redis, api_key):
+    """An intake with a webhook to tell enqueues two jobs (the acknowledgement, the event's
+    fan-out), both written `sent` by its one commit. Redis up: both are in Redis. Redis
+    down: the answer is still a 201 and both rows are back to `pending` with the error,
+    for the relay, which sends both once Redis is back."""
+    from desk.audit.services import Actor
+    from desk.auth.services import create_staff
+    from desk.webhooks.services import create_endpoint
+
+    app = make_app(REDIS_URL=own_redis.url, WEBHOOK_ALLOW_PRIVATE=True)
+    key = api_key()
+    with app.app_context():
+        admin = create_staff("hooks-admin@example.com", "admin", "a-long-enough-password", Actor("system"))
+        create_endpoint("http://127.0.0.1:9/hooks", ["ticket.created"], "the panel", admin)
+    file_ticket(app.test_client(), key, subject="While Redis is up")
+    with app.app_context():
+        rows = db.session.execute(select(OutboxEntry).order_by(OutboxEntry.id)).scalars().all()
+        assert sorted(r.func for r in rows) == ["workers.tickets.send_acknowledgement", "workers.webhooks.fan_out"]
+        assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
+        assert sorted(jobs.queue_for("default").get_job_ids()) == sorted(r.job_id for r in rows)
+    own_redis.stop()
+    file_ticket(app.test_client(), key, subject="While Redis is down")
+    with app.app_context():
+        rows = db.session.execute(select(OutboxEntry).where(OutboxEntry.status == "pending")).scalars().all()
+        assert len(rows) == 2 and all(r.attempts == 1 and "ConnectionError" in r.last_error for r in rows)
+    own_redis.start()
+    result = app.test_cli_runner().invoke(args=["desk", "relay-outbox"])
+    assert result.exit_code == 0 and "Relayed 2 job(s); 0 still pending" in result.output, result.output
+    with app.app_context():
+        assert set(db.session.execute(select(OutboxEntry.status)).scalars()) == {"sent"}
+
+
 def test_periodic_relay_job(make_app, own_redis, api_key, run_worker):
     """workers.outbox.relay_outbox, run by a worker, moves rows left pending."""
     app = make_app(REDIS_URL=own_redis.url)

@@ -3,7 +3,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import event as orm_event, insert, select
+from sqlalchemy import event as orm_event, insert, select, update
 from sqlalchemy.orm import Session
 
 from desk.audit.models import AuditEvent, AuditHead
@@ -68,12 +68,16 @@ def _redactions() -> dict[str, str]:
 PENDING = "desk.audit.pending"
 
 
-def _locked_head(session) -> AuditHead:
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, last_hash=GENESIS)
-        session.add(head)
-    return head
+def _locked_head(session) -> str:
+    """The chain's last hash, its row locked until the transaction ends. Its column, not the
+    row as an object: moving the head is then an UPDATE of its own, not a flush (issue 11)."""
+    last = session.execute(select(AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()) \
+        .scalar_one_or_none()
+    if last is None:
+        session.add(AuditHead(id=1, last_hash=GENESIS))
+        session.flush()
+        return GENESIS
+    return last
 
 
 def _queue(events: list[AuditEvent]) -> None:
@@ -94,8 +98,7 @@ def write_pending(session=None) -> None:
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
-    head = _locked_head(session)  # the query flushes everything else first: the lock comes last
-    prev = head.last_hash
+    prev = _locked_head(session)  # the query flushes everything else first: the lock comes last
     rows = []
     for event, _owner in pending:
         event.prev_hash = prev
@@ -109,8 +112,7 @@ def write_pending(session=None) -> None:
                           rows).scalars().all()
     for (event, _owner), event_id in zip(pending, ids):
         event.id = event_id
-    head.last_hash = prev
-    session.flush()
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=prev))
 
 
 @orm_event.listens_for(Session, "before_commit")

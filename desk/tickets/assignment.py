@@ -58,7 +58,9 @@ def give(ticket: Ticket, assignee: Staff | None, actor: Actor, **why) -> bool:
 # --- automatic assignment ------------------------------------------------------------------
 
 def mode_of(queue: str) -> str:
-    setting = db.session.get(QueueSetting, queue)
+    # Not flushing first: the setting is all it reads, and an intake's rows wait for its commit.
+    with db.session.no_autoflush:
+        setting = db.session.get(QueueSetting, queue)
     return setting.assignment if setting is not None else "manual"
 
 
