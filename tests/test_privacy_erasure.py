@@ -274,6 +274,21 @@ def close_case_of_bob(app, auth, case_id):
         db.session.commit()
 
 
+def bobs_closed_case(app, client, panel, auth, run_worker, before_report=None) -> dict:
+    """Bob's account reported, its evidence taken by the worker, and the case closed with
+    no breach (so an erasure may redact it): the case as only_case() gives it.
+    `before_report()` runs after his account and order exist."""
+    panel.customer("bob", login="bobby", email="bob.case@example.net")
+    panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
+    if before_report is not None:
+        before_report()
+    reported(client, app)
+    case = only_case(app)
+    run_worker()
+    close_case_of_bob(app, auth, case["id"])
+    return case
+
+
 def snapshot_of(app, case_id) -> dict:
     with app.app_context():
         row = db.session.execute(select(EvidenceSnapshot).where(EvidenceSnapshot.case_id == case_id)
@@ -282,12 +297,7 @@ def snapshot_of(app, case_id) -> dict:
 
 
 def test_a_closed_cases_evidence_is_redacted_and_still_verifies(app, client, panel, run_worker, runner, auth):
-    panel.customer("bob", login="bobby", email="bob.case@example.net")
-    panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
-    reported(client, app)
-    case = only_case(app)
-    run_worker()
-    close_case_of_bob(app, auth, case["id"])
+    case = bobs_closed_case(app, client, panel, auth, run_worker)
     before = snapshot_of(app, case["id"])
     assert b"bob.case@example.net" in stored(app, before["key"])
     filed = file_request(client, email="bob.case@example.net")
@@ -315,14 +325,9 @@ def test_the_sweep_redacts_evidence_that_names_the_address_anywhere(app, client,
                                                                     runner, auth):
     """Her address is in a note on someone else's ticket, so in that account's case's
     evidence: no case of hers, but the sweep reads the stored documents too."""
-    panel.customer("bob", login="bobby", email="bob.case@example.net")
-    panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
-    make_ticket(subject="Bob's question", customer="bob", requester_email="bob.case@example.net",
-                body=f"My colleague {EMAIL} manages the page with me.")
-    reported(client, app)
-    case = only_case(app)
-    run_worker()
-    close_case_of_bob(app, auth, case["id"])
+    case = bobs_closed_case(app, client, panel, auth, run_worker, before_report=lambda: make_ticket(
+        subject="Bob's question", customer="bob", requester_email="bob.case@example.net",
+        body=f"My colleague {EMAIL} manages the page with me."))
     before = snapshot_of(app, case["id"])
     assert EMAIL.lower().encode() in stored(app, before["key"]).lower()
     filed = file_request(client)

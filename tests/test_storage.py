@@ -161,16 +161,10 @@ def test_evidence_snapshots_are_taken_verified_and_downloaded_from_storage(app, 
 
 def test_an_erasure_redacts_evidence_into_a_new_object_and_deletes_the_old(app, client, auth, panel, run_worker,
                                                                             storage_backend):
-    from abuse_helpers import only_case, reported
     from desk.abuse.models import EvidenceSnapshot
-    from test_privacy_erasure import close_case_of_bob
+    from test_privacy_erasure import bobs_closed_case
 
-    panel.customer("bob", login="bobby", email="bob.case@example.net")
-    panel.order("7001", customer="bob", link="https://www.instagram.com/p/SCAM1/")
-    reported(client, app)
-    case = only_case(app)
-    run_worker()
-    close_case_of_bob(app, auth, case["id"])
+    case = bobs_closed_case(app, client, panel, auth, run_worker)
     [before] = stored_keys(app, "evidence/")
     filed = file_request(client, email="bob.case@example.net")
     run_worker()
