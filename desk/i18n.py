@@ -152,7 +152,8 @@ def _amount(value):
 
 def ticket_language(ticket) -> str:
     """The language the desk writes to a ticket's requester in: the one recorded on the
-    ticket (desk.tickets: what they wrote in), else English."""
+    ticket (desk.tickets: what they wrote in), else English. A customer works too (their
+    saved choice): what is written before their ticket exists."""
     return supported(getattr(ticket, "locale", None)) or DEFAULT
 
 

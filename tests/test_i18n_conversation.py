@@ -94,6 +94,25 @@ def test_a_refund_is_told_in_the_requesters_language_from_figures_to_approval(ap
         assert "Solicitado: 100,00" in approval and "approved" not in approval
 
 
+@pytest.mark.parametrize("locale, subject, first", [
+    ("en", "Refund to the payment method: order 5001", "Refund to the payment method: order 5001 asked for by customer alice."),
+    ("es", "Reembolso al método de pago: Pedido 5001",
+     "Reembolso al método de pago: Pedido 5001: solicitado por el cliente alice."),
+])
+def test_a_request_the_panel_files_is_subjected_in_the_requesters_language(app, panel, locale, subject, first):
+    """Filed with no words of the customer's own: the subject and first message the desk
+    writes for them are theirs to read in the portal, so in their language."""
+    funded(panel)
+    panel.order("5001", charge="10.00", charge_deposited="10.00", status="canceled")
+    speaks(app, "alice", locale)
+    body = panel.post("/refunds", {"customer": "alice", "method": "original", "order": "5001"}).get_json()
+    with app.app_context():
+        ticket = db.session.execute(select(Ticket).where(Ticket.reference == body["reference"])).scalar_one()
+        opening = db.session.execute(select(Message.body_text).where(Message.ticket_id == ticket.id)
+                                     .order_by(Message.id)).scalars().first()
+    assert (ticket.subject, opening) == (subject, first)
+
+
 @pytest.mark.parametrize("locale", ["en", "es"])
 def test_a_declined_withdrawal_keeps_the_staff_reason_and_says_the_rest_in_the_requesters_language(
         app, client, auth, panel, locale):

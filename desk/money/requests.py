@@ -30,7 +30,7 @@ from desk.claims.parse import Fields
 from desk.claims.services import facts, stored_reasons
 from desk.errors import DeskError, NotFound, ValidationError, require_reason
 from desk.extensions import db, for_update, one_at_a_time
-from desk.i18n import figure, say, speaking
+from desk.i18n import customer_locale, figure, in_locale, say, speaking, ticket_language
 from desk.money.models import KIND_LABELS, KINDS, OPEN_STATUSES, BillingCase, DormancyState, MoneyRequest
 from desk.policy import dormancy as dormancy_policy
 from desk.policy import money as policy
@@ -263,11 +263,14 @@ def explain(q: policy.Quote) -> str:
 
 
 def _subject(kind: str, q: policy.Quote, order_ref: str | None) -> str:
-    label = KIND_LABELS[kind]
-    if kind == "refund":
-        where = "to the Balance" if q.method == "balance" else "to the payment method"
-        return f"{label} {where}" + (f": order {order_ref}" if order_ref else "")
-    return label
+    """The request's ticket subject, in the language being spoken (the customer's, at filing)."""
+    if kind != "refund":
+        return gettext(KIND_LABELS[kind])
+    if q.method == "balance":
+        return (gettext("Refund to the Balance: order %(order)s", order=order_ref) if order_ref
+                else gettext("Refund to the Balance"))
+    return (gettext("Refund to the payment method: order %(order)s", order=order_ref) if order_ref
+            else gettext("Refund to the payment method"))
 
 
 # What a customer reads when staff decline their request, one sentence a kind (the kind's
@@ -332,8 +335,13 @@ def file(ask: Ask, actor: Actor, channel: str = "api", now: datetime | None = No
     if not email:
         raise ValidationError("The customer has no e-mail on record; send requester_email.",
                               {"requester_email": "required"})
-    body = ask.description.strip() or f"{_subject(ask.kind, q, ask.order)} asked for by customer {customer.panel_id}."
-    data = tickets.NewTicket(subject=_subject(ask.kind, q, ask.order), body=body, requester_email=email,
+    # Written in the customer's language, as the ticket will be (desk.tickets records it):
+    # the portal shows them this subject and, without their own words, this first message.
+    with in_locale(customer_locale() or ticket_language(customer)):
+        subject = _subject(ask.kind, q, ask.order)
+        body = ask.description.strip() or gettext("%(subject)s asked for by customer %(customer)s.",
+                                                  subject=subject, customer=customer.panel_id)
+    data = tickets.NewTicket(subject=subject, body=body, requester_email=email,
                              kind=ask.kind, channel=channel, customer=customer.panel_id, order=ask.order)
     request = MoneyRequest(customer=customer, kind=ask.kind, method=ask.method, order_ref=ask.order,
                            requested=ask.amount, open_key=key, status="awaiting_confirmation",
