@@ -189,6 +189,20 @@ def privacy_request(app, client, panel, locale, **body):
     return filed
 
 
+@pytest.mark.parametrize("locale, subject, first", [
+    ("en", "Privacy request: Access, Deletion", "Rights asked for: Access, Deletion.\nWhere the requester is: EU / UK (GDPR)."),
+    ("es", "Solicitud de privacidad: Acceso, Supresión",
+     "Derechos solicitados: Acceso, Supresión.\nDónde se encuentra el solicitante: UE / Reino Unido (RGPD)."),
+])
+def test_a_privacy_request_is_subjected_in_the_requesters_language(app, client, panel, locale, subject, first):
+    filed = privacy_request(app, client, panel, locale, rights=["access", "deletion"], jurisdiction="eu")
+    with app.app_context():
+        ticket = db.session.execute(select(Ticket).where(Ticket.reference == filed["reference"])).scalar_one()
+        opening = db.session.execute(select(Message.body_text).where(Message.ticket_id == ticket.id)
+                                     .order_by(Message.id)).scalars().first()
+    assert (ticket.subject, opening) == (subject, first)
+
+
 @pytest.mark.parametrize("locale", ["en", "es"])
 def test_privacy_flags_and_the_receipt_are_answered_in_the_requesters_language(app, client, auth, panel, locale):
     from test_privacy_erasure import officer_posts

@@ -16,7 +16,7 @@ from desk.claims.models import Customer
 from desk.claims.orders import find_by_email
 from desk.errors import DeskError, ValidationError, require_reason
 from desk.extensions import db
-from desk.i18n import speaking
+from desk.i18n import customer_locale, in_locale, speaking, ticket_language
 from desk.mail.outbound import compose, render
 from desk.policy import privacy as policy
 from desk.privacy.models import OPEN_STATUSES, PrivacyExport, PrivacyRequest
@@ -68,12 +68,17 @@ def file(data: NewRequest, actor: Actor) -> PrivacyRequest:
     account has this e-mail: the form tells nobody who has an account."""
     validate(data)
     customer = find_by_email(data.email, data.login or None)
-    labels = ", ".join(policy.RIGHTS[r].split(":")[0] for r in data.rights)
-    body = f"Rights asked for: {labels}.\nWhere the requester is: {policy.JURISDICTIONS[data.jurisdiction]}."
+    # In the requester's language (the form's, else their account's): the ticket is theirs to
+    # read; the rights themselves are kept as codes on the request for staff.
+    with in_locale(customer_locale() or ticket_language(customer)):
+        labels = ", ".join(gettext(policy.RIGHTS[r]).split(":")[0] for r in data.rights)
+        body = (gettext("Rights asked for: %(rights)s.", rights=labels) + "\n" +
+                gettext("Where the requester is: %(where)s.", where=gettext(policy.JURISDICTIONS[data.jurisdiction])))
+        subject = gettext("Privacy request: %(rights)s", rights=labels)[:200]
     if data.details:
         body += f"\n\n{data.details}"
     ticket, _ = tickets.open_ticket(NewTicket(
-        subject=f"Privacy request: {labels}"[:200], body=body, requester_email=data.email,
+        subject=subject, body=body, requester_email=data.email,
         requester_name=data.name[:tickets.NAME_MAX], kind="privacy", channel=data.channel,
         customer=customer.panel_id if customer else None, jurisdiction=data.jurisdiction, acknowledge=False), actor)
     request = PrivacyRequest(ticket=ticket, reference=ticket.reference, rights=data.rights,
