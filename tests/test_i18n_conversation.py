@@ -43,6 +43,15 @@ def told(app, reference) -> list[str]:
                                   Message.author_kind != "requester").order_by(Message.id)).scalars()]
 
 
+def subject_and_opening(app, reference) -> tuple[str, str]:
+    """The ticket's subject and its first message, as the requester reads them."""
+    with app.app_context():
+        ticket = db.session.execute(select(Ticket).where(Ticket.reference == reference)).scalar_one()
+        opening = db.session.execute(select(Message.body_text).where(Message.ticket_id == ticket.id)
+                                     .order_by(Message.id)).scalars().first()
+        return ticket.subject, opening
+
+
 def locale_of(app, reference) -> str | None:
     with app.app_context():
         return db.session.execute(select(Ticket.locale).where(Ticket.reference == reference)).scalar_one()
@@ -106,11 +115,7 @@ def test_a_request_the_panel_files_is_subjected_in_the_requesters_language(app, 
     panel.order("5001", charge="10.00", charge_deposited="10.00", status="canceled")
     speaks(app, "alice", locale)
     body = panel.post("/refunds", {"customer": "alice", "method": "original", "order": "5001"}).get_json()
-    with app.app_context():
-        ticket = db.session.execute(select(Ticket).where(Ticket.reference == body["reference"])).scalar_one()
-        opening = db.session.execute(select(Message.body_text).where(Message.ticket_id == ticket.id)
-                                     .order_by(Message.id)).scalars().first()
-    assert (ticket.subject, opening) == (subject, first)
+    assert subject_and_opening(app, body["reference"]) == (subject, first)
 
 
 @pytest.mark.parametrize("locale", ["en", "es"])
@@ -196,11 +201,7 @@ def privacy_request(app, client, panel, locale, **body):
 ])
 def test_a_privacy_request_is_subjected_in_the_requesters_language(app, client, panel, locale, subject, first):
     filed = privacy_request(app, client, panel, locale, rights=["access", "deletion"], jurisdiction="eu")
-    with app.app_context():
-        ticket = db.session.execute(select(Ticket).where(Ticket.reference == filed["reference"])).scalar_one()
-        opening = db.session.execute(select(Message.body_text).where(Message.ticket_id == ticket.id)
-                                     .order_by(Message.id)).scalars().first()
-    assert (ticket.subject, opening) == (subject, first)
+    assert subject_and_opening(app, filed["reference"]) == (subject, first)
 
 
 @pytest.mark.parametrize("locale", ["en", "es"])
