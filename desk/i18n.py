@@ -152,9 +152,15 @@ def _amount(value):
 
 def ticket_language(ticket) -> str:
     """The language the desk writes to a ticket's requester in: the one recorded on the
-    ticket (desk.tickets: what they wrote in), else English. A customer works too (their
-    saved choice): what is written before their ticket exists."""
+    ticket (desk.tickets: what they wrote in), else English."""
     return supported(getattr(ticket, "locale", None)) or DEFAULT
+
+
+def filing_locale(customer=None, given: str | None = None) -> str | None:
+    """The language a ticket filed now records (desk.tickets.open_ticket), so also what is
+    written for it before it exists: the one given, else the customer-facing page's, else
+    the customer's saved choice (filed on their behalf: the panel's API); None: none known."""
+    return given or customer_locale() or supported(getattr(customer, "locale", None))
 
 
 @contextmanager

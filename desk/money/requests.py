@@ -30,7 +30,7 @@ from desk.claims.parse import Fields
 from desk.claims.services import facts, stored_reasons
 from desk.errors import DeskError, NotFound, ValidationError, require_reason
 from desk.extensions import db, for_update, one_at_a_time
-from desk.i18n import customer_locale, figure, in_locale, say, speaking, ticket_language
+from desk.i18n import DEFAULT, figure, filing_locale, in_locale, say, speaking
 from desk.money.models import KIND_LABELS, KINDS, OPEN_STATUSES, BillingCase, DormancyState, MoneyRequest
 from desk.policy import dormancy as dormancy_policy
 from desk.policy import money as policy
@@ -337,7 +337,7 @@ def file(ask: Ask, actor: Actor, channel: str = "api", now: datetime | None = No
                               {"requester_email": "required"})
     # Written in the customer's language, as the ticket will be (desk.tickets records it):
     # the portal shows them this subject and, without their own words, this first message.
-    with in_locale(customer_locale() or ticket_language(customer)):
+    with in_locale(filing_locale(customer) or DEFAULT):
         subject = _subject(ask.kind, q, ask.order)
         body = ask.description.strip() or gettext("%(subject)s asked for by customer %(customer)s.",
                                                   subject=subject, customer=customer.panel_id)

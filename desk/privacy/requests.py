@@ -16,7 +16,7 @@ from desk.claims.models import Customer
 from desk.claims.orders import find_by_email
 from desk.errors import DeskError, ValidationError, require_reason
 from desk.extensions import db
-from desk.i18n import customer_locale, in_locale, speaking, ticket_language
+from desk.i18n import DEFAULT, filing_locale, in_locale, speaking
 from desk.mail.outbound import compose, render
 from desk.policy import privacy as policy
 from desk.privacy.models import OPEN_STATUSES, PrivacyExport, PrivacyRequest
@@ -70,7 +70,7 @@ def file(data: NewRequest, actor: Actor) -> PrivacyRequest:
     customer = find_by_email(data.email, data.login or None)
     # In the requester's language (the form's, else their account's): the ticket is theirs to
     # read; the rights themselves are kept as codes on the request for staff.
-    with in_locale(customer_locale() or ticket_language(customer)):
+    with in_locale(filing_locale(customer) or DEFAULT):
         labels = ", ".join(gettext(policy.RIGHTS[r]).split(":")[0] for r in data.rights)
         body = (gettext("Rights asked for: %(rights)s.", rights=labels) + "\n" +
                 gettext("Where the requester is: %(where)s.", where=gettext(policy.JURISDICTIONS[data.jurisdiction])))

@@ -207,8 +207,7 @@ def open_ticket(data: NewTicket, actor: Actor, attach=None) -> tuple[Ticket, Mes
         requester_email=data.requester_email, requester_name=data.requester_name, customer=customer,
         order_ref=data.order or None, queue=queue, status="new", priority=data.priority,
         jurisdiction=data.jurisdiction, serious_harm=data.serious_harm, created_at=now, updated_at=now,
-        # Filed on a customer's behalf (the panel's API), their account's language is the best hint.
-        locale=data.locale or i18n.customer_locale() or (i18n.supported(customer.locale) if customer else None),
+        locale=i18n.filing_locale(customer, data.locale),
     )
     clocks.start(ticket, now)
     db.session.add(ticket)
