@@ -161,6 +161,8 @@ def settings_from_environment(instance_path: str) -> dict:
         # restarted empty) is enqueued again by the periodic relay (desk.jobs.requeue_lost).
         "JOB_LOST_AFTER": _int("JOB_LOST_AFTER", 60),
         "API_KEY_CACHE_SECONDS": _int("API_KEY_CACHE_SECONDS", 5),
+        # Queue assignment modes and the webhook endpoints' events, read on every intake.
+        "SETTINGS_CACHE_SECONDS": _int("SETTINGS_CACHE_SECONDS", 5),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,  # unset: REDIS_URL
         "RATELIMIT_PUBLIC_FORMS": os.environ.get("RATELIMIT_PUBLIC_FORMS", "20 per hour"),
         "RATELIMIT_API": os.environ.get("RATELIMIT_API", "600 per minute"),

@@ -1,11 +1,11 @@
 """Who is asking: staff sessions (Flask-Login) and API keys, checked against the role matrix."""
-import time
 from functools import wraps
 
 from flask import abort, current_app, request
 from flask_login import current_user
 from sqlalchemy import and_, or_, select, update
 
+from desk import remembered
 from desk.auth.models import ApiKey, Staff, hash_api_key
 from desk.auth.roles import allows, queues_for, queues_for_api_key
 from desk.extensions import db, login_manager
@@ -63,13 +63,14 @@ def ticket_scope(staff):
     return and_(condition, Ticket.assignee_id == staff.id) if staff.own_only else condition
 
 
-def _key_cache() -> dict:
-    return current_app.extensions.setdefault("desk_api_key_cache", {})
+API_KEYS = "api_keys"
+remembered.watch(ApiKey, API_KEYS)  # a key revoked, or
+remembered.watch(Staff, API_KEYS)  # its owner's account closed, in this process: forgotten at once
 
 
 def forget_api_keys() -> None:
     """Drop this process's cached keys (a revocation takes effect here at once)."""
-    _key_cache().clear()
+    remembered.forget(API_KEYS)
 
 
 def api_key_from_request():
@@ -83,21 +84,19 @@ def api_key_from_request():
     if scheme.lower() != "bearer" or not key.strip():
         return None
     digest = hash_api_key(key.strip())
-    ttl = current_app.config["API_KEY_CACHE_SECONDS"]
-    cached = _key_cache().get(digest)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
+    return remembered.recall(API_KEYS, digest, lambda: _load_key(digest), current_app.config["API_KEY_CACHE_SECONDS"])
+
+
+def _load_key(digest: str):
     row = db.session.execute(
         select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.last_used_at, ApiKey.staff_id)
         .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None),
                # A person's key stops with their account.
                or_(ApiKey.staff_id.is_(None), ApiKey.staff_id.in_(select(Staff.id).where(Staff.active.is_(True)))))
     ).first()
-    if row is not None and ttl:
-        _key_cache()[digest] = (time.monotonic() + ttl, row)
     if row is not None:
         now = utcnow()
-        # Written at most once a minute per key, not on every call.
+        # Written when the key is read, at most once a minute, not on every call.
         if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
             db.session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
             db.session.commit()

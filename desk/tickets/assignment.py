@@ -3,8 +3,10 @@ assignment of a queue's new tickets — round robin or least loaded — among th
 shift (terms-33-support-hours), not away and under their limit (desk.policy.assignment)."""
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import func, select
 
+from desk import remembered
 from desk.audit.services import SYSTEM, Actor, record
 from desk.auth.access import visible_queues
 from desk.auth.models import Staff
@@ -57,11 +59,19 @@ def give(ticket: Ticket, assignee: Staff | None, actor: Actor, **why) -> bool:
 
 # --- automatic assignment ------------------------------------------------------------------
 
+MODES = "queue_modes"
+remembered.watch(QueueSetting, MODES)
+
+
 def mode_of(queue: str) -> str:
-    # Not flushing first: the setting is all it reads, and an intake's rows wait for its commit.
-    with db.session.no_autoflush:
-        setting = db.session.get(QueueSetting, queue)
-    return setting.assignment if setting is not None else "manual"
+    """The queue's assignment mode, as this process last read it within SETTINGS_CACHE_SECONDS
+    (every intake asks; an admin's change is seen here at once, elsewhere within the TTL)."""
+    def load():
+        # Not flushing first: the setting is all it reads, and an intake's rows wait for its commit.
+        with db.session.no_autoflush:
+            return db.session.execute(select(QueueSetting.assignment).where(QueueSetting.queue == queue)) \
+                .scalar_one_or_none() or "manual"
+    return remembered.recall(MODES, queue, load, current_app.config["SETTINGS_CACHE_SECONDS"])
 
 
 def candidates(queue: str) -> list[Staff]:

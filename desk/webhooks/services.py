@@ -32,7 +32,7 @@ import httpx
 from flask import current_app
 from sqlalchemy import select
 
-from desk import jobs
+from desk import jobs, remembered
 from desk.audit.services import Actor, record
 from desk.auth.roles import queues_for_api_key
 from desk.errors import DeskError, ValidationError
@@ -164,12 +164,22 @@ def emit(event: str, payload: dict) -> None:
         _store(event, payload)
 
 
+SUBSCRIBED = "webhook_events"
+remembered.watch(WebhookEndpoint, SUBSCRIBED)
+
+
 def _subscribed(event: str) -> bool:
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
+    return event in remembered.recall(SUBSCRIBED, "active", _taken, current_app.config["SETTINGS_CACHE_SECONDS"])
+
+
+def _taken() -> frozenset:
+    """The events some active endpoint takes: every ticket filed asks, so each process
+    remembers them for SETTINGS_CACHE_SECONDS (an endpoint added here counts at once)."""
     with db.session.no_autoflush:  # called in the middle of other services' changes
-        return any(event in (events or ()) for events in db.session.execute(
-            select(WebhookEndpoint.events).where(WebhookEndpoint.active.is_(True))).scalars())
+        return frozenset(event for events in db.session.execute(
+            select(WebhookEndpoint.events).where(WebhookEndpoint.active.is_(True))).scalars() for event in events or ())
 
 
 def _store(event: str, payload: dict) -> None:
