@@ -380,11 +380,12 @@ def count_statements(app, call) -> tuple[list[str], int]:
 
 
 # What an API intake sends (issue 11), a panel key filing for a known customer and order:
-# the customer, the reference, the claim to merge into (none); the INSERTs of the ticket, its message, its clocks and its
-# acknowledgement job; the audit chain's head, its event and the head again. SQLite takes
-# its reference from the year's row (an UPDATE … RETURNING) instead of a sequence. The webhook
-# subscriptions and the queue's assignment mode are remembered by the process (desk.remembered).
-INTAKE_STATEMENTS = {"postgresql": 9, "sqlite": 10}
+# the customer, the reference, the claim to merge into (none); the INSERTs of the ticket,
+# its message, its clocks and its acknowledgement job; the audit chain's head, its event
+# and the head again — on PostgreSQL one statement. SQLite takes its reference from the year's row (an UPDATE … RETURNING)
+# instead of a sequence. The webhook subscriptions and the queue's assignment mode are
+# remembered by the process (desk.remembered).
+INTAKE_STATEMENTS = {"postgresql": 7, "sqlite": 10}
 
 
 def test_an_api_intake_costs_one_commit_and_a_pinned_number_of_statements(app, client, api_key, backend):
@@ -403,3 +404,29 @@ def test_an_api_intake_costs_one_commit_and_a_pinned_number_of_statements(app, c
         from desk import jobs
 
         assert jobs.queue_for("default").get_job_ids()[-1] == entry.job_id
+
+
+def test_events_of_one_commit_chain_as_the_checker_hashes_them(app):
+    """On PostgreSQL the database links and hashes a commit's events in one statement
+    (issue 11); what it wrote must be what _digest() computes, whatever the events hold:
+    several at once, text outside ASCII, quotes and newlines, nested data, no ticket, and
+    an event whose own data carries the mark the statement cuts at."""
+    from desk.audit.models import AuditHead
+    from desk.audit.services import PREV_MARK, Actor, digest_of, record, verify_chain
+
+    with app.app_context():
+        who = Actor("staff", "7", 'Zoë "Z" Ø\'Brien — 山田')
+        made = [
+            record(who, "note.odd", "ticket", "T-26-000001", text="line one\nline two\t«quoted»", n=[1, 2.5, None]),
+            record(who, "note.nested", "macro", "12", data={"b": {"z": True, "a": ["ü", {"k": "v"}]}}),
+            record(Actor("system"), "note.empty", "queue", "support"),
+        ]
+        db.session.commit()
+        assert verify_chain()[1] is None
+        assert [e.hash for e in made] == [digest_of(e) for e in made]
+        assert made[1].prev_hash == made[0].hash and made[2].prev_hash == made[1].hash
+        assert db.session.get(AuditHead, 1).last_hash == made[2].hash
+        marked = record(who, "note.marked", "ticket", "T-26-000002", text=f"prev {PREV_MARK} here")
+        db.session.commit()
+        assert marked.prev_hash == made[2].hash and marked.hash == digest_of(marked)
+        assert verify_chain() == (4, None)
