@@ -6,7 +6,7 @@ import re
 from html import unescape
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from conftest import Auth, get_ok, post_form, text_of
 from desk.extensions import db
@@ -332,3 +332,54 @@ def test_an_erased_persons_words_are_not_found(app, client, panel, make_ticket, 
     for gone in ("pumpernickel", "alicepost1", "dances", "smith"):
         assert gone not in index, gone
     assert "recommended" in index  # the friend's own words stay, without her address
+
+
+def _copy_row(table: str, row_id: int, **changed) -> int:
+    """A copy of a row (every column but its id), with `changed` columns: raw SQL, so no
+    ORM flush orders what the database sees."""
+    columns = [c for c in db.session.execute(text(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = :t ORDER BY ordinal_position"),
+        {"t": table}).scalars() if c != "id"]
+    chosen = ", ".join(f":{c}" if c in changed else c for c in columns)
+    return db.session.execute(text(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {chosen} FROM {table} "
+                                   f"WHERE id = :row_id RETURNING id"), {"row_id": row_id, **changed}).scalar_one()
+
+
+def _found(ticket_id: int, word: str) -> bool | None:
+    return db.session.execute(text("SELECT document @@ to_tsquery('simple', :w) FROM ticket_search "
+                                   "WHERE ticket_id = :id"), {"w": word, "id": ticket_id}).scalar_one_or_none()
+
+
+@pytest.mark.postgresql_only
+def test_a_new_tickets_document_is_written_once_whether_or_not_a_message_follows(app):
+    """Migration 0025: the ticket and its first message (one intake) write its search
+    document once, by the message's trigger; a ticket filed without a message, or whose
+    message was rolled back with a savepoint, is indexed at COMMIT by the deferred trigger."""
+    from desk.audit.services import SYSTEM
+    from desk.tickets.models import Message, Ticket
+    from desk.tickets.services import NewTicket, open_ticket
+
+    with app.app_context():
+        ticket, _ = open_ticket(NewTicket(subject="Zebracorn refill", body="The quokkaberry link is private.",
+                                          requester_email="ann@example.com"), SYSTEM)
+        db.session.flush()
+        written = db.session.execute(text("SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables "
+                                          "WHERE relname = 'ticket_search'")).one()
+        assert tuple(written) == (1, 0)  # before 0025: (1, 1), the ticket's document built twice
+        db.session.commit()
+        assert _found(ticket.id, "zebracorn") and _found(ticket.id, "quokkaberry")
+        message_id = db.session.execute(select(Message.id).where(Message.ticket_id == ticket.id)).scalar_one()
+
+        bare = _copy_row("tickets", ticket.id, reference="T-99-000001", subject="Lonely wombat")
+        assert _found(bare, "wombat") is None  # not yet: at COMMIT
+        db.session.commit()
+        assert _found(bare, "wombat") and not _found(bare, "quokkaberry")
+
+        undone = _copy_row("tickets", ticket.id, reference="T-99-000002", subject="Sleepy axolotl")
+        savepoint = db.session.begin_nested()
+        _copy_row("messages", message_id, ticket_id=undone)
+        savepoint.rollback()
+        db.session.commit()
+        assert _found(undone, "axolotl") and not _found(undone, "quokkaberry")
+        assert db.session.get(Ticket, undone).subject == "Sleepy axolotl"
+        assert not db.session.execute(select(Message.id).where(Message.ticket_id == undone)).first()
