@@ -1,6 +1,6 @@
 """Claim decisions per second (DESIGN §7: ≥ 20,000/s in-process, ≥ 500/s through the API).
 
-    .venv/bin/python bench/claims.py [--seconds 10] [--workers 3] [--threads 4] [--clients 8] [--profile]
+    .venv/bin/python bench/claims.py [--seconds 10] [--workers 3] [--threads 2] [--clients 8] [--profile]
 
 In-process: desk.policy.claims.evaluate over a varied set of orders and claims.
 Through the API: POST /api/v1/claims/evaluate against gunicorn as README's production

@@ -398,8 +398,10 @@ def report_checks(problems: list[str], ok: str) -> None:
 # starts it: claims.py, intake.py). gthread: each worker serves a few connections at once
 # on threads and keeps them open between requests (keep-alive), so a client such as wrk or
 # a panel's HTTP pool does not pay a TCP set-up and a worker's accept per call, as it
-# did with sync workers (one connection per request).
-GUNICORN_THREADS = 4
+# did with sync workers (one connection per request). Two threads: on the 2-core machine
+# (2026-12-04, quiet) 4 workers × 1, × 2 and 2 × 2 filed 272–278 tickets/s and decided
+# 1,229–1,270 claims/s alike, 4 × 4 filed 239/s (more transactions at once than cores).
+GUNICORN_THREADS = 2
 GUNICORN_KEEPALIVE = 5  # seconds an idle connection is kept open
 
 
