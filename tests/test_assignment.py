@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from conftest import csrf_from, post_form, text_of
+from conftest import csrf_from, file_ticket, post_form, text_of
 from desk.auth.models import Staff
 from desk.extensions import db
 from desk.policy.assignment import Candidate, choose, over_limit
@@ -364,7 +364,7 @@ def test_only_a_staff_key_belongs_to_a_person(app, auth, runner):
     assert result.exit_code == 0, result.output
 
 
-def test_a_queue_mode_set_in_another_process_counts_there_within_the_settings_cache(app, auth, api_key, make_app):
+def test_a_queue_mode_set_in_another_process_counts_there_within_the_settings_cache(app, auth, make_app):
     """Every intake asks its queue's mode, so each process remembers it for
     SETTINGS_CACHE_SECONDS: a change made in this process counts at once, one made in
     another when what this one remembers expires."""
@@ -373,23 +373,14 @@ def test_a_queue_mode_set_in_another_process_counts_there_within_the_settings_ca
 
     always_open(app)
     staff(auth, app, "a@desk.test")
-    key = api_key("panel")
     web = make_app(SETTINGS_CACHE_SECONDS=3600)  # a gunicorn worker that filed a ticket a moment ago
     uncached = make_app(SETTINGS_CACHE_SECONDS=0)
-
-    def filed(where) -> str:
-        response = where.test_client().post("/api/v1/tickets", headers={"Authorization": f"Bearer {key}"}, json={
-            "subject": "Where is my order", "body": "It has not started.",
-            "requester": {"email": "bob@example.com", "name": "Bob"}})
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()["reference"]
-
-    assert holder(app, filed(web)) is None  # the support queue assigns by hand: web remembers that
+    assert holder(app, file_ticket(web)) is None  # the support queue assigns by hand: web remembers that
     mode(app, "support", "round_robin")  # an admin, in another process
-    assert holder(app, filed(uncached)) == "a@desk.test"
-    assert holder(app, filed(web)) is None  # until web's remembered mode expires
+    assert holder(app, file_ticket(uncached)) == "a@desk.test"
+    assert holder(app, file_ticket(web)) is None  # until web's remembered mode expires
     with web.app_context():
         forget(MODES)
-    assert holder(app, filed(web)) == "a@desk.test"
+    assert holder(app, file_ticket(web)) == "a@desk.test"
     mode(web, "support", "manual")  # written by web itself: counts there at once
-    assert holder(app, filed(web)) is None
+    assert holder(app, file_ticket(web)) is None
