@@ -410,11 +410,17 @@ def test_events_of_one_commit_chain_as_the_checker_hashes_them(app):
     """On PostgreSQL the database links and hashes a commit's events in one statement
     (issue 11); what it wrote must be what _digest() computes, whatever the events hold:
     several at once, text outside ASCII, quotes and newlines, nested data, no ticket, and
-    an event whose own data carries the mark the statement cuts at."""
+    an event whose own data carries the mark the statement cuts at; and the first event of
+    a new chain (no head row yet) starts it."""
     from desk.audit.models import AuditHead
     from desk.audit.services import PREV_MARK, Actor, digest_of, record, verify_chain
 
     with app.app_context():
+        db.session.execute(text("DELETE FROM audit_head"))  # a new chain: its first commit starts it
+        db.session.commit()
+        first = record(Actor("system"), "chain.started", "queue", "support")
+        db.session.commit()
+        assert first.prev_hash == "0" * 64 and first.hash == digest_of(first)
         who = Actor("staff", "7", 'Zoë "Z" Ø\'Brien — 山田')
         made = [
             record(who, "note.odd", "ticket", "T-26-000001", text="line one\nline two\t«quoted»", n=[1, 2.5, None]),
@@ -424,9 +430,10 @@ def test_events_of_one_commit_chain_as_the_checker_hashes_them(app):
         db.session.commit()
         assert verify_chain()[1] is None
         assert [e.hash for e in made] == [digest_of(e) for e in made]
+        assert made[0].prev_hash == first.hash
         assert made[1].prev_hash == made[0].hash and made[2].prev_hash == made[1].hash
         assert db.session.get(AuditHead, 1).last_hash == made[2].hash
         marked = record(who, "note.marked", "ticket", "T-26-000002", text=f"prev {PREV_MARK} here")
         db.session.commit()
         assert marked.prev_hash == made[2].hash and marked.hash == digest_of(marked)
-        assert verify_chain() == (4, None)
+        assert verify_chain() == (5, None)

@@ -129,7 +129,7 @@ def write_pending(session=None) -> None:
 # round trips, each of which waits for its process to be scheduled again (issue 11: with
 # many intakes at once they queued on the head). The database hashes what _digest() would:
 # each event's canonical JSON is sent cut where its `prev` goes, and sha256(before || prev
-# || after) is the same digest of the same bytes (test_audit checks the chain it leaves).
+# || after) is the same digest of the same bytes (tests/test_api_tickets.py checks it).
 ONE_TRIP = text("""
 WITH RECURSIVE given AS (
     SELECT * FROM unnest(CAST(:before AS text[]), CAST(:after AS text[]), CAST(:at AS timestamptz[]),
@@ -174,8 +174,7 @@ def _append_in_one_trip(session, pending) -> bool:
            for column in ("at", "actor_kind", "actor_id", "actor_label", "action", "subject_type", "subject_id",
                           "ticket_id")}}).all()
     if not rows:
-        session.info[PENDING] = pending  # no head row: _locked_head() makes it
-        return False
+        return False  # no head row yet: write_pending()'s general path makes it
     for event, (event_id, prev_hash, digest) in zip(events, rows):
         event.id, event.prev_hash, event.hash = event_id, prev_hash, digest
     return True
