@@ -75,6 +75,13 @@ def redis_server():
     conn.flushdb()  # the lock key goes with it
 
 
+def fresh_redis(redis_server) -> None:
+    """Empty the session's Redis database (what earlier tests left: their jobs are named
+    outbox-<id> too), keeping the session's claim on it."""
+    redis_server.flushdb()
+    redis_server.set(LOCK_KEY, os.getpid(), ex=6 * 3600)
+
+
 @pytest.fixture(scope="session")
 def pg_database(tmp_path_factory):
     def admin(sql):
@@ -156,8 +163,7 @@ def make_app(request, tmp_path, redis_server, backend):
         built.append(app)
         return app
 
-    redis_server.flushdb()
-    redis_server.set(LOCK_KEY, os.getpid(), ex=6 * 3600)
+    fresh_redis(redis_server)
     yield factory
     close_apps(built)
 
