@@ -46,6 +46,10 @@ def watch(model: type, name: str) -> None:
     _WATCHED[model] = name
 
 
+def watches(model: type) -> bool:
+    return model in _WATCHED
+
+
 @orm_event.listens_for(Session, "after_flush")
 def _forget_written(session, _context) -> None:
     if not _WATCHED:

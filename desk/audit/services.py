@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import event as orm_event, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from desk import inserts
 from desk.audit.models import AuditEvent, AuditHead
 from desk.extensions import db
 from desk.types import utcnow
@@ -166,7 +167,10 @@ def _append_in_one_trip(session, pending) -> bool:
     cut = [_canonical(PREV_MARK, event).split(PREV_MARK) for event in events]
     if any(len(parts) != 2 for parts in cut):  # the mark in an event's own text: the general path
         return False
-    session.flush()  # the rows the events name (a ticket) first, as _locked_head()'s query would
+    # The rows the events name (a ticket) first, as _locked_head()'s query would: an intake's
+    # in one statement (desk.inserts), anything else by the flush.
+    if not inserts.write_new(session):
+        session.flush()
     rows = session.execute(ONE_TRIP, {
         "before": [parts[0] for parts in cut], "after": [parts[1] for parts in cut],
         "data": [json.dumps(event.data) for event in events],

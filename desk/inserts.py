@@ -1,0 +1,216 @@
+"""A transaction's new rows written in one statement on PostgreSQL (issue 11).
+
+An intake adds a ticket, its first message, its clocks and its outbox rows, and changes
+nothing else. The ORM's unit of work spent more CPU working out the order of those
+INSERTs and keeping its books (a third of an intake's CPU) than sending them, and sent
+each in its own round trip. write_new() writes such a transaction's rows itself: one
+INSERT per table, all of them data-modifying CTEs of one statement (PostgreSQL checks the
+foreign keys at the statement's end, so their order does not matter), the new ids read
+back, and the objects made persistent as a flush would have left them.
+
+It declines (returns False, having written nothing) whatever it cannot write as the flush
+would: a changed or deleted row, a table with a mapper event, a watched one
+(desk.remembered), a SQL default, a many-to-many link, a row whose parent has no id yet
+(the ticket's id is drawn before; a message's is not, so a message's files go the usual
+way). The caller then flushes as ever.
+"""
+from dataclasses import dataclass
+
+import json
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import MANYTOONE, ONETOMANY, Mapper
+from sqlalchemy.orm.attributes import instance_state
+
+from desk import remembered
+from desk.types import Money, UTCDateTime
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one mapped class's new rows are written."""
+
+    table: object
+    pk: object  # the primary key Column, an integer the table's sequence numbers
+    pk_key: str
+    columns: tuple  # (Column, attribute key, its default or None, whether only the database has a default, to JSON)
+    parents: tuple  # many-to-one: (relationship key, ((local attribute, remote attribute), ...))
+    children: tuple  # one-to-many: (relationship key, a list or one, ((parent attribute, child attribute), ...))
+
+
+_plans: dict[Mapper, _Plan | None] = {}
+
+
+def _attr(mapper: Mapper, column) -> str:
+    return mapper.get_property_by_column(column).key
+
+
+def _plan(mapper: Mapper) -> _Plan | None:
+    """The class's plan, or None when its rows must go through the unit of work."""
+    if mapper in _plans:
+        return _plans[mapper]
+    plan = None
+    table = mapper.local_table
+    simple = (mapper.inherits is None and not mapper.polymorphic_on and mapper.version_id_col is None
+              and len(mapper.tables) == 1 and len(mapper.primary_key) == 1
+              and not mapper.dispatch.before_insert and not mapper.dispatch.after_insert
+              and all(rel.secondary is None and not rel.post_update for rel in mapper.relationships))
+    if simple:
+        pk = mapper.primary_key[0]
+        columns = []
+        for column in table.columns:
+            if column is pk:
+                continue
+            default = column.default
+            if default is not None and not (default.is_scalar or default.is_callable):
+                simple = False  # a sequence or SQL expression: the unit of work evaluates those
+            encode = _encoder(column.type)
+            if encode is None:
+                simple = False
+            columns.append((column, _attr(mapper, column), default,
+                            default is None and column.server_default is not None, encode))
+        parents, children = [], []
+        for rel in mapper.relationships:
+            if rel.direction is MANYTOONE:
+                parents.append((rel.key, tuple((_attr(mapper, local), _attr(rel.mapper, remote))
+                                              for local, remote in rel.local_remote_pairs)))
+            elif rel.direction is ONETOMANY:
+                children.append((rel.key, rel.uselist, tuple((_attr(mapper, local), _attr(rel.mapper, remote))
+                                                            for local, remote in rel.local_remote_pairs)))
+        if simple and pk.autoincrement in (True, "auto") and pk.type.python_type is int:
+            plan = _Plan(table, pk, _attr(mapper, pk), tuple(columns), tuple(parents), tuple(children))
+    _plans[mapper] = plan
+    return plan
+
+
+def _known(state) -> dict:
+    """A row's values as far as they are loaded, with its id even when the row is expired
+    (a commit expires a parent the intake then points at: its id is in its identity)."""
+    if state.key is None or len(state.key[1]) != 1:
+        return state.dict
+    return {**state.dict, state.mapper.get_property_by_column(state.mapper.primary_key[0]).key: state.key[1][0]}
+
+
+def write_new(session) -> bool:
+    """Write the session's new rows in one statement, as the flush would; False (nothing
+    written) when the flush must do it. PostgreSQL only (the caller's check)."""
+    if session._deleted or session.identity_map._modified:
+        return False  # a change to an existing row: the unit of work orders it with the inserts
+    states = list(session._new)
+    if not states:
+        return True
+    plans = []
+    for state in states:
+        plan = _plan(state.mapper)
+        if plan is None or remembered.watches(state.class_):
+            return False  # a watched row's flush is what tells this process to forget
+        plans.append(plan)
+    # Foreign keys from the objects they point at, as the flush syncs them: first checked
+    # (every parent has its id), then set, so that declining leaves every object as it was.
+    links = []  # (the row's values, the values its key comes from, ((its attribute, theirs), ...))
+    for state, plan in zip(states, plans):
+        values = state.dict
+        for key, pairs in plan.parents:
+            parent = values.get(key)
+            if parent is not None:
+                links.append((values, _known(instance_state(parent)), pairs))
+        for key, uselist, pairs in plan.children:
+            held = values.get(key)
+            for child in (held or ()) if uselist else ((held,) if held is not None else ()):
+                child_state = instance_state(child)
+                if child_state.key is not None:
+                    return False  # an existing row moved under a new one: an UPDATE
+                links.append((child_state.dict, values, tuple((theirs, mine) for mine, theirs in pairs)))
+    if any(source.get(remote) is None for _, source, pairs in links for _, remote in pairs):
+        return False
+    for values, source, pairs in links:
+        for local, remote in pairs:
+            values[local] = source[remote]
+
+    groups: dict[tuple, list] = {}  # (plan, columns written) -> [(state, its row), ...], in the order added
+    expire = {}
+    for state, plan in zip(states, plans):
+        values = state.dict
+        columns, row, unset = [], {}, []
+        for column, key, default, server_only, encode in plan.columns:
+            if key not in values:
+                if server_only:
+                    unset.append(key)  # the database's default: read back when asked for
+                    continue
+                values[key] = None if default is None else default.arg if default.is_scalar else default.arg(None)
+            columns.append(column.name)
+            value = values[key]
+            row[column.name] = None if value is None else encode(value)
+        if values.get(plan.pk_key) is not None:
+            columns.append(plan.pk.name)
+            row[plan.pk.name] = values[plan.pk_key]
+        if unset:
+            expire[state] = unset
+        groups.setdefault((plan, tuple(columns)), []).append((state, row))
+    shape = tuple(groups)
+    params = {f"rows_{n}": json.dumps([row for _, row in members], ensure_ascii=False, separators=(",", ":"))
+              for n, members in enumerate(groups.values())}
+    new_ids: dict[int, list[int]] = {}
+    # The session's connection, not session.execute(): that would autoflush these very rows.
+    for n, new_id in session.connection().exec_driver_sql(_statement(shape), params):
+        if new_id is not None:
+            new_ids.setdefault(n, []).append(new_id)
+    for n, ((plan, columns), members) in enumerate(groups.items()):
+        # The rows are inserted in their array's order, so their ids from the sequence ascend in it.
+        for (state, _), new_id in zip(members, sorted(new_ids.get(n, ()))):
+            state.dict[plan.pk_key] = new_id
+    session._register_persistent(set(states))  # pending -> persistent, history reset: the flush's own ending
+    for state, keys in expire.items():
+        session.expire(state.obj(), keys)
+    return True
+
+
+_statements: dict[tuple, str] = {}  # the SQL of each shape of rows, made once
+
+
+def _statement(shape: tuple) -> str:
+    """One INSERT a table, each a CTE taking its rows from one JSON array, %(rows_<n>)s;
+    selects (n, new id) of the rows the table's sequence numbers. One parameter a table
+    keeps psycopg's parsing of the query cached (it is not past 50 parameters)."""
+    statement = _statements.get(shape)
+    if statement is not None:
+        return statement
+    quote = postgresql.dialect().identifier_preparer
+    ctes, selects = [], []
+    for n, (plan, columns) in enumerate(shape):
+        names = ", ".join(quote.quote(name) for name in columns)
+        table = quote.format_table(plan.table)
+        returning = "" if plan.pk.name in columns else f" RETURNING {quote.quote(plan.pk.name)}"
+        ctes.append(f"new_{n} AS (INSERT INTO {table} ({names}) SELECT {names} "
+                    f"FROM json_populate_recordset(NULL::{table}, %(rows_{n})s::json){returning})")
+        if returning:
+            selects.append(f"SELECT {n}, {quote.quote(plan.pk.name)} FROM new_{n}")
+    statement = (f"WITH {', '.join(ctes)} " + (" UNION ALL ".join(selects) if selects else "SELECT -1, NULL::integer"))
+    if len(_statements) > 500:
+        _statements.clear()  # shapes are few; this only bounds the unusual
+    _statements[shape] = statement
+    return statement
+
+
+def _encoder(column_type):
+    """How a column's value goes into the rows' JSON, as PostgreSQL reads it back into the
+    column; None for a type not known here (its rows go through the unit of work)."""
+    if isinstance(column_type, UTCDateTime):
+        dialect = postgresql.dialect()
+        return lambda value: column_type.process_bind_param(value, dialect).isoformat()  # refuses a naive time
+    if isinstance(column_type, Money):
+        return lambda value: str(Decimal(value))
+    if isinstance(column_type, TypeDecorator):
+        return None
+    if isinstance(column_type, (DateTime, Date)):
+        return lambda value: value.isoformat()
+    if isinstance(column_type, (JSON, Integer, String, Boolean)):  # Text is a String
+        return _same
+    return None
+
+
+def _same(value):
+    return value

@@ -1,0 +1,188 @@
+"""desk.inserts: a transaction's new rows written in one statement on PostgreSQL (issue 11),
+exactly as the unit of work would have written them, or not at all."""
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import JSON, ForeignKey, Integer, String, event, func, inspect, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from desk import inserts, jobs
+from desk.audit.services import SYSTEM
+from desk.claims.models import Customer
+from desk.extensions import db
+from desk.jobs import OutboxEntry
+from desk.sla.models import TicketClock
+from desk.tickets.models import Attachment, Message, Ticket
+from desk.tickets.services import NewTicket, create_ticket, open_ticket
+from desk.types import UTCDateTime
+
+pytestmark = pytest.mark.postgresql_only
+
+SKIP = {"id", "reference", "ticket_id", "created_at", "updated_at", "started_at", "resumed_at", "due_at",
+        "warn_at", "next_check_at", "sent_at", "args"}
+
+
+def rows_of(ticket_id: int) -> dict:
+    """The ticket's rows as the database holds them, without what differs between two intakes."""
+    def plain(table, where):
+        rows = db.session.execute(text(f"SELECT * FROM {table} WHERE {where} ORDER BY id"), {"t": ticket_id})
+        return [{k: v for k, v in row._mapping.items() if k not in SKIP} for row in rows]
+
+    return {"tickets": plain("tickets", "id = :t"), "messages": plain("messages", "ticket_id = :t"),
+            "ticket_clocks": plain("ticket_clocks", "ticket_id = :t"),
+            "job_outbox": plain("job_outbox", "args::jsonb = jsonb_build_array(:t)")}
+
+
+def filing(**fields) -> NewTicket:
+    return NewTicket(subject="Order 77 stuck", body="Pending «three» days.\nPlease look.",
+                     requester_email="zoe@example.com", requester_name="Zoë", kind="billing", customer="c-77",
+                     **fields)
+
+
+def sent_by(call) -> list[str]:
+    statements = []
+
+    def note(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split())[:40])
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return statements
+
+
+def test_an_intake_in_one_statement_writes_what_the_flush_writes(app):
+    with app.app_context():
+        made = []
+        fast_sent = sent_by(lambda: made.append(create_ticket(filing(), SYSTEM)[0]))
+        # The same intake with a change to an existing row in the transaction: the unit of
+        # work writes it all, as it always did.
+        customer = db.session.execute(select(Customer).where(Customer.panel_id == "c-77")).scalar_one()
+
+        def with_a_change():
+            made.append(open_ticket(filing(), SYSTEM)[0])
+            customer.email = "zoe+2@example.com"
+            jobs.commit_and_dispatch()  # as create_ticket() commits
+
+        slow_sent = sent_by(with_a_change)
+        assert any(s.startswith("WITH new_0 AS (INSERT INTO tickets") for s in fast_sent), fast_sent
+        assert not any(s.startswith("WITH new_") for s in slow_sent), slow_sent
+        assert any(s.startswith("INSERT INTO tickets") for s in slow_sent), slow_sent
+        fast, slow = made
+        fast_rows, slow_rows = rows_of(fast.id), rows_of(slow.id)
+        assert fast_rows == slow_rows
+        assert [len(fast_rows[t]) for t in fast_rows] == [1, 1, 2, 1]  # ticket, message, 2 clocks, its job
+        assert fast_rows["tickets"][0]["customer_id"] == customer.id
+        assert fast_rows["messages"][0]["body_text"] == "Pending «three» days.\nPlease look."
+
+
+def test_the_objects_come_back_persistent_with_their_ids_and_defaults(app):
+    with app.app_context():
+        ticket, message = open_ticket(filing(), SYSTEM)
+        entry = db.session.info["outbox"][0]
+        assert inserts.write_new(db.session())
+        for obj in (ticket, message, entry, *ticket.clocks):
+            assert inspect(obj).persistent and not inspect(obj).modified
+        assert message.id and message.ticket_id == ticket.id
+        assert all(clock.id and clock.ticket_id == ticket.id for clock in ticket.clocks)
+        assert (entry.id, entry.status, entry.attempts, entry.args) == (entry.id, "pending", 0, [ticket.id])
+        assert not db.session.new and not db.session.dirty
+        db.session.commit()
+        assert db.session.get(Message, message.id).ticket_id == ticket.id
+        assert db.session.execute(select(func.count()).select_from(TicketClock)
+                                  .where(TicketClock.ticket_id == ticket.id)).scalar_one() == 2
+
+
+def test_a_rollback_undoes_them_as_after_a_flush(app):
+    with app.app_context():
+        ticket, message = open_ticket(filing(), SYSTEM)
+        assert inserts.write_new(db.session())
+        db.session.rollback()
+        assert inspect(ticket).transient and inspect(message).transient
+        assert db.session.execute(select(func.count()).select_from(Ticket)).scalar_one() == 0
+
+
+def test_what_it_cannot_write_it_leaves_to_the_flush_untouched(app):
+    with app.app_context():
+        ticket, message = open_ticket(filing(), SYSTEM)
+        # A file of the new message: the message has no id yet for it to point at.
+        db.session.add(Attachment(ticket=ticket, message=message, filename="a.txt", content_type="text/plain",
+                                  size=1, sha256="0" * 64))
+        assert not inserts.write_new(db.session())
+        assert all(inspect(obj).pending for obj in (ticket, message))
+        assert db.session.execute(select(func.count()).select_from(Ticket)
+                                  .execution_options(autoflush=False)).scalar_one() == 0
+        db.session.commit()
+        assert len(db.session.get(Message, message.id).attachments) == 1
+        # A watched table (desk.remembered: the API keys' owners): its flush is what makes
+        # this process forget, so its rows are the flush's too.
+        from desk.auth.models import Staff
+
+        db.session.add(Staff(email="new@example.com", name="New", role="agent", password_hash="x"))
+        assert not inserts.write_new(db.session())
+        db.session.rollback()
+
+
+class Scratch(DeclarativeBase):
+    pass
+
+
+class Parent(Scratch):
+    __tablename__ = "scratch_parents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(20), server_default="from the database")
+    made: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda: datetime(2026, 1, 2, tzinfo=timezone.utc))
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    kids: Mapped[list["Kid"]] = relationship()
+
+
+class Kid(Scratch):
+    __tablename__ = "scratch_kids"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("scratch_parents.id"))
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class Toy(Scratch):
+    __tablename__ = "scratch_toys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("scratch_parents.id"))
+    parent: Mapped[Parent] = relationship()
+
+
+def test_defaults_and_a_parents_new_children(app):
+    """A Python default is computed and kept on the object; a database-only default is read
+    back when asked for; children of a parent whose id is drawn by the same statement wait
+    for the flush, a parent with its id takes them along."""
+    with app.app_context():
+        Scratch.metadata.create_all(db.engine)
+        try:
+            parent = Parent(extra={"a": ["ü", 1]})
+            db.session.add(parent)
+            assert inserts.write_new(db.session())
+            assert parent.made == datetime(2026, 1, 2, tzinfo=timezone.utc)
+            assert parent.label == "from the database"  # expired, then read back
+            kids = [Kid(n=n) for n in range(3)]
+            parent.kids.extend(kids)
+            assert not inserts.write_new(db.session())  # the parent's collection changed: an existing row
+            db.session.flush()
+            orphan_parent = Parent(id=9000, kids=[Kid(n=7), Kid(n=8)])
+            db.session.add(orphan_parent)
+            assert inserts.write_new(db.session())
+            db.session.commit()
+            rows = db.session.execute(text("SELECT parent_id, n FROM scratch_kids ORDER BY id")).all()
+            assert rows == [(parent.id, 0), (parent.id, 1), (parent.id, 2), (9000, 7), (9000, 8)]
+            assert [kid.id for kid in orphan_parent.kids] == sorted(kid.id for kid in orphan_parent.kids)
+            assert db.session.execute(text("SELECT extra FROM scratch_parents WHERE id = :i"),
+                                      {"i": parent.id}).scalar_one() == {"a": ["ü", 1]}
+            db.session.commit()  # expires the parent: its id is still known, by its identity
+            toy = Toy(parent=parent)
+            db.session.add(toy)
+            assert "id" not in inspect(parent).dict
+            assert inserts.write_new(db.session())
+            assert toy.parent_id == parent.id
+        finally:
+            db.session.rollback()
+            Scratch.metadata.drop_all(db.engine)
