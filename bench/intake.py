@@ -13,7 +13,7 @@ script posting a distinct JSON ticket per request on keep-alive connections) for
 with --clients connections; without wrk, Python threads with httpx do the same.
 
 Prints tickets/s (2xx answers per second), latency median and p95 as the client saw it,
-and then checks, in the database: the tickets filed during the run, each with its first
+the CPU gunicorn's workers spent a ticket, and then checks, in the database: the tickets filed during the run, each with its first
 message and its acknowledgement job in the outbox, are as many as the 2xx answers (wrk
 stops without reading the answers still in flight: those tickets, at most one per
 connection, are counted apart), and no answer was a 5xx. Exits non-zero otherwise.
@@ -34,7 +34,9 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import GUNICORN_THREADS, REDIS_URL, db_name, forget_jobs, gunicorn_command, pg_url, recreate  # noqa: E402
+from common import (  # noqa: E402
+    GUNICORN_THREADS, REDIS_URL, children_cpu_seconds, db_name, forget_jobs, gunicorn_command, pg_url, recreate,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 300.0
@@ -225,7 +227,9 @@ def main():
         print(f"POST /api/v1/tickets: gunicorn {args.workers} workers × {args.threads} threads, {args.clients} connections, "
               f"{args.seconds:.0f} s, {'wrk' if use_wrk else 'Python threads + httpx'}, database {args.database}",
               flush=True)
+        server_cpu = children_cpu_seconds(server.pid)
         result = (run_wrk if use_wrk else run_python)(port, key, args.seconds, args.clients)
+        server_cpu = children_cpu_seconds(server.pid) - server_cpu
         time.sleep(1)  # the answers wrk left in flight finish on the server
     finally:
         stop_server(server)
@@ -249,6 +253,10 @@ def main():
                         f"({'lost' if in_flight < 0 else 'unanswered'}: {abs(in_flight)})")
     elif in_flight:
         print(f"  {in_flight} tickets were filed for requests in flight when wrk stopped (≤ {allowed} connections)")
+    if result["ok"]:
+        # What an intake costs the server, beside the rate: on a shared virtual machine the
+        # same code's CPU a request varies by half from one run to the next.
+        print(f"  server: gunicorn's workers spent {server_cpu / result['ok'] * 1000:.2f} ms of CPU a ticket")
     if filed["with_message"] != filed["tickets"] or filed["outbox"] != filed["tickets"]:
         problems.append("a ticket without its message or its acknowledgement job")
     if problems:
