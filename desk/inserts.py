@@ -94,19 +94,31 @@ def _known(state) -> dict:
     return {**state.dict, state.mapper.get_property_by_column(state.mapper.primary_key[0]).key: state.key[1][0]}
 
 
-def write_new(session) -> bool:
-    """Write the session's new rows in one statement, as the flush would; False (nothing
-    written) when the flush must do it. PostgreSQL only (the caller's check)."""
+@dataclass(frozen=True)
+class Also:
+    """More of the statement: `ctes` (SQL, psycopg's %(name)s parameters) run with the
+    inserts, and `select`, three columns (an integer and two texts), whose rows write_new()
+    returns. The audit chain's events go this way, and an intake is one round trip."""
+
+    ctes: str
+    select: str
+    params: dict
+
+
+def write_new(session, also: Also | None = None) -> list | None:
+    """Write the session's new rows in one statement, as the flush would, with `also`;
+    `also`'s rows (none without it). None, having written nothing, when the flush must do
+    it (or there is nothing new to write with `also`). PostgreSQL only (the caller's check)."""
     if session._deleted or session.identity_map._modified:
-        return False  # a change to an existing row: the unit of work orders it with the inserts
+        return None  # a change to an existing row: the unit of work orders it with the inserts
     states = list(session._new)
     if not states:
-        return True
+        return None if also is not None else []
     plans = []
     for state in states:
         plan = _plan(state.mapper)
         if plan is None or remembered.watches(state.class_):
-            return False  # a watched row's flush is what tells this process to forget
+            return None  # a watched row's flush is what tells this process to forget
         plans.append(plan)
     # Foreign keys from the objects they point at, as the flush syncs them: first checked
     # (every parent has its id), then set, so that declining leaves every object as it was.
@@ -122,10 +134,10 @@ def write_new(session) -> bool:
             for child in (held or ()) if uselist else ((held,) if held is not None else ()):
                 child_state = instance_state(child)
                 if child_state.key is not None:
-                    return False  # an existing row moved under a new one: an UPDATE
+                    return None  # an existing row moved under a new one: an UPDATE
                 links.append((child_state.dict, values, tuple((theirs, mine) for mine, theirs in pairs)))
     if any(source.get(remote) is None for _, source, pairs in links for _, remote in pairs):
-        return False
+        return None
     for values, source, pairs in links:
         for local, remote in pairs:
             values[local] = source[remote]
@@ -153,10 +165,20 @@ def write_new(session) -> bool:
     shape = tuple(groups)
     params = {f"rows_{n}": json.dumps([row for _, row in members], ensure_ascii=False, separators=(",", ":"))
               for n, members in enumerate(groups.values())}
+    ctes, select = _statement(shape)
+    if also is None:
+        statement = f"WITH {ctes} {select}"
+    else:
+        statement = f"WITH RECURSIVE {ctes}, {also.ctes} {select} UNION ALL SELECT -1, * FROM ({also.select}) AS also"
+        params.update(also.params)
     new_ids: dict[int, list[int]] = {}
+    also_rows = []
     # The session's connection, not session.execute(): that would autoflush these very rows.
-    for n, new_id in session.connection().exec_driver_sql(_statement(shape), params):
-        if new_id is not None:
+    for n, new_id, *more in session.connection().exec_driver_sql(statement, params):
+        if n == -1:
+            if new_id is not None:
+                also_rows.append((new_id, *more))
+        else:
             new_ids.setdefault(n, []).append(new_id)
     for n, ((plan, columns), members) in enumerate(groups.items()):
         # The rows are inserted in their array's order, so their ids from the sequence ascend in it.
@@ -165,16 +187,17 @@ def write_new(session) -> bool:
     session._register_persistent(set(states))  # pending -> persistent, history reset: the flush's own ending
     for state, keys in expire.items():
         session.expire(state.obj(), keys)
-    return True
+    return sorted(also_rows)
 
 
-_statements: dict[tuple, str] = {}  # the SQL of each shape of rows, made once
+_statements: dict[tuple, tuple[str, str]] = {}  # the SQL of each shape of rows, made once
 
 
-def _statement(shape: tuple) -> str:
-    """One INSERT a table, each a CTE taking its rows from one JSON array, %(rows_<n>)s;
-    selects (n, new id) of the rows the table's sequence numbers. One parameter a table
-    keeps psycopg's parsing of the query cached (it is not past 50 parameters)."""
+def _statement(shape: tuple) -> tuple[str, str]:
+    """(CTEs, SELECT): one INSERT a table, each a CTE taking its rows from one JSON array,
+    %(rows_<n>)s; a SELECT of (n, new id, NULL, NULL) for the rows the table's sequence
+    numbers (the NULLs where Also's rows have their texts). One parameter a table keeps
+    psycopg's parsing of the query cached (it is not past 50 of them)."""
     statement = _statements.get(shape)
     if statement is not None:
         return statement
@@ -187,8 +210,9 @@ def _statement(shape: tuple) -> str:
         ctes.append(f"new_{n} AS (INSERT INTO {table} ({names}) SELECT {names} "
                     f"FROM json_populate_recordset(NULL::{table}, %(rows_{n})s::json){returning})")
         if returning:
-            selects.append(f"SELECT {n}, {quote.quote(plan.pk.name)} FROM new_{n}")
-    statement = (f"WITH {', '.join(ctes)} " + (" UNION ALL ".join(selects) if selects else "SELECT -1, NULL::integer"))
+            selects.append(f"SELECT {n}, {quote.quote(plan.pk.name)}, NULL::text, NULL::text FROM new_{n}")
+    statement = (", ".join(ctes),
+                 " UNION ALL ".join(selects) if selects else "SELECT -1, NULL::integer, NULL::text, NULL::text")
     if len(_statements) > 500:
         _statements.clear()  # shapes are few; this only bounds the unusual
     _statements[shape] = statement

@@ -7,7 +7,8 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, event, func, inspect, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from desk import inserts, jobs
-from desk.audit.services import SYSTEM
+from desk.audit.models import AuditEvent
+from desk.audit.services import SYSTEM, digest_of, verify_chain
 from desk.claims.models import Customer
 from desk.extensions import db
 from desk.jobs import OutboxEntry
@@ -67,8 +68,9 @@ def test_an_intake_in_one_statement_writes_what_the_flush_writes(app):
             jobs.commit_and_dispatch()  # as create_ticket() commits
 
         slow_sent = sent_by(with_a_change)
-        assert any(s.startswith("WITH new_0 AS (INSERT INTO tickets") for s in fast_sent), fast_sent
-        assert not any(s.startswith("WITH new_") for s in slow_sent), slow_sent
+        # The ticket's rows and its audit event: one statement.
+        assert any(s.startswith("WITH RECURSIVE new_0 AS (INSERT INTO") for s in fast_sent), fast_sent
+        assert not any("new_0 AS" in s for s in slow_sent), slow_sent
         assert any(s.startswith("INSERT INTO tickets") for s in slow_sent), slow_sent
         fast, slow = made
         fast_rows, slow_rows = rows_of(fast.id), rows_of(slow.id)
@@ -76,13 +78,19 @@ def test_an_intake_in_one_statement_writes_what_the_flush_writes(app):
         assert [len(fast_rows[t]) for t in fast_rows] == [1, 1, 2, 1]  # ticket, message, 2 clocks, its job
         assert fast_rows["tickets"][0]["customer_id"] == customer.id
         assert fast_rows["messages"][0]["body_text"] == "Pending «three» days.\nPlease look."
+        # The audit events written with the rows are chained as the checker hashes them.
+        events = db.session.execute(select(AuditEvent).where(AuditEvent.action == "ticket.created")
+                                    .order_by(AuditEvent.id)).scalars().all()
+        assert [e.ticket_id for e in events] == [fast.id, slow.id]
+        assert all(e.hash == digest_of(e) for e in events) and events[1].prev_hash == events[0].hash
+        assert verify_chain()[1] is None
 
 
 def test_the_objects_come_back_persistent_with_their_ids_and_defaults(app):
     with app.app_context():
         ticket, message = open_ticket(filing(), SYSTEM)
         entry = db.session.info["outbox"][0]
-        assert inserts.write_new(db.session())
+        assert inserts.write_new(db.session()) == []
         for obj in (ticket, message, entry, *ticket.clocks):
             assert inspect(obj).persistent and not inspect(obj).modified
         assert message.id and message.ticket_id == ticket.id
@@ -98,7 +106,7 @@ def test_the_objects_come_back_persistent_with_their_ids_and_defaults(app):
 def test_a_rollback_undoes_them_as_after_a_flush(app):
     with app.app_context():
         ticket, message = open_ticket(filing(), SYSTEM)
-        assert inserts.write_new(db.session())
+        assert inserts.write_new(db.session()) == []
         db.session.rollback()
         assert inspect(ticket).transient and inspect(message).transient
         assert db.session.execute(select(func.count()).select_from(Ticket)).scalar_one() == 0
@@ -110,7 +118,7 @@ def test_what_it_cannot_write_it_leaves_to_the_flush_untouched(app):
         # A file of the new message: the message has no id yet for it to point at.
         db.session.add(Attachment(ticket=ticket, message=message, filename="a.txt", content_type="text/plain",
                                   size=1, sha256="0" * 64))
-        assert not inserts.write_new(db.session())
+        assert inserts.write_new(db.session()) is None
         assert all(inspect(obj).pending for obj in (ticket, message))
         assert db.session.execute(select(func.count()).select_from(Ticket)
                                   .execution_options(autoflush=False)).scalar_one() == 0
@@ -121,7 +129,7 @@ def test_what_it_cannot_write_it_leaves_to_the_flush_untouched(app):
         from desk.auth.models import Staff
 
         db.session.add(Staff(email="new@example.com", name="New", role="agent", password_hash="x"))
-        assert not inserts.write_new(db.session())
+        assert inserts.write_new(db.session()) is None
         db.session.rollback()
 
 
@@ -161,16 +169,16 @@ def test_defaults_and_a_parents_new_children(app):
         try:
             parent = Parent(extra={"a": ["ü", 1]})
             db.session.add(parent)
-            assert inserts.write_new(db.session())
+            assert inserts.write_new(db.session()) == []
             assert parent.made == datetime(2026, 1, 2, tzinfo=timezone.utc)
             assert parent.label == "from the database"  # expired, then read back
             kids = [Kid(n=n) for n in range(3)]
             parent.kids.extend(kids)
-            assert not inserts.write_new(db.session())  # the parent's collection changed: an existing row
+            assert inserts.write_new(db.session()) is None  # the parent's collection changed: an existing row
             db.session.flush()
             orphan_parent = Parent(id=9000, kids=[Kid(n=7), Kid(n=8)])
             db.session.add(orphan_parent)
-            assert inserts.write_new(db.session())
+            assert inserts.write_new(db.session()) == []
             db.session.commit()
             rows = db.session.execute(text("SELECT parent_id, n FROM scratch_kids ORDER BY id")).all()
             assert rows == [(parent.id, 0), (parent.id, 1), (parent.id, 2), (9000, 7), (9000, 8)]
@@ -181,7 +189,7 @@ def test_defaults_and_a_parents_new_children(app):
             toy = Toy(parent=parent)
             db.session.add(toy)
             assert "id" not in inspect(parent).dict
-            assert inserts.write_new(db.session())
+            assert inserts.write_new(db.session()) == []
             assert toy.parent_id == parent.id
         finally:
             db.session.rollback()

@@ -1,6 +1,7 @@
 """Writing and checking the audit chain. Callers own the transaction."""
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import event as orm_event, insert, select, text, update
@@ -131,12 +132,13 @@ def write_pending(session=None) -> None:
 # many intakes at once they queued on the head). The database hashes what _digest() would:
 # each event's canonical JSON is sent cut where its `prev` goes, and sha256(before || prev
 # || after) is the same digest of the same bytes (tests/test_api_tickets.py checks it).
-ONE_TRIP = text("""
-WITH RECURSIVE given AS (
-    SELECT * FROM unnest(CAST(:before AS text[]), CAST(:after AS text[]), CAST(:at AS timestamptz[]),
-                         CAST(:actor_kind AS text[]), CAST(:actor_id AS text[]), CAST(:actor_label AS text[]),
-                         CAST(:action AS text[]), CAST(:subject_type AS text[]), CAST(:subject_id AS text[]),
-                         CAST(:ticket_id AS integer[]), CAST(:data AS text[]))
+# The chain's part is kept with psycopg's parameters: inserts.write_new() runs it in the
+# statement that writes an intake's rows (one round trip for both), ONE_TRIP by itself.
+CHAIN_CTES = """given AS (
+    SELECT * FROM unnest(CAST(%(before)s AS text[]), CAST(%(after)s AS text[]), CAST(%(at)s AS timestamptz[]),
+                         CAST(%(actor_kind)s AS text[]), CAST(%(actor_id)s AS text[]), CAST(%(actor_label)s AS text[]),
+                         CAST(%(action)s AS text[]), CAST(%(subject_type)s AS text[]), CAST(%(subject_id)s AS text[]),
+                         CAST(%(ticket_id)s AS integer[]), CAST(%(data)s AS text[]))
         WITH ORDINALITY AS g(before, after, at, actor_kind, actor_id, actor_label, action, subject_type,
                              subject_id, ticket_id, data, n)
 ), head AS (
@@ -156,8 +158,9 @@ WITH RECURSIVE given AS (
 ), moved AS (
     UPDATE audit_head SET last_hash = (SELECT hash FROM chain ORDER BY n DESC LIMIT 1)
     WHERE id = 1 AND EXISTS (SELECT 1 FROM written)
-)
-SELECT id, prev_hash, hash FROM written ORDER BY id""")
+)"""
+CHAIN_SELECT = "SELECT id, prev_hash, hash FROM written"
+ONE_TRIP = text(re.sub(r"%\((\w+)\)s", r":\1", f"WITH RECURSIVE {CHAIN_CTES} {CHAIN_SELECT} ORDER BY id"))
 
 
 def _append_in_one_trip(session, pending) -> bool:
@@ -167,18 +170,20 @@ def _append_in_one_trip(session, pending) -> bool:
     cut = [_canonical(PREV_MARK, event).split(PREV_MARK) for event in events]
     if any(len(parts) != 2 for parts in cut):  # the mark in an event's own text: the general path
         return False
-    # The rows the events name (a ticket) first, as _locked_head()'s query would: an intake's
-    # in one statement (desk.inserts), anything else by the flush.
-    if not inserts.write_new(session):
-        session.flush()
-    # On the session's connection: everything is written, and the ORM's execute() (its
-    # autoflush check, its result) cost more than the statement's own round trip.
-    rows = session.connection().execute(ONE_TRIP, {
+    params = {
         "before": [parts[0] for parts in cut], "after": [parts[1] for parts in cut],
         "data": [json.dumps(event.data) for event in events],
         **{column: [getattr(event, column) for event in events]
            for column in ("at", "actor_kind", "actor_id", "actor_label", "action", "subject_type", "subject_id",
-                          "ticket_id")}}).all()
+                          "ticket_id")}}
+    # An intake's rows and its events in one statement (desk.inserts); else the rows the
+    # events name (a ticket) flushed first, as _locked_head()'s query would, then the events.
+    rows = inserts.write_new(session, inserts.Also(CHAIN_CTES, CHAIN_SELECT, params))
+    if rows is None:
+        session.flush()
+        # On the session's connection: everything is written, and the ORM's execute() (its
+        # autoflush check, its result) cost more than the statement's own round trip.
+        rows = session.connection().execute(ONE_TRIP, params).all()
     if not rows:
         return False  # no head row yet: write_pending()'s general path makes it
     for event, (event_id, prev_hash, digest) in zip(events, rows):
