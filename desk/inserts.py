@@ -8,22 +8,23 @@ INSERT per table, all of them data-modifying CTEs of one statement (PostgreSQL c
 foreign keys at the statement's end, so their order does not matter), the new ids read
 back, and the objects made persistent as a flush would have left them.
 
-It declines (returns False, having written nothing) whatever it cannot write as the flush
-would: a changed or deleted row, a table with a mapper event, a watched one
-(desk.remembered), a SQL default, a many-to-many link, a row whose parent has no id yet
-(the ticket's id is drawn before; a message's is not, so a message's files go the usual
-way). The caller then flushes as ever.
-"""
-from dataclasses import dataclass
+The audit chain's statement rides along (Also): an intake is then one round trip.
 
+It declines (returns None, having written nothing) whatever it cannot write as the flush
+would: a changed or deleted row, a table with a mapper event, a watched one
+(desk.remembered), a SQL default, a many-to-many link, a column type it does not know, a
+JSON null, a row whose parent has no id yet (the ticket's id is drawn before; a message's
+is not, so a message's files go the usual way). The caller then flushes as ever.
+"""
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import MANYTOONE, ONETOMANY, Mapper
 from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.types import TypeDecorator
 
 from desk import remembered
 from desk.types import Money, UTCDateTime
@@ -148,13 +149,17 @@ def write_new(session, also: Also | None = None) -> list | None:
         values = state.dict
         columns, row, unset = [], {}, []
         for column, key, default, server_only, encode in plan.columns:
-            if key not in values:
-                if server_only:
-                    unset.append(key)  # the database's default: read back when asked for
-                    continue
-                values[key] = None if default is None else default.arg if default.is_scalar else default.arg(None)
+            if key in values:
+                value = values[key]
+                if value is None and isinstance(column.type, JSON):
+                    return None  # JSON's null, which the flush writes and a record's NULL cannot say
+            elif server_only:
+                unset.append(key)  # the database's default: read back when asked for
+                continue
+            else:
+                value = values[key] = (None if default is None else default.arg if default.is_scalar
+                                       else default.arg(None))
             columns.append(column.name)
-            value = values[key]
             row[column.name] = None if value is None else encode(value)
         if values.get(plan.pk_key) is not None:
             columns.append(plan.pk.name)

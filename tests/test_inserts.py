@@ -172,6 +172,12 @@ def test_defaults_and_a_parents_new_children(app):
             assert inserts.write_new(db.session()) == []
             assert parent.made == datetime(2026, 1, 2, tzinfo=timezone.utc)
             assert parent.label == "from the database"  # expired, then read back
+            nulled = Parent(extra=None)  # JSON's null, not SQL's NULL: the flush's to write
+            db.session.add(nulled)
+            assert inserts.write_new(db.session()) is None
+            db.session.flush()
+            assert db.session.execute(text("SELECT extra::text FROM scratch_parents WHERE id = :i"),
+                                      {"i": nulled.id}).scalar_one() == "null"
             kids = [Kid(n=n) for n in range(3)]
             parent.kids.extend(kids)
             assert inserts.write_new(db.session()) is None  # the parent's collection changed: an existing row
