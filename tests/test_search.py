@@ -297,6 +297,28 @@ def test_the_index_follows_an_orders_link(app, client, auth, make_ticket, panel)
     assert refs(client, "/queue?q=dancer") == [later]
 
 
+@pytest.mark.postgresql_only
+def test_the_refresh_keeps_its_plan_for_one_ticket_and_many(app, client, auth, make_ticket, panel):
+    """Migration 0026: the refresh is PL/pgSQL (a SQL function was parsed and planned at
+    every call); one ticket (an intake) and several (an order's link, shared by two
+    tickets) are both refreshed, and an empty list writes nothing."""
+    panel.order("2001", link="https://www.instagram.com/p/OLDPOST/")
+    first, second = make_ticket(subject="Refill", order="2001"), make_ticket(subject="Refill too", order="2001")
+    auth.login("agent")
+    assert refs(client, "/queue?q=oldpost") == [second, first]
+    panel.order("2001", link="https://www.instagram.com/p/NEWPOST/")  # one statement, two tickets
+    assert refs(client, "/queue?q=oldpost") == [] and refs(client, "/queue?q=newpost") == [second, first]
+    with app.app_context():
+        language = db.session.execute(text(
+            "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang "
+            "WHERE p.proname = 'desk_ticket_search_refresh'")).scalar_one()
+        assert language == "plpgsql"
+        before = db.session.execute(text("SELECT count(*) FROM ticket_search")).scalar_one()
+        db.session.execute(text("SELECT desk_ticket_search_refresh(ARRAY[]::integer[])"))
+        assert db.session.execute(text("SELECT count(*) FROM ticket_search")).scalar_one() == before
+        db.session.rollback()
+
+
 def test_the_index_is_kept_by_database_triggers(app, backend):
     names = {"ticket_search_ticket_insert", "ticket_search_ticket_update", "ticket_search_message_insert",
              "ticket_search_message_update", "ticket_search_message_delete", "ticket_search_order_insert",
