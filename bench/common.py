@@ -401,6 +401,8 @@ def report_checks(problems: list[str], ok: str) -> None:
 # did with sync workers (one connection per request). Two threads: on the 2-core machine
 # (2026-12-04, quiet) 4 workers × 1, × 2 and 2 × 2 filed 272–278 tickets/s and decided
 # 1,229–1,270 claims/s alike, 4 × 4 filed 239/s (more transactions at once than cores).
+# desk.server.ThreadWorker, not stock gthread: that one let the first worker to wake take
+# all of wrk's connections in about half of the runs (~200 tickets/s on one core).
 GUNICORN_THREADS = 2
 GUNICORN_KEEPALIVE = 5  # seconds an idle connection is kept open
 
@@ -408,7 +410,7 @@ GUNICORN_KEEPALIVE = 5  # seconds an idle connection is kept open
 def gunicorn_command(port: int, workers: int, threads: int = GUNICORN_THREADS, timeout: int = 60) -> list[str]:
     import sys
 
-    return [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
+    return [sys.executable, "-m", "gunicorn", "-k", "desk.server.ThreadWorker", "-w", str(workers), "--threads", str(threads),
             "--keep-alive", str(GUNICORN_KEEPALIVE), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
             "--timeout", str(timeout), "wsgi:app"]
 
