@@ -404,6 +404,10 @@ def report_checks(problems: list[str], ok: str) -> None:
 # desk.server.ThreadWorker, not stock gthread: that one let the first worker to wake take
 # all of wrk's connections in about half of the runs (~200 tickets/s on one core).
 GUNICORN_THREADS = 2
+# One worker a core: with desk.server.ThreadWorker spreading the connections, 4 workers on
+# the 2 cores spent 4.75–5.30 ms of CPU a ticket against 3.96–4.18 for 2, and filed 7–19%
+# fewer tickets a second in five A/B pairs (2026-12-04 14:50; bench/README.md).
+GUNICORN_WORKERS = os.cpu_count() or 2
 GUNICORN_KEEPALIVE = 5  # seconds an idle connection is kept open
 
 

@@ -35,7 +35,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    GUNICORN_THREADS, REDIS_URL, children_cpu_seconds, db_name, forget_jobs, gunicorn_command, pg_url, recreate,
+    GUNICORN_THREADS, GUNICORN_WORKERS, REDIS_URL, children_cpu_seconds, db_name, forget_jobs, gunicorn_command,
+    pg_url, recreate,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,7 +208,7 @@ def main():
                         help="desk_bench_intake (default, made afresh) or e.g. desk_bench_data (the generated set)")
     parser.add_argument("--redis", default=REDIS_URL, help="Redis for the jobs (only this run's are removed)")
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=GUNICORN_WORKERS, help="gunicorn workers (default: one a core)")
     parser.add_argument("--threads", type=int, default=GUNICORN_THREADS, help="threads a worker (gthread)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--python", action="store_true", help="use the Python load generator even if wrk is there")

@@ -1,6 +1,6 @@
 """gunicorn's thread worker, taking a new connection only while it has a thread free.
 
-    gunicorn -k desk.server.ThreadWorker -w 4 --threads 2 --keep-alive 5 -b 0.0.0.0:8000 wsgi:app
+    gunicorn -k desk.server.ThreadWorker -w 2 --threads 2 --keep-alive 5 -b 0.0.0.0:8000 wsgi:app   # one worker a core
 
 gunicorn's gthread workers all watch the listening socket, and a worker takes every
 connection it is woken for until it holds `worker_connections` (1,000), however busy its

@@ -7,11 +7,13 @@ orders, a lateral aggregate of messages) anew. Every intake calls it once, from 
 messages' trigger; perf on the bench's PostgreSQL backends put a quarter of their CPU in
 that function, most of it in the parser and the planner.
 
-In PL/pgSQL each statement's plan is kept per connection (SPI's plan cache). The one
+In PL/pgSQL a statement's plan can be kept per connection (SPI's plan cache). The one
 ticket of an intake (and of most edits) is refreshed by a statement on `ticket_id = $1`,
-whose generic plan is as cheap as a custom one, so it is planned once and reused; many
-tickets at once (an order's link changed, an erasure, a bulk update) take the set-based
-statement as before, planned for their array each time; none (an UPDATE that changed no
+planned once and reused: the function runs with plan_cache_mode = force_generic_plan, as
+left to itself PostgreSQL went on making a custom plan at every call (0.55 ms a call
+against 0.29 ms with the kept one, in psql on the bench database). Many tickets at once
+(an order's link changed, an erasure, a bulk update) take the set-based statement through
+EXECUTE, planned for their array each time as before; none (an UPDATE that changed no
 searched column) runs nothing. Same arguments, same result: the triggers that call it are
 unchanged.
 
@@ -36,10 +38,11 @@ UPSERT = """
     ON CONFLICT (ticket_id) DO UPDATE SET document = EXCLUDED.document"""
 
 PLPGSQL = f"""CREATE OR REPLACE FUNCTION desk_ticket_search_refresh(ids integer[]) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     IF cardinality(ids) = 1 THEN{UPSERT.format(where="ticket_id = ids[1]")};
-    ELSIF cardinality(ids) > 1 THEN{UPSERT.format(where="ticket_id = ANY (ids)")};
+    ELSIF cardinality(ids) > 1 THEN
+        EXECUTE '{UPSERT.format(where="ticket_id = ANY ($1)").strip()}' USING ids;
     END IF;
 END $$"""
 
@@ -57,4 +60,5 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name != 'postgresql':
         return
+    op.execute("ALTER FUNCTION desk_ticket_search_refresh(integer[]) RESET ALL")
     op.execute(SQL)
