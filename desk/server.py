@@ -10,8 +10,9 @@ on the 2-core bench machine, in about half of the intake runs all 16 of wrk's co
 sat in one worker, whose one core (the GIL) served them at ~200 tickets/s while the other
 three workers idled (bench/README.md, "Ticket intake"). Here a worker whose threads are all
 busy leaves the listening socket alone, so a connection goes to a worker that can start on
-it now; when every worker is busy it waits in the backlog for the first thread to come free
-(milliseconds), not in a busy worker's queue for as long as the connection lasts.
+it now; when every worker is busy it waits in the backlog for a thread to come free, and a
+busy worker still takes one waiting connection every PATIENCE seconds, so none is left
+there for long — and no worker hoards a burst.
 
 Only this process's main thread (gunicorn's event loop) touches `in_flight`: requests are
 counted when handed to the thread pool and uncounted when their completion is handled,
