@@ -414,9 +414,9 @@ GUNICORN_KEEPALIVE = 5  # seconds an idle connection is kept open
 def gunicorn_command(port: int, workers: int, threads: int = GUNICORN_THREADS, timeout: int = 60) -> list[str]:
     import sys
 
-    return [sys.executable, "-m", "gunicorn", "-k", "desk.server.ThreadWorker", "-w", str(workers), "--threads", str(threads),
-            "--keep-alive", str(GUNICORN_KEEPALIVE), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-            "--timeout", str(timeout), "wsgi:app"]
+    return [sys.executable, "-m", "gunicorn", "-k", "desk.server.ThreadWorker", "-w", str(workers),
+            "--threads", str(threads), "--keep-alive", str(GUNICORN_KEEPALIVE), "-b", f"127.0.0.1:{port}",
+            "--log-level", "warning", "--timeout", str(timeout), "wsgi:app"]
 
 
 def children_cpu_seconds(parent: int) -> float:

@@ -12,6 +12,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from conftest import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Each answer names the worker process; a request takes a while, as an intake does.
@@ -24,12 +26,6 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_listening(port: int, proc, deadline: float) -> None:
@@ -45,7 +41,7 @@ def _wait_listening(port: int, proc, deadline: float) -> None:
 
 def _serve(tmp_path, workers: int, threads: int):
     (tmp_path / "pid_app.py").write_text(APP)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-k", "desk.server.ThreadWorker", "-w", str(workers),
          "--threads", str(threads), "--keep-alive", "5", "-b", f"127.0.0.1:{port}", "--pythonpath", str(tmp_path),
