@@ -4,6 +4,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from desk.sanitize import clean_html, html_to_text, render_markdown, text_to_html
 
@@ -279,6 +281,31 @@ def test_text_to_html_escapes_and_keeps_line_breaks():
 def test_text_to_html_script_is_text():
     out = text_to_html("<script>alert(1)</script>")
     assert out == "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+
+
+# Text a person may type, weighted towards what HTML treats specially: markup characters,
+# entities, control characters (C0, DEL, C1), the non-characters, NBSP, CR and newlines.
+TYPED = st.lists(st.one_of(
+    st.sampled_from(list("<>&\"'/=;#\t\n\r \x00\x01\x0b\x0c\x1f\x7f\x80\x9f\xa0\ufffe\uffff")),
+    st.sampled_from(["&amp;", "&lt;", "&#39;", "&#x27;", "&nbsp;", "<script>", "</p>", "<!--", "]]>", "\n\n"]),
+    st.characters(exclude_categories=("Cs",)),
+), max_size=60).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(TYPED)
+def test_text_to_html_is_already_clean(text):
+    """text_to_html does not run the cleaner (issue 11): what it returns must be exactly
+    what the cleaner would make of it, so the one wall holds without the second pass."""
+    out = text_to_html(text)
+    assert out == clean_html(out)
+    if text.strip():
+        assert out.startswith("<p>") and out.endswith("</p>")
+
+
+def test_text_to_html_turns_control_characters_into_question_marks_as_the_cleaner_does():
+    assert text_to_html("a\x01b\x0bc\x1fd") == "<p>a?b?c?d</p>" == clean_html("<p>a\x01b\x0bc\x1fd</p>")
+    assert text_to_html("it's \"quoted\" & <b>") == "<p>it&#x27;s &quot;quoted&quot; &amp; &lt;b&gt;</p>"
 
 
 def test_html_to_text():
