@@ -2,6 +2,7 @@
 audit trail and enqueue jobs; the caller's request (or job) owns nothing else."""
 from dataclasses import dataclass, field
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import or_, select, text, update
@@ -129,7 +130,7 @@ def _new_keys(now, *, with_id: bool) -> tuple[int | None, str]:
         also_id = ", nextval(pg_get_serial_sequence('tickets', 'id'))" if with_id else ""
         # Reads no table: on the session's connection, what is pending waits for the one
         # flush (and the ORM's execute() cost more than the round trip).
-        row = db.session.connection().execute(text(f"SELECT nextval('{_year_sequence(year)}'){also_id}")).one()
+        row = db.session.connection().exec_driver_sql(f"SELECT nextval('{_year_sequence(year)}'){also_id}").one()
         return (row[1] if with_id else None), f"T-{year:02d}-{row[0]:06d}"
     for _ in range(3):
         bumped = db.session.execute(
@@ -146,7 +147,9 @@ def _new_keys(now, *, with_id: bool) -> tuple[int | None, str]:
     raise RuntimeError("could not allocate a ticket reference")
 
 
-_sequences_made: set[tuple[object, int]] = set()  # (database, year) this process knows has its sequence
+# The years whose sequence this process knows is there, by engine (by identity: hashing its
+# URL rendered the URL as a string at every intake).
+_sequences_made: "WeakKeyDictionary[object, set[int]]" = WeakKeyDictionary()
 
 
 def reference_sequence(year: int) -> str:
@@ -161,8 +164,7 @@ def _year_sequence(year: int) -> str:
     (a database loaded by other means, bench/generate.py)."""
     name = reference_sequence(year)
     engine = db.session.get_bind()
-    known = (engine.url, year)  # the URL itself (hashable): rendering it a string each intake cost more than the query
-    if known in _sequences_made:
+    if year in _sequences_made.get(engine, ()):
         return name
     with engine.connect() as conn:
         last = conn.execute(select(TicketSequence.last).where(TicketSequence.year == year)).scalar_one_or_none()
@@ -171,7 +173,7 @@ def _year_sequence(year: int) -> str:
             conn.commit()
         except IntegrityError:
             conn.rollback()  # two processes created it at once (pg_type's unique index): it is there
-    _sequences_made.add(known)
+    _sequences_made.setdefault(engine, set()).add(year)
     return name
 
 
