@@ -8,7 +8,12 @@ INSERT per table, all of them data-modifying CTEs of one statement (PostgreSQL c
 foreign keys at the statement's end, so their order does not matter), the new ids read
 back, and the objects made persistent as a flush would have left them.
 
-The audit chain's statement rides along (Also): an intake is then one round trip.
+The audit chain's statement rides along (Also): an intake is then one round trip. From a
+commit (desk.audit's before_commit, the commit's last write) the COMMIT goes in that round
+trip too (COMMIT_WITH): the chain's head is locked from its CTE to the end of the COMMIT,
+and a COMMIT sent only once this process had read the statement's answer kept the lock
+through that wait — with two threads a worker, often until the other thread let go of the
+GIL. Sent together, half as many intakes wait on the head (bench/README.md, issue 11).
 
 It declines (returns None, having written nothing) whatever it cannot write as the flush
 would: a changed or deleted row, a table with a mapper event, a watched one
@@ -20,8 +25,10 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String
+import psycopg
+from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String, event
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.orm import MANYTOONE, ONETOMANY, Mapper
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator
@@ -106,10 +113,37 @@ class Also:
     params: dict
 
 
-def write_new(session, also: Also | None = None) -> list | None:
+# An execution option: the statement and its transaction's COMMIT go to PostgreSQL together.
+COMMIT_WITH = "desk_commit_with"
+
+
+@event.listens_for(PGDialect_psycopg, "do_execute")
+def _execute_and_commit(cursor, statement, parameters, context) -> bool:
+    """Run a COMMIT_WITH statement and commit in one round trip (psycopg's pipeline mode):
+    PostgreSQL runs the COMMIT as soon as the statement ends, not when this process next
+    gets to send it. Inside SQLAlchemy's execute, so its errors are SQLAlchemy's (a lost
+    connection is dropped from the pool and answered 503) and its statement events fire.
+    The session's own COMMIT then finds the transaction ended and sends nothing (psycopg)."""
+    if not context.execution_options.get(COMMIT_WITH):
+        return False  # SQLAlchemy executes it
+    connection = cursor.connection
+    if not psycopg.Pipeline.is_supported():  # a libpq before 14: the same, in two round trips
+        cursor.execute(statement, parameters)
+        connection.commit()
+        return True
+    with connection.pipeline():
+        cursor.execute(statement, parameters)
+        connection.commit()
+    return True
+
+
+def write_new(session, also: Also | None = None, *, commit: bool = False) -> list | None:
     """Write the session's new rows in one statement, as the flush would, with `also`;
     `also`'s rows (none without it). None, having written nothing, when the flush must do
-    it (or there is nothing new to write with `also`). PostgreSQL only (the caller's check)."""
+    it (or there is nothing new to write with `also`). PostgreSQL only (the caller's check).
+
+    `commit`: the statement commits the transaction too (COMMIT_WITH) — only from a commit
+    with nothing left to write after it: once written, the session holds nothing unwritten."""
     if session._deleted or session.identity_map._modified:
         return None  # a change to an existing row: the unit of work orders it with the inserts
     states = list(session._new)
@@ -179,7 +213,8 @@ def write_new(session, also: Also | None = None) -> list | None:
     new_ids: dict[int, list[int]] = {}
     also_rows = []
     # The session's connection, not session.execute(): that would autoflush these very rows.
-    for n, new_id, *more in session.connection().exec_driver_sql(statement, params):
+    options = {COMMIT_WITH: True} if commit else None
+    for n, new_id, *more in session.connection().exec_driver_sql(statement, params, execution_options=options):
         if n == -1:
             if new_id is not None:
                 also_rows.append((new_id, *more))

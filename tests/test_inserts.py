@@ -2,9 +2,11 @@
 exactly as the unit of work would have written them, or not at all."""
 from datetime import datetime, timezone
 
+import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import JSON, ForeignKey, Integer, String, event, func, inspect, select, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from desk import inserts, jobs
 from desk.audit.models import AuditEvent
@@ -83,6 +85,82 @@ def test_an_intake_in_one_statement_writes_what_the_flush_writes(app):
                                     .order_by(AuditEvent.id)).scalars().all()
         assert [e.ticket_id for e in events] == [fast.id, slow.id]
         assert all(e.hash == digest_of(e) for e in events) and events[1].prev_hash == events[0].hash
+        assert verify_chain()[1] is None
+
+
+def commit_states(call) -> list:
+    """The connection's transaction state each time SQLAlchemy commits during `call()`."""
+    states = []
+
+    def note(conn):
+        states.append(conn.connection.dbapi_connection.pgconn.transaction_status)
+
+    event.listen(db.engine, "commit", note)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "commit", note)
+    return states
+
+
+def test_an_intakes_statement_carries_its_commit(app):
+    """The COMMIT goes with the statement (COMMIT_WITH), so the chain's head is not held
+    while this process reads the answer: when SQLAlchemy commits, the transaction is over,
+    and its commit sends nothing. A transaction the flush writes commits as it always did."""
+    with app.app_context():
+        made = [create_ticket(filing(), SYSTEM)[0]]  # the first also makes the year's sequence, and commits that
+        assert commit_states(lambda: made.append(create_ticket(filing(), SYSTEM)[0])) == [TransactionStatus.IDLE]
+        customer = db.session.execute(select(Customer).where(Customer.panel_id == "c-77")).scalar_one()
+
+        def with_a_change():
+            made.append(open_ticket(filing(), SYSTEM)[0])
+            customer.email = "zoe+2@example.com"
+            jobs.commit_and_dispatch()
+
+        assert commit_states(with_a_change) == [TransactionStatus.INTRANS]
+        ids = [ticket.id for ticket in made]
+        db.session.remove()
+        # Each whole, seen from a new session: the ticket, its message, clocks, job and event.
+        for ticket_id in ids:
+            rows = rows_of(ticket_id)
+            assert [len(rows[t]) for t in rows] == [1, 1, 2, 1]
+        assert db.session.execute(select(func.count()).select_from(AuditEvent)
+                                  .where(AuditEvent.action == "ticket.created")).scalar_one() == 3
+        assert verify_chain()[1] is None
+
+
+def test_a_connection_lost_with_the_commit_is_a_503_and_leaves_nothing(app, client, api_key):
+    """The statement that commits fails as any statement does: SQLAlchemy's error (the
+    connection dropped from the pool), the API's 503, no part of the ticket written; the
+    next intake goes through on a fresh connection."""
+    key = api_key("panel")
+    with app.app_context():
+        url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    cut = []
+
+    def cut_the_connection(session):
+        if cut or not any(isinstance(obj, Ticket) for obj in session.new):
+            return
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        cut.append(pid)
+
+    body = {"body": "It has been pending for two days.", "requester": {"email": "alice@example.com"}}
+    headers = {"Authorization": f"Bearer {key}"}
+    event.listen(Session, "before_commit", cut_the_connection, insert=True)  # before the audit's
+    try:
+        lost = client.post("/api/v1/tickets", json={"subject": "Cut off", **body}, headers=headers)
+    finally:
+        event.remove(Session, "before_commit", cut_the_connection)
+    assert cut and lost.status_code == 503, lost.get_data(as_text=True)
+    assert lost.get_json()["error"]["code"] == "database_unavailable"
+    after = client.post("/api/v1/tickets", json={"subject": "After the cut", **body}, headers=headers)
+    assert after.status_code == 201
+    with app.app_context():
+        subjects = db.session.execute(select(Ticket.subject)).scalars().all()
+        assert subjects == ["After the cut"]
+        assert db.session.execute(select(func.count()).select_from(Message)).scalar_one() == 1
         assert verify_chain()[1] is None
 
 

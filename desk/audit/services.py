@@ -99,15 +99,17 @@ def _queue(events: list[AuditEvent]) -> None:
     session.info.setdefault(PENDING, []).extend((event, owner) for event in events)
 
 
-def write_pending(session=None) -> None:
+def write_pending(session=None, *, commit: bool = False) -> None:
     """Link the queued events after the chain's head and insert them, now: locks the head
     until the transaction ends. The commit does this by itself; call it only to read the
-    events back (an id, a hash, a query) before committing."""
+    events back (an id, a hash, a query) before committing. `commit` (the commit's own
+    call): on PostgreSQL, when one statement writes the events with every new row, it
+    commits as well (desk.inserts.COMMIT_WITH)."""
     session = session if session is not None else db.session()
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
-    if session.get_bind().dialect.name == "postgresql" and _append_in_one_trip(session, pending):
+    if session.get_bind().dialect.name == "postgresql" and _append_in_one_trip(session, pending, commit):
         return
     prev = _locked_head(session)  # the query flushes everything else first: the lock comes last
     rows = []
@@ -163,9 +165,12 @@ CHAIN_SELECT = "SELECT id, prev_hash, hash FROM written"
 ONE_TRIP = text(re.sub(r"%\((\w+)\)s", r":\1", f"WITH RECURSIVE {CHAIN_CTES} {CHAIN_SELECT} ORDER BY id"))
 
 
-def _append_in_one_trip(session, pending) -> bool:
+def _append_in_one_trip(session, pending, commit: bool = False) -> bool:
     """ONE_TRIP for the queued events; False (nothing written) when the chain has no head
-    yet, for the general path to start it."""
+    yet, for the general path to start it. (Migration 0001 writes the head, so on a desk's
+    database that never happens; were the row deleted, a `commit` statement would have
+    committed the new rows, and the general path would write the events in a transaction of
+    their own.)"""
     events = [event for event, _owner in pending]
     cut = [_canonical(PREV_MARK, event).split(PREV_MARK) for event in events]
     if any(len(parts) != 2 for parts in cut):  # the mark in an event's own text: the general path
@@ -179,7 +184,7 @@ def _append_in_one_trip(session, pending) -> bool:
         for event, (before, after) in zip(events, cut)], ensure_ascii=False)}
     # An intake's rows and its events in one statement (desk.inserts); else the rows the
     # events name (a ticket) flushed first, as _locked_head()'s query would, then the events.
-    rows = inserts.write_new(session, inserts.Also(CHAIN_CTES, CHAIN_SELECT, params))
+    rows = inserts.write_new(session, inserts.Also(CHAIN_CTES, CHAIN_SELECT, params), commit=commit)
     if rows is None:
         session.flush()
         # On the session's connection: everything is written, and the ORM's execute() (its
@@ -194,8 +199,10 @@ def _append_in_one_trip(session, pending) -> bool:
 
 @orm_event.listens_for(Session, "before_commit")
 def _write_on_commit(session) -> None:
+    # The commit's last write: a listener after this one would write in a transaction the
+    # statement may have committed already (desk.inserts.COMMIT_WITH).
     if not session.in_nested_transaction():  # a savepoint's release: its events wait for the commit
-        write_pending(session)
+        write_pending(session, commit=True)
 
 
 @orm_event.listens_for(Session, "after_soft_rollback")
