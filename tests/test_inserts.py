@@ -42,18 +42,24 @@ def filing(**fields) -> NewTicket:
                      **fields)
 
 
-def sent_by(call) -> list[str]:
-    statements = []
+def noted(name: str, note, call) -> list:
+    """What `note` makes of each of the engine's `name` events during `call()`."""
+    seen = []
 
-    def note(conn, cursor, statement, *args):
-        statements.append(" ".join(statement.split())[:40])
+    def listener(*args):
+        seen.append(note(*args))
 
-    event.listen(db.engine, "before_cursor_execute", note)
+    event.listen(db.engine, name, listener)
     try:
         call()
     finally:
-        event.remove(db.engine, "before_cursor_execute", note)
-    return statements
+        event.remove(db.engine, name, listener)
+    return seen
+
+
+def sent_by(call) -> list[str]:
+    return noted("before_cursor_execute", lambda conn, cursor, statement, *args: " ".join(statement.split())[:40],
+                 call)
 
 
 def test_an_intake_in_one_statement_writes_what_the_flush_writes(app):
@@ -90,17 +96,7 @@ def test_an_intake_in_one_statement_writes_what_the_flush_writes(app):
 
 def commit_states(call) -> list:
     """The connection's transaction state each time SQLAlchemy commits during `call()`."""
-    states = []
-
-    def note(conn):
-        states.append(conn.connection.dbapi_connection.pgconn.transaction_status)
-
-    event.listen(db.engine, "commit", note)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "commit", note)
-    return states
+    return noted("commit", lambda conn: conn.connection.dbapi_connection.pgconn.transaction_status, call)
 
 
 def test_an_intakes_statement_carries_its_commit(app):
