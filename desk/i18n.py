@@ -47,7 +47,8 @@ def _is_staff() -> bool:
 
 def _customer_facing() -> bool:
     """A request a customer or visitor sees: not staff, not the API, not a worker (no request)."""
-    return has_request_context() and not _is_staff() and not request.path.startswith("/api/")
+    # The path first: on the API it decides, without loading a signed-in user for nothing.
+    return has_request_context() and not request.path.startswith("/api/") and not _is_staff()
 
 
 def select_locale() -> str:

@@ -53,6 +53,9 @@ class Calendar:
     zone: str = "Asia/Singapore"
     week: tuple[Hours | None, ...] = DEFAULT_WEEK  # None: closed that weekday
     holidays: frozenset[date] = field(default_factory=frozenset)
+    # Each day's window, worked out once: every new ticket's clocks ask for the same few
+    # days (issue 11). Not part of the calendar's value (equality, hash, repr).
+    _windows: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if len(self.week) != 7:
@@ -67,11 +70,19 @@ class Calendar:
 
     def window_on(self, day: date) -> tuple[datetime, datetime] | None:
         """The day's support window as aware instants, or None when support is closed."""
+        try:
+            return self._windows[day]
+        except KeyError:
+            pass
         hours = self.week[day.weekday()]
         if hours is None or day in self.holidays:
-            return None
-        midnight = datetime.combine(day, time(0), self.tz)
-        return _at(midnight, hours.opens, self.tz), _at(midnight, hours.closes, self.tz)
+            window = None
+        else:
+            tz = self.tz
+            midnight = datetime.combine(day, time(0), tz)
+            window = _at(midnight, hours.opens, tz), _at(midnight, hours.closes, tz)
+        self._windows[day] = window
+        return window
 
     def is_open(self, instant: datetime) -> bool:
         """Inside the support window of its local day (terms-33-support-hours)."""

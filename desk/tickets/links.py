@@ -8,7 +8,13 @@ SALT = "desk.requester-link"
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+    """The app's serializer, made once for its secret key: every API answer about a ticket
+    carries a link (issue 11: each intake made one)."""
+    secret = current_app.config["SECRET_KEY"]
+    made = current_app.extensions.get("desk.requester_links")
+    if made is None or made[0] != secret:
+        made = current_app.extensions["desk.requester_links"] = (secret, URLSafeTimedSerializer(secret, salt=SALT))
+    return made[1]
 
 
 def make_token(ticket) -> str:
