@@ -22,6 +22,7 @@ JSON null, a row whose parent has no id yet (the ticket's id is drawn before; a 
 is not, so a message's files go the usual way). The caller then flushes as ever.
 """
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -127,11 +128,8 @@ def _execute_and_commit(cursor, statement, parameters, context) -> bool:
     if not context.execution_options.get(COMMIT_WITH):
         return False  # SQLAlchemy executes it
     connection = cursor.connection
-    if not psycopg.Pipeline.is_supported():  # a libpq before 14: the same, in two round trips
-        cursor.execute(statement, parameters)
-        connection.commit()
-        return True
-    with connection.pipeline():
+    # A libpq before 14 has no pipeline mode: the same, in two round trips.
+    with connection.pipeline() if psycopg.Pipeline.is_supported() else nullcontext():
         cursor.execute(statement, parameters)
         connection.commit()
     return True

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from conftest import free_port
+from test_reliability import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,15 +29,13 @@ def app(environ, start_response):
 '''
 
 
-def _wait_listening(port: int, proc, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("gunicorn did not start listening")
+def _listening(port: int, proc) -> bool:
+    assert proc.poll() is None, proc.stderr.read()
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 def _serve(tmp_path, workers: int, threads: int):
@@ -47,7 +46,7 @@ def _serve(tmp_path, workers: int, threads: int):
          "--threads", str(threads), "--keep-alive", "5", "-b", f"127.0.0.1:{port}", "--pythonpath", str(tmp_path),
          "--graceful-timeout", "5", "pid_app:app"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ})
-    _wait_listening(port, proc, time.monotonic() + 30)
+    wait_for(lambda: _listening(port, proc), 30, interval=0.05, what="gunicorn listening")
     time.sleep(0.5)  # every worker booted, not only the first
     return proc, port
 
