@@ -10,10 +10,13 @@ back, and the objects made persistent as a flush would have left them.
 
 The audit chain's statement rides along (Also): an intake is then one round trip. From a
 commit (desk.audit's before_commit, the commit's last write) the COMMIT goes in that round
-trip too (COMMIT_WITH): the chain's head is locked from its CTE to the end of the COMMIT,
-and a COMMIT sent only once this process had read the statement's answer kept the lock
-through that wait — with two threads a worker, often until the other thread let go of the
-GIL. Sent together, half as many intakes wait on the head (bench/README.md, issue 11).
+trip too (COMMIT_WITH), and the chain's part as a second statement between the rows' and
+the COMMIT (Then): the chain's head is locked from its statement to the end of the COMMIT.
+A COMMIT sent only once this process had read the answer kept the lock through that wait
+— with two threads a worker, often until the other thread let go of the GIL; and in the
+rows' own statement the lock was held through their triggers and foreign-key checks too,
+which PostgreSQL runs at the statement's end. Sent this way, far fewer intakes wait on the
+head (bench/README.md, issue 11).
 
 It declines (returns None, having written nothing) whatever it cannot write as the flush
 would: a changed or deleted row, a table with a mapper event, a watched one
@@ -114,24 +117,48 @@ class Also:
     params: dict
 
 
-# An execution option: the statement and its transaction's COMMIT go to PostgreSQL together.
+# An execution option: the statement and its transaction's COMMIT go to PostgreSQL together,
+# with, in between, a Then's statement when the option's value is one.
 COMMIT_WITH = "desk_commit_with"
+
+
+@dataclass
+class Then:
+    """A second statement for COMMIT_WITH to send after the first, before the COMMIT, in the
+    same round trip; `rows` are its answer once the first's execute has returned."""
+
+    statement: str
+    params: dict
+    rows: list | None = None
 
 
 @event.listens_for(PGDialect_psycopg, "do_execute")
 def _execute_and_commit(cursor, statement, parameters, context) -> bool:
-    """Run a COMMIT_WITH statement and commit in one round trip (psycopg's pipeline mode):
-    PostgreSQL runs the COMMIT as soon as the statement ends, not when this process next
-    gets to send it. Inside SQLAlchemy's execute, so its errors are SQLAlchemy's (a lost
-    connection is dropped from the pool and answered 503) and its statement events fire.
-    The session's own COMMIT then finds the transaction ended and sends nothing (psycopg)."""
-    if not context.execution_options.get(COMMIT_WITH):
+    """Run a COMMIT_WITH statement (and its Then) and commit in one round trip (psycopg's
+    pipeline mode): PostgreSQL runs the COMMIT as soon as the statements end, not when this
+    process next gets to send it. Inside SQLAlchemy's execute, so its errors are SQLAlchemy's
+    (a lost connection is dropped from the pool and answered 503) and its statement events
+    fire, for the Then's statement too. The session's own COMMIT then finds the transaction
+    ended and sends nothing (psycopg)."""
+    then = context.execution_options.get(COMMIT_WITH)
+    if not then:
         return False  # SQLAlchemy executes it
     connection = cursor.connection
-    # A libpq before 14 has no pipeline mode: the same, in two round trips.
+    if isinstance(then, Then):
+        engine_connection, second = context.root_connection, connection.cursor()
+        engine_connection.dispatch.before_cursor_execute(engine_connection, second, then.statement, then.params,
+                                                         context, False)
+    # A libpq before 14 has no pipeline mode: the same, in more round trips.
     with connection.pipeline() if psycopg.Pipeline.is_supported() else nullcontext():
         cursor.execute(statement, parameters)
+        if isinstance(then, Then):
+            second.execute(then.statement, then.params)
         connection.commit()
+    if isinstance(then, Then):
+        then.rows = second.fetchall()
+        second.close()
+        engine_connection.dispatch.after_cursor_execute(engine_connection, second, then.statement, then.params,
+                                                        context, False)
     return True
 
 
@@ -140,8 +167,9 @@ def write_new(session, also: Also | None = None, *, commit: bool = False) -> lis
     `also`'s rows (none without it). None, having written nothing, when the flush must do
     it (or there is nothing new to write with `also`). PostgreSQL only (the caller's check).
 
-    `commit`: the statement commits the transaction too (COMMIT_WITH) — only from a commit
-    with nothing left to write after it: once written, the session holds nothing unwritten."""
+    `commit`: the statement commits the transaction too (COMMIT_WITH), `also` then a
+    statement of its own in the same round trip (Then) — only from a commit with nothing
+    left to write after it: once written, the session holds nothing unwritten."""
     if session._deleted or session.identity_map._modified:
         return None  # a change to an existing row: the unit of work orders it with the inserts
     states = list(session._new)
@@ -203,21 +231,30 @@ def write_new(session, also: Also | None = None, *, commit: bool = False) -> lis
     params = {f"rows_{n}": json.dumps([row for _, row in members], ensure_ascii=False, separators=(",", ":"))
               for n, members in enumerate(groups.values())}
     ctes, select = _statement(shape)
+    then = None
     if also is None:
         statement = f"WITH {ctes} {select}"
+    elif commit:
+        # `also` a statement of its own after the rows', both sent with the COMMIT: the
+        # rows' triggers and foreign-key checks run before `also` takes its locks (the audit
+        # chain's head), which it then holds for its own statement and the COMMIT only.
+        statement = f"WITH {ctes} {select}"
+        then = Then(f"WITH RECURSIVE {also.ctes} {also.select}", also.params)
     else:
         statement = f"WITH RECURSIVE {ctes}, {also.ctes} {select} UNION ALL SELECT -1, * FROM ({also.select}) AS also"
         params.update(also.params)
+    options = {COMMIT_WITH: then or True} if commit else None
     new_ids: dict[int, list[int]] = {}
     also_rows = []
     # The session's connection, not session.execute(): that would autoflush these very rows.
-    options = {COMMIT_WITH: True} if commit else None
     for n, new_id, *more in session.connection().exec_driver_sql(statement, params, execution_options=options):
         if n == -1:
             if new_id is not None:
                 also_rows.append((new_id, *more))
         else:
             new_ids.setdefault(n, []).append(new_id)
+    if then is not None:
+        also_rows = [tuple(row) for row in then.rows]
     for n, ((plan, columns), members) in enumerate(groups.items()):
         # The rows are inserted in their array's order, so their ids from the sequence ascend in it.
         for (state, _), new_id in zip(members, sorted(new_ids.get(n, ()))):

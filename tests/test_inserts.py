@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import JSON, ForeignKey, Integer, String, event, func, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from desk import inserts, jobs
@@ -37,9 +38,9 @@ def rows_of(ticket_id: int) -> dict:
 
 
 def filing(**fields) -> NewTicket:
-    return NewTicket(subject="Order 77 stuck", body="Pending «three» days.\nPlease look.",
-                     requester_email="zoe@example.com", requester_name="Zoë", kind="billing", customer="c-77",
-                     **fields)
+    return NewTicket(**{"subject": "Order 77 stuck", "body": "Pending «three» days.\nPlease look.",
+                        "requester_email": "zoe@example.com", "requester_name": "Zoë", "kind": "billing",
+                        "customer": "c-77", **fields})
 
 
 def noted(name: str, note, call) -> list:
@@ -76,8 +77,10 @@ def test_an_intake_in_one_statement_writes_what_the_flush_writes(app):
             jobs.commit_and_dispatch()  # as create_ticket() commits
 
         slow_sent = sent_by(with_a_change)
-        # The ticket's rows and its audit event: one statement.
-        assert any(s.startswith("WITH RECURSIVE new_0 AS (INSERT INTO") for s in fast_sent), fast_sent
+        # The ticket's rows, then its audit event, in the round trip of the COMMIT (the
+        # statement of the Then follows the rows' one).
+        at = next(n for n, s in enumerate(fast_sent) if s.startswith("WITH new_0 AS (INSERT INTO"))
+        assert fast_sent[at + 1].startswith("WITH RECURSIVE given AS ("), fast_sent
         assert not any("new_0 AS" in s for s in slow_sent), slow_sent
         assert any(s.startswith("INSERT INTO tickets") for s in slow_sent), slow_sent
         fast, slow = made
@@ -157,6 +160,34 @@ def test_a_connection_lost_with_the_commit_is_a_503_and_leaves_nothing(app, clie
         subjects = db.session.execute(select(Ticket.subject)).scalars().all()
         assert subjects == ["After the cut"]
         assert db.session.execute(select(func.count()).select_from(Message)).scalar_one() == 1
+        assert verify_chain()[1] is None
+
+
+def test_the_chains_statement_failing_commits_none_of_the_rows(app):
+    """The rows' statement, the chain's and the COMMIT go in one pipeline: when the chain's
+    fails, PostgreSQL skips the COMMIT and the rows' statement is rolled back with it; the
+    error is SQLAlchemy's, and the session goes on after its rollback."""
+    with app.app_context():
+        create_ticket(filing(), SYSTEM)  # the year's sequence made, committed apart
+        db.session.execute(text("""
+            CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql
+                AS $$ BEGIN RAISE EXCEPTION 'no events today'; END $$;
+            CREATE TRIGGER refuse_event BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_event();
+        """))
+        db.session.commit()
+        try:
+            with pytest.raises(DBAPIError, match="no events today"):
+                create_ticket(filing(subject="Refused"), SYSTEM)
+            db.session.rollback()
+        finally:
+            db.session.execute(text("DROP TRIGGER refuse_event ON audit_events; DROP FUNCTION refuse_event()"))
+            db.session.commit()
+        after = create_ticket(filing(subject="After"), SYSTEM)[0]
+        db.session.remove()
+        assert db.session.execute(select(Ticket.subject).order_by(Ticket.id)).scalars().all() == [
+            "Order 77 stuck", "After"]
+        assert db.session.execute(select(func.count()).select_from(Message)).scalar_one() == 2
+        assert [len(rows) for rows in rows_of(after.id).values()] == [1, 1, 2, 1]
         assert verify_chain()[1] is None
 
 
