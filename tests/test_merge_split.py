@@ -524,3 +524,21 @@ def test_the_api_names_where_a_merged_ticket_went_and_it_takes_nothing_more(app,
     assert client.get(f"/api/v1/tickets/{target}", headers=headers).get_json()["merged_into"] is None
     response = client.post(f"/api/v1/tickets/{source}/messages", json={"body": "Hello?"}, headers=headers)
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "merged"
+
+
+def test_final_follows_merges_read_back_and_one_not_yet_written(app, make_ticket):
+    """merge.final() skips the relationship of a ticket never merged (issue 11: a lazy load
+    an API answer made for every ticket), but not of one merged in this session, unflushed."""
+    from desk.tickets import merge as merging
+
+    first, second, third = make_ticket(), make_ticket(), make_ticket()
+    with app.app_context():
+        a, b, c = ticket(first), ticket(second), ticket(third)
+        assert merging.final(a) is a
+        a.merged_into, b.merged_into = b, c  # not flushed: their merged_into_id are still None
+        assert a.merged_into_id is None and merging.final(a) is c
+        db.session.commit()
+        db.session.remove()
+        a = ticket(first)
+        assert a.merged_into_id is not None and merging.final(a).reference == third
+        assert merging.final(ticket(third)).reference == third

@@ -89,6 +89,8 @@ def final(ticket: Ticket, *, requester: bool = False) -> Ticket:
     merged. requester=True: where its requester follows it, along merges of the same party
     only (a merge across requesters moved nothing, and shows them nothing of the other's)."""
     for _ in range(50):  # a merge needs an unmerged target, so there is no cycle; the bound is a guard
+        if ticket.merged_into_id is None and "merged_into" not in vars(ticket):
+            break  # never merged (nor merged in this session, unflushed): no lazy load to run (issue 11)
         onto = ticket.merged_into
         if onto is None or (requester and not same_party(ticket, onto)):
             break
