@@ -10,7 +10,9 @@ desk_bench_intake is made afresh) and Redis (--redis; the acknowledgement jobs t
 enqueue are removed from it afterwards, job by job, and nothing is flushed). A panel API
 key is made with `flask desk api-key create`. The load is wrk (Debian's `wrk`, C, a Lua
 script posting a distinct JSON ticket per request on keep-alive connections) for --seconds
-with --clients connections; without wrk, Python threads with httpx do the same.
+with --clients connections, after --warmup seconds of the same load that are not counted
+(each worker thread's first intakes fill caches a long-running server has filled long
+before); without wrk, Python threads with httpx do the same.
 
 Prints tickets/s (2xx answers per second), latency median and p95 as the client saw it,
 the CPU gunicorn's workers spent a ticket, and then checks, in the database: the tickets filed during the run, each with its first
@@ -36,7 +38,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     GUNICORN_THREADS, GUNICORN_WORKERS, REDIS_URL, children_cpu_seconds, db_name, forget_jobs, gunicorn_command,
-    pg_url, recreate,
+    outbox_ids, pg_url, recreate,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,6 +213,8 @@ def main():
     parser.add_argument("--workers", type=int, default=GUNICORN_WORKERS, help="gunicorn workers (default: one a core)")
     parser.add_argument("--threads", type=int, default=GUNICORN_THREADS, help="threads a worker (gthread)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
+    parser.add_argument("--warmup", type=float, default=3,
+                        help="seconds of the same load first, not counted (each thread's first intakes)")
     parser.add_argument("--python", action="store_true", help="use the Python load generator even if wrk is there")
     args = parser.parse_args()
 
@@ -218,7 +222,7 @@ def main():
     env = dict(os.environ, DATABASE_URL=pg_url(args.database, "postgresql"), REDIS_URL=args.redis,
                SECRET_KEY="bench", RATELIMIT_API="100000000 per minute", DESK_INSTANCE_PATH=str(instance))
     key = prepare(args.database, env)
-    tickets_before, outbox_before = high_water(args.database)
+    outbox_start = high_water(args.database)[1]
     port = free_port()
     server = subprocess.Popen(gunicorn_command(port, args.workers, args.threads), env=env, cwd=ROOT,
                               start_new_session=True)
@@ -228,15 +232,23 @@ def main():
         print(f"POST /api/v1/tickets: gunicorn {args.workers} workers × {args.threads} threads, {args.clients} connections, "
               f"{args.seconds:.0f} s, {'wrk' if use_wrk else 'Python threads + httpx'}, database {args.database}",
               flush=True)
+        load = run_wrk if use_wrk else run_python
+        if args.warmup > 0:
+            warm = load(port, key, args.warmup, args.clients)
+            if warm["server_errors"]:
+                raise SystemExit(f"PROBLEMS:\n  {warm['server_errors']} answers were 5xx during the warm-up")
+            time.sleep(1)  # the warm-up's answers in flight finish on the server
+        tickets_before, outbox_before = high_water(args.database)
         server_cpu = children_cpu_seconds(server.pid)
-        result = (run_wrk if use_wrk else run_python)(port, key, args.seconds, args.clients)
+        result = load(port, key, args.seconds, args.clients)
         server_cpu = children_cpu_seconds(server.pid) - server_cpu
         time.sleep(1)  # the answers wrk left in flight finish on the server
     finally:
         stop_server(server)
         shutil.rmtree(instance, ignore_errors=True)
     filed = filed_since(args.database, tickets_before, outbox_before)
-    forget_jobs(args.redis, filed.pop("outbox_ids"))
+    warm_jobs = outbox_ids(args.database, outbox_start, outbox_before)  # the warm-up's
+    forget_jobs(args.redis, filed.pop("outbox_ids") + warm_jobs)
     rate = result["ok"] / result["seconds"]
     in_flight = filed["tickets"] - result["ok"]
     print(f"  answers: {result['ok']:,} 2xx, {result['server_errors']} 5xx, {result['other']} other, "
