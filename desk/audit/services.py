@@ -103,8 +103,8 @@ def write_pending(session=None, *, commit: bool = False) -> None:
     """Link the queued events after the chain's head and insert them, now: locks the head
     until the transaction ends. The commit does this by itself; call it only to read the
     events back (an id, a hash, a query) before committing. `commit` (the commit's own
-    call): on PostgreSQL, when one statement writes the events with every new row, it
-    commits as well (desk.inserts.COMMIT_WITH)."""
+    call): on PostgreSQL, when desk.inserts writes every new row, the events' statement
+    follows the rows' and the COMMIT both, in one round trip (desk.inserts.COMMIT_WITH)."""
     session = session if session is not None else db.session()
     pending = session.info.pop(PENDING, None)
     if not pending:
@@ -182,8 +182,9 @@ def _append_in_one_trip(session, pending, commit: bool = False) -> bool:
          **{column: getattr(event, column) for column in ("actor_kind", "actor_id", "actor_label", "action",
                                                           "subject_type", "subject_id", "ticket_id")}}
         for event, (before, after) in zip(events, cut)], ensure_ascii=False)}
-    # An intake's rows and its events in one statement (desk.inserts); else the rows the
-    # events name (a ticket) flushed first, as _locked_head()'s query would, then the events.
+    # An intake's rows and its events in one round trip (desk.inserts: one statement, or
+    # from the commit two and the COMMIT); else the rows the events name (a ticket) flushed
+    # first, as _locked_head()'s query would, then the events.
     rows = inserts.write_new(session, inserts.Also(CHAIN_CTES, CHAIN_SELECT, params), commit=commit)
     if rows is None:
         session.flush()
