@@ -104,7 +104,8 @@ def write_pending(session=None, *, commit: bool = False) -> None:
     until the transaction ends. The commit does this by itself; call it only to read the
     events back (an id, a hash, a query) before committing. `commit` (the commit's own
     call): on PostgreSQL, when desk.inserts writes every new row, the events' statement
-    follows the rows' and the COMMIT both, in one round trip (desk.inserts.COMMIT_WITH)."""
+    goes after the rows' and before the COMMIT, the three in one round trip
+    (desk.inserts.COMMIT_WITH)."""
     session = session if session is not None else db.session()
     pending = session.info.pop(PENDING, None)
     if not pending:
