@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import psycopg
+from psycopg.pq import PipelineStatus
 from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
@@ -148,12 +149,21 @@ def _execute_and_commit(cursor, statement, parameters, context) -> bool:
         engine_connection, second = context.root_connection, connection.cursor()
         engine_connection.dispatch.before_cursor_execute(engine_connection, second, then.statement, then.params,
                                                          context, False)
-    # A libpq before 14 has no pipeline mode: the same, in more round trips.
-    with connection.pipeline() if psycopg.Pipeline.is_supported() else nullcontext():
-        cursor.execute(statement, parameters)
-        if isinstance(then, Then):
-            second.execute(then.statement, then.params)
-        connection.commit()
+    try:
+        # A libpq before 14 has no pipeline mode: the same, in more round trips.
+        with connection.pipeline() if psycopg.Pipeline.is_supported() else nullcontext():
+            cursor.execute(statement, parameters)
+            if isinstance(then, Then):
+                second.execute(then.statement, then.params)
+            connection.commit()
+    except psycopg.Error:
+        if connection.pgconn.pipeline_status != PipelineStatus.OFF:
+            # The server went away with answers still owed (issue 11's PostgreSQL restart
+            # under load): libpq cannot leave pipeline mode, so not even the ROLLBACK could
+            # go on this connection. Closed, SQLAlchemy takes it for a disconnect and drops
+            # it from the pool — a 503 — instead of failing again in the request's teardown.
+            connection.close()
+        raise
     if isinstance(then, Then):
         then.rows = second.fetchall()
         second.close()
