@@ -118,13 +118,12 @@ def forget_jobs(redis_url: str, outbox_ids: list[int]):
     pipe.execute()
 
 
-def outbox_ids(database: str, after: int = 0, upto: int | None = None) -> list[int]:
-    """The outbox rows of a bench's database (those with an id in (after, upto]): their
-    RQ jobs are the ones it put on Redis."""
+def outbox_ids(database: str, after: int = 0) -> list[int]:
+    """The outbox rows of a bench's database (those after id `after`): their RQ jobs are
+    the ones it put on Redis."""
     try:
         with psycopg.connect(pg_url(database, "postgresql")) as conn:
-            return [row[0] for row in conn.execute("SELECT id FROM job_outbox WHERE id > %s AND id <= %s",
-                                                   (after, upto if upto is not None else 2**63 - 1))]
+            return [row[0] for row in conn.execute("SELECT id FROM job_outbox WHERE id > %s", (after,))]
     except psycopg.Error:
         return []
 
