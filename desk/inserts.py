@@ -242,17 +242,16 @@ def write_new(session, also: Also | None = None, *, commit: bool = False) -> lis
               for n, members in enumerate(groups.values())}
     ctes, select = _statement(shape)
     then = None
-    if also is None:
-        statement = f"WITH {ctes} {select}"
-    elif commit:
-        # `also` a statement of its own after the rows', both sent with the COMMIT: the
-        # rows' triggers and foreign-key checks run before `also` takes its locks (the audit
-        # chain's head), which it then holds for its own statement and the COMMIT only.
-        statement = f"WITH {ctes} {select}"
-        then = Then(f"WITH RECURSIVE {also.ctes} {also.select}", also.params)
-    else:
+    if also is not None and not commit:
         statement = f"WITH RECURSIVE {ctes}, {also.ctes} {select} UNION ALL SELECT -1, * FROM ({also.select}) AS also"
         params.update(also.params)
+    else:
+        statement = f"WITH {ctes} {select}"
+        if also is not None:
+            # From a commit, `also` a statement of its own after the rows', both sent with
+            # the COMMIT: the rows' triggers and foreign-key checks run before `also` takes
+            # its locks (the audit chain's head), held then for its statement and the COMMIT.
+            then = Then(f"WITH RECURSIVE {also.ctes} {also.select}", also.params)
     options = {COMMIT_WITH: then or True} if commit else None
     new_ids: dict[int, list[int]] = {}
     also_rows = []
