@@ -77,8 +77,8 @@ done = function(summary, latency, requests)
   for _, t in ipairs(threads) do
     o, s, x = o + t:get("ok"), s + t:get("server_errors"), x + t:get("other")
   end
-  io.write(string.format("RESULT ok=%d server_errors=%d other=%d p50=%d p95=%d socket_errors=%d\n", o, s, x,
-    latency:percentile(50), latency:percentile(95),
+  io.write(string.format("RESULT ok=%d server_errors=%d other=%d p50=%d p95=%d us=%d socket_errors=%d\n", o, s, x,
+    latency:percentile(50), latency:percentile(95), summary.duration,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 """
@@ -127,9 +127,8 @@ def run_wrk(port: int, key: str, seconds: float, clients: int) -> dict:
     finally:
         script.unlink(missing_ok=True)
     result = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", re.search(r"RESULT .*", out).group(0)))
-    elapsed = float(re.search(r"requests in ([\d.]+)(m?s)", out).group(1))
-    unit = re.search(r"requests in [\d.]+(m?s)", out).group(1)
-    result["seconds"] = elapsed / 1000 if unit == "ms" else elapsed
+    # wrk's own duration in microseconds: its text ("requests in 1.00m") changes unit with the length.
+    result["seconds"] = result.pop("us") / 1e6
     result["p50_ms"], result["p95_ms"] = result.pop("p50") / 1000, result.pop("p95") / 1000
     result["tool"] = "wrk"
     return result
