@@ -244,8 +244,9 @@ def main():
     finally:
         stop_server(server)
         shutil.rmtree(instance, ignore_errors=True)
+        # The warm-up's jobs and the run's, also when the run failed (a 5xx in the warm-up, wrk).
+        forget_jobs(args.redis, outbox_ids(args.database, outbox_start))
     filed = filed_since(args.database, tickets_before, outbox_before)
-    forget_jobs(args.redis, outbox_ids(args.database, outbox_start))  # the warm-up's and the run's
     rate = result["ok"] / result["seconds"]
     in_flight = filed["tickets"] - result["ok"]
     print(f"  answers: {result['ok']:,} 2xx, {result['server_errors']} 5xx, {result['other']} other, "
